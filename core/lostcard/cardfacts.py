@@ -1,0 +1,71 @@
+"""Small checks on card and terminal data: Luhn, expiry, TVR bits, firmware versions.
+
+Pure functions on already-validated values; integer arithmetic only, so results are the same on
+CPython and MicroPython.
+"""
+
+
+def luhn_ok(digits):
+    total = 0
+    double = False
+    for i in range(len(digits) - 1, -1, -1):
+        d = ord(digits[i]) - 48
+        if double:
+            d = d * 2
+            if d > 9:
+                d -= 9
+        total += d
+        double = not double
+    return total % 10 == 0
+
+
+def parse_expiry(yymm):
+    """'2812' -> (2028, 12); None when it is not a valid YYMM."""
+    if len(yymm) != 4:
+        return None
+    month = int(yymm[2:])
+    if month < 1 or month > 12:
+        return None
+    return 2000 + int(yymm[:2]), month
+
+
+def civil_year_month(unix_s):
+    """(year, month) of a unix time in UTC, without the time module (days-from-civil inverse)."""
+    z = unix_s // 86400 + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    year = yoe + era * 400 + (1 if month <= 2 else 0)
+    return year, month
+
+
+def expired(expiry, now_ym):
+    """A card is valid through the last day of its expiry month."""
+    return expiry < now_ym
+
+
+def tvr_bit(tvr, byte, bit):
+    """EMV tag 95 bit: byte 1..5, bit 8 (most significant) .. 1, as DOMAIN.md numbers them."""
+    value = int(tvr[(byte - 1) * 2:byte * 2], 16)
+    return (value >> (bit - 1)) & 1 == 1
+
+
+def version_tuple(text):
+    """'2.4.1' -> (2, 4, 1); leading digits of each part count ('1rc2' -> 1); None if none."""
+    parts = []
+    for part in text.split("."):
+        n = 0
+        seen = False
+        for ch in part:
+            if "0" <= ch <= "9":
+                n = n * 10 + ord(ch) - 48
+                seen = True
+            else:
+                break
+        if not seen:
+            return None
+        parts.append(n)
+    return tuple(parts)

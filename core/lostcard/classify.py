@@ -1,0 +1,106 @@
+"""The decision: weigh the evidence for the five causes and say what to do (SPEC §3).
+
+Evidence from rules.py is summed per cause; the best cause wins if it reaches the policy's
+`min_points`, else the decline is `undetermined`. Ties go to the cause named first in TIE_ORDER
+(the one whose wrong dismissal costs most). Integer arithmetic throughout, so CPython and
+MicroPython decide identically.
+"""
+
+from .event import read_event
+from .messages import texts
+from .policy import DEFAULT, lookup
+from .rules import collect
+
+# On a tie, the cause whose wrong dismissal costs most is preferred.
+TIE_ORDER = ("card_compromised", "device_fault", "network_fault", "operator_error",
+             "card_data_error")
+MAX_CONFIDENCE = 99   # the core never claims certainty about a remote party's reasons
+
+
+def _priority(risk):
+    if risk["funds"] == "high":
+        return 1
+    if "high" in (risk["operational"], risk["legal"]) or risk["funds"] == "medium":
+        return 2
+    return 3
+
+
+def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors):
+    levels = lookup(policy["risk"], subcause, cause)
+    risk = {"funds": levels[0], "operational": levels[1], "legal": levels[2]}
+    return {
+        "id": event_id,
+        "cause": cause,
+        "subcause": subcause,
+        "confidence": confidence,
+        "action": lookup(policy["actions"], subcause, cause)[0],
+        "offline": offline,
+        "evidence": evidence,
+        "remedies": lookup(policy["remedies"], subcause, cause)[0].split(","),
+        "risk": risk,
+        "messages": texts(cause, subcause),
+        "priority": _priority(risk),
+        "policy": policy["version"],
+        "errors": errors,
+    }
+
+
+def _event_id(event):
+    if isinstance(event, dict):
+        value = event.get("id")
+        if isinstance(value, str) and len(value) <= 64:
+            return value
+    return None
+
+
+def _weigh(facts, policy):
+    items = collect(facts, policy)
+    scores = {}
+    for rule, cause, points, subcause, why in items:
+        scores[cause] = scores.get(cause, 0) + points
+    best = None
+    for cause in TIE_ORDER:
+        if cause in scores and (best is None or scores[cause] > scores[best]):
+            best = cause
+    # strongest first; among equals, the order of collection (the host's word comes first).
+    # The explicit index keeps this stable on MicroPython, whose sort is not.
+    for i in range(len(items)):
+        items[i].append(i)
+    items.sort(key=lambda item: (-item[2], item[5]))
+    evidence = [{"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]} for i in items]
+    if best is None or scores[best] < policy["min_points"]:
+        return "undetermined", "no_signal", 0, evidence
+    top = scores[best]
+    total = 0
+    for cause in scores:
+        total += scores[cause]
+    full = policy["confidence_full_at"]
+    confidence = top * 100 // total * (top if top < full else full) // full
+    # the strongest single piece of evidence for the winner names the subcause
+    subcause = None
+    for item in items:
+        if item[1] == best:
+            subcause = item[3]
+            break
+    return best, subcause, min(confidence, MAX_CONFIDENCE), evidence
+
+
+def classify(event, policy=None):
+    """Decision dict for a decline `event` (SPEC §2); never raises.
+
+    `policy` defaults to policy.DEFAULT; pass policy.with_overrides(...) for an acquirer's map.
+    """
+    if policy is None:
+        policy = DEFAULT
+    event_id = _event_id(event)
+    try:
+        facts, errors = read_event(event)
+        offline = facts["code"] is None or facts["source"] in ("terminal", "card", "none")
+        if errors:
+            return _decision(event_id, "undetermined", "invalid_event", 0, offline, [], policy,
+                             errors)
+        cause, subcause, confidence, evidence = _weigh(facts, policy)
+        return _decision(event_id, cause, subcause, confidence, offline, evidence, policy, [])
+    except Exception as exc:  # the last line of defence: a decline must always get a decision
+        return _decision(event_id, "undetermined", "invalid_event", 0, True, [], DEFAULT,
+                         ["internal: %s" % type(exc).__name__])

@@ -1,0 +1,133 @@
+"""Read a decline event (SPEC §2) into flat, validated facts.
+
+Missing means unknown (None), never false. Anything present but malformed is reported in `errors`
+and the caller refuses to decide on it: a corrupt event must not make a terminal retain a card.
+Unknown keys are ignored so that newer terminals can send more than this core knows.
+"""
+
+MAX_TEXT = 64      # longest free-text value (ids) accepted; longer is junk
+MAX_COUNT = 1 << 31
+MAX_TIME = 1 << 40  # unix seconds; a far-future clock is a fact to classify, not junk
+
+SOURCES = ("host", "terminal", "card", "none")
+ENTRY_MODES = ("chip", "contactless", "swipe", "fallback_swipe", "manual")
+CVV_RESULTS = ("match", "mismatch", "not_checked")
+CIDS = ("AAC", "TC", "ARQC")
+NETWORK_STATES = ("up", "down", "degraded")
+TXN_TYPES = ("sale", "refund", "preauth", "void", "balance")
+
+# (section, key, kind, detail): the whole input schema as data.
+# kinds: text (detail = max length), enum (detail = allowed values), bool,
+#        count (detail = exclusive maximum, default MAX_COUNT),
+#        digits (detail = (min, max) length), hex (detail = exact length), code (2 alphanumerics).
+FIELDS = (
+    ("", "id", "text", MAX_TEXT),
+    ("", "time", "count", MAX_TIME),
+    ("response", "code", "code", None),
+    ("response", "source", "enum", SOURCES),
+    ("response", "stan_match", "bool", None),
+    ("card", "pan", "digits", (1, 19)),
+    ("card", "entry_mode", "enum", ENTRY_MODES),
+    ("card", "expiry", "digits", (1, 4)),
+    ("card", "service_code", "digits", (3, 3)),
+    ("card", "cvv_result", "enum", CVV_RESULTS),
+    ("card", "tvr", "hex", 10),
+    ("card", "cid", "enum", CIDS),
+    ("terminal", "network", "enum", NETWORK_STATES),
+    ("terminal", "last_host_contact_s", "count", None),
+    ("terminal", "consecutive_timeouts", "count", None),
+    ("terminal", "hotlist_age_s", "count", None),
+    ("terminal", "clock_ok", "bool", None),
+    ("terminal", "chip_read_failures", "count", None),
+    ("terminal", "reader_ok", "bool", None),
+    ("terminal", "firmware", "text", 32),
+    ("terminal", "min_firmware", "text", 32),
+    ("terminal", "tamper", "bool", None),
+    ("terminal", "config_ok", "bool", None),
+    ("operator", "id", "text", 32),
+    ("operator", "txn_type", "enum", TXN_TYPES),
+    ("operator", "attempts", "count", None),
+    ("operator", "training_mode", "bool", None),
+    ("operator", "forced_fallback", "bool", None),
+)
+
+SECTIONS = ("response", "card", "terminal", "operator")
+
+
+def _fact_name(section, key):
+    # Flat names; only the two ids collide, so the operator's is prefixed.
+    if section == "operator" and key == "id":
+        return "operator_id"
+    return key
+
+
+def _check(kind, detail, value):
+    """The value normalised, or raise ValueError with a short reason."""
+    if kind == "bool":
+        if value is True or value is False:
+            return value
+        raise ValueError("expected true or false")
+    if kind == "count":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("expected a whole number")
+        if value < 0 or value >= (detail or MAX_COUNT):
+            raise ValueError("out of range")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    if kind == "text":
+        if len(value) > detail:
+            raise ValueError("longer than %d characters" % detail)
+        return value
+    if kind == "enum":
+        if value not in detail:
+            raise ValueError("unknown value")
+        return value
+    if kind == "digits":
+        if not detail[0] <= len(value) <= detail[1]:
+            raise ValueError("expected %d to %d digits" % detail)
+        for ch in value:
+            if not "0" <= ch <= "9":
+                raise ValueError("expected digits only")
+        return value
+    if kind == "hex":
+        if len(value) != detail:
+            raise ValueError("expected %d hex digits" % detail)
+        for ch in value:
+            if ch not in "0123456789abcdefABCDEF":
+                raise ValueError("expected hex digits only")
+        return value.upper()
+    # kind == "code": ISO 8583 field 39 or an EMV ARC, two alphanumerics
+    if len(value) != 2:
+        raise ValueError("expected two letters or digits")
+    for ch in value:
+        if not ("0" <= ch <= "9" or "A" <= ch <= "Z" or "a" <= ch <= "z"):
+            raise ValueError("expected two letters or digits")
+    return value.upper()
+
+
+def read_event(event):
+    """(facts, errors): facts maps each field's flat name to its value or None."""
+    facts = {}
+    for section, key, kind, detail in FIELDS:
+        facts[_fact_name(section, key)] = None
+    errors = []
+    if not isinstance(event, dict):
+        return facts, ["event: expected an object"]
+    for section in SECTIONS:
+        value = event.get(section)
+        if value is not None and not isinstance(value, dict):
+            errors.append(section + ": expected an object")
+    if not isinstance(event.get("response"), dict):
+        if "response" not in event or event["response"] is None:
+            errors.append("response: missing")
+        return facts, errors
+    for section, key, kind, detail in FIELDS:
+        holder = event.get(section) if section else event
+        if not isinstance(holder, dict) or key not in holder or holder[key] is None:
+            continue
+        try:
+            facts[_fact_name(section, key)] = _check(kind, detail, holder[key])
+        except ValueError as exc:
+            errors.append("%s: %s" % (section + "." + key if section else key, exc.args[0]))
+    return facts, errors

@@ -1,0 +1,84 @@
+"""Checking a policy, and deriving a per-acquirer policy from the default (see policy.py).
+
+Kept apart from policy.py so a terminal that runs the default policy never loads this code.
+"""
+
+from .errors import PolicyError
+from .policy import ACTIONS, CAUSES, LEVELS, REMEDIES
+from .table import build, row, rows, without
+
+
+def _fail(what):
+    raise PolicyError("policy: " + what)
+
+
+def _check_code_entry(code, entry):
+    if not isinstance(code, str) or len(code) != 2:
+        _fail("response code %r must be two characters" % (code,))
+    if not isinstance(entry, list) or len(entry) != 6:
+        _fail("response code %s: expected [rule, cause, points, subcause, flags, meaning]" % code)
+    rule, cause, points, subcause, flags, meaning = entry
+    for name, value in (("rule", rule), ("subcause", subcause), ("meaning", meaning)):
+        if not isinstance(value, str) or not value or "|" in value or "\n" in value:
+            _fail("response code %s: %s must be text without '|'" % (code, name))
+    if cause not in CAUSES:
+        _fail("response code %s: unknown cause %r" % (code, cause))
+    if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 100:
+        _fail("response code %s: points must be 0..100" % code)
+    if flags not in ("", "e"):
+        _fail("response code %s: flags must be '' or 'e'" % code)
+
+
+def check(policy):
+    """Raise PolicyError unless `policy` is complete and consistent; return it."""
+    for r in rows(policy["response_codes"]):
+        _check_code_entry(r[0], [r[1], r[2], int(r[3]), r[4], r[5], r[6]])
+    for r in rows(policy["rules"]):
+        if len(r) != 4 or r[1] not in CAUSES or not 0 <= int(r[2]) <= 100 or not r[3]:
+            _fail("rule %s is malformed" % r[0])
+    for r in rows(policy["actions"]):
+        if r[1] not in ACTIONS:
+            _fail("action for %s is unknown" % r[0])
+    for r in rows(policy["remedies"]):
+        for remedy in r[1].split(","):
+            if remedy not in REMEDIES:
+                _fail("remedy %s for %s is unknown" % (remedy, r[0]))
+    for r in rows(policy["risk"]):
+        if len(r) != 4 or r[1] not in LEVELS or r[2] not in LEVELS or r[3] not in LEVELS:
+            _fail("risk for %s is malformed" % r[0])
+    for cause in CAUSES + ("undetermined",):
+        for name in ("actions", "remedies", "risk"):
+            if row(policy[name], cause) is None:
+                _fail("cause %s has no %s" % (cause, name))
+    return policy
+
+
+def with_overrides(base, overrides):
+    """A new policy: `base` with an acquirer's response-code entries replaced, added or removed.
+
+    overrides = {"name": "acquirer-x", "response_codes": {"42": [rule, cause, points, subcause,
+    flags, meaning], "05": null}}. The result's version is "<base version>+<name>", so incidents
+    say which map decided them.
+    """
+    if not isinstance(overrides, dict):
+        _fail("overrides must be an object")
+    name = overrides.get("name")
+    if not isinstance(name, str) or not name or len(name) > 32:
+        _fail("overrides need a name of 1..32 characters")
+    codes = overrides.get("response_codes", {})
+    if not isinstance(codes, dict):
+        _fail("overrides.response_codes must be an object")
+    for key in overrides:
+        if key not in ("name", "response_codes"):
+            _fail("overrides may only set name and response_codes, not %r" % key)
+    table = base["response_codes"]
+    added = []
+    for code in sorted(codes):
+        table = without(table, code)
+        if codes[code] is not None:
+            _check_code_entry(code, codes[code])
+            added.append([code] + [str(field) for field in codes[code]])
+    policy = dict(base)
+    policy["response_codes"] = table + build(added)[1:]
+    policy["version"] = base["version"] + "+" + name
+    return check(policy)

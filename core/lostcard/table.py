@@ -1,0 +1,38 @@
+"""Text tables: '|'-separated rows in one string, looked up by their first field.
+
+The policy and the terminal texts are kept this way because a single string costs one heap block
+on MicroPython, where the same data as dicts of lists cost several times more (an object header
+and an interned string per cell). A table starts with a newline and ends every row with one.
+"""
+
+
+def row(table, key):
+    """The fields after `key` on its row, or None if no row starts with `key`."""
+    start = table.find("\n" + key + "|")
+    if start < 0:
+        return None
+    end = table.find("\n", start + 1)
+    return table[start + len(key) + 2:end].split("|")
+
+
+def rows(table):
+    """Yield every row as a list of fields, key first, in table order, one row in memory at a time."""
+    start = 1
+    end = table.find("\n", start)
+    while end > 0:
+        yield table[start:end].split("|")
+        start = end + 1
+        end = table.find("\n", start)
+
+
+def build(rows_):
+    """The table text for a list of rows (each a list of fields, key first)."""
+    return "\n" + "".join("|".join(r) + "\n" for r in rows_)
+
+
+def without(table, key):
+    """The table with the row for `key` removed (unchanged if it has none)."""
+    start = table.find("\n" + key + "|")
+    if start < 0:
+        return table
+    return table[:start + 1] + table[table.find("\n", start + 1) + 1:]

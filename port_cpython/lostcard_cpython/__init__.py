@@ -1,0 +1,5 @@
+"""lostcard's CPython port: the emulator's CLI, benchmarks and (later) the collector.
+
+It runs the same core as the device, and drives the real MicroPython interpreter where a command
+compares the two.
+"""

@@ -1,0 +1,68 @@
+"""The `lostcard` command."""
+
+import argparse
+import sys
+
+from lostcard.errors import LostcardError
+
+
+def _classify(args):
+    from .acquirer import load_policy
+    from .jsonl import classify_text
+
+    policy = load_policy(args.policy)
+    if args.file in (None, "-"):
+        text = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read()
+    return 1 if classify_text(text, sys.stdout, policy, args.pretty) else 0
+
+
+def _demo(args):
+    from . import demo
+
+    demo.run(sys.stdout, args.fixtures)
+    return 0
+
+
+def _bench(args):
+    from . import bench
+
+    bench.run_classify(sys.stdout, args.runs)
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="lostcard", description="Explain lost-card declines at the POS.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("classify", help="classify decline events (JSON Lines) into decisions")
+    c.add_argument("file", nargs="?", help="JSON Lines file, or - for standard input (default)")
+    c.add_argument("--pretty", action="store_true", help="indented output for humans")
+    c.add_argument("--policy", help="per-acquirer response-code overrides (JSON)")
+    c.set_defaults(run=_classify)
+
+    d = sub.add_parser("demo", help="run the labelled scenarios and show what was decided")
+    d.add_argument("--fixtures", help="scenario file (default: fixtures/scenarios.jsonl)")
+    d.set_defaults(run=_demo)
+
+    b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
+    b.add_argument("what", choices=["classify"])
+    b.add_argument("--runs", type=int, default=200, help="timed runs per scenario")
+    b.set_defaults(run=_bench)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    sys.stdout.reconfigure(encoding="utf-8")
+    try:
+        return args.run(args)
+    except (LostcardError, OSError) as exc:
+        print("lostcard: %s" % exc, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

