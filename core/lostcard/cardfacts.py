@@ -42,11 +42,6 @@ def civil_year_month(unix_s):
     return year, month
 
 
-def expired(expiry, now_ym):
-    """A card is valid through the last day of its expiry month."""
-    return expiry < now_ym
-
-
 def tvr_bit(tvr, byte, bit):
     """EMV tag 95 bit: byte 1..5, bit 8 (most significant) .. 1, as DOMAIN.md numbers them."""
     value = int(tvr[(byte - 1) * 2:byte * 2], 16)

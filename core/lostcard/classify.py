@@ -8,13 +8,20 @@ MicroPython decide identically.
 
 from .event import read_event
 from .messages import texts
-from .policy import DEFAULT, lookup
+from .policy import DEFAULT
 from .rules import collect
+from .table import row
 
 # On a tie, the cause whose wrong dismissal costs most is preferred.
 TIE_ORDER = ("card_compromised", "device_fault", "network_fault", "operator_error",
              "card_data_error")
 MAX_CONFIDENCE = 99   # the core never claims certainty about a remote party's reasons
+
+
+def _lookup(table, subcause, cause):
+    """A policy table's fields for `subcause` if it has a row, else for `cause`."""
+    found = row(table, subcause)
+    return found if found is not None else row(table, cause)
 
 
 def _priority(risk):
@@ -26,17 +33,17 @@ def _priority(risk):
 
 
 def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors):
-    levels = lookup(policy["risk"], subcause, cause)
+    levels = _lookup(policy["risk"], subcause, cause)
     risk = {"funds": levels[0], "operational": levels[1], "legal": levels[2]}
     return {
         "id": event_id,
         "cause": cause,
         "subcause": subcause,
         "confidence": confidence,
-        "action": lookup(policy["actions"], subcause, cause)[0],
+        "action": _lookup(policy["actions"], subcause, cause)[0],
         "offline": offline,
         "evidence": evidence,
-        "remedies": lookup(policy["remedies"], subcause, cause)[0].split(","),
+        "remedies": _lookup(policy["remedies"], subcause, cause)[0].split(","),
         "risk": risk,
         "messages": texts(cause, subcause),
         "priority": _priority(risk),

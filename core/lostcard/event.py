@@ -16,39 +16,40 @@ CIDS = ("AAC", "TC", "ARQC")
 NETWORK_STATES = ("up", "down", "degraded")
 TXN_TYPES = ("sale", "refund", "preauth", "void", "balance")
 
-# (section, key, kind, detail): the whole input schema as data.
+# section, key, kind, detail: the whole input schema as data, four items per field in one flat
+# tuple (a tuple per field would cost a heap object each on MicroPython).
 # kinds: text (detail = max length), enum (detail = allowed values), bool,
 #        count (detail = exclusive maximum, default MAX_COUNT),
 #        digits (detail = (min, max) length), hex (detail = exact length), code (2 alphanumerics).
 FIELDS = (
-    ("", "id", "text", MAX_TEXT),
-    ("", "time", "count", MAX_TIME),
-    ("response", "code", "code", None),
-    ("response", "source", "enum", SOURCES),
-    ("response", "stan_match", "bool", None),
-    ("card", "pan", "digits", (1, 19)),
-    ("card", "entry_mode", "enum", ENTRY_MODES),
-    ("card", "expiry", "digits", (1, 4)),
-    ("card", "service_code", "digits", (3, 3)),
-    ("card", "cvv_result", "enum", CVV_RESULTS),
-    ("card", "tvr", "hex", 10),
-    ("card", "cid", "enum", CIDS),
-    ("terminal", "network", "enum", NETWORK_STATES),
-    ("terminal", "last_host_contact_s", "count", None),
-    ("terminal", "consecutive_timeouts", "count", None),
-    ("terminal", "hotlist_age_s", "count", None),
-    ("terminal", "clock_ok", "bool", None),
-    ("terminal", "chip_read_failures", "count", None),
-    ("terminal", "reader_ok", "bool", None),
-    ("terminal", "firmware", "text", 32),
-    ("terminal", "min_firmware", "text", 32),
-    ("terminal", "tamper", "bool", None),
-    ("terminal", "config_ok", "bool", None),
-    ("operator", "id", "text", 32),
-    ("operator", "txn_type", "enum", TXN_TYPES),
-    ("operator", "attempts", "count", None),
-    ("operator", "training_mode", "bool", None),
-    ("operator", "forced_fallback", "bool", None),
+    "", "id", "text", MAX_TEXT,
+    "", "time", "count", MAX_TIME,
+    "response", "code", "code", None,
+    "response", "source", "enum", SOURCES,
+    "response", "stan_match", "bool", None,
+    "card", "pan", "digits", (1, 19),
+    "card", "entry_mode", "enum", ENTRY_MODES,
+    "card", "expiry", "digits", (1, 4),
+    "card", "service_code", "digits", (3, 3),
+    "card", "cvv_result", "enum", CVV_RESULTS,
+    "card", "tvr", "hex", 10,
+    "card", "cid", "enum", CIDS,
+    "terminal", "network", "enum", NETWORK_STATES,
+    "terminal", "last_host_contact_s", "count", None,
+    "terminal", "consecutive_timeouts", "count", None,
+    "terminal", "hotlist_age_s", "count", None,
+    "terminal", "clock_ok", "bool", None,
+    "terminal", "chip_read_failures", "count", None,
+    "terminal", "reader_ok", "bool", None,
+    "terminal", "firmware", "text", 32,
+    "terminal", "min_firmware", "text", 32,
+    "terminal", "tamper", "bool", None,
+    "terminal", "config_ok", "bool", None,
+    "operator", "id", "text", 32,
+    "operator", "txn_type", "enum", TXN_TYPES,
+    "operator", "attempts", "count", None,
+    "operator", "training_mode", "bool", None,
+    "operator", "forced_fallback", "bool", None,
 )
 
 SECTIONS = ("response", "card", "terminal", "operator")
@@ -109,25 +110,26 @@ def _check(kind, detail, value):
 def read_event(event):
     """(facts, errors): facts maps each field's flat name to its value or None."""
     facts = {}
-    for section, key, kind, detail in FIELDS:
-        facts[_fact_name(section, key)] = None
     errors = []
     if not isinstance(event, dict):
-        return facts, ["event: expected an object"]
+        errors.append("event: expected an object")
+        event = {}
+    elif event.get("response") is None:
+        errors.append("response: missing")
     for section in SECTIONS:
         value = event.get(section)
         if value is not None and not isinstance(value, dict):
             errors.append(section + ": expected an object")
-    if not isinstance(event.get("response"), dict):
-        if "response" not in event or event["response"] is None:
-            errors.append("response: missing")
-        return facts, errors
-    for section, key, kind, detail in FIELDS:
+    # indexing the flat schema allocates nothing per field, which matters in a small heap
+    for i in range(0, len(FIELDS), 4):
+        section, key = FIELDS[i], FIELDS[i + 1]
+        name = _fact_name(section, key)
+        facts[name] = None
         holder = event.get(section) if section else event
-        if not isinstance(holder, dict) or key not in holder or holder[key] is None:
+        if not isinstance(holder, dict) or holder.get(key) is None:
             continue
         try:
-            facts[_fact_name(section, key)] = _check(kind, detail, holder[key])
+            facts[name] = _check(FIELDS[i + 2], FIELDS[i + 3], holder[key])
         except ValueError as exc:
             errors.append("%s: %s" % (section + "." + key if section else key, exc.args[0]))
     return facts, errors

@@ -1,11 +1,43 @@
 """Checking a policy, and deriving a per-acquirer policy from the default (see policy.py).
 
-Kept apart from policy.py so a terminal that runs the default policy never loads this code.
+Kept apart from policy.py so a terminal that runs the default policy never loads this code,
+nor the vocabularies and table-editing tools that only checking needs.
 """
 
 from .errors import PolicyError
-from .policy import ACTIONS, CAUSES, LEVELS, REMEDIES
-from .table import build, row, rows, without
+from .policy import CAUSES
+from .table import row
+
+ACTIONS = ("retain_card", "return_card", "reenter_card", "retry_online", "service_terminal",
+           "call_acquirer")
+REMEDIES = ("verify_card_info", "update_card_info", "notify_customer", "strengthen_security",
+            "monitor_suspicious", "report_police", "contact_issuer", "check_network",
+            "restart_device", "update_drivers", "professional_repair", "replace_device",
+            "update_software", "train_operator", "follow_procedure", "correct_and_apologize")
+LEVELS = ("low", "medium", "high")
+
+
+def rows(table):
+    """Yield every row as a list of fields, key first, in table order, one row in memory at a time."""
+    start = 1
+    end = table.find("\n", start)
+    while end > 0:
+        yield table[start:end].split("|")
+        start = end + 1
+        end = table.find("\n", start)
+
+
+def build(rows_):
+    """The table text for a list of rows (each a list of fields, key first)."""
+    return "\n" + "".join("|".join(r) + "\n" for r in rows_)
+
+
+def without(table, key):
+    """The table with the row for `key` removed (unchanged if it has none)."""
+    start = table.find("\n" + key + "|")
+    if start < 0:
+        return table
+    return table[:start + 1] + table[table.find("\n", start + 1) + 1:]
 
 
 def _fail(what):
@@ -34,8 +66,12 @@ def check(policy):
     for r in rows(policy["response_codes"]):
         _check_code_entry(r[0], [r[1], r[2], int(r[3]), r[4], r[5], r[6]])
     for r in rows(policy["rules"]):
-        if len(r) != 4 or r[1] not in CAUSES or not 0 <= int(r[2]) <= 100 or not r[3]:
+        if len(r) != 5 or r[1] not in CAUSES or not 0 <= int(r[2]) <= 100 or not r[3] \
+                or not r[4]:
             _fail("rule %s is malformed" % r[0])
+    for r in rows(policy["discounts"]):
+        if len(r) != 3 or not 0 <= int(r[1]) <= 100 or not r[2]:
+            _fail("discount %s is malformed" % r[0])
     for r in rows(policy["actions"]):
         if r[1] not in ACTIONS:
             _fail("action for %s is unknown" % r[0])

@@ -9,55 +9,58 @@ The tables are text (see table.py) to keep the policy small in a MicroPython hea
 policy and applying overrides live in override.py, which a terminal imports only if it needs them.
 """
 
-from .table import row
 
 CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault", "operator_error")
-ACTIONS = ("retain_card", "return_card", "reenter_card", "retry_online", "service_terminal",
-           "call_acquirer")
-REMEDIES = ("verify_card_info", "update_card_info", "notify_customer", "strengthen_security",
-            "monitor_suspicious", "report_police", "contact_issuer", "check_network",
-            "restart_device", "update_drivers", "professional_repair", "replace_device",
-            "update_software", "train_operator", "follow_procedure", "correct_and_apologize")
-LEVELS = ("low", "medium", "high")
 
-# rule|cause|points|subcause
+# rule|cause|points|subcause|why (a %-template filled in by rules.py)
 RULES = (
     "\n"
-    "chip_card_swiped|card_compromised|70|cloned_stripe\n"
-    "fallback_without_chip_failure|card_compromised|55|cloned_stripe\n"
-    "track_cvv_mismatch|card_compromised|60|cloned_stripe\n"
-    "oda_failed|card_compromised|75|counterfeit_chip\n"
-    "exception_file|card_compromised|80|terminal_hotlist\n"
-    "issuer_auth_failed|card_compromised|35|issuer_auth_failed\n"
-    "card_refused_offline|card_compromised|15|card_refused\n"
-    "pan_luhn_failed|card_data_error|80|invalid_pan\n"
-    "pan_length_invalid|card_data_error|70|invalid_pan\n"
-    "expiry_invalid|card_data_error|70|invalid_expiry\n"
-    "card_expired|card_data_error|60|expired_card\n"
-    "tvr_expired_application|card_data_error|55|expired_card\n"
-    "tvr_not_yet_effective|card_data_error|45|not_yet_effective\n"
-    "keyed_cvv_mismatch|card_data_error|60|cvv_mismatch\n"
-    "icc_data_missing|card_data_error|35|card_read_error\n"
-    "stale_answer|network_fault|80|late_answer\n"
-    "link_down|network_fault|55|link_down\n"
-    "link_degraded|network_fault|30|link_unstable\n"
-    "host_contact_stale|network_fault|20|link_unstable\n"
-    "repeated_timeouts|network_fault|40|link_unstable\n"
-    "stale_hotlist|network_fault|60|stale_hotlist\n"
-    "no_host_answer|network_fault|40|host_unreachable\n"
-    "floor_limit_offline|network_fault|25|host_unreachable\n"
-    "clock_fault|device_fault|70|clock_fault\n"
-    "clock_implausible|device_fault|70|clock_fault\n"
-    "reader_fault|device_fault|70|reader_fault\n"
-    "chip_reader_suspect|device_fault|30|reader_fault\n"
-    "outdated_firmware|device_fault|50|outdated_firmware\n"
-    "tamper|device_fault|95|tamper_detected\n"
-    "config_error|device_fault|60|config_error\n"
-    "training_mode|operator_error|80|training_mode\n"
-    "forced_fallback|operator_error|65|forced_fallback\n"
-    "repeated_attempts|operator_error|35|repeated_attempts\n"
-    "excessive_attempts|operator_error|55|repeated_attempts\n"
-    "wrong_txn_type|operator_error|50|wrong_txn_type\n"
+    "chip_card_swiped|card_compromised|70|cloned_stripe|chip card (service code %s) swiped, reader ok\n"
+    "fallback_without_chip_failure|card_compromised|55|cloned_stripe|fallback swipe with no chip read failure\n"
+    "track_cvv_mismatch|card_compromised|60|cloned_stripe|magstripe security code does not match\n"
+    "oda_failed|card_compromised|75|counterfeit_chip|offline data authentication failed (%s)\n"
+    "exception_file|card_compromised|80|terminal_hotlist|card on the terminal hot list\n"
+    "issuer_auth_failed|card_compromised|35|issuer_auth_failed|issuer authentication failed\n"
+    "card_refused_offline|card_compromised|15|card_refused|the card itself declined (AAC)\n"
+    "pan_luhn_failed|card_data_error|80|invalid_pan|card number fails the Luhn check\n"
+    "pan_length_invalid|card_data_error|70|invalid_pan|card number has %d digits\n"
+    "expiry_invalid|card_data_error|70|invalid_expiry|expiry %s is not a valid YYMM\n"
+    "card_expired|card_data_error|60|expired_card|card expired %02d/%d\n"
+    "tvr_expired_application|card_data_error|55|expired_card|card application expired\n"
+    "tvr_not_yet_effective|card_data_error|45|not_yet_effective|card application not yet effective\n"
+    "keyed_cvv_mismatch|card_data_error|60|cvv_mismatch|keyed security code does not match\n"
+    "icc_data_missing|card_data_error|35|card_read_error|chip data missing\n"
+    "stale_answer|network_fault|80|late_answer|answer STAN/RRN does not match the request\n"
+    "link_down|network_fault|55|link_down|network link down\n"
+    "link_degraded|network_fault|30|link_unstable|network link degraded\n"
+    "host_contact_stale|network_fault|20|link_unstable|no host contact for %d s\n"
+    "repeated_timeouts|network_fault|40|link_unstable|%d host timeouts in a row\n"
+    "stale_hotlist|network_fault|60|stale_hotlist|hot list is %d h old\n"
+    "no_host_answer|network_fault|40|host_unreachable|no answer from the host\n"
+    "floor_limit_offline|network_fault|25|host_unreachable|over the floor limit while the link is %s\n"
+    "clock_fault|device_fault|70|clock_fault|terminal reports its clock is not set\n"
+    "clock_implausible|device_fault|70|clock_fault|terminal clock reads an impossible date\n"
+    "reader_fault|device_fault|70|reader_fault|card reader reports a fault\n"
+    "chip_reader_suspect|device_fault|30|reader_fault|%d chip read failures in a row\n"
+    "outdated_firmware|device_fault|50|outdated_firmware|firmware %s older than %s\n"
+    "tamper|device_fault|95|tamper_detected|tamper sensor triggered\n"
+    "config_error|device_fault|60|config_error|terminal configuration invalid\n"
+    "training_mode|operator_error|80|training_mode|terminal in training mode\n"
+    "forced_fallback|operator_error|65|forced_fallback|operator forced a swipe without a chip attempt\n"
+    "repeated_attempts|operator_error|35|repeated_attempts|%d attempts with this card in 10 min\n"
+    "excessive_attempts|operator_error|55|repeated_attempts|%d attempts with this card in 10 min\n"
+    "wrong_txn_type|operator_error|50|wrong_txn_type|%s not allowed for a %s\n"
+)
+
+# undermining fact|share of points kept (%)|why, appended to the undermined evidence
+DISCOUNTS = (
+    "\n"
+    "stale_answer|20|the answer is for another request\n"
+    "training_host_code|40|terminal in training mode\n"
+    "bad_clock_expiry|10|terminal clock not trusted\n"
+    "stale_hotlist|40|hot list is stale\n"
+    "forced_fallback_swipe|30|operator chose to swipe\n"
+    "device_explains_offline|30|a terminal fault keeps it offline\n"
 )
 
 # ISO 8583 field 39 or terminal ARC|rule|cause|points|subcause|flags|meaning
@@ -161,15 +164,8 @@ DEFAULT = {
     "min_points": 30,
     # a cause scoring this much with no rival gets full confidence
     "confidence_full_at": 100,
-    # share (in %) of the points a piece of evidence keeps when another fact undermines it
-    "discount_pct": {
-        "stale_answer": 20,          # host code on an answer whose STAN/RRN does not match
-        "bad_clock_expiry": 10,      # expiry evidence on a terminal whose clock is not to be trusted
-        "stale_hotlist": 40,         # hot-list hit from a list older than hotlist_max_age_s
-        "forced_fallback_swipe": 30, # chip card swiped because the operator chose to swipe
-        "training_host_code": 40,    # host code received while the terminal is in training mode
-        "device_explains_offline": 30,  # "host unreachable" on a tampered or misconfigured terminal
-    },
+    # share of its points that evidence keeps when another fact undermines it, and why
+    "discounts": DISCOUNTS,
     "limits": {
         "hotlist_max_age_s": 172800,
         "host_contact_stale_s": 900,
@@ -189,9 +185,3 @@ DEFAULT = {
     "remedies": REMEDIES_BY,
     "risk": RISK,
 }
-
-
-def lookup(table, subcause, cause):
-    """A table's fields for `subcause` if it has a row, else for `cause`."""
-    found = row(table, subcause)
-    return found if found is not None else row(table, cause)

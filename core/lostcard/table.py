@@ -13,26 +13,3 @@ def row(table, key):
         return None
     end = table.find("\n", start + 1)
     return table[start + len(key) + 2:end].split("|")
-
-
-def rows(table):
-    """Yield every row as a list of fields, key first, in table order, one row in memory at a time."""
-    start = 1
-    end = table.find("\n", start)
-    while end > 0:
-        yield table[start:end].split("|")
-        start = end + 1
-        end = table.find("\n", start)
-
-
-def build(rows_):
-    """The table text for a list of rows (each a list of fields, key first)."""
-    return "\n" + "".join("|".join(r) + "\n" for r in rows_)
-
-
-def without(table, key):
-    """The table with the row for `key` removed (unchanged if it has none)."""
-    start = table.find("\n" + key + "|")
-    if start < 0:
-        return table
-    return table[:start + 1] + table[table.find("\n", start + 1) + 1:]

@@ -5,7 +5,7 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 
 from lostcard import classify
 from lostcard.policy import DEFAULT
-from lostcard.table import rows
+from lostcard.override import rows
 from sample_events import base_event, rules_of
 
 

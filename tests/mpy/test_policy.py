@@ -5,10 +5,10 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 
 from lostcard import classify
 from lostcard.errors import LostcardError, PolicyError
-from lostcard.messages import TEXTS
-from lostcard.override import check, with_overrides
-from lostcard.policy import ACTIONS, CAUSES, DEFAULT
-from lostcard.table import row, rows
+from lostcard.messages import CARDHOLDER, OPERATOR
+from lostcard.override import ACTIONS, check, rows, with_overrides
+from lostcard.policy import CAUSES, DEFAULT
+from lostcard.table import row
 from sample_events import base_event
 
 
@@ -56,18 +56,19 @@ def test_default_policy_is_consistent():
 
 def test_messages_fit_a_small_display():
     count = 0
-    for key, op_zh, op_en, ch_zh, ch_en in rows(TEXTS):
-        assert len(op_zh) <= 16 and len(ch_zh) <= 16, key
-        assert len(op_en) <= 32 and len(ch_en) <= 32, key
-        assert op_zh and op_en and ch_zh and ch_en
+    for key, zh, en, cardholder in rows(OPERATOR):
+        assert 0 < len(zh) <= 16 and 0 < len(en) <= 32, key
+        assert row(CARDHOLDER, cardholder) is not None, key
         count += 1
     assert count > 30
+    for key, zh, en in rows(CARDHOLDER):
+        assert 0 < len(zh) <= 16 and 0 < len(en) <= 32, key
 
 
 def test_every_cause_has_texts_and_subcauses_use_their_own():
     for cause in CAUSES + ("undetermined",):
-        assert row(TEXTS, cause) is not None
+        assert row(OPERATOR, cause) is not None
     d = classify(base_event("41"))
-    assert d["messages"]["operator"]["en"] == row(TEXTS, "reported_lost")[1]
+    assert d["messages"]["operator"]["en"] == row(OPERATOR, "reported_lost")[1]
     d = classify(base_event("96"))  # no host_malfunction row: the cause's texts apply
-    assert d["messages"]["operator"]["en"] == row(TEXTS, "network_fault")[1]
+    assert d["messages"]["operator"]["en"] == row(OPERATOR, "network_fault")[1]
