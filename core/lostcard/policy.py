@@ -19,6 +19,7 @@ RULES = (
     "fallback_without_chip_failure|card_compromised|55|cloned_stripe|fallback swipe with no chip read failure\n"
     "track_cvv_mismatch|card_compromised|60|cloned_stripe|magstripe security code does not match\n"
     "oda_failed|card_compromised|75|counterfeit_chip|offline data authentication failed (%s)\n"
+    "oda_not_performed|card_compromised|10|counterfeit_chip|chip read without offline data authentication\n"
     "exception_file|card_compromised|80|terminal_hotlist|card on the terminal hot list\n"
     "issuer_auth_failed|card_compromised|35|issuer_auth_failed|issuer authentication failed\n"
     "card_refused_offline|card_compromised|15|card_refused|the card itself declined (AAC)\n"

@@ -138,6 +138,10 @@ def _tvr(ev, facts, limits, clock_trusted):
         if tvr_bit(tvr, 1, bit):
             ev.add("oda_failed", name)
             break
+    else:
+        # weak alone (online-only terminals skip it), telling beside other counterfeit signs
+        if tvr_bit(tvr, 1, 8) and facts["entry_mode"] == "chip":
+            ev.add("oda_not_performed")
     if tvr_bit(tvr, 1, 5):
         age = facts["hotlist_age_s"]
         if age is not None and age > limits["hotlist_max_age_s"]:

@@ -1,6 +1,7 @@
 """The `lostcard` command."""
 
 import argparse
+import os
 import sys
 
 from lostcard.errors import LostcardError
@@ -59,6 +60,9 @@ def main(argv=None):
     sys.stdout.reconfigure(encoding="utf-8")
     try:
         return args.run(args)
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (LostcardError, OSError) as exc:
         print("lostcard: %s" % exc, file=sys.stderr)
         return 2

@@ -118,3 +118,12 @@ def test_decisions_are_deterministic():
     event = base_event("59", card={"entry_mode": "swipe", "tvr": "4000008000"},
                        terminal={"network": "degraded", "consecutive_timeouts": 2})
     assert classify(event) == classify(event)
+
+
+def test_chip_read_without_offline_authentication_is_weak_alone():
+    alone = classify(base_event("Z1", response={"source": "terminal"}, card={"tvr": "8000000000"}))
+    assert "oda_not_performed" in rules_of(alone)
+    assert alone["cause"] == "undetermined"
+    tapped = classify(base_event("Z1", response={"source": "terminal"},
+                                 card={"tvr": "8000000000", "entry_mode": "contactless"}))
+    assert "oda_not_performed" not in rules_of(tapped)
