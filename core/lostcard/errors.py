@@ -7,3 +7,15 @@ class LostcardError(Exception):
 
 class PolicyError(LostcardError):
     """A policy or a per-acquirer override is malformed; raised when it is built, never mid-decision."""
+
+
+class CBORError(LostcardError):
+    """Input is not CBOR that lostcard accepts (truncated, malformed, non-shortest, too deep...)."""
+
+
+class AuthenticationError(LostcardError):
+    """A sealed message did not open: tampered, truncated, wrong key, or not a COSE_Encrypt0.
+
+    One error for every failure, as `cryptography`'s InvalidTag: callers cannot tell a forged tag
+    from a damaged header, and need not.
+    """

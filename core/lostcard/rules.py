@@ -4,7 +4,7 @@ Every rule adds points to one cause; weights and the words of each `why` come fr
 text tables, so this module holds only the logic. Where one fact undermines another (an answer
 that belongs to an earlier request, a clock that cannot be trusted, a hot list too old to believe),
 the undermined evidence keeps only the policy's share of its points and says why, so the weighing
-in classify.py stays a plain sum and every decision can be explained line by line.
+in decision.py stays a plain sum and every decision can be explained line by line.
 """
 
 from .cardfacts import civil_year_month, luhn_ok, parse_expiry, tvr_bit, version_tuple

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from lostcard import classify
+from lostcard.decision import classify
 
 from . import mpybuild
 from . import scenarios as scenario_file
@@ -52,7 +52,7 @@ def micropython_classify(bundle, runs):
 def import_cost(bundle):
     """Heap bytes the core holds once imported (after a collection)."""
     code, out, err = micropython_run(bundle, ["-c", "import gc; gc.collect(); a = gc.mem_alloc(); "
-                                              "import lostcard; gc.collect(); "
+                                              "import lostcard.decision; gc.collect(); "
                                               "print(gc.mem_alloc() - a)"], heap="256K")
     if code != 0:
         raise SystemExit("MicroPython import failed:\n" + err + out)
@@ -103,7 +103,7 @@ def _report_classify(out, runs, bundle):
             ("heap allocated per decision, max (B)", mp["alloc_max"]),
             ("peak heap of the costliest decision (B)", decision_peak(bundle, worst[0])),
             ("smallest heap: import + one decision (B)", smallest_heap(bundle, [
-                "-c", "import lostcard; lostcard.classify({'response': {'code': '41'}})"])))
+                "-c", "from lostcard.decision import classify; classify({'response': {'code': '41'}})"])))
     for label, value in rows:
         out.write("%-44s %12s %14d\n" % (label, "-", value))
     out.write("MicroPython: unix port (64-bit) running the mpy-cross bundle. Allocation is counted\n"

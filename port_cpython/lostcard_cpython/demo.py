@@ -1,6 +1,6 @@
 """`lostcard demo`: the labelled scenarios through the core, as a table an operator can read."""
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard.policy import CAUSES
 
 from . import scenarios as scenario_file

@@ -2,7 +2,7 @@
 
 import json
 
-from lostcard import classify
+from lostcard.decision import classify
 
 
 def dumps(obj, pretty=False):

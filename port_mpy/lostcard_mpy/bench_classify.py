@@ -16,7 +16,7 @@ import json
 import sys
 import time
 
-from lostcard import classify
+from lostcard.decision import classify
 
 
 def _median(values):

@@ -7,7 +7,7 @@ Reads one line at a time so the file never has to fit in a small heap.
 import json
 import sys
 
-from lostcard import classify
+from lostcard.decision import classify
 
 with open(sys.argv[1]) as f:
     for line in f:

@@ -3,7 +3,7 @@
 Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts only.
 """
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard.event import read_event
 
 

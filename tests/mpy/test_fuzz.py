@@ -7,7 +7,7 @@ is fixed, so a failure reproduces exactly; CPython runs more cases through hypot
 
 import gc
 
-from lostcard import classify
+from lostcard.decision import classify
 from lostcard.event import FIELDS
 
 CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault",

@@ -1,0 +1,80 @@
+"""AES-CCM (RFC 3610) with a 13-byte nonce and an 8-byte tag: COSE's AES-CCM-16-64-128.
+
+Built on two AES-128 primitives a port supplies, so that it runs where only ECB and CBC exist
+(MicroPython's `cryptolib`: CTR mode is not compiled into stock firmware):
+  ecb(data) -> AES encryption of each 16-byte block of `data`
+  cbc_mac(data) -> the last block of AES-CBC encryption of `data` under a zero IV
+The CPython port uses `cryptography`'s AESCCM instead; the same vectors check both.
+"""
+
+from .errors import AuthenticationError
+
+NONCE_LEN = 13
+TAG_LEN = 8
+L = 15 - NONCE_LEN  # bytes of the message-length field
+
+
+def _pad(data):
+    return bytes((16 - len(data) % 16) % 16)
+
+
+def _mac_input(nonce, aad, message):
+    flags = (0x40 if aad else 0) | ((TAG_LEN - 2) // 2) << 3 | (L - 1)
+    b = bytearray(bytes((flags,)) + nonce + len(message).to_bytes(L, "big"))
+    if aad:
+        if len(aad) >= 0xFF00:
+            raise ValueError("associated data too long")
+        b.extend(len(aad).to_bytes(2, "big"))
+        b.extend(aad)
+        b.extend(_pad(b))
+    b.extend(message)
+    b.extend(_pad(message))
+    return b
+
+
+def _keystream(ecb, nonce, length):
+    """S_0 .. S_n: AES of the counter blocks A_0 .. A_n, all in one ECB call."""
+    blocks = (length + 15) // 16 + 1
+    counters = bytearray()
+    for i in range(blocks):
+        counters.extend(bytes((L - 1,)) + nonce + i.to_bytes(L, "big"))
+    return ecb(bytes(counters))
+
+
+def _xor(data, stream):
+    out = bytearray(data)
+    for i in range(len(out)):
+        out[i] ^= stream[i]
+    return bytes(out)
+
+
+def _check(nonce, length):
+    if len(nonce) != NONCE_LEN:
+        raise ValueError("CCM nonce must be %d bytes" % NONCE_LEN)
+    if length >= 1 << (8 * L):
+        raise ValueError("message too long for CCM")
+
+
+def seal(ecb, cbc_mac, nonce, plaintext, aad):
+    """Ciphertext followed by the 8-byte tag."""
+    _check(nonce, len(plaintext))
+    stream = _keystream(ecb, nonce, len(plaintext))
+    tag = _xor(cbc_mac(_mac_input(nonce, aad, plaintext))[:TAG_LEN], stream[:TAG_LEN])
+    return _xor(plaintext, stream[16:]) + tag
+
+
+def open(ecb, cbc_mac, nonce, sealed, aad):
+    """The plaintext, or AuthenticationError if the tag does not verify."""
+    if len(sealed) < TAG_LEN:
+        raise AuthenticationError("authentication failed: ciphertext shorter than its tag")
+    _check(nonce, len(sealed) - TAG_LEN)
+    body = sealed[:-TAG_LEN]
+    stream = _keystream(ecb, nonce, len(body))
+    plaintext = _xor(body, stream[16:])
+    expected = _xor(cbc_mac(_mac_input(nonce, aad, plaintext))[:TAG_LEN], stream[:TAG_LEN])
+    diff = 0
+    for a, b in zip(expected, sealed[-TAG_LEN:]):  # compare without an early exit
+        diff |= a ^ b
+    if diff:
+        raise AuthenticationError("authentication failed")
+    return plaintext

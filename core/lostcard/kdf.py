@@ -1,0 +1,36 @@
+"""HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) over a bare SHA-256.
+
+MicroPython has `hashlib.sha256` but no `hmac` module, so the device port uses these; the CPython
+port uses the standard library's hmac and `cryptography`'s HKDF, and the same RFC 4231 / RFC 5869
+vectors check both.
+"""
+
+import hashlib
+
+BLOCK = 64
+
+
+def hmac_sha256(key, message):
+    if len(key) > BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = bytes(key) + bytes(BLOCK - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    inner.update(message)
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def hkdf_sha256(ikm, salt, info, length):
+    """RFC 5869 extract-then-expand; an empty salt means 32 zero bytes."""
+    if length > 255 * 32:
+        raise ValueError("HKDF output too long")
+    prk = hmac_sha256(salt if salt else bytes(32), ikm)
+    out = b""
+    block = b""
+    counter = 1
+    while len(out) < length:
+        block = hmac_sha256(prk, block + info + bytes((counter,)))
+        out += block
+        counter += 1
+    return out[:length]

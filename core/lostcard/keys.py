@@ -1,0 +1,133 @@
+"""Keys: one fleet secret at the collector, a one-way ratchet of epoch keys on each terminal.
+
+    device root   = HKDF(fleet secret, salt "lostcard device v1", info device id)
+    chain(0)      = HKDF(device root, info "lostcard epoch 0")
+    chain(e + 1)  = HKDF(chain(e), info "lostcard ratchet")        one way: e+1 from e, never back
+    record key(e) = HKDF(chain(e), info "lostcard record key")[:16] AES-128 for COSE
+    kid           = device id (UTF-8) || e (4 bytes, big-endian)
+    IV            = HMAC(device id, "lostcard iv")[:5] || sequence number (8 bytes, big-endian)
+
+A terminal is provisioned with chain(0) (never the fleet secret) and holds only the current chain
+key: after `advance()` it cannot recompute an earlier record key, so a stolen terminal cannot open
+the records it already wrote. The collector derives any epoch from the fleet secret. The IV repeats
+under a key only if a sequence number repeats, which the queue prevents (docs/SECURITY.md).
+
+`crypto` is the platform's module: hmac_sha256(key, msg), hkdf_sha256(ikm, salt, info, length).
+"""
+
+from .errors import LostcardError
+
+MAX_EPOCH = 1 << 16  # bounds the collector's work for a forged kid; see docs/SECURITY.md
+MAX_DEVICE_ID = 32
+MAX_SEQ = 1 << 64
+
+
+class KeyScheduleError(LostcardError):
+    """A device id, kid, epoch or sequence number outside what the key schedule allows."""
+
+
+def check_device_id(device_id):
+    if not isinstance(device_id, str) or not 0 < len(device_id) <= MAX_DEVICE_ID:
+        raise KeyScheduleError("device id must be 1..%d characters" % MAX_DEVICE_ID)
+    for ch in device_id:
+        if not " " < ch <= "~":
+            raise KeyScheduleError("device id must be printable ASCII without spaces")
+    return device_id.encode()
+
+
+def device_root(crypto, fleet_secret, device_id):
+    return crypto.hkdf_sha256(fleet_secret, b"lostcard device v1", check_device_id(device_id), 32)
+
+
+def first_chain(crypto, root):
+    return crypto.hkdf_sha256(root, b"", b"lostcard epoch 0", 32)
+
+
+def next_chain(crypto, chain):
+    return crypto.hkdf_sha256(chain, b"", b"lostcard ratchet", 32)
+
+
+def record_key(crypto, chain):
+    return crypto.hkdf_sha256(chain, b"", b"lostcard record key", 16)
+
+
+def kid(device_id, epoch):
+    if not 0 <= epoch < MAX_EPOCH:
+        raise KeyScheduleError("epoch out of range")
+    return check_device_id(device_id) + epoch.to_bytes(4, "big")
+
+
+def parse_kid(kid_bytes):
+    """(device id, epoch) named by a kid; KeyScheduleError if it names none."""
+    if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 5:
+        raise KeyScheduleError("kid too short")
+    epoch = int.from_bytes(kid_bytes[-4:], "big")
+    try:
+        device_id = str(kid_bytes[:-4], "utf-8")
+    except UnicodeError:
+        raise KeyScheduleError("kid does not name a device")
+    check_device_id(device_id)
+    if epoch >= MAX_EPOCH:
+        raise KeyScheduleError("kid epoch out of range")
+    return device_id, epoch
+
+
+def iv(crypto, device_id, seq):
+    if not 0 <= seq < MAX_SEQ:
+        raise KeyScheduleError("sequence number out of range")
+    return crypto.hmac_sha256(check_device_id(device_id), b"lostcard iv")[:5] + seq.to_bytes(8, "big")
+
+
+class DeviceKeys:
+    """A terminal's side of the schedule: the current epoch's chain key and nothing older."""
+
+    def __init__(self, crypto, device_id, epoch, chain):
+        check_device_id(device_id)
+        self.crypto = crypto
+        self.device_id = device_id
+        self.epoch = epoch
+        self._chain = bytearray(chain)
+        self.key = record_key(crypto, bytes(chain))
+
+    def kid(self):
+        return kid(self.device_id, self.epoch)
+
+    def advance(self):
+        """Move to the next epoch and overwrite the old chain key in place."""
+        if self.epoch + 1 >= MAX_EPOCH:
+            raise KeyScheduleError("epoch range exhausted")
+        following = next_chain(self.crypto, bytes(self._chain))
+        for i in range(len(self._chain)):
+            self._chain[i] = 0
+        self._chain[:] = following
+        self.epoch += 1
+        self.key = record_key(self.crypto, following)
+
+    def chain(self):
+        """The current chain key, for the queue to persist with the epoch."""
+        return bytes(self._chain)
+
+
+class FleetKeys:
+    """The collector's side: any device's record key for any epoch, from the fleet secret."""
+
+    def __init__(self, crypto, fleet_secret):
+        self.crypto = crypto
+        self._secret = fleet_secret
+        self._last = {}  # device id -> (epoch, chain): devices move forward, so resume from here
+
+    def record_key(self, device_id, epoch):
+        if not 0 <= epoch < MAX_EPOCH:
+            raise KeyScheduleError("epoch out of range")
+        start, chain = self._last.get(device_id, (None, None))
+        if start is None or start > epoch:
+            start, chain = 0, first_chain(self.crypto,
+                                          device_root(self.crypto, self._secret, device_id))
+        for _ in range(epoch - start):
+            chain = next_chain(self.crypto, chain)
+        self._last[device_id] = (epoch, chain)
+        return record_key(self.crypto, chain)
+
+    def key_for_kid(self, kid_bytes):
+        device_id, epoch = parse_kid(kid_bytes)
+        return self.record_key(device_id, epoch)
