@@ -4,7 +4,7 @@
     chain(0)      = HKDF(device root, info "lostcard epoch 0")
     chain(e + 1)  = HKDF(chain(e), info "lostcard ratchet")        one way: e+1 from e, never back
     record key(e) = HKDF(chain(e), info "lostcard record key")[:16] AES-128 for COSE
-    kid           = device id (UTF-8) || e (4 bytes, big-endian)
+    kid           = device id (UTF-8) || e (2 bytes, big-endian)
     IV            = HMAC(device id, "lostcard iv")[:5] || sequence number (8 bytes, big-endian)
 
 A terminal is provisioned with chain(0) (never the fleet secret) and holds only the current chain
@@ -54,21 +54,19 @@ def record_key(crypto, chain):
 def kid(device_id, epoch):
     if not 0 <= epoch < MAX_EPOCH:
         raise KeyScheduleError("epoch out of range")
-    return check_device_id(device_id) + epoch.to_bytes(4, "big")
+    return check_device_id(device_id) + epoch.to_bytes(2, "big")
 
 
 def parse_kid(kid_bytes):
     """(device id, epoch) named by a kid; KeyScheduleError if it names none."""
-    if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 5:
+    if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 3:
         raise KeyScheduleError("kid too short")
-    epoch = int.from_bytes(kid_bytes[-4:], "big")
+    epoch = int.from_bytes(kid_bytes[-2:], "big")
     try:
-        device_id = str(kid_bytes[:-4], "utf-8")
+        device_id = str(kid_bytes[:-2], "utf-8")
     except UnicodeError:
         raise KeyScheduleError("kid does not name a device")
     check_device_id(device_id)
-    if epoch >= MAX_EPOCH:
-        raise KeyScheduleError("kid epoch out of range")
     return device_id, epoch
 
 
