@@ -1,6 +1,7 @@
 """The `lostcard` command as a user runs it: a real subprocess of the installed entry point."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -85,10 +86,45 @@ def test_demo_shows_every_scenario_and_the_totals():
     proc = lostcard("demo")
     assert proc.returncode == 0, proc.stderr
     assert "Total: %d declines" % len(open(paths.SCENARIOS).read().splitlines()) in proc.stdout
-    assert "0 differ" in proc.stdout
+    assert re.search(r"Total: \d+ declines, \d+ decided offline, \d+ agree with their label, "
+                     r"0 differ\.", proc.stdout), proc.stdout[-300:]
     for cause in ("card_data_error", "card_compromised", "network_fault", "device_fault",
                   "operator_error"):
         assert cause in proc.stdout
+
+
+def test_demo_fails_when_a_scenario_differs_from_its_label(tmp_path):
+    item = json.loads(open(paths.SCENARIOS, encoding="utf-8").readline())
+    item["expect"]["cause"] = "device_fault"
+    wrong = tmp_path / "wrong.jsonl"
+    wrong.write_text(json.dumps(item) + "\n", encoding="utf-8")
+    proc = lostcard("demo", "--fixtures", str(wrong))
+    assert proc.returncode == 1 and "1 differ." in proc.stdout
+
+
+def test_input_that_is_not_utf8_or_too_deep_is_an_error_line_not_a_crash():
+    data = (LOST + "\n").encode() + b'{"id":"\xff"}\n' + b"[" * 100000 + b"]" * 100000 + \
+        b"\n\xef\xbb\xbf" + Z3.encode() + b"\r\n"
+    proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "classify"], input=data,
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert out[0]["id"] == "a" and out[1]["line"] == 2 and "UTF-8" in out[1]["error"]
+    assert out[2]["line"] == 3 and "too deep" in out[2]["error"]
+    assert out[3]["line"] == 4 and "JSON" in out[3]["error"]  # a BOM mid-stream is junk
+
+
+def test_line_separators_inside_json_strings_do_not_split_lines():
+    proc = lostcard("classify", stdin='{"id": "a\u2028b\u0085c", "response": {"code": "41"}}\n')
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["id"] == "a\u2028b\u0085c"
+
+
+def test_lone_surrogates_are_refused_by_the_core_not_crashing_the_output():
+    proc = lostcard("classify", stdin='{"id": "\\ud800", "response": {"code": "41"}}\n')
+    assert proc.returncode == 0
+    d = json.loads(proc.stdout)
+    assert d["cause"] == "undetermined" and d["errors"] == ["id: invalid character"]
 
 
 def test_bench_classify_prints_both_interpreters_side_by_side():

@@ -48,19 +48,20 @@ def tvr_bit(tvr, byte, bit):
     return (value >> (bit - 1)) & 1 == 1
 
 
-def version_tuple(text):
-    """'2.4.1' -> (2, 4, 1); leading digits of each part count ('1rc2' -> 1); None if none."""
-    parts = []
-    for part in text.split("."):
-        n = 0
-        seen = False
-        for ch in part:
-            if "0" <= ch <= "9":
-                n = n * 10 + ord(ch) - 48
-                seen = True
-            else:
-                break
-        if not seen:
-            return None
-        parts.append(n)
-    return tuple(parts)
+def older_version(have, need):
+    """True if version `have` is older than `need` ("2.4" equals "2.4.0"); False if either has
+    no readable number. Leading digits of each dotted part count ("3rc1" is 3)."""
+    versions = []
+    for text in (have, need):
+        parts = []
+        for part in text.split("."):
+            digits = 0
+            while digits < len(part) and "0" <= part[digits] <= "9":
+                digits += 1
+            if not digits:
+                return False
+            parts.append(int(part[:digits]))
+        versions.append(parts)
+    a, b = versions
+    width = max(len(a), len(b))
+    return a + [0] * (width - len(a)) < b + [0] * (width - len(b))

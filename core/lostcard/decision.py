@@ -9,7 +9,7 @@ MicroPython decide identically.
 from .event import read_event
 from .messages import texts
 from .policy import DEFAULT
-from .rules import collect
+from .rules import answer_source, collect
 from .table import row
 
 # On a tie, the cause whose wrong dismissal costs most is preferred.
@@ -24,17 +24,11 @@ def _lookup(table, subcause, cause):
     return found if found is not None else row(table, cause)
 
 
-def _priority(risk):
-    if risk["funds"] == "high":
-        return 1
-    if "high" in (risk["operational"], risk["legal"]) or risk["funds"] == "medium":
-        return 2
-    return 3
-
-
 def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors):
-    levels = _lookup(policy["risk"], subcause, cause)
-    risk = {"funds": levels[0], "operational": levels[1], "legal": levels[2]}
+    funds, operational, legal = _lookup(policy["risk"], subcause, cause)
+    # urgent when money is at stake; then any high risk or money possibly at stake; else routine
+    priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
+        else 3
     return {
         "id": event_id,
         "cause": cause,
@@ -44,20 +38,12 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         "offline": offline,
         "evidence": evidence,
         "remedies": _lookup(policy["remedies"], subcause, cause)[0].split(","),
-        "risk": risk,
+        "risk": {"funds": funds, "operational": operational, "legal": legal},
         "messages": texts(cause, subcause),
-        "priority": _priority(risk),
+        "priority": priority,
         "policy": policy["version"],
         "errors": errors,
     }
-
-
-def _event_id(event):
-    if isinstance(event, dict):
-        value = event.get("id")
-        if isinstance(value, str) and len(value) <= 64:
-            return value
-    return None
 
 
 def _weigh(facts, policy):
@@ -96,10 +82,11 @@ def classify(event, policy=None):
     """
     if policy is None:
         policy = DEFAULT
-    event_id = _event_id(event)
+    event_id = None
     try:
         facts, errors = read_event(event)
-        offline = facts["code"] is None or facts["source"] in ("terminal", "card", "none")
+        event_id = facts["id"]  # echoed only once validated: no junk into logs or records
+        offline = facts["code"] is None or answer_source(facts, policy) != "host"
         if errors:
             return _decision(event_id, "undetermined", "invalid_event", 0, offline, [], policy,
                              errors)

@@ -20,16 +20,19 @@ TXN_TYPES = ("sale", "refund", "preauth", "void", "balance")
 # tuple (a tuple per field would cost a heap object each on MicroPython).
 # kinds: text (detail = max length), enum (detail = allowed values), bool,
 #        count (detail = exclusive maximum, default MAX_COUNT),
-#        digits (detail = (min, max) length), hex (detail = exact length), code (2 alphanumerics).
+#        digits (detail = (min, max) length), hex (detail = exact length), code (2 alphanumerics),
+#        pan (detail = most digits; spaces and dashes dropped), expiry (YYMM, or MM/YY turned into
+#        YYMM). A keyed PAN of the wrong length or an impossible month is evidence for rules.py,
+#        not bad input.
 FIELDS = (
     "", "id", "text", MAX_TEXT,
     "", "time", "count", MAX_TIME,
     "response", "code", "code", None,
     "response", "source", "enum", SOURCES,
     "response", "stan_match", "bool", None,
-    "card", "pan", "digits", (1, 19),
+    "card", "pan", "pan", 24,
     "card", "entry_mode", "enum", ENTRY_MODES,
-    "card", "expiry", "digits", (1, 4),
+    "card", "expiry", "expiry", None,
     "card", "service_code", "digits", (3, 3),
     "card", "cvv_result", "enum", CVV_RESULTS,
     "card", "tvr", "hex", 10,
@@ -55,15 +58,34 @@ FIELDS = (
 SECTIONS = ("response", "card", "terminal", "operator")
 
 
-def _fact_name(section, key):
-    # Flat names; only the two ids collide, so the operator's is prefixed.
-    if section == "operator" and key == "id":
-        return "operator_id"
-    return key
+# every fact's name, so each decision's facts dict is allocated once at its full size.
+# no_answer: the event says `"code": null` (no answer came), as against no code at all (unknown).
+# Flat names are the keys; only the two ids collide, so the operator's is prefixed.
+NAMES = tuple("operator_id" if FIELDS[i] == "operator" and FIELDS[i + 1] == "id" else FIELDS[i + 1]
+              for i in range(0, len(FIELDS), 4)) + ("no_answer",)
 
 
-# every fact's name, so each decision's facts dict is allocated once at its full size
-NAMES = tuple(_fact_name(FIELDS[i], FIELDS[i + 1]) for i in range(0, len(FIELDS), 4))
+def _keyed_digits(value, limit):
+    """Card digits as keyed or read, spaces and dashes dropped."""
+    digits = ""
+    for ch in value:
+        if "0" <= ch <= "9":
+            digits += ch
+        elif ch not in " -":
+            raise ValueError("expected digits")
+    if not 0 < len(digits) <= limit:
+        raise ValueError("expected 1 to %d digits" % limit)
+    return digits
+
+
+def _expiry(value):
+    """YYMM as SPEC §2 has it; the printed form MM/YY is turned around."""
+    text = value.strip()
+    if "/" not in text:
+        return _keyed_digits(text, 6)
+    if len(text) != 5 or text[2] != "/" or not (text[:2] + text[3:]).isdigit():
+        raise ValueError("expected YYMM or MM/YY")
+    return text[3:] + text[:2]
 
 
 def _check(kind, detail, value):
@@ -83,7 +105,14 @@ def _check(kind, detail, value):
     if kind == "text":
         if len(value) > detail:
             raise ValueError("longer than %d characters" % detail)
+        for ch in value:
+            if 0xD800 <= ord(ch) <= 0xDFFF:  # a lone surrogate cannot be stored or printed
+                raise ValueError("invalid character")
         return value
+    if kind == "pan":
+        return _keyed_digits(value, detail)
+    if kind == "expiry":
+        return _expiry(value)
     if kind == "enum":
         if value not in detail:
             raise ValueError("unknown value")
@@ -134,4 +163,7 @@ def read_event(event):
             facts[name] = _check(FIELDS[i + 2], FIELDS[i + 3], holder[key])
         except ValueError as exc:
             errors.append("%s: %s" % (section + "." + key if section else key, exc.args[0]))
+    response = event.get("response")
+    facts["no_answer"] = isinstance(response, dict) and "code" in response \
+        and response["code"] is None
     return facts, errors

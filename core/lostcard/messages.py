@@ -16,7 +16,7 @@ OPERATOR = (
     "fraud_pickup|欺诈警示：安全时扣卡|Fraud alert: retain if safe|held\n"
     "pickup_requested|发卡行要求扣卡|Issuer: pick up card if safe|held\n"
     "terminal_hotlist|黑名单卡：请扣留卡片|Hot-listed card: retain card|held\n"
-    "cloned_stripe|疑似克隆卡：请致电收单|Chip card swiped: call acquirer|bank\n"
+    "cloned_stripe|疑似克隆卡：请致电收单|Suspected clone: call acquirer|bank\n"
     "counterfeit_chip|芯片认证失败：致电收单|Chip auth failed: call acquirer|bank\n"
     "restricted_card|受限卡：请退还卡片|Restricted card: return card|restricted\n"
     "issuer_decline|发卡行拒绝：请退卡|Issuer declined: return card|declined\n"

@@ -45,8 +45,10 @@ def _fail(what):
 
 
 def _check_code_entry(code, entry):
-    if not isinstance(code, str) or len(code) != 2:
-        _fail("response code %r must be two characters" % (code,))
+    if not isinstance(code, str) or len(code) != 2 \
+            or not ("0" <= code[0] <= "9" or "A" <= code[0] <= "Z") \
+            or not ("0" <= code[1] <= "9" or "A" <= code[1] <= "Z"):
+        _fail("response code %r must be two upper-case letters or digits" % (code,))
     if not isinstance(entry, list) or len(entry) != 6:
         _fail("response code %s: expected [rule, cause, points, subcause, flags, meaning]" % code)
     rule, cause, points, subcause, flags, meaning = entry
@@ -63,6 +65,13 @@ def _check_code_entry(code, entry):
 
 def check(policy):
     """Raise PolicyError unless `policy` is complete and consistent; return it."""
+    try:
+        return _check(policy)
+    except (ValueError, IndexError, KeyError, TypeError) as exc:  # unreadable rows
+        _fail("malformed table (%s)" % exc)
+
+
+def _check(policy):
     for r in rows(policy["response_codes"]):
         _check_code_entry(r[0], [r[1], r[2], int(r[3]), r[4], r[5], r[6]])
     for r in rows(policy["rules"]):

@@ -15,7 +15,7 @@ CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault"
 # rule|cause|points|subcause|why (a %-template filled in by rules.py)
 RULES = (
     "\n"
-    "chip_card_swiped|card_compromised|70|cloned_stripe|chip card (service code %s) swiped, reader ok\n"
+    "chip_card_swiped|card_compromised|70|cloned_stripe|chip card (service code %s) swiped, no chip failure on record\n"
     "fallback_without_chip_failure|card_compromised|55|cloned_stripe|fallback swipe with no chip read failure\n"
     "track_cvv_mismatch|card_compromised|60|cloned_stripe|magstripe security code does not match\n"
     "oda_failed|card_compromised|75|counterfeit_chip|offline data authentication failed (%s)\n"
@@ -38,13 +38,14 @@ RULES = (
     "repeated_timeouts|network_fault|40|link_unstable|%d host timeouts in a row\n"
     "stale_hotlist|network_fault|60|stale_hotlist|hot list is %d h old\n"
     "no_host_answer|network_fault|40|host_unreachable|no answer from the host\n"
+    "online_request_unanswered|network_fault|25|host_unreachable|the card asked to go online (ARQC) and no answer came\n"
     "floor_limit_offline|network_fault|25|host_unreachable|over the floor limit while the link is %s\n"
     "clock_fault|device_fault|70|clock_fault|terminal reports its clock is not set\n"
     "clock_implausible|device_fault|70|clock_fault|terminal clock reads an impossible date\n"
     "reader_fault|device_fault|70|reader_fault|card reader reports a fault\n"
     "chip_reader_suspect|device_fault|30|reader_fault|%d chip read failures in a row\n"
     "outdated_firmware|device_fault|50|outdated_firmware|firmware %s older than %s\n"
-    "tamper|device_fault|95|tamper_detected|tamper sensor triggered\n"
+    "tamper|device_fault|85|tamper_detected|tamper sensor triggered\n"
     "config_error|device_fault|60|config_error|terminal configuration invalid\n"
     "training_mode|operator_error|80|training_mode|terminal in training mode\n"
     "forced_fallback|operator_error|65|forced_fallback|operator forced a swipe without a chip attempt\n"
@@ -62,6 +63,8 @@ DISCOUNTS = (
     "stale_hotlist|40|hot list is stale\n"
     "forced_fallback_swipe|30|operator chose to swipe\n"
     "device_explains_offline|30|a terminal fault keeps it offline\n"
+    "chip_attempts_unknown|60|no record of chip read attempts\n"
+    "entry_mode_unknown|60|entry mode unknown\n"
 )
 
 # ISO 8583 field 39 or terminal ARC|rule|cause|points|subcause|flags|meaning
@@ -182,6 +185,8 @@ DEFAULT = {
     "response_codes": RESPONSE_CODES,
     # codes that mean "this kind of transaction is not allowed": a non-sale type points at the operator
     "wrong_txn_codes": ("57", "58"),
+    # EMV authorisation response codes the terminal makes itself (tag 8A): never a host's answer
+    "terminal_codes": ("Y1", "Y3", "Z1", "Z3"),
     "actions": ACTIONS_BY,
     "remedies": REMEDIES_BY,
     "risk": RISK,

@@ -7,7 +7,7 @@ the undermined evidence keeps only the policy's share of its points and says why
 in decision.py stays a plain sum and every decision can be explained line by line.
 """
 
-from .cardfacts import civil_year_month, luhn_ok, parse_expiry, tvr_bit, version_tuple
+from .cardfacts import civil_year_month, luhn_ok, older_version, parse_expiry, tvr_bit
 from .table import row
 
 
@@ -21,6 +21,7 @@ class Evidence:
     def __init__(self, policy):
         self.policy = policy
         self.items = []
+        self.blocked = ()  # discounts for "could not reach the host" evidence (see collect)
 
     def add(self, rule, args=None, discounts=(), entry=None):
         """Add `rule` (or a response-code `entry`), its why filled with `args`, after discounts."""
@@ -55,23 +56,29 @@ def _clock_trusted(facts, limits):
     return None
 
 
-def _device_blocks_online(facts):
-    """A tampered terminal (keys erased) or an invalid configuration cannot reach the host."""
-    return facts["tamper"] is True or facts["config_ok"] is False
+def answer_source(facts, policy):
+    """Who declined: as the event says, else the terminal for its own ARCs, else the host."""
+    if facts["source"] is not None:
+        return facts["source"]
+    if facts["code"] in policy["terminal_codes"]:
+        return "terminal"
+    return "host"
 
 
 def _response(ev, facts, clock_trusted):
     code = facts["code"]
-    blocked = ("device_explains_offline",) if _device_blocks_online(facts) else ()
+    blocked = ev.blocked
     if code is None:
-        # With the link state known, link_down/link_degraded already count this outage.
-        if facts["source"] in (None, "none", "terminal") and facts["network"] is None:
+        # `"code": null` is no answer; with the link state known, link_down already counts it
+        if facts["no_answer"] and facts["network"] is None:
             ev.add("no_host_answer", discounts=blocked)
+        if facts["no_answer"] and facts["cid"] == "ARQC" and facts["network"] != "down":
+            ev.add("online_request_unanswered", discounts=blocked)
         return
     entry = row(ev.policy["response_codes"], code)
     if entry is not None:  # an unknown code says nothing by itself
         rule, cause, points, subcause, flags, meaning = entry
-        source = facts["source"] or "host"
+        source = answer_source(facts, ev.policy)
         discounts = []
         if source == "host" and facts["stan_match"] is False:
             discounts.append("stale_answer")
@@ -89,7 +96,8 @@ def _response(ev, facts, clock_trusted):
         ev.add("stale_answer")
 
 
-def _card_read(ev, facts, limits):
+def _card(ev, facts, limits, clock_trusted):
+    """How the card was read, and whether its data (as read or keyed) can be right."""
     mode = facts["entry_mode"]
     sc = facts["service_code"]
     failures = facts["chip_read_failures"]
@@ -98,7 +106,12 @@ def _card_read(ev, facts, limits):
     real_fallback = failures is not None and failures >= limits["chip_failures_fallback_min"]
     if mode == "swipe" and sc is not None and sc[0] in "26" and facts["reader_ok"] is not False \
             and not real_fallback:
-        ev.add("chip_card_swiped", sc, ("forced_fallback_swipe",) if forced else ())
+        discounts = []
+        if forced:
+            discounts.append("forced_fallback_swipe")
+        if failures is None:  # unknown is not "none": the chip may have failed unrecorded
+            discounts.append("chip_attempts_unknown")
+        ev.add("chip_card_swiped", sc, discounts)
     if mode == "fallback_swipe" and failures == 0 and not forced:
         ev.add("fallback_without_chip_failure")
     if forced:
@@ -111,9 +124,8 @@ def _card_read(ev, facts, limits):
             ev.add("keyed_cvv_mismatch")
         elif mode in ("swipe", "fallback_swipe"):
             ev.add("track_cvv_mismatch")
-
-
-def _keyed_data(ev, facts, clock_trusted):
+        elif mode is None:  # most mismatches are mistyped security codes
+            ev.add("keyed_cvv_mismatch", discounts=("entry_mode_unknown",))
     pan = facts["pan"]
     if pan is not None:
         if not 12 <= len(pan) <= 19:
@@ -165,22 +177,19 @@ def _tvr(ev, facts, limits, clock_trusted):
         ev.add("card_refused_offline")
 
 
-def _network(ev, facts, limits):
+def _terminal(ev, facts, limits, clock_trusted):
+    """The link, the terminal's own health, and what its operator did."""
     net = facts["network"]
     if net == "down":
         ev.add("link_down")
     elif net == "degraded":
         ev.add("link_degraded")
-    blocked = ("device_explains_offline",) if _device_blocks_online(facts) else ()
     last = facts["last_host_contact_s"]
     if last is not None and last > limits["host_contact_stale_s"]:
-        ev.add("host_contact_stale", last, blocked)
+        ev.add("host_contact_stale", last, ev.blocked)
     timeouts = facts["consecutive_timeouts"]
     if timeouts is not None and timeouts >= limits["timeouts_min"]:
-        ev.add("repeated_timeouts", timeouts, blocked)
-
-
-def _device(ev, facts, clock_trusted):
+        ev.add("repeated_timeouts", timeouts, ev.blocked)
     if facts["clock_ok"] is False:
         ev.add("clock_fault")
     elif clock_trusted is False:
@@ -192,13 +201,8 @@ def _device(ev, facts, clock_trusted):
     if facts["config_ok"] is False:
         ev.add("config_error")
     fw, least = facts["firmware"], facts["min_firmware"]
-    if fw is not None and least is not None:
-        have, need = version_tuple(fw), version_tuple(least)
-        if have is not None and need is not None and have < need:
-            ev.add("outdated_firmware", (fw, least))
-
-
-def _operator(ev, facts, limits):
+    if fw is not None and least is not None and older_version(fw, least):
+        ev.add("outdated_firmware", (fw, least))
     if facts["training_mode"] is True:
         ev.add("training_mode")
     attempts = facts["attempts"]
@@ -212,13 +216,14 @@ def _operator(ev, facts, limits):
 def collect(facts, policy):
     """All evidence for validated `facts`: (rule, cause, points, subcause, why), strongest first."""
     ev = Evidence(policy)
+    # a tampered terminal (keys erased) or an invalid configuration cannot reach the host, which
+    # explains "host unreachable" evidence away
+    if facts["tamper"] is True or facts["config_ok"] is False:
+        ev.blocked = ("device_explains_offline",)
     limits = policy["limits"]
     clock_trusted = _clock_trusted(facts, limits)
     _response(ev, facts, clock_trusted)
-    _card_read(ev, facts, limits)
-    _keyed_data(ev, facts, clock_trusted)
+    _card(ev, facts, limits, clock_trusted)
     _tvr(ev, facts, limits, clock_trusted)
-    _network(ev, facts, limits)
-    _device(ev, facts, clock_trusted)
-    _operator(ev, facts, limits)
+    _terminal(ev, facts, limits, clock_trusted)
     return ev.items

@@ -12,7 +12,7 @@ def load_policy(path=None):
     if path is None:
         return check(DEFAULT)
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             overrides = json.load(f)
     except (OSError, ValueError) as exc:
         raise PolicyError("policy file %s: %s" % (path, exc))

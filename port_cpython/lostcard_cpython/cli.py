@@ -9,22 +9,21 @@ from lostcard.errors import LostcardError
 
 def _classify(args):
     from .acquirer import load_policy
-    from .jsonl import classify_text
+    from .jsonl import classify_bytes
 
     policy = load_policy(args.policy)
     if args.file in (None, "-"):
-        text = sys.stdin.read()
+        data = sys.stdin.buffer.read()
     else:
-        with open(args.file, encoding="utf-8") as f:
-            text = f.read()
-    return 1 if classify_text(text, sys.stdout, policy, args.pretty) else 0
+        with open(args.file, "rb") as f:
+            data = f.read()
+    return 1 if classify_bytes(data, sys.stdout, policy, args.pretty) else 0
 
 
 def _demo(args):
     from . import demo
 
-    demo.run(sys.stdout, args.fixtures)
-    return 0
+    return 1 if demo.run(sys.stdout, args.fixtures) else 0
 
 
 def _bench(args):
@@ -32,6 +31,13 @@ def _bench(args):
 
     bench.run_classify(sys.stdout, args.runs)
     return 0
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def parser():
@@ -50,14 +56,14 @@ def parser():
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
     b.add_argument("what", choices=["classify"])
-    b.add_argument("--runs", type=int, default=200, help="timed runs per scenario")
+    b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
     return p
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    sys.stdout.reconfigure(encoding="utf-8")
+    sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
     try:
         return args.run(args)
     except BrokenPipeError:  # the reader went away (| head): not an error of ours

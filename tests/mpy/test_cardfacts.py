@@ -3,7 +3,7 @@
 Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts only.
 """
 
-from lostcard.cardfacts import civil_year_month, luhn_ok, parse_expiry, tvr_bit, version_tuple
+from lostcard.cardfacts import civil_year_month, luhn_ok, older_version, parse_expiry, tvr_bit
 from lostcard.override import build, rows, without
 from lostcard.table import row
 from sample_events import NOW
@@ -45,11 +45,14 @@ def test_tvr_bits_are_numbered_from_the_most_significant():
     assert tvr_bit("0000000001", 5, 1)
 
 
-def test_version_tuple():
-    assert version_tuple("2.4.1") == (2, 4, 1)
-    assert version_tuple("2.10") > version_tuple("2.9.9")
-    assert version_tuple("3.0rc1") == (3, 0)
-    assert version_tuple("beta") is None
+def test_older_version():
+    assert older_version("2.4.0", "2.4.1")
+    assert not older_version("2.4.1", "2.4.1")
+    assert older_version("2.9.9", "2.10")
+    assert not older_version("2.4", "2.4.0") and not older_version("2.4.0", "2.4")
+    assert older_version("2.4", "2.4.1")
+    assert not older_version("3.0rc1", "3.0")
+    assert not older_version("beta", "2.0") and not older_version("2.0", "beta")
 
 
 def test_text_tables():

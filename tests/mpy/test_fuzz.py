@@ -57,6 +57,11 @@ def _value(rng, kind, detail):
                          "z1", "4", "041"))
     if kind == "hex":
         return "".join(rng.pick("0123456789ABCDEF") for _ in range(10 if roll > 3 else 9))
+    if kind == "pan":
+        digits = "".join(rng.pick("0123456789") for _ in range(12 + rng.below(9)))
+        return digits if roll > 10 else digits[:4] + " " + digits[4:]
+    if kind == "expiry":
+        return rng.pick(("2812", "2501", "2813", "12/28", "281", "122028"))
     if kind == "digits":
         n = detail[1] if roll > 10 else rng.below(detail[1] + 3)
         return "".join(rng.pick("0123456789") for _ in range(n))
@@ -103,8 +108,23 @@ def check_decision(d):
         assert d["cause"] in [e["cause"] for e in d["evidence"]]
 
 
+SEED = 20261125
+
+
+def print_decisions(count):
+    """One decision per line for the first `count` events of SEED (compared with CPython's)."""
+    import json
+    import sys
+
+    rng = XorShift(SEED)
+    for _ in range(count):
+        gc.collect()
+        json.dump(classify(random_event(rng)), sys.stdout)  # streamed: no copy of the text
+        print()
+
+
 def test_fuzzed_events_always_get_a_well_formed_decision():
-    rng = XorShift(20261125)
+    rng = XorShift(SEED)
     causes = {}
     for _ in range(400):
         event = None
