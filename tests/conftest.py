@@ -1,5 +1,12 @@
 import sys
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
+
+# Deterministic examples and no timing-based checks: CI must never fail by chance or load.
+settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None,
+                          suppress_health_check=list(HealthCheck), database=None)
+settings.load_profile("ci")
+
 # The core tests in tests/mpy/ are plain modules shared with MicroPython; make them importable.
 sys.path.insert(0, str(Path(__file__).parent / "mpy"))

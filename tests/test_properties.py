@@ -6,15 +6,13 @@ unknown enum values, huge strings and arbitrary JSON, so the properties below ho
 
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from lostcard.decision import classify
 from lostcard.event import FIELDS
 
 from test_fuzz import check_decision  # the same invariants the MicroPython fuzz loop checks
 
-settings.register_profile("ci", derandomize=True, max_examples=300, deadline=None)
-settings.load_profile("ci")
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=70) | \
     st.floats(allow_nan=False, allow_infinity=False)

@@ -29,7 +29,79 @@ def _demo(args):
 def _bench(args):
     from . import bench
 
-    bench.run_classify(sys.stdout, args.runs)
+    if args.what == "records":
+        bench.run_records(sys.stdout, args.runs)
+    else:
+        bench.run_classify(sys.stdout, args.runs)
+    return 0
+
+
+def _read_message(source):
+    """One COSE message from a file or stdin, as binary or as hex text."""
+    if source in (None, "-"):
+        data = sys.stdin.buffer.read()
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    text = data.strip()
+    try:
+        return bytes.fromhex(text.decode("ascii")) if text else data
+    except (UnicodeDecodeError, ValueError):
+        return data
+
+
+def _hex_arg(text, what):
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise LostcardError("%s is not hex" % what) from None
+
+
+def _cose_open(args):
+    from lostcard import cose
+    from lostcard.errors import AuthenticationError
+
+    from . import crypto
+
+    key = _hex_arg(args.key_hex, "--key-hex")
+    if len(key) != 16:
+        raise LostcardError("--key-hex must be 16 bytes (32 hex digits) for AES-CCM-16-64-128")
+    try:
+        print(cose.open(crypto.aead(key), _read_message(args.file)).hex())
+    except AuthenticationError:
+        print("authentication failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _read_secret(path):
+    """The fleet secret from a file: hex text (as provisioning tools write it) or raw bytes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        secret = bytes.fromhex(data.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        secret = data
+    if len(secret) < 16:
+        raise LostcardError("fleet secret in %s is shorter than 16 bytes" % path)
+    return secret
+
+
+def _inspect(args):
+    from lostcard.errors import AuthenticationError
+
+    from .incidents import open_incident
+    from .jsonl import dumps
+
+    try:
+        incident = open_incident(_read_secret(args.fleet_secret_file), _read_message(args.file))
+    except AuthenticationError:
+        print("authentication failed", file=sys.stderr)
+        return 1
+    except LostcardError as exc:  # opened, but not a record of ours
+        print("lostcard: %s" % exc, file=sys.stderr)
+        return 1
+    print(dumps(incident, pretty=True))
     return 0
 
 
@@ -55,9 +127,24 @@ def parser():
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify"])
+    b.add_argument("what", choices=["classify", "records"])
     b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
+
+    co = sub.add_parser("cose", help="COSE_Encrypt0 tools")
+    cosub = co.add_subparsers(dest="cose_command", required=True)
+    op = cosub.add_parser("open", help="open one COSE_Encrypt0 (binary or hex) and print the "
+                                       "plaintext as hex")
+    op.add_argument("--key-hex", required=True, help="AES-128 key, 32 hex digits")
+    op.add_argument("file", nargs="?", help="the message file, or - for standard input (default)")
+    op.set_defaults(run=_cose_open)
+
+    i = sub.add_parser("inspect", help="open a sealed incident with the fleet secret, show it "
+                                       "as JSON")
+    i.add_argument("--fleet-secret-file", required=True, help="file holding the fleet secret "
+                                                               "(hex, or raw bytes)")
+    i.add_argument("file", nargs="?", help="the sealed incident, or - for standard input")
+    i.set_defaults(run=_inspect)
     return p
 
 

@@ -17,12 +17,7 @@ import sys
 import time
 
 from lostcard.decision import classify
-
-
-def _median(values):
-    values = sorted(values)
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) // 2
+from lostcard_mpy.median import median as _median
 
 
 def _events(path):

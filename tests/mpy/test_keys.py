@@ -1,0 +1,73 @@
+"""The key schedule: kid and IV layout, the one-way ratchet, and the collector's derivation.
+
+On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard_cpython.crypto.
+"""
+
+from lostcard import keys
+from lostcard.keys import DeviceKeys, FleetKeys, KeyScheduleError
+
+try:
+    from lostcard_mpy import crypto
+except ImportError:  # CPython: no cryptolib
+    from lostcard_cpython import crypto
+
+SECRET = b"\x11" * 32
+
+
+def _provisioned(device_id="T-0001"):
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    return DeviceKeys(crypto, device_id, 0, chain)
+
+
+def _raises(fn, *args):
+    try:
+        fn(*args)
+    except KeyScheduleError:
+        return
+    raise AssertionError("accepted %r" % (args,))
+
+
+def test_kid_names_device_and_epoch():
+    assert keys.kid("T-0001", 258) == b"T-0001\x01\x02"
+    assert keys.parse_kid(b"T-0001\x01\x02") == ("T-0001", 258)
+    _raises(keys.kid, "T-0001", 1 << 16)
+    _raises(keys.kid, "", 0)
+    _raises(keys.kid, "has space", 0)
+    _raises(keys.kid, "x" * 33, 0)
+    _raises(keys.parse_kid, b"\x01")
+    _raises(keys.parse_kid, b"\xff\xfe\x00\x01")
+
+
+def test_iv_is_device_prefix_and_sequence():
+    iv = keys.iv(crypto, "T-0001", 7)
+    assert len(iv) == 13 and iv[5:] == (7).to_bytes(8, "big")
+    assert keys.iv(crypto, "T-0001", 8)[:5] == iv[:5]
+    assert keys.iv(crypto, "T-0002", 7) != iv
+    _raises(keys.iv, crypto, "T-0001", -1)
+    _raises(keys.iv, crypto, "T-0001", 1 << 64)
+
+
+def test_collector_derives_every_epoch_the_device_walks_through():
+    device = _provisioned()
+    fleet = FleetKeys(crypto, SECRET)
+    seen = []
+    for epoch in range(5):
+        assert device.epoch == epoch and device.kid() == keys.kid("T-0001", epoch)
+        assert fleet.record_key("T-0001", epoch) == device.key
+        assert fleet.key_for_kid(device.kid()) == device.key
+        assert len(device.key) == 16 and device.key not in seen
+        seen.append(device.key)
+        device.advance()
+    # going back restarts from the fleet secret; other devices have other keys
+    assert fleet.record_key("T-0001", 1) == seen[1]
+    assert fleet.record_key("T-0002", 1) != seen[1]
+    assert FleetKeys(crypto, b"\x22" * 32).record_key("T-0001", 0) != seen[0]
+
+
+def test_advance_overwrites_the_old_chain_key():
+    device = _provisioned()
+    held = device._chain  # the very buffer the device keeps
+    before = bytes(held)
+    device.advance()
+    assert bytes(held) != before and bytes(held) == device.chain()
+    assert device.chain() == keys.next_chain(crypto, before)

@@ -1,0 +1,121 @@
+"""Incident records: built from an event and its decision, sealed, opened, bound to kid and IV,
+and free of card secrets.
+
+On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard_cpython.crypto.
+Decisions are written out here so this module does not need the classifier in the heap.
+"""
+
+from lostcard import cbor, cose, keys, record
+from lostcard.errors import AuthenticationError
+from lostcard.keys import DeviceKeys, FleetKeys
+
+try:
+    from lostcard_mpy import crypto
+except ImportError:  # CPython: no cryptolib
+    from lostcard_cpython import crypto
+
+SECRET = b"\x11" * 32
+TOKEN_KEY = b"\x33" * 32
+PAN = "4111111111111111"
+EVENT = {"id": "t-0001", "time": 1795600000,
+         "response": {"code": "41", "source": "host", "stan_match": True},
+         "card": {"pan": PAN, "entry_mode": "swipe", "expiry": "2812", "service_code": "201",
+                  "cvv_result": "match", "tvr": "4000000000", "cid": "ARQC"},
+         "terminal": {"network": "up", "firmware": "2.4.1", "min_firmware": "2.4.0",
+                      "tamper": False},
+         "operator": {"id": "op-07", "txn_type": "sale", "attempts": 1}}
+DECISION = {"id": "t-0001", "cause": "card_compromised", "subcause": "reported_lost",
+            "confidence": 90, "action": "retain_card", "offline": False,
+            "evidence": [{"rule": "rc_lost", "cause": "card_compromised", "points": 90, "why": "."},
+                         {"rule": "acq_rule", "cause": "network_fault", "points": 5, "why": "."}],
+            "remedies": [], "risk": {}, "messages": {}, "priority": 1, "policy": "2026.11.1",
+            "errors": []}
+
+
+def _device(device_id="T-0001"):
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    return DeviceKeys(crypto, device_id, 0, chain)
+
+
+def _record(seq=5, device_id="T-0001", event=EVENT, decision=DECISION):
+    return record.build(event, decision, device_id, seq, crypto, TOKEN_KEY)
+
+
+def test_record_carries_decision_facts_and_card_reference():
+    r = _record()
+    assert r[record.K_VERSION] == 1 and r[record.K_DEVICE] == "T-0001" and r[record.K_SEQ] == 5
+    assert r[record.K_TIME] == 1795600000 and r[record.K_POLICY] == "2026.11.1"
+    assert record.name_of(record.SUBCAUSES, r[record.K_SUBCAUSE]) == "reported_lost"
+    assert r[record.K_CAUSE] == record.CAUSES.index("card_compromised")
+    assert r[record.K_ACTION] == record.ACTIONS.index("retain_card")
+    assert r[record.K_EVIDENCE] == [[record.RULE_IDS.split().index("rc_lost"), 1, 90],
+                                    ["acq_rule", 2, 5]]  # unknown rules keep their name
+    facts = r[record.K_FACTS]
+    assert facts[record.FACTS.index("code")] == "41"
+    assert facts[record.FACTS.index("chip_card")] is True
+    assert facts[record.FACTS.index("tvr")] == b"\x40\x00\x00\x00\x00"
+    assert facts[record.FACTS.index("entry_mode")] == 2  # swipe
+    assert facts[-1] == 1  # trailing unknowns (training_mode, forced_fallback) left out
+    card = r[record.K_CARD]
+    assert card[1] == "1111" and record.name_of(record.BRANDS, card[2]) == "visa"
+    assert card[3] == crypto.hmac_sha256(TOKEN_KEY, PAN.encode())[:16]
+    assert r[record.K_ID] == "t-0001"
+
+
+def test_no_card_secrets_in_the_record():
+    plaintext = cbor.encode(_record())
+    for secret in (PAN, PAN[:12], "2812", "201"):
+        assert secret.encode() not in plaintext, secret
+    assert bytes.fromhex(PAN) not in plaintext  # nor as packed BCD
+
+
+def test_an_id_that_could_be_a_card_number_is_not_stored():
+    event = dict(EVENT)
+    decision = dict(DECISION)
+    decision["id"] = "pay-4111111111111111"
+    assert record.K_ID not in _record(event=event, decision=decision)
+
+
+def test_brands():
+    for pan, name in (("4000", "visa"), ("5500", "mastercard"), ("2221", "mastercard"),
+                      ("3400", "amex"), ("6200", "unionpay"), ("3530", "jcb"),
+                      ("6011", "discover"), ("6500", "discover"), ("3600", "diners"),
+                      ("1234", "other"), ("9", "other")):
+        assert record.brand(pan) == name, pan
+
+
+def test_sealed_record_opens_at_the_collector():
+    device = _device()
+    r = _record(seq=42)
+    sealed = record.seal(crypto, device, r)
+    assert cose.kid_of(sealed) == device.kid()
+    assert record.open_sealed(crypto, FleetKeys(crypto, SECRET), sealed) == r
+    device.advance()
+    r2 = _record(seq=43)
+    assert record.open_sealed(crypto, FleetKeys(crypto, SECRET), record.seal(crypto, device, r2)) == r2
+
+
+def test_records_not_bound_to_their_kid_and_iv_are_refused():
+    fleet = FleetKeys(crypto, SECRET)
+    device = _device()
+    # a record claiming another device, sealed under this device's key
+    wrong_device = record.seal(crypto, device, _record(device_id="T-0002"))
+    # a record whose sequence number is not the one in its IV
+    r = _record(seq=1)
+    iv = keys.iv(crypto, "T-0001", 2)
+    wrong_seq = cose.seal(crypto.aead(device.key), cbor.encode(r), iv, kid=device.kid())
+    for sealed, words in ((wrong_device, "device"), (wrong_seq, "sequence")):
+        try:
+            record.open_sealed(crypto, fleet, sealed)
+            raise AssertionError("opened " + words)
+        except record.RecordError as exc:
+            assert words in exc.args[0]
+    try:
+        record.open_sealed(crypto, FleetKeys(crypto, b"\x22" * 32), record.seal(crypto, device, r))
+        raise AssertionError("opened under another fleet secret")
+    except AuthenticationError:
+        pass
+
+
+def test_the_recorded_part_of_a_decision_builds_the_same_record():
+    assert _record(decision=record.recorded_part(DECISION)) == _record()
