@@ -41,7 +41,7 @@ RULE_IDS = (
     "rc_invalid_card_number rc_no_such_issuer rc_expired_pickup rc_lost rc_stolen rc_expired "
     "rc_incorrect_pin rc_not_permitted_cardholder rc_not_permitted_terminal rc_suspected_fraud "
     "rc_restricted rc_late_response rc_pin_tries_exceeded rc_issuer_unavailable "
-    "rc_system_malfunction rc_offline_declined rc_host_unreachable "
+    "rc_system_malfunction rc_offline_declined rc_host_unreachable online_request_unanswered "
 )
 
 # subcauses by number (append only); others are stored by name
