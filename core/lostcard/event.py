@@ -67,11 +67,9 @@ NAMES = tuple("operator_id" if FIELDS[i] == "operator" and FIELDS[i + 1] == "id"
 
 def _keyed_digits(value, limit):
     """Card digits as keyed or read, spaces and dashes dropped."""
-    digits = ""
-    for ch in value:
-        if "0" <= ch <= "9":
-            digits += ch
-        elif ch not in " -":
+    digits = value.replace(" ", "").replace("-", "") if " " in value or "-" in value else value
+    for ch in digits:
+        if not "0" <= ch <= "9":
             raise ValueError("expected digits")
     if not 0 < len(digits) <= limit:
         raise ValueError("expected 1 to %d digits" % limit)
