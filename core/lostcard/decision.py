@@ -18,14 +18,14 @@ TIE_ORDER = ("card_compromised", "device_fault", "network_fault", "operator_erro
 MAX_CONFIDENCE = 99   # the core never claims certainty about a remote party's reasons
 
 
-def _lookup(table, subcause, cause):
+def _lookup(table, kind, subcause, cause):
     """A policy table's fields for `subcause` if it has a row, else for `cause`."""
-    found = row(table, subcause)
-    return found if found is not None else row(table, cause)
+    found = row(table, kind + subcause)
+    return found if found is not None else row(table, kind + cause)
 
 
 def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors):
-    funds, operational, legal = _lookup(policy["risk"], subcause, cause)
+    funds, operational, legal = _lookup(policy["risk"], "", subcause, cause)
     # urgent when money is at stake; then any high risk or money possibly at stake; else routine
     priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
         else 3
@@ -34,12 +34,12 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         "cause": cause,
         "subcause": subcause,
         "confidence": confidence,
-        "action": _lookup(policy["actions"], subcause, cause)[0],
+        "action": _lookup(policy["actions"], "", subcause, cause)[0],
         "offline": offline,
         "evidence": evidence,
-        "remedies": _lookup(policy["remedies"], subcause, cause)[0].split(","),
+        "remedies": _lookup(policy["texts"], "remedies:", subcause, cause)[0].split(","),
         "risk": {"funds": funds, "operational": operational, "legal": legal},
-        "messages": texts(cause, subcause),
+        "messages": texts(policy["texts"], cause, subcause),
         "priority": priority,
         "policy": policy["version"],
         "errors": errors,

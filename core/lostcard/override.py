@@ -18,11 +18,21 @@ LEVELS = ("low", "medium", "high")
 
 
 def rows(table):
-    """Yield every row as a list of fields, key first, in table order, one row in memory at a time."""
+    """Yield every row as a list of fields, key first, in table order, one row in memory at a time.
+
+    Blank lines and '#' comments (texts.txt has them) are skipped.
+    """
+    if not isinstance(table, str):  # a FileTable
+        with open(table.path) as f:
+            for line in f:
+                if line.strip() and line[0] != "#":
+                    yield line.rstrip("\n").split("|")
+        return
     start = 1
     end = table.find("\n", start)
     while end > 0:
-        yield table[start:end].split("|")
+        if end > start and table[start] != "#":
+            yield table[start:end].split("|")
         start = end + 1
         end = table.find("\n", start)
 
@@ -74,27 +84,38 @@ def check(policy):
 def _check(policy):
     for r in rows(policy["response_codes"]):
         _check_code_entry(r[0], [r[1], r[2], int(r[3]), r[4], r[5], r[6]])
+    texts = policy["texts"]
     for r in rows(policy["rules"]):
-        if len(r) != 5 or r[1] not in CAUSES or not 0 <= int(r[2]) <= 100 or not r[3] \
-                or not r[4]:
+        if len(r) != 4 or r[1] not in CAUSES or not 0 <= int(r[2]) <= 100 or not r[3]:
             _fail("rule %s is malformed" % r[0])
+        if row(texts, "why:" + r[0]) is None:
+            _fail("rule %s has no explanation in the texts" % r[0])
     for r in rows(policy["discounts"]):
-        if len(r) != 3 or not 0 <= int(r[1]) <= 100 or not r[2]:
+        if len(r) != 2 or not 0 <= int(r[1]) <= 100:
             _fail("discount %s is malformed" % r[0])
+        if row(texts, "note:" + r[0]) is None:
+            _fail("discount %s has no note in the texts" % r[0])
     for r in rows(policy["actions"]):
         if r[1] not in ACTIONS:
             _fail("action for %s is unknown" % r[0])
-    for r in rows(policy["remedies"]):
-        for remedy in r[1].split(","):
-            if remedy not in REMEDIES:
-                _fail("remedy %s for %s is unknown" % (remedy, r[0]))
+    for r in rows(texts):
+        kind = r[0][:r[0].find(":")]
+        if kind == "remedies":
+            for remedy in r[1].split(","):
+                if remedy not in REMEDIES:
+                    _fail("remedy %s for %s is unknown" % (remedy, r[0]))
+        elif kind == "operator" and (len(r) != 4 or row(texts, "cardholder:" + r[3]) is None):
+            _fail("%s is malformed or names no cardholder text" % r[0])
+        elif kind not in ("why", "note", "remedies", "operator", "cardholder"):
+            _fail("texts row %s is of no known kind" % r[0])
     for r in rows(policy["risk"]):
         if len(r) != 4 or r[1] not in LEVELS or r[2] not in LEVELS or r[3] not in LEVELS:
             _fail("risk for %s is malformed" % r[0])
     for cause in CAUSES + ("undetermined",):
-        for name in ("actions", "remedies", "risk"):
-            if row(policy[name], cause) is None:
-                _fail("cause %s has no %s" % (cause, name))
+        for table, kind in (("actions", ""), ("risk", ""), ("texts", "remedies:"),
+                            ("texts", "operator:")):
+            if row(policy[table], kind + cause) is None:
+                _fail("cause %s has no %s%s row" % (cause, kind, table))
     return policy
 
 

@@ -5,66 +5,69 @@ stored incident went through. Networks disagree on some response codes (42 "stol
 acquirers), so `override.with_overrides` lets a per-acquirer file replace entries of the response-code map;
 the result carries its own version.
 
-The tables are text (see table.py) to keep the policy small in a MicroPython heap; checking a
-policy and applying overrides live in override.py, which a terminal imports only if it needs them.
+The tables are text (see table.py) to keep the policy small in a MicroPython heap, and its words
+are in texts.txt, read from flash; checking a policy and applying overrides live in override.py,
+which a terminal imports only if it needs them.
 """
 
 
+from .table import here, load
+
 CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault", "operator_error")
 
-# rule|cause|points|subcause|why (a %-template filled in by rules.py)
+# rule|cause|points|subcause (each rule's explanation is in texts.txt)
 RULES = (
     "\n"
-    "chip_card_swiped|card_compromised|70|cloned_stripe|chip card (service code %s) swiped, no chip failure on record\n"
-    "fallback_without_chip_failure|card_compromised|55|cloned_stripe|fallback swipe with no chip read failure\n"
-    "track_cvv_mismatch|card_compromised|60|cloned_stripe|magstripe security code does not match\n"
-    "oda_failed|card_compromised|75|counterfeit_chip|offline data authentication failed (%s)\n"
-    "oda_not_performed|card_compromised|10|counterfeit_chip|chip read without offline data authentication\n"
-    "exception_file|card_compromised|80|terminal_hotlist|card on the terminal hot list\n"
-    "issuer_auth_failed|card_compromised|35|issuer_auth_failed|issuer authentication failed\n"
-    "card_refused_offline|card_compromised|15|card_refused|the card itself declined (AAC)\n"
-    "pan_luhn_failed|card_data_error|80|invalid_pan|card number fails the Luhn check\n"
-    "pan_length_invalid|card_data_error|70|invalid_pan|card number has %d digits\n"
-    "expiry_invalid|card_data_error|70|invalid_expiry|expiry %s is not a valid YYMM\n"
-    "card_expired|card_data_error|60|expired_card|card expired %02d/%d\n"
-    "tvr_expired_application|card_data_error|55|expired_card|card application expired\n"
-    "tvr_not_yet_effective|card_data_error|45|not_yet_effective|card application not yet effective\n"
-    "keyed_cvv_mismatch|card_data_error|60|cvv_mismatch|keyed security code does not match\n"
-    "icc_data_missing|card_data_error|35|card_read_error|chip data missing\n"
-    "stale_answer|network_fault|80|late_answer|answer STAN/RRN does not match the request\n"
-    "link_down|network_fault|55|link_down|network link down\n"
-    "link_degraded|network_fault|30|link_unstable|network link degraded\n"
-    "host_contact_stale|network_fault|20|link_unstable|no host contact for %d s\n"
-    "repeated_timeouts|network_fault|40|link_unstable|%d host timeouts in a row\n"
-    "stale_hotlist|network_fault|60|stale_hotlist|hot list is %d h old\n"
-    "no_host_answer|network_fault|40|host_unreachable|no answer from the host\n"
-    "online_request_unanswered|network_fault|25|host_unreachable|the card asked to go online (ARQC) and no answer came\n"
-    "floor_limit_offline|network_fault|25|host_unreachable|over the floor limit while the link is %s\n"
-    "clock_fault|device_fault|70|clock_fault|terminal reports its clock is not set\n"
-    "clock_implausible|device_fault|70|clock_fault|terminal clock reads an impossible date\n"
-    "reader_fault|device_fault|70|reader_fault|card reader reports a fault\n"
-    "chip_reader_suspect|device_fault|30|reader_fault|%d chip read failures in a row\n"
-    "outdated_firmware|device_fault|50|outdated_firmware|firmware %s older than %s\n"
-    "tamper|device_fault|85|tamper_detected|tamper sensor triggered\n"
-    "config_error|device_fault|60|config_error|terminal configuration invalid\n"
-    "training_mode|operator_error|80|training_mode|terminal in training mode\n"
-    "forced_fallback|operator_error|65|forced_fallback|operator forced a swipe without a chip attempt\n"
-    "repeated_attempts|operator_error|35|repeated_attempts|%d attempts with this card in 10 min\n"
-    "excessive_attempts|operator_error|55|repeated_attempts|%d attempts with this card in 10 min\n"
-    "wrong_txn_type|operator_error|50|wrong_txn_type|%s not allowed for a %s\n"
+    "chip_card_swiped|card_compromised|70|cloned_stripe\n"
+    "fallback_without_chip_failure|card_compromised|55|cloned_stripe\n"
+    "track_cvv_mismatch|card_compromised|60|cloned_stripe\n"
+    "oda_failed|card_compromised|75|counterfeit_chip\n"
+    "oda_not_performed|card_compromised|10|counterfeit_chip\n"
+    "exception_file|card_compromised|80|terminal_hotlist\n"
+    "issuer_auth_failed|card_compromised|35|issuer_auth_failed\n"
+    "card_refused_offline|card_compromised|15|card_refused\n"
+    "pan_luhn_failed|card_data_error|80|invalid_pan\n"
+    "pan_length_invalid|card_data_error|70|invalid_pan\n"
+    "expiry_invalid|card_data_error|70|invalid_expiry\n"
+    "card_expired|card_data_error|60|expired_card\n"
+    "tvr_expired_application|card_data_error|55|expired_card\n"
+    "tvr_not_yet_effective|card_data_error|45|not_yet_effective\n"
+    "keyed_cvv_mismatch|card_data_error|60|cvv_mismatch\n"
+    "icc_data_missing|card_data_error|35|card_read_error\n"
+    "stale_answer|network_fault|80|late_answer\n"
+    "link_down|network_fault|55|link_down\n"
+    "link_degraded|network_fault|30|link_unstable\n"
+    "host_contact_stale|network_fault|20|link_unstable\n"
+    "repeated_timeouts|network_fault|40|link_unstable\n"
+    "stale_hotlist|network_fault|60|stale_hotlist\n"
+    "no_host_answer|network_fault|40|host_unreachable\n"
+    "online_request_unanswered|network_fault|25|host_unreachable\n"
+    "floor_limit_offline|network_fault|25|host_unreachable\n"
+    "clock_fault|device_fault|70|clock_fault\n"
+    "clock_implausible|device_fault|70|clock_fault\n"
+    "reader_fault|device_fault|70|reader_fault\n"
+    "chip_reader_suspect|device_fault|30|reader_fault\n"
+    "outdated_firmware|device_fault|50|outdated_firmware\n"
+    "tamper|device_fault|85|tamper_detected\n"
+    "config_error|device_fault|60|config_error\n"
+    "training_mode|operator_error|80|training_mode\n"
+    "forced_fallback|operator_error|65|forced_fallback\n"
+    "repeated_attempts|operator_error|35|repeated_attempts\n"
+    "excessive_attempts|operator_error|55|repeated_attempts\n"
+    "wrong_txn_type|operator_error|50|wrong_txn_type\n"
 )
 
-# undermining fact|share of points kept (%)|why, appended to the undermined evidence
+# undermining fact|share of points kept (%) by the evidence it undermines (notes in texts.txt)
 DISCOUNTS = (
     "\n"
-    "stale_answer|20|the answer is for another request\n"
-    "training_host_code|40|terminal in training mode\n"
-    "bad_clock_expiry|10|terminal clock not trusted\n"
-    "stale_hotlist|40|hot list is stale\n"
-    "forced_fallback_swipe|30|operator chose to swipe\n"
-    "device_explains_offline|30|a terminal fault keeps it offline\n"
-    "chip_attempts_unknown|60|no record of chip read attempts\n"
-    "entry_mode_unknown|60|entry mode unknown\n"
+    "stale_answer|20\n"
+    "training_host_code|40\n"
+    "bad_clock_expiry|10\n"
+    "stale_hotlist|40\n"
+    "forced_fallback_swipe|30\n"
+    "device_explains_offline|30\n"
+    "chip_attempts_unknown|60\n"
+    "entry_mode_unknown|60\n"
 )
 
 # ISO 8583 field 39 or terminal ARC|rule|cause|points|subcause|flags|meaning
@@ -121,31 +124,6 @@ ACTIONS_BY = (
     "undetermined|call_acquirer\n"
 )
 
-# subcause or cause|DOMAIN.md measures, comma-separated
-REMEDIES_BY = (
-    "\n"
-    "card_data_error|verify_card_info,notify_customer\n"
-    "expired_card|update_card_info,notify_customer\n"
-    "expired_pickup|update_card_info,notify_customer,contact_issuer\n"
-    "not_yet_effective|update_card_info,notify_customer\n"
-    "pin_tries_exceeded|contact_issuer,notify_customer\n"
-    "unknown_issuer|verify_card_info,update_card_info,notify_customer\n"
-    "card_compromised|contact_issuer,monitor_suspicious,report_police\n"
-    "cloned_stripe|strengthen_security,monitor_suspicious,report_police,contact_issuer\n"
-    "counterfeit_chip|strengthen_security,monitor_suspicious,report_police,contact_issuer\n"
-    "restricted_card|contact_issuer,notify_customer\n"
-    "issuer_decline|contact_issuer,notify_customer\n"
-    "card_refused|contact_issuer,monitor_suspicious\n"
-    "network_fault|check_network,restart_device,update_drivers\n"
-    "stale_hotlist|check_network,update_software\n"
-    "device_fault|professional_repair,update_software,replace_device\n"
-    "outdated_firmware|update_software,update_drivers\n"
-    "config_error|update_software,professional_repair\n"
-    "tamper_detected|professional_repair,replace_device,report_police,monitor_suspicious\n"
-    "operator_error|train_operator,follow_procedure,correct_and_apologize\n"
-    "undetermined|contact_issuer,follow_procedure\n"
-)
-
 # subcause or cause|funds|operational|legal
 RISK = (
     "\n"
@@ -188,6 +166,7 @@ DEFAULT = {
     # EMV authorisation response codes the terminal makes itself (tag 8A): never a host's answer
     "terminal_codes": ("Y1", "Y3", "Z1", "Z3"),
     "actions": ACTIONS_BY,
-    "remedies": REMEDIES_BY,
+    # the words: explanations, notes, remedies and terminal texts (texts.txt, on flash)
+    "texts": load(here(__file__, "texts.txt")),
     "risk": RISK,
 }

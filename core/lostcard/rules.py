@@ -25,23 +25,27 @@ class Evidence:
 
     def add(self, rule, args=None, discounts=(), entry=None):
         """Add `rule` (or a response-code `entry`), its why filled with `args`, after discounts."""
+        policy = self.policy
         if entry is None:
-            cause, points, subcause, why = row(self.policy["rules"], rule)
-            if args is not None:
-                why = why % args
+            cause, points, subcause = row(policy["rules"], rule)
         else:
             cause, points, subcause, why = entry
         points = int(points)
         for name in discounts:
-            pct, note = row(self.policy["discounts"], name)
-            points = points * int(pct) // 100
-            why += "; discounted, " + note
-        if points > 0:
-            items = self.items
-            i = len(items)
-            while i > 0 and items[i - 1][2] < points:
-                i -= 1
-            items.insert(i, (rule, cause, points, subcause, why))
+            points = points * int(row(policy["discounts"], name)[0]) // 100
+        if points <= 0:
+            return
+        if entry is None:  # the words come from flash: only for evidence that counts
+            why = row(policy["texts"], "why:" + rule)[0]
+            if args is not None:
+                why = why % args
+        for name in discounts:
+            why += "; discounted, " + row(policy["texts"], "note:" + name)[0]
+        items = self.items
+        i = len(items)
+        while i > 0 and items[i - 1][2] < points:
+            i -= 1
+        items.insert(i, (rule, cause, points, subcause, why))
 
 
 def _clock_trusted(facts, limits):

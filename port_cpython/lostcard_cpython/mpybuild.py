@@ -4,6 +4,7 @@ A terminal runs .mpy files: compiling on the device would need far more heap tha
 so every MicroPython test and benchmark runs the compiled bundle too.
 """
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,11 +29,16 @@ def compile_file(source, target):
 
 
 def build(out_dir):
-    """Compile every module of the bundle into `out_dir`; return {relative path: size in bytes}."""
+    """Compile every module of the bundle into `out_dir`, copy its data files (the policy's
+    texts.txt, read from flash at run time); return {relative path: size in bytes}."""
     out_dir = Path(out_dir)
     sizes = {}
     for root, package in PACKAGES:
         for source in sorted((root / package).glob("*.py")):
             relative = Path(package) / (source.stem + ".mpy")
             sizes[str(relative)] = compile_file(source, out_dir / relative).stat().st_size
+        for data in sorted((root / package).glob("*.txt")):
+            relative = Path(package) / data.name
+            shutil.copyfile(data, out_dir / relative)
+            sizes[str(relative)] = data.stat().st_size
     return sizes

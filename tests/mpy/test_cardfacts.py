@@ -65,3 +65,22 @@ def test_text_tables():
     assert without(table, "a") == build([["ab", "2", "y"]])
     assert without(table, "ab") == build([["a", "1", "x"]])
     assert without(table, "b") == table
+
+
+def test_file_tables_find_rows_across_chunk_boundaries():
+    from lostcard.table import FileTable
+    from vectors import fixture_path
+
+    path = fixture_path("../core/lostcard/texts.txt")
+    rows_seen = 0
+    for chunk in (200, 512):
+        table = FileTable(path, chunk)
+        with open(path) as f:
+            for line in f:
+                if line.strip() and line[0] != "#":
+                    key, rest = line.rstrip("\n").split("|", 1)
+                    assert table.row(key) == rest.split("|"), (chunk, key)
+                    rows_seen += 1
+        assert table.row("why:no_such_rule") is None
+        assert table.row("why:tamp") is None  # a prefix of a key is not the key
+    assert rows_seen > 200

@@ -4,7 +4,6 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 """
 
 from lostcard.decision import classify
-from lostcard.messages import CARDHOLDER, OPERATOR
 from lostcard.override import ACTIONS, check, rows
 from lostcard.policy import CAUSES, DEFAULT
 from lostcard.table import row
@@ -17,29 +16,45 @@ def test_default_policy_is_consistent():
         assert r[1] in CAUSES
     for r in rows(DEFAULT["actions"]):
         assert r[1] in ACTIONS
-    for t in ("rules", "response_codes", "actions", "remedies", "risk"):
+    # a duplicate row would be silently shadowed; texts are checked a kind at a time, which keeps
+    # the set small enough for a 64 KiB heap
+    for t, kind in (("rules", ""), ("response_codes", ""), ("actions", ""), ("risk", ""),
+                    ("texts", "why:"), ("texts", "note:"), ("texts", "remedies:"),
+                    ("texts", "operator:"), ("texts", "cardholder:")):
         seen = set()
         for r in rows(DEFAULT[t]):
-            assert r[0] not in seen, t  # a duplicate row would be silently shadowed
-            seen.add(r[0])
-        assert seen, t
+            if r[0].startswith(kind):
+                assert r[0] not in seen, r[0]
+                seen.add(r[0])
+        assert seen, (t, kind)
+        seen = None
 
 
 def test_messages_fit_a_small_display():
-    count = 0
-    for key, zh, en, cardholder in rows(OPERATOR):
-        assert 0 < len(zh) <= 16 and 0 < len(en) <= 32, key
-        assert row(CARDHOLDER, cardholder) is not None, key
-        count += 1
-    assert count > 30
-    for key, zh, en in rows(CARDHOLDER):
-        assert 0 < len(zh) <= 16 and 0 < len(en) <= 32, key
+    operator = cardholder = 0
+    for r in rows(DEFAULT["texts"]):
+        if r[0].startswith("operator:") or r[0].startswith("cardholder:"):
+            zh, en = r[1], r[2]
+            assert 0 < len(zh) <= 16 and 0 < len(en) <= 32, r[0]
+            if r[0].startswith("operator:"):
+                assert row(DEFAULT["texts"], "cardholder:" + r[3]) is not None, r[0]
+                operator += 1
+            else:
+                cardholder += 1
+    assert operator > 30 and cardholder > 10
 
 
 def test_every_cause_has_texts_and_subcauses_use_their_own():
+    texts = DEFAULT["texts"]
     for cause in CAUSES + ("undetermined",):
-        assert row(OPERATOR, cause) is not None
+        assert row(texts, "operator:" + cause) is not None
     d = classify(base_event("41"))
-    assert d["messages"]["operator"]["en"] == row(OPERATOR, "reported_lost")[1]
+    assert d["messages"]["operator"]["en"] == row(texts, "operator:reported_lost")[1]
     d = classify(base_event("96"))  # no host_malfunction row: the cause's texts apply
-    assert d["messages"]["operator"]["en"] == row(OPERATOR, "network_fault")[1]
+    assert d["messages"]["operator"]["en"] == row(texts, "operator:network_fault")[1]
+
+
+def test_every_rule_is_explained_and_every_explanation_fills_in():
+    texts = DEFAULT["texts"]
+    for r in rows(DEFAULT["rules"]):
+        assert row(texts, "why:" + r[0]) is not None, r[0]
