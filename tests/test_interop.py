@@ -15,7 +15,7 @@ from pycose.headers import IV, KID, Algorithm
 from pycose.keys import SymmetricKey
 from pycose.messages import Enc0Message
 
-from lostcard import keys, record
+from lostcard import keys, record, record_check
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
 from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
@@ -90,7 +90,7 @@ def test_micropython_records_open_at_the_collector(sealed_on_micropython):
     items, sealed = sealed_on_micropython
     fleet = keys.FleetKeys(crypto, SECRET)
     for n, message in enumerate(sealed):
-        incident = record.open_sealed(crypto, fleet, message)
+        incident = record_check.open_sealed(crypto, fleet, message)
         assert record.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]
 
 

@@ -4,16 +4,20 @@ Encoding follows the core deterministic rules of §4.2.1: shortest heads, defini
 map keys sorted by the bytes of their encodings. Decoding accepts exactly the data model lostcard
 uses (integers, byte and text strings, arrays, maps, tags, false/true/null) and refuses everything
 else with a CBORError that says what and where: truncated or trailing bytes, reserved or indefinite
-lengths, non-shortest heads, invalid UTF-8, duplicate or unhashable map keys, nesting deeper than
-`max_depth`, input longer than `max_size`, floats and other simple values. Every declared length is
-checked against the bytes that remain before anything is allocated, so memory is bounded by the
-input. micropython-lib's cbor2 cannot decode tags, hence this module.
+lengths, non-shortest heads, invalid UTF-8 (checked here: MicroPython's str() does not), duplicate
+or unhashable map keys, nesting deeper than `max_depth`, input longer than `max_size`, more than
+`max_items` data items, floats and other simple values; with `canonical=True` also map keys out of
+deterministic order. Every declared length is checked against the bytes that remain before
+anything is allocated, and the item budget bounds the objects built, so memory is bounded by the
+input; a heap that still runs out gives a CBORError too. micropython-lib's cbor2 cannot decode
+tags, hence this module.
 """
 
 from .errors import CBORError
 
 MAX_DEPTH = 16
-MAX_SIZE = 65536
+MAX_SIZE = 16384   # incidents and COSE messages are a few hundred bytes
+MAX_ITEMS = 1024
 
 
 class Tag:
@@ -107,10 +111,54 @@ def encode(value):
 _SHORTEST = (24, 0x100, 0x10000, 0x100000000)
 
 
-def _decode(data, pos, depth, max_depth):
+def utf8_ok(data):
+    """Well-formed UTF-8 (RFC 3629): no overlong forms, surrogates or code points past U+10FFFF."""
+    i = 0
+    n = len(data)
+    while i < n:
+        c = data[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= c <= 0xDF:
+            more, lo, hi = 1, 0x80, 0xBF
+        elif c == 0xE0:
+            more, lo, hi = 2, 0xA0, 0xBF
+        elif c == 0xED:
+            more, lo, hi = 2, 0x80, 0x9F
+        elif 0xE1 <= c <= 0xEF:
+            more, lo, hi = 2, 0x80, 0xBF
+        elif c == 0xF0:
+            more, lo, hi = 3, 0x90, 0xBF
+        elif c == 0xF4:
+            more, lo, hi = 3, 0x80, 0x8F
+        elif 0xF1 <= c <= 0xF3:
+            more, lo, hi = 3, 0x80, 0xBF
+        else:
+            return False
+        if i + more >= n or not lo <= data[i + 1] <= hi:
+            return False
+        for j in range(i + 2, i + more + 1):
+            if not 0x80 <= data[j] <= 0xBF:
+                return False
+        i += more + 1
+    return True
+
+
+class _Limits:
+    def __init__(self, max_depth, max_items, canonical):
+        self.max_depth = max_depth
+        self.items = max_items
+        self.canonical = canonical
+
+
+def _decode(data, pos, depth, limits):
     end = len(data)
     if pos >= end:
         raise CBORError("truncated at offset %d" % pos)
+    limits.items -= 1
+    if limits.items < 0:
+        raise CBORError("more data items than allowed at offset %d" % pos)
     initial = data[pos]
     major = initial >> 5
     info = initial & 31
@@ -141,10 +189,9 @@ def _decode(data, pos, depth, max_depth):
             raise CBORError("truncated string at offset %d" % start)
         chunk = bytes(data[pos:pos + n])
         if major == 3:
-            try:
-                chunk = str(chunk, "utf-8")
-            except UnicodeError:
+            if not utf8_ok(chunk):
                 raise CBORError("invalid UTF-8 at offset %d" % start)
+            chunk = str(chunk, "utf-8")
         return chunk, pos + n
     if major == 7:
         if n == 20:
@@ -154,41 +201,50 @@ def _decode(data, pos, depth, max_depth):
         if n == 22:
             return None, pos
         raise CBORError("simple value %d at offset %d is not supported" % (n, start))
-    if depth >= max_depth:
-        raise CBORError("nesting deeper than %d at offset %d" % (max_depth, start))
+    if depth >= limits.max_depth:
+        raise CBORError("nesting deeper than %d at offset %d" % (limits.max_depth, start))
     if major == 6:
-        value, pos = _decode(data, pos, depth + 1, max_depth)
+        value, pos = _decode(data, pos, depth + 1, limits)
         return Tag(n, value), pos
     if major == 4:
         if n > end - pos:  # every item takes at least one byte
             raise CBORError("truncated array at offset %d" % start)
         items = []
         for _ in range(n):
-            item, pos = _decode(data, pos, depth + 1, max_depth)
+            item, pos = _decode(data, pos, depth + 1, limits)
             items.append(item)
         return items, pos
     # major == 5
     if n > (end - pos) // 2:
         raise CBORError("truncated map at offset %d" % start)
     result = {}
+    last = None
     for _ in range(n):
         key_at = pos
-        key, pos = _decode(data, pos, depth + 1, max_depth)
+        key, pos = _decode(data, pos, depth + 1, limits)
         if not isinstance(key, (int, str, bytes)) or key is True or key is False:
             raise CBORError("map key at offset %d is not an integer or string" % key_at)
         if key in result:
             raise CBORError("duplicate map key at offset %d" % key_at)
-        result[key], pos = _decode(data, pos, depth + 1, max_depth)
+        if limits.canonical:
+            encoded = bytes(data[key_at:pos])
+            if last is not None and encoded <= last:
+                raise CBORError("map key at offset %d out of deterministic order" % key_at)
+            last = encoded
+        result[key], pos = _decode(data, pos, depth + 1, limits)
     return result, pos
 
 
-def decode(data, max_depth=MAX_DEPTH, max_size=MAX_SIZE):
+def decode(data, max_depth=MAX_DEPTH, max_size=MAX_SIZE, max_items=MAX_ITEMS, canonical=False):
     """The single data item in `data`; raises CBORError for anything else (see module doc)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CBORError("expected bytes")
     if len(data) > max_size:
         raise CBORError("input of %d bytes exceeds the %d-byte limit" % (len(data), max_size))
-    value, pos = _decode(data, 0, 0, max_depth)
+    try:
+        value, pos = _decode(data, 0, 0, _Limits(max_depth, max_items, canonical))
+    except MemoryError:
+        raise CBORError("input needs more memory than the heap has")
     if pos != len(data):
         raise CBORError("trailing bytes at offset %d" % pos)
     return value

@@ -22,9 +22,10 @@ def _mac_input(nonce, aad, message):
     flags = (0x40 if aad else 0) | ((TAG_LEN - 2) // 2) << 3 | (L - 1)
     b = bytearray(bytes((flags,)) + nonce + len(message).to_bytes(L, "big"))
     if aad:
-        if len(aad) >= 0xFF00:
-            raise ValueError("associated data too long")
-        b.extend(len(aad).to_bytes(2, "big"))
+        if len(aad) < 0xFF00:
+            b.extend(len(aad).to_bytes(2, "big"))
+        else:  # RFC 3610 §2.2: 0xFFFE and a 4-byte length
+            b.extend(b"\xff\xfe" + len(aad).to_bytes(4, "big"))
         b.extend(aad)
         b.extend(_pad(b))
     b.extend(message)

@@ -63,6 +63,8 @@ def parse(message):
         header = None
     if not isinstance(header, dict):
         _fail("malformed protected header")
+    if 2 in header:  # crit: we understand no critical header parameters
+        _fail("critical header parameters are not supported")
     alg = header.get(1, unprotected.get(1))
     if alg != ALG_AES_CCM_16_64_128 or (1 in header and 1 in unprotected):
         _fail("algorithm is not AES-CCM-16-64-128")

@@ -13,6 +13,10 @@ class CBORError(LostcardError):
     """Input is not CBOR that lostcard accepts (truncated, malformed, non-shortest, too deep...)."""
 
 
+class RecordError(LostcardError):
+    """A sealed incident opened but is not a record this version understands."""
+
+
 class AuthenticationError(LostcardError):
     """A sealed message did not open: tampered, truncated, wrong key, or not a COSE_Encrypt0.
 

@@ -9,12 +9,7 @@ MAX_TEXT = 64      # longest free-text value (ids) accepted; longer is junk
 MAX_COUNT = 1 << 31
 MAX_TIME = 1 << 40  # unix seconds; a far-future clock is a fact to classify, not junk
 
-SOURCES = ("host", "terminal", "card", "none")
-ENTRY_MODES = ("chip", "contactless", "swipe", "fallback_swipe", "manual")
-CVV_RESULTS = ("match", "mismatch", "not_checked")
-CIDS = ("AAC", "TC", "ARQC")
-NETWORK_STATES = ("up", "down", "degraded")
-TXN_TYPES = ("sale", "refund", "preauth", "void", "balance")
+from .vocab import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_TYPES
 
 # section, key, kind, detail: the whole input schema as data, four items per field in one flat
 # tuple (a tuple per field would cost a heap object each on MicroPython).

@@ -62,12 +62,11 @@ def parse_kid(kid_bytes):
     if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 3:
         raise KeyScheduleError("kid too short")
     epoch = int.from_bytes(kid_bytes[-2:], "big")
-    try:
-        device_id = str(kid_bytes[:-2], "utf-8")
-    except UnicodeError:
-        raise KeyScheduleError("kid does not name a device")
-    check_device_id(device_id)
-    return device_id, epoch
+    name = kid_bytes[:-2]
+    for b in name:  # printable ASCII only, so one device has exactly one kid per epoch
+        if not 0x20 < b <= 0x7E:
+            raise KeyScheduleError("kid does not name a device")
+    return str(name, "ascii"), epoch
 
 
 def iv(crypto, device_id, seq):
@@ -85,21 +84,23 @@ class DeviceKeys:
         self.device_id = device_id
         self.epoch = epoch
         self._chain = bytearray(chain)
-        self.key = record_key(crypto, bytes(chain))
+        self.key = bytearray(record_key(crypto, bytes(chain)))
 
     def kid(self):
         return kid(self.device_id, self.epoch)
 
     def advance(self):
-        """Move to the next epoch and overwrite the old chain key in place."""
+        """Move to the next epoch, overwriting the old chain and record keys in place.
+
+        Copies made while deriving (HKDF's intermediate values, an AES object's key) are garbage
+        the heap reuses soon but does not wipe; see docs/SECURITY.md.
+        """
         if self.epoch + 1 >= MAX_EPOCH:
             raise KeyScheduleError("epoch range exhausted")
         following = next_chain(self.crypto, bytes(self._chain))
-        for i in range(len(self._chain)):
-            self._chain[i] = 0
         self._chain[:] = following
+        self.key[:] = record_key(self.crypto, following)
         self.epoch += 1
-        self.key = record_key(self.crypto, following)
 
     def chain(self):
         """The current chain key, for the queue to persist with the epoch."""
@@ -107,24 +108,43 @@ class DeviceKeys:
 
 
 class FleetKeys:
-    """The collector's side: any device's record key for any epoch, from the fleet secret."""
+    """The collector's side: any device's record key for any epoch, from the fleet secret.
+
+    Deriving epoch e costs e ratchet steps from the last epoch that opened a record of the device
+    (from 0 for a device not yet seen), and a kid more than MAX_AHEAD epochs beyond that is
+    refused before any work: a forged kid costs at most MAX_AHEAD steps and changes no state.
+    """
+
+    MAX_AHEAD = 1024
 
     def __init__(self, crypto, fleet_secret):
         self.crypto = crypto
         self._secret = fleet_secret
-        self._last = {}  # device id -> (epoch, chain): devices move forward, so resume from here
+        self._known = {}  # device id -> (epoch, chain) of the last record that opened
+        self._derived = None  # (device id, epoch, chain) of the last derivation, for confirm()
 
     def record_key(self, device_id, epoch):
         if not 0 <= epoch < MAX_EPOCH:
             raise KeyScheduleError("epoch out of range")
-        start, chain = self._last.get(device_id, (None, None))
-        if start is None or start > epoch:
+        start, chain = self._known.get(device_id, (0, None))
+        if epoch - start > self.MAX_AHEAD:
+            raise KeyScheduleError("epoch %d is too far beyond the device's last known epoch"
+                                   % epoch)
+        if chain is None or start > epoch:  # older records arriving late restart from the root
             start, chain = 0, first_chain(self.crypto,
                                           device_root(self.crypto, self._secret, device_id))
         for _ in range(epoch - start):
             chain = next_chain(self.crypto, chain)
-        self._last[device_id] = (epoch, chain)
+        self._derived = (device_id, epoch, chain)
         return record_key(self.crypto, chain)
+
+    def confirm(self, device_id, epoch):
+        """A record of `device_id` sealed in `epoch` opened: derive later epochs from here."""
+        derived = self._derived
+        if derived is not None and derived[0] == device_id and derived[1] == epoch:
+            known = self._known.get(device_id)
+            if known is None or known[0] <= epoch:
+                self._known[device_id] = (epoch, derived[2])
 
     def key_for_kid(self, kid_bytes):
         device_id, epoch = parse_kid(kid_bytes)

@@ -1,6 +1,6 @@
 """Incident records: one decline as a small CBOR map, sealed as COSE_Encrypt0 (docs/RECORD.md).
 
-The record carries the decision, the non-sensitive facts of the event, the device, its sequence
+Collectors open and check sealed incidents with record_check.open_sealed. The record carries the decision, the non-sensitive facts of the event, the device, its sequence
 number, the time and the policy version. Of the card it keeps only the last four digits, the brand
 and a keyed token (HMAC-SHA256 of the PAN under the platform's token key, first 16 bytes) so one
 card's incidents join across terminals. Never the PAN, expiry, service code, track data, CVV or
@@ -9,8 +9,8 @@ from the policy version, cause and subcause.
 """
 
 from . import cbor, cose, keys
-from .errors import LostcardError
-from .event import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_TYPES, read_event
+from .errors import RecordError
+from .vocab import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_TYPES
 
 VERSION = 1
 CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault",
@@ -66,10 +66,6 @@ MAX_ERRORS = 8
 TOKEN_LEN = 16
 
 
-class RecordError(LostcardError):
-    """A sealed incident opened but is not a record this version understands."""
-
-
 def _number(catalog, name):
     """`name`'s number in an append-only catalog, or the name itself if the catalog lacks it.
 
@@ -81,8 +77,11 @@ def _number(catalog, name):
 
 
 def name_of(catalog, number):
-    """The name a catalog gives `number` (for readers of records)."""
-    return catalog.split()[number]
+    """The name a catalog gives `number` (for readers of records); RecordError if none."""
+    names = catalog.split()
+    if not isinstance(number, int) or not 0 <= number < len(names):
+        raise RecordError("catalog number %r out of range" % (number,))
+    return names[number]
 
 
 def brand(pan):
@@ -106,14 +105,15 @@ def brand(pan):
     return "other"
 
 
-def _safe_id(value):
-    """The caller's id, unless it carries what could be a card number (12 or more digits)."""
-    run = 0
+def no_card_number(value):
+    """`value`, unless it holds 12 or more digits in all (a card number, maybe with separators)."""
+    if value is None:
+        return None
+    digits = 0
     for ch in value:
-        run = run + 1 if "0" <= ch <= "9" else 0
-        if run >= 12:
-            return None
-    return value
+        if "0" <= ch <= "9":
+            digits += 1
+    return None if digits >= 12 else value
 
 
 def _facts(facts):
@@ -128,6 +128,8 @@ def _facts(facts):
                 value = ENUMS[name].index(value)
             elif value is not None and name == "tvr":
                 value = bytes.fromhex(value)
+            elif name in ("firmware", "operator_id"):  # free text: no card number in it
+                value = no_card_number(value)
         out.append(value)
     while out and out[-1] is None:
         out.pop()
@@ -150,6 +152,8 @@ def recorded_part(decision):
 
 def build(event, decision, device_id, seq, crypto, token_key):
     """The record (a dict with integer keys) for `event` and the `decision` made on it."""
+    from .event import read_event  # here, so that readers of records need not load the schema
+
     facts, _ = read_event(event)
     evidence = []
     for e in decision["evidence"]:
@@ -175,7 +179,7 @@ def build(event, decision, device_id, seq, crypto, token_key):
         record[K_CARD] = {1: pan[-4:], 2: _number(BRANDS, brand(pan)), 3: token}
     if decision["errors"]:
         record[K_ERRORS] = decision["errors"][:MAX_ERRORS]
-    if decision["id"] is not None and _safe_id(decision["id"]) is not None:
+    if no_card_number(decision["id"]) is not None:
         record[K_ID] = decision["id"]
     return record
 
@@ -184,41 +188,3 @@ def seal(crypto, device_keys, record):
     """The record as COSE_Encrypt0 under the device's current epoch key, its IV from the seq."""
     iv = keys.iv(crypto, device_keys.device_id, record[K_SEQ])
     return cose.seal(crypto.aead(device_keys.key), cbor.encode(record), iv, kid=device_keys.kid())
-
-
-def _require(record, key, kinds):
-    if not isinstance(record.get(key), kinds) or record.get(key) is True \
-            or record.get(key) is False:
-        raise RecordError("record field %d missing or malformed" % key)
-
-
-def open_sealed(crypto, fleet_keys, message):
-    """The record in a sealed incident; AuthenticationError if it does not open, RecordError if
-    it opens but is not a record bound to the kid and IV it came with."""
-    kid = cose.kid_of(message)
-    if kid is None:
-        raise RecordError("sealed incident has no kid")
-    device_id, _ = keys.parse_kid(kid)
-    plaintext = cose.open(crypto.aead(fleet_keys.key_for_kid(kid)), message)
-    try:
-        record = cbor.decode(plaintext)
-    except LostcardError as exc:
-        raise RecordError("record is not valid CBOR: %s" % exc.args[0])
-    if not isinstance(record, dict):
-        raise RecordError("record is not a map")
-    _require(record, K_VERSION, int)
-    if record[K_VERSION] != VERSION:
-        raise RecordError("record version %d is not supported" % record[K_VERSION])
-    _require(record, K_DEVICE, str)
-    _require(record, K_SEQ, int)
-    for key in (K_CAUSE, K_ACTION, K_CONFIDENCE, K_PRIORITY):
-        _require(record, key, int)
-    _require(record, K_POLICY, str)
-    _require(record, K_SUBCAUSE, (int, str))
-    if record[K_DEVICE] != device_id:
-        raise RecordError("record device does not match its kid")
-    if keys.iv(crypto, device_id, record[K_SEQ]) != cose.parse(message)[1][5]:
-        raise RecordError("record sequence number does not match its IV")
-    if not 0 <= record[K_CAUSE] < len(CAUSES) or not 0 <= record[K_ACTION] < len(ACTIONS):
-        raise RecordError("record cause or action out of range")
-    return record

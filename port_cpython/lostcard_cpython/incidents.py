@@ -1,6 +1,6 @@
 """Sealed incidents for people: open one with the fleet secret and describe it as JSON."""
 
-from lostcard import cose, keys, record
+from lostcard import cose, keys, record, record_check
 
 from . import crypto
 
@@ -53,4 +53,4 @@ def _name(catalog, value):
 def open_incident(fleet_secret, message):
     """The described record of one sealed incident (AuthenticationError / RecordError if not)."""
     fleet = keys.FleetKeys(crypto, fleet_secret)
-    return describe(record.open_sealed(crypto, fleet, message), cose.kid_of(message))
+    return describe(record_check.open_sealed(crypto, fleet, message), cose.kid_of(message))

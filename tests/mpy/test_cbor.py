@@ -100,3 +100,38 @@ def test_encoder_refuses_what_cbor_cannot_carry():
             raise AssertionError("encoded %r" % (value,))
         except CBORError:
             pass
+
+
+def test_utf8_is_checked_the_same_on_every_interpreter():
+    # overlong "/", a surrogate, past U+10FFFF, a lone continuation, a truncated sequence
+    for hexed in ("62c0af", "63eda080", "64f4908080", "6180", "62e282", "61ff"):
+        _refused(hexed, "invalid UTF-8")
+    assert decode(bytes.fromhex("64f09f9880")) == "\U0001f600"
+    assert decode(bytes.fromhex("63efbfbd")) == "\ufffd"
+
+
+def test_canonical_decoding_refuses_keys_out_of_order():
+    data = bytes.fromhex("a2020001" "00")
+    assert decode(data) == {2: 0, 1: 0}  # COSE does not require deterministic maps
+    try:
+        decode(data, canonical=True)
+        raise AssertionError("accepted keys out of order")
+    except CBORError as exc:
+        assert "order" in exc.args[0]
+    assert decode(encode({"aa": 1, 1: 2, -1: 3}), canonical=True) == {"aa": 1, 1: 2, -1: 3}
+
+
+def test_item_budget_bounds_what_junk_can_build():
+    maps = bytes.fromhex("9864") + b"\xa0" * 100  # 100 empty maps in 102 bytes
+    try:
+        decode(maps, max_items=50)
+        raise AssertionError("built 100 maps")
+    except CBORError as exc:
+        assert "items" in exc.args[0]
+    assert len(decode(maps, max_items=101)) == 100
+    # 2000 maps in 2003 bytes: refused by the default budget, or by the heap, never a crash
+    try:
+        decode(bytes.fromhex("9907d0") + b"\xa0" * 2000)
+        raise AssertionError("built 2000 maps")
+    except CBORError as exc:
+        assert "items" in exc.args[0] or "memory" in exc.args[0]

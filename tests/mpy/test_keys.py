@@ -55,8 +55,9 @@ def test_collector_derives_every_epoch_the_device_walks_through():
         assert device.epoch == epoch and device.kid() == keys.kid("T-0001", epoch)
         assert fleet.record_key("T-0001", epoch) == device.key
         assert fleet.key_for_kid(device.kid()) == device.key
-        assert len(device.key) == 16 and device.key not in seen
-        seen.append(device.key)
+        assert len(device.key) == 16 and bytes(device.key) not in seen
+        seen.append(bytes(device.key))
+        fleet.confirm("T-0001", epoch)
         device.advance()
     # going back restarts from the fleet secret; other devices have other keys
     assert fleet.record_key("T-0001", 1) == seen[1]
@@ -64,10 +65,25 @@ def test_collector_derives_every_epoch_the_device_walks_through():
     assert FleetKeys(crypto, b"\x22" * 32).record_key("T-0001", 0) != seen[0]
 
 
-def test_advance_overwrites_the_old_chain_key():
+def test_advance_overwrites_the_old_keys_in_place():
     device = _provisioned()
-    held = device._chain  # the very buffer the device keeps
-    before = bytes(held)
+    held_chain, held_key = device._chain, device.key  # the very buffers the device keeps
+    chain_before, key_before = bytes(held_chain), bytes(held_key)
     device.advance()
-    assert bytes(held) != before and bytes(held) == device.chain()
-    assert device.chain() == keys.next_chain(crypto, before)
+    assert bytes(held_chain) != chain_before and bytes(held_chain) == device.chain()
+    assert bytes(held_key) != key_before and held_key is device.key
+    assert device.chain() == keys.next_chain(crypto, chain_before)
+
+
+def test_forged_kids_cost_bounded_work_and_change_nothing():
+    fleet = FleetKeys(crypto, SECRET)
+    limit = FleetKeys.MAX_AHEAD
+    _raises(fleet.record_key, "T-0001", limit + 1)  # refused before any derivation
+    assert fleet.record_key("T-0001", 2) == FleetKeys(crypto, SECRET).record_key("T-0001", 2)
+    fleet.confirm("T-0001", 2)  # a record of epoch 2 opened: the window moves with it
+    fleet.record_key("T-0001", limit + 2)  # now within reach
+    _raises(fleet.record_key, "T-0001", limit + 3)
+    fleet.record_key("T-0002", 5)  # an unconfirmed derivation anchors nothing
+    fleet.confirm("T-0001", 5)  # nor does confirming what was not just derived
+    _raises(fleet.record_key, "T-0002", limit + 1)
+    _raises(fleet.record_key, "T-0001", limit + 3)

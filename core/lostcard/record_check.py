@@ -1,0 +1,139 @@
+"""Opening sealed incidents at the collector, and checking each record against docs/RECORD.md.
+
+A record that authenticates was sealed by someone holding the device's epoch key: the device, or
+whoever stole it. So every field is checked against the schema before anything reads it, and a
+record that is not bound to its kid and IV is refused. Kept apart from record.py so a terminal,
+which only seals, does not load it.
+"""
+
+from . import cbor, cose, keys
+from .errors import CBORError, RecordError
+from .record import (ACTIONS, BRANDS, CAUSES, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE,
+                     K_CONFIDENCE, K_DEVICE, K_ERRORS, K_EVIDENCE, K_FACTS, K_ID, K_OFFLINE,
+                     K_POLICY, K_PRIORITY, K_SEQ, K_SUBCAUSE, K_TIME, K_VERSION, MAX_ERRORS,
+                     RULE_IDS, SUBCAUSES, TOKEN_LEN, VERSION, name_of)
+
+BOOL_FACTS = ("stan_match", "chip_card", "clock_ok", "reader_ok", "tamper", "config_ok",
+              "training_mode", "forced_fallback")
+TEXT_FACTS = ("code", "firmware", "operator_id")
+MAX_EVIDENCE = 64
+MAX_TEXT = 64
+
+
+def _fail(what):
+    raise RecordError("record " + what)
+
+
+def _int(value, low, high, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(what + " missing or out of range")
+
+
+def _text(value, what):
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
+        _fail(what + " missing or not text")
+
+
+def _named(value, catalog, what):
+    if isinstance(value, str):
+        _text(value, what)
+    else:
+        name_of(catalog, value)  # RecordError when out of range
+
+
+def _facts(values):
+    if not isinstance(values, list) or len(values) > len(FACTS):
+        _fail("facts are not a list of known facts")
+    for name, value in zip(FACTS, values):
+        if value is None:
+            continue
+        if name in ENUMS:
+            _int(value, 0, len(ENUMS[name]) - 1, "fact " + name)
+        elif name in BOOL_FACTS:
+            if value is not True and value is not False:
+                _fail("fact %s is not true or false" % name)
+        elif name in TEXT_FACTS:
+            _text(value, "fact " + name)
+        elif name == "tvr":
+            if not isinstance(value, bytes) or len(value) != 5:
+                _fail("fact tvr is not 5 bytes")
+        else:
+            _int(value, 0, (1 << 40) - 1, "fact " + name)
+
+
+def check(record):
+    """Raise RecordError unless `record` matches the version 1 schema; return it."""
+    if not isinstance(record, dict):
+        _fail("is not a map")
+    for key in record:
+        _int(key, K_VERSION, K_ID, "key %r" % (key,))
+    _int(record.get(K_VERSION), VERSION, VERSION, "version")
+    _text(record.get(K_DEVICE), "device id")
+    try:
+        keys.check_device_id(record[K_DEVICE])
+    except keys.KeyScheduleError:
+        _fail("device id malformed")
+    _int(record.get(K_SEQ), 0, (1 << 64) - 1, "sequence number")
+    if record.get(K_TIME) is not None:
+        _int(record[K_TIME], 0, (1 << 40) - 1, "time")
+    _text(record.get(K_POLICY), "policy version")
+    _int(record.get(K_CAUSE), 0, len(CAUSES) - 1, "cause")
+    _named(record.get(K_SUBCAUSE), SUBCAUSES, "subcause")
+    _int(record.get(K_CONFIDENCE), 0, 99, "confidence")
+    _int(record.get(K_ACTION), 0, len(ACTIONS) - 1, "action")
+    if record.get(K_OFFLINE) is not True and record.get(K_OFFLINE) is not False:
+        _fail("offline flag missing")
+    evidence = record.get(K_EVIDENCE)
+    if not isinstance(evidence, list) or len(evidence) > MAX_EVIDENCE:
+        _fail("evidence is not a list")
+    for item in evidence:
+        if not isinstance(item, list) or len(item) != 3:
+            _fail("evidence item is not [rule, cause, points]")
+        _named(item[0], RULE_IDS, "evidence rule")
+        _int(item[1], 0, len(CAUSES) - 1, "evidence cause")
+        _int(item[2], 1, 100, "evidence points")
+    _int(record.get(K_PRIORITY), 1, 3, "priority")
+    _facts(record.get(K_FACTS))
+    if K_CARD in record:
+        card = record[K_CARD]
+        if not isinstance(card, dict) or sorted(card) != [1, 2, 3]:
+            _fail("card is not {1: last 4, 2: brand, 3: token}")
+        if not isinstance(card[1], str) or not 0 < len(card[1]) <= 4 or not card[1].isdigit():
+            _fail("card last digits malformed")
+        name_of(BRANDS, card[2])
+        if not isinstance(card[3], bytes) or len(card[3]) != TOKEN_LEN:
+            _fail("card token malformed")
+    if K_ERRORS in record:
+        errors = record[K_ERRORS]
+        if not isinstance(errors, list) or not 0 < len(errors) <= MAX_ERRORS:
+            _fail("errors are not a list of 1..%d texts" % MAX_ERRORS)
+        for error in errors:
+            if not isinstance(error, str) or len(error) > 200:
+                _fail("error is not text")
+    if K_ID in record:
+        _text(record[K_ID], "id")
+    return record
+
+
+def open_sealed(crypto, fleet_keys, message):
+    """The checked record in a sealed incident.
+
+    AuthenticationError if it does not open; RecordError if it opens but is not a version 1 record
+    bound to the kid and IV it came with; KeyScheduleError if its kid names no key we would derive.
+    """
+    protected, unprotected, _ = cose.parse(message)
+    kid = unprotected.get(4)
+    if kid is None:
+        raise RecordError("sealed incident has no kid")
+    device_id, epoch = keys.parse_kid(kid)
+    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, epoch)), message)
+    try:
+        record = check(cbor.decode(plaintext, canonical=True))
+    except CBORError as exc:
+        raise RecordError("record is not deterministic CBOR: %s" % exc.args[0])
+    if record[K_DEVICE] != device_id:
+        raise RecordError("record device does not match its kid")
+    if keys.iv(crypto, device_id, record[K_SEQ]) != unprotected[5]:
+        raise RecordError("record sequence number does not match its IV")
+    fleet_keys.confirm(device_id, epoch)  # only now may this epoch anchor later derivations
+    return record
