@@ -1,11 +1,12 @@
 """Incident records: one decline as a small CBOR map, sealed as COSE_Encrypt0 (docs/RECORD.md).
 
-Collectors open and check sealed incidents with record_check.open_sealed. The record carries the decision, the non-sensitive facts of the event, the device, its sequence
+The record carries the decision, the non-sensitive facts of the event, the device, its sequence
 number, the time and the policy version. Of the card it keeps only the last four digits, the brand
 and a keyed token (HMAC-SHA256 of the PAN under the platform's token key, first 16 bytes) so one
 card's incidents join across terminals. Never the PAN, expiry, service code, track data, CVV or
 PIN: those facts enter `build` and stop there. Texts, remedies and risk are not stored: they follow
-from the policy version, cause and subcause.
+from the policy version, cause and subcause. Collectors open and check sealed incidents with
+record_check.open_sealed.
 """
 
 from . import cbor, cose, keys
