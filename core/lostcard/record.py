@@ -185,6 +185,26 @@ def build(event, decision, device_id, seq, crypto, token_key):
     return record
 
 
+class Sealer:
+    """Seals records under a device's epoch keys: what the queue asks of `make_sealer`."""
+
+    def __init__(self, crypto, device_id, epoch, chain):
+        self.crypto = crypto
+        self.keys = keys.DeviceKeys(crypto, device_id, epoch, chain)
+        self.epoch = epoch
+
+    def seal(self, record, seq):
+        record[K_SEQ] = seq
+        return seal(self.crypto, self.keys, record)
+
+    def advance(self):
+        self.keys.advance()
+        self.epoch = self.keys.epoch
+
+    def chain(self):
+        return self.keys.chain()
+
+
 def seal(crypto, device_keys, record):
     """The record as COSE_Encrypt0 under the device's current epoch key, its IV from the seq."""
     iv = keys.iv(crypto, device_keys.device_id, record[K_SEQ])

@@ -1,0 +1,292 @@
+"""Store and forward: sealed incidents on flash until the collector acknowledges them.
+
+Guarantees (tested by cutting power at every write, docs/QUEUE.md):
+- `append` returns a sequence number only once the record is durable; it survives any later cut.
+- Sequence numbers strictly increase for the life of the device and are never reused: a block
+  of numbers is reserved in the state file before any of them is used.
+- Nothing stored is rewritten: records are appended to segment files; `ack` writes a cursor.
+- Each segment is sealed under its own epoch key; rotating advances the ratchet, and the state
+  file keeps only the new chain key.
+- Bounded: past the byte budget, whole segments are evicted, routine (priority 3) before urgent
+  (priority 1), and every evicted record is counted in the state file for the next sync.
+
+`storage` is the port's file store (docs/QUEUE.md, "Storage"): list(), read(name),
+append(name, data) and replace(name, data) durable on return, remove(name).
+`make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
+epoch, chain(); record.Sealer is the real one. Without it the queue opens read-only.
+"""
+
+from . import cbor
+from .errors import LostcardError
+from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
+
+STATE = "state"
+LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
+RESERVE = 32  # sequence numbers reserved per state write
+# state keys
+S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT = \
+    range(1, 9)
+
+
+class QueueError(LostcardError):
+    """The queue cannot be opened or used (no state, read-only, or a storage failure)."""
+
+
+def _segment_name(lane, first_seq):
+    return "%d-%016x.seg" % (lane, first_seq)
+
+
+class _Segment:
+    def __init__(self, name, lane, first, epoch):
+        self.name = name
+        self.lane = lane
+        self.first = first
+        self.epoch = epoch
+        self.last = first - 1  # no record yet
+        self.size = 0
+        self.frames = 0
+        self.oldest = None  # time of its first record
+        self.open = True  # appends may go here (no torn tail, current epoch)
+
+
+class Queue:
+    def __init__(self, storage, make_sealer=None, rotate_bytes=2048, budget_bytes=65536,
+                 clock=None):
+        self.storage = storage
+        self.rotate_bytes = rotate_bytes
+        self.budget = budget_bytes
+        self.clock = clock
+        self._recover(make_sealer)
+
+    @staticmethod
+    def provision(storage, chain, first_seq=1):
+        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0))."""
+        if STATE in storage.list():
+            raise QueueError("queue already provisioned")
+        storage.replace(STATE, cbor.encode({
+            S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
+            S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}))
+
+    # -- recovery -----------------------------------------------------------------------------
+
+    def _recover(self, make_sealer):
+        names = self.storage.list()
+        if STATE not in names:
+            raise QueueError("no queue state: provision the queue first")
+        try:
+            self.state = cbor.decode(self.storage.read(STATE))
+        except LostcardError as exc:
+            raise QueueError("queue state unreadable: %s" % exc)
+        state = self.state
+        self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
+        self.sealer = make_sealer(state[S_EPOCH], state[S_CHAIN]) if make_sealer else None
+        self.lanes = {1: [], 2: [], 3: []}
+        self.unreadable = []
+        self.torn = 0
+        seen = state[S_SEEN_CORRUPT]
+        corrupt_found = {}
+        for name in sorted(names):
+            if not name.endswith(".seg"):
+                continue
+            seg = self._load(name, corrupt_found)
+            if seg is not None:
+                self.lanes[seg.lane].append(seg)
+                self.next_seq = max(self.next_seq, seg.last + 1)
+        # count each corrupt frame once, however often the segment is read again
+        changed = False
+        for name in corrupt_found:
+            new = corrupt_found[name] - seen.get(name, 0)
+            if new > 0:
+                state[S_CORRUPT] += new
+                seen[name] = corrupt_found[name]
+                changed = True
+        for name in list(seen):
+            if name not in corrupt_found:
+                del seen[name]
+                changed = True
+        if changed:
+            self._save()
+        for lane in LANES:
+            self._drop_acked(lane)
+
+    def _load(self, name, corrupt_found):
+        data = self.storage.read(name)
+        if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
+            self.storage.remove(name)
+            return None
+        try:
+            lane, epoch = read_header(data)
+            first = int(name[2:18], 16)
+        except (SegmentError, ValueError) as exc:
+            self.unreadable.append((name, str(exc)))  # kept on flash, reported, never deleted
+            return None
+        if lane not in LANES:
+            self.unreadable.append((name, "lane %d" % lane))
+            return None
+        seg = _Segment(name, lane, first, epoch)
+        frames, corrupt, torn = scan(data)
+        if corrupt:
+            corrupt_found[name] = corrupt
+        if torn:
+            self.torn += 1
+        seg.open = not torn and self.sealer is not None and epoch == self.sealer.epoch
+        seg.size = len(data)
+        seg.frames = len(frames)
+        if frames:
+            seg.last = frames[-1][0]
+            seg.oldest = frames[0][1]
+        return seg
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _save(self):
+        self.storage.replace(STATE, cbor.encode(self.state))
+
+    def _take_seq(self):
+        seq = self.next_seq
+        if seq >= self.state[S_RESERVED]:
+            self.state[S_RESERVED] = seq + RESERVE
+            self._save()  # durable before the number is used: a cut cannot make us reuse it
+        self.next_seq = seq + 1
+        return seq
+
+    def _rotate(self):
+        """Next epoch for every lane: persist the new chain before sealing anything with it."""
+        self.sealer.advance()
+        self.state[S_EPOCH] = self.sealer.epoch
+        self.state[S_CHAIN] = self.sealer.chain()
+        self._save()
+        for lane in LANES:
+            for seg in self.lanes[lane]:
+                seg.open = False
+
+    # -- appending ----------------------------------------------------------------------------
+
+    def _total(self):
+        total = 0
+        for lane in LANES:
+            for seg in self.lanes[lane]:
+                total += seg.size
+        return total
+
+    def _evict_one(self, lane_from):
+        """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
+        (a routine record never pushes out an urgent one); False if there is none."""
+        for lane in (3, 2, 1):
+            if lane >= lane_from and self.lanes[lane]:
+                seg = self.lanes[lane][0]
+                lost = self._unacked(seg)
+                self.state[S_EVICTED][lane - 1] += lost
+                self._save()  # count first: a cut may then overcount, never hide a loss
+                self.storage.remove(seg.name)
+                del self.lanes[lane][0]
+                return True
+        return False
+
+    def _unacked(self, seg):
+        cursor = self.state[S_CURSORS][seg.lane - 1]
+        if seg.last <= cursor:
+            return 0
+        if seg.first > cursor:
+            return seg.frames
+        frames, _, _ = scan(self.storage.read(seg.name))
+        return sum(1 for f in frames if f[0] > cursor)
+
+    def append(self, record, priority):
+        """Seal `record` under the next sequence number and store it durably; return the number.
+
+        Never raises because the queue is full: older routine segments make room, and a record
+        that cannot fit at all is counted as evicted. Storage failures raise.
+        """
+        if self.sealer is None:
+            raise QueueError("queue opened read-only")
+        lane = priority if priority in LANES else 3
+        seq = self._take_seq()
+        segs = self.lanes[lane]
+        current = segs[-1] if segs and segs[-1].open else None
+        if current is not None and current.size >= self.rotate_bytes:
+            self._rotate()
+            current = None
+        now = self.clock() if self.clock else 0
+        data = frame(seq, now, self.sealer.seal(record, seq))
+        need = len(data) + (0 if current is not None else HEADER_LEN)
+        while self._total() + need > self.budget:
+            if not self._evict_one(lane):
+                self.state[S_EVICTED][lane - 1] += 1  # larger than the whole budget
+                self._save()
+                return seq
+            if current is not None and current not in self.lanes[lane]:
+                current = None
+                need = len(data) + HEADER_LEN
+        if current is None:
+            current = _Segment(_segment_name(lane, seq), lane, seq, self.sealer.epoch)
+            data = header(lane, self.sealer.epoch) + data
+            segs.append(current)
+        self.storage.append(current.name, data)
+        current.size += len(data)
+        current.frames += 1
+        current.last = seq
+        if current.oldest is None:
+            current.oldest = now
+        return seq
+
+    # -- forwarding ---------------------------------------------------------------------------
+
+    def pending(self, priority):
+        """Yield (seq, sealed record) not yet acknowledged in one lane, oldest first."""
+        cursor = self.state[S_CURSORS][priority - 1]
+        for seg in list(self.lanes[priority]):
+            if seg.last <= cursor:
+                continue
+            data = self.storage.read(seg.name)
+            frames, _, _ = scan(data)
+            for seq, _, start, end in frames:
+                if seq > cursor:
+                    yield seq, data[start:end]
+
+    def ack(self, priority, through_seq):
+        """The collector stored this lane's records up to `through_seq`: forget them."""
+        cursors = self.state[S_CURSORS]
+        if through_seq > cursors[priority - 1]:
+            cursors[priority - 1] = through_seq
+            self._save()  # the cursor is durable before any file goes
+        self._drop_acked(priority)
+
+    def _drop_acked(self, lane):
+        cursor = self.state[S_CURSORS][lane - 1]
+        segs = self.lanes[lane]
+        while segs and segs[0].last <= cursor:  # segments of a lane are in sequence order
+            self.storage.remove(segs[0].name)
+            del segs[0]
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def stats(self):
+        """Counts for the terminal's status screen and the next sync."""
+        by_priority = {}
+        oldest = None
+        for lane in LANES:
+            count = 0
+            cursor = self.state[S_CURSORS][lane - 1]
+            for seg in self.lanes[lane]:
+                if seg.last > cursor:
+                    count += self._unacked(seg)
+                    if seg.oldest is not None and (oldest is None or seg.oldest < oldest):
+                        oldest = seg.oldest
+            by_priority[lane] = count
+        total = self._total()
+        now = self.clock() if self.clock else 0
+        return {
+            "records": by_priority[1] + by_priority[2] + by_priority[3],
+            "by_priority": by_priority,
+            "bytes": total,
+            "free_budget": max(0, self.budget - total),
+            "oldest_age_s": None if oldest is None else max(0, now - oldest),
+            "evicted": {1: self.state[S_EVICTED][0], 2: self.state[S_EVICTED][1],
+                        3: self.state[S_EVICTED][2]},
+            "corrupt": self.state[S_CORRUPT],
+            "torn_tails": self.torn,
+            "unreadable_segments": len(self.unreadable),
+            "next_seq": self.next_seq,
+            "epoch": self.state[S_EPOCH],
+        }

@@ -1,0 +1,53 @@
+"""The queue's file store on CPython: a directory, each write fsynced before it returns.
+
+append: write, flush, fsync the file (and the directory when the file is new).
+replace: write a temporary file, fsync it, rename over the target, fsync the directory: readers
+see the old or the new content, never a mix.
+"""
+
+import os
+
+
+class DirStorage:
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(path, exist_ok=True)
+
+    def _p(self, name):
+        return os.path.join(self.path, name)
+
+    def _sync_dir(self):
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def list(self):
+        return [n for n in os.listdir(self.path) if not n.endswith(".tmp")]
+
+    def read(self, name):
+        with open(self._p(name), "rb") as f:
+            return f.read()
+
+    def append(self, name, data):
+        new = not os.path.exists(self._p(name))
+        with open(self._p(name), "ab") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if new:
+            self._sync_dir()
+
+    def replace(self, name, data):
+        tmp = self._p(name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._p(name))
+        self._sync_dir()
+
+    def remove(self, name):
+        os.remove(self._p(name))
+        self._sync_dir()

@@ -1,0 +1,37 @@
+"""The queue's file store on a terminal: a directory on LittleFS (os.VfsLfs2).
+
+LittleFS commits a file's new content atomically when the file is flushed or closed (copy on
+write), and its rename atomically replaces the target, so each call below is durable, and all or
+nothing, when it returns. os.sync() does nothing on LittleFS and is not needed.
+"""
+
+import os
+
+
+class FlashStorage:
+    def __init__(self, path):
+        self.path = path.rstrip("/")
+        try:
+            os.mkdir(self.path)
+        except OSError:
+            pass  # already there
+
+    def list(self):
+        return [n for n in os.listdir(self.path) if not n.endswith(".tmp")]
+
+    def read(self, name):
+        with open(self.path + "/" + name, "rb") as f:
+            return f.read()
+
+    def append(self, name, data):
+        with open(self.path + "/" + name, "ab") as f:
+            f.write(data)  # committed when the file closes
+
+    def replace(self, name, data):
+        tmp = self.path + "/" + name + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, self.path + "/" + name)
+
+    def remove(self, name):
+        os.remove(self.path + "/" + name)

@@ -1,0 +1,51 @@
+"""Fakes for queue tests on both interpreters: storage in memory, and a sealer without crypto.
+
+The sealer's output carries the sequence number and epoch so tests can check what they got
+back; the real sealer (record.Sealer) is exercised by the CPython queue tests and the device
+port's tests.
+"""
+
+from lostcard import cbor
+
+
+class MemoryStorage:
+    """The storage contract, in a dict: every call is durable and atomic when it returns."""
+
+    def __init__(self):
+        self.files = {}
+
+    def list(self):
+        return list(self.files)
+
+    def read(self, name):
+        return bytes(self.files[name])
+
+    def append(self, name, data):
+        self.files[name] = self.files.get(name, b"") + bytes(data)
+
+    def replace(self, name, data):
+        self.files[name] = bytes(data)
+
+    def remove(self, name):
+        del self.files[name]
+
+
+class PlainSealer:
+    def __init__(self, epoch, chain):
+        self.epoch = epoch
+        self._chain = bytes(chain)
+
+    def seal(self, record, seq):
+        return cbor.encode([seq, self.epoch, record])
+
+    def advance(self):
+        self.epoch += 1
+        self._chain = bytes((self.epoch & 0xFF,)) * 32
+
+    def chain(self):
+        return self._chain
+
+
+def opened(payload):
+    """(seq, epoch, record) of a PlainSealer payload."""
+    return cbor.decode(payload)

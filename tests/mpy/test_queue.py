@@ -1,0 +1,147 @@
+"""The queue's logic: order, lanes, rotation, acks, eviction, recovery from damage.
+
+Runs on CPython (pytest) and MicroPython (runner.py) over in-memory storage and a sealer
+without crypto; power cuts are tested in test_queue_powercut (CPython) and powercut.py (LittleFS).
+"""
+
+from lostcard import segment
+from lostcard.queue import Queue, QueueError
+from queue_fakes import MemoryStorage, PlainSealer, opened
+
+CHAIN = b"\x07" * 32
+
+
+def _queue(storage=None, **kw):
+    storage = storage or MemoryStorage()
+    if "state" not in storage.list():
+        Queue.provision(storage, CHAIN)
+    return Queue(storage, PlainSealer, clock=lambda: 1000, **kw), storage
+
+
+def _pending(q, lane):
+    return [opened(p)[0] for _, p in q.pending(lane)]
+
+
+def test_appends_come_back_in_order_per_lane():
+    q, storage = _queue()
+    seqs = [q.append({"n": i}, (1, 3, 3, 2)[i % 4]) for i in range(12)]
+    assert seqs == list(range(1, 13))
+    assert _pending(q, 1) == [1, 5, 9]
+    assert _pending(q, 3) == [2, 3, 6, 7, 10, 11]
+    assert [s for s, _ in q.pending(2)] == [4, 8, 12]
+    assert q.stats()["records"] == 12 and q.stats()["by_priority"][3] == 6
+    again, _ = _queue(storage)  # and after a restart
+    assert _pending(again, 3) == [2, 3, 6, 7, 10, 11]
+
+
+def test_sequence_numbers_are_never_reused_across_restarts():
+    q, storage = _queue()
+    q.append({}, 1)
+    q.append({}, 1)
+    restarted, _ = _queue(storage)
+    seq = restarted.append({}, 1)
+    assert seq > 2  # the rest of the reserved block is skipped, never reused
+    assert _pending(restarted, 1) == [1, 2, seq]
+
+
+def test_ack_forgets_a_lane_prefix_and_deletes_whole_segments():
+    q, storage = _queue(rotate_bytes=60)
+    for i in range(6):
+        q.append({"n": i}, 3)
+    segments = [n for n in storage.list() if n.endswith(".seg")]
+    assert len(segments) > 1
+    q.ack(3, 4)
+    assert _pending(q, 3) == [5, 6]
+    assert len([n for n in storage.list() if n.endswith(".seg")]) < len(segments)
+    q.ack(3, 2)  # an older ack changes nothing
+    assert _pending(q, 3) == [5, 6]
+    restarted, _ = _queue(storage, rotate_bytes=60)
+    assert _pending(restarted, 3) == [5, 6]
+    q.ack(3, 6)
+    assert _pending(q, 3) == [] and q.stats()["records"] == 0
+
+
+def test_rotation_advances_the_epoch_and_persists_the_chain():
+    q, storage = _queue(rotate_bytes=60)
+    epochs = []
+    for i in range(5):
+        seq = q.append({"n": i}, 2)
+        epochs.append([opened(p)[1] for s, p in q.pending(2) if s == seq][0])
+    assert epochs[0] == 0 and epochs[-1] > 0 and epochs == sorted(epochs)
+    restarted, _ = _queue(storage, rotate_bytes=60)
+    assert restarted.sealer.epoch == epochs[-1]
+    assert restarted.sealer.chain() == q.sealer.chain() != CHAIN
+
+
+def test_full_queue_evicts_routine_before_urgent_and_counts_it():
+    q, storage = _queue(rotate_bytes=60, budget_bytes=400)
+    for i in range(4):
+        q.append({"u": i}, 1)
+    for i in range(30):
+        q.append({"r": i}, 3)
+    stats = q.stats()
+    assert stats["bytes"] <= 400
+    assert _pending(q, 1) == [1, 2, 3, 4]  # urgent untouched
+    assert stats["evicted"][3] > 0 and stats["evicted"][1] == 0
+    assert _pending(q, 3)[-1] == 34  # the newest routine record is kept
+    restarted, _ = _queue(storage, rotate_bytes=60, budget_bytes=400)
+    assert restarted.stats()["evicted"] == stats["evicted"]  # counted persistently
+    # a routine record never pushes out urgent ones, even when it cannot be stored
+    tiny, _ = _queue(budget_bytes=120)
+    tiny.append({"u": 0}, 1)
+    tiny.append({"r": "x" * 200}, 3)
+    assert _pending(tiny, 1) == [1] and tiny.stats()["evicted"][3] == 1
+
+
+def test_recovery_drops_a_torn_tail_and_nothing_before_it():
+    q, storage = _queue()
+    for i in range(3):
+        q.append({"n": i}, 2)
+    name = [n for n in storage.list() if n.endswith(".seg")][0]
+    storage.files[name] = storage.files[name] + segment.frame(4, 0, b"whole")[:-3]
+    restarted, _ = _queue(storage)
+    assert _pending(restarted, 2) == [1, 2, 3]
+    assert restarted.stats()["torn_tails"] == 1 and restarted.stats()["corrupt"] == 0
+    seq = restarted.append({"n": 9}, 2)  # goes to a new segment, not after the torn bytes
+    assert seq > 4 and _pending(restarted, 2) == [1, 2, 3, seq]
+
+
+def test_a_corrupt_record_in_the_middle_costs_that_record_only_and_is_counted_once():
+    q, storage = _queue()
+    for i in range(4):
+        q.append({"n": i}, 1)
+    name = [n for n in storage.list() if n.endswith(".seg")][0]
+    data = bytearray(storage.files[name])
+    frames, _, _ = segment.scan(bytes(data))
+    data[frames[1][2] + 1] ^= 0xFF  # damage the second record's payload
+    storage.files[name] = bytes(data)
+    restarted, _ = _queue(storage)
+    assert _pending(restarted, 1) == [1, 3, 4]
+    assert restarted.stats()["corrupt"] == 1
+    again, _ = _queue(storage)
+    assert again.stats()["corrupt"] == 1  # not counted again at the next boot
+
+
+def test_unknown_segment_versions_are_kept_and_reported_not_deleted():
+    q, storage = _queue()
+    q.append({}, 1)
+    name = [n for n in storage.list() if n.endswith(".seg")][0]
+    data = bytearray(storage.files[name])
+    data[2] = 99  # a format version from the future
+    storage.files[name] = bytes(data)
+    restarted, _ = _queue(storage)
+    assert restarted.stats()["unreadable_segments"] == 1
+    assert name in storage.list()
+
+
+def test_read_only_and_unprovisioned_queues_say_so():
+    q, storage = _queue()
+    q.append({}, 1)
+    reader = Queue(storage)
+    assert reader.stats()["records"] == 1
+    for attempt in (lambda: reader.append({}, 1), lambda: Queue(MemoryStorage())):
+        try:
+            attempt()
+            raise AssertionError("no error")
+        except QueueError:
+            pass
