@@ -1,0 +1,198 @@
+"""Power cuts on real LittleFS: the queue's guarantees at every block write of a workload.
+
+    micropython powercut.py MODE FIRST LAST STEP ROUNDS
+
+LittleFS is mounted on a RAM block device that cuts the power after its N-th block write
+(MODE "stop"), or leaves that block half written ("half") or garbled ("garble"). For each N the
+workload runs on a freshly formatted device until the cut; then the device is mounted again, the
+queue recovers, and the invariants are checked: every append that returned is present exactly
+once, in order, unless acknowledged; no acknowledged record is back; no sequence number is
+reused; the queue takes new appends. Prints "OK <cuts> cuts" or raises.
+"""
+
+import gc
+import os
+import sys
+
+from lostcard.queue import Queue
+from lostcard_mpy.storage import FlashStorage
+from queue_fakes import PlainSealer, opened
+
+BLOCK = 256
+BLOCKS = 64
+MOUNT = "/q"
+
+
+class PowerCut(Exception):
+    pass
+FLASH = bytearray(BLOCK * BLOCKS)  # one flash for every run: a 16 KiB block per run would fragment
+
+
+class CutBlockDevice:
+    """A RAM block device that counts block writes and erases and can cut the power.
+
+    Its methods allocate nothing: LittleFS may call them with the heap locked (when the garbage
+    collector finalises a file). After a cut the device is dead: what the abandoned mount still
+    tries to write (file finalisers) is dropped, as on a terminal whose power went; the flash
+    contents live on in `data` for the next mount.
+    """
+
+    def __init__(self, data=FLASH):
+        self.data = data
+        self.cut_at = None
+        self.mode = "stop"
+        self.dead = False
+        self.writes = 0
+        self.bytes_written = 0
+        self.erases = 0
+
+    def readblocks(self, block, buf, offset=0):
+        start = block * BLOCK + offset
+        data = self.data
+        for i in range(len(buf)):
+            buf[i] = data[start + i]
+
+    def writeblocks(self, block, buf, offset=None):
+        if self.dead:  # with the heap locked this raises MemoryError instead: a failed write too
+            raise PowerCut()
+        start = block * BLOCK + (offset or 0)
+        data = self.data
+        self.writes += 1
+        if self.cut_at is not None and self.writes >= self.cut_at:
+            self.dead = True
+            n = len(buf) // 2 if self.mode == "half" else len(buf) if self.mode == "garble" else 0
+            for i in range(n):
+                data[start + i] = buf[i] if self.mode == "half" else (buf[i] * 31 + 7) & 0xFF
+            raise PowerCut()
+        for i in range(len(buf)):
+            data[start + i] = buf[i]
+        self.bytes_written += len(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:  # block count
+            return BLOCKS
+        if op == 5:  # block size
+            return BLOCK
+        if op == 6:  # erase
+            self.erases += 1
+            return 0
+        return 0
+
+
+ROUNDS = [1]  # how many times the workload's plan runs: 1 small, more for the sampled large run
+
+
+def workload(q, done):
+    """Appends across the lanes, rotations (small segments) and acks; `done` records what
+    returned: ("append", lane, seq) or ("ack", lane, through), and ("acking", lane, through)
+    just before an ack starts (it may or may not have taken effect when the power goes)."""
+    plan = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2) * ROUNDS[0]
+    for step in plan:
+        if step == "ack3":
+            through = [s for kind, lane, s in done if kind == "append" and lane == 3][-2]
+            done.append(("acking", 3, through))
+            q.ack(3, through)
+            done.append(("ack", 3, through))
+        elif step == "ack1":
+            through = [s for kind, lane, s in done if kind == "append" and lane == 1][-1]
+            done.append(("acking", 1, through))
+            q.ack(1, through)
+            done.append(("ack", 1, through))
+        else:
+            seq = q.append({"step": len(done)}, step)
+            done.append(("append", step, seq))
+
+
+def open_queue(bd):
+    os.mount(os.VfsLfs2(bd), MOUNT)
+    return Queue(FlashStorage(MOUNT + "/queue"), PlainSealer, rotate_bytes=120)
+
+
+def check(q, done):
+    acked = {1: 0, 2: 0, 3: 0}
+    for kind, lane, value in done:
+        if kind == "ack":
+            acked[lane] = max(acked[lane], value)
+    if done and done[-1][0] == "acking":  # cut during an ack: the cursor moved wholly or not at all
+        _, lane, through = done[-1]
+        if not [s for s, _ in q.pending(lane) if s <= through]:
+            acked[lane] = through
+    returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
+    in_flight = 1
+    highest = 0  # every number a returned or a durable record used
+    for lane, seq in returned:
+        highest = max(highest, seq)
+        in_flight = seq + 1
+    for lane in (1, 2, 3):
+        # both in sequence order, so one pass compares them without building lists of records
+        want = [seq for l, seq in returned if l == lane and seq > acked[lane]]
+        i = 0
+        previous = 0
+        for stored, payload in q.pending(lane):
+            seq = opened(payload)[0]
+            assert seq == stored and seq > previous, ("out of order or twice", lane, seq)
+            previous = seq
+            assert seq > acked[lane], ("acked came back", lane, seq)
+            if i < len(want) and want[i] == seq:
+                i += 1
+            else:  # only the append in flight may be there unannounced
+                assert seq >= in_flight, ("unknown record", lane, seq)
+            highest = max(highest, seq)
+        assert i == len(want), ("lost", lane, want[i:])
+    seq = q.append({"after": 1}, 2)
+    assert seq > highest, ("reused", seq, highest)
+    assert [s for s, _ in q.pending(2)][-1] == seq
+
+
+def run(cut_at, mode):
+    for i in range(len(FLASH)):  # factory-fresh flash
+        FLASH[i] = 0xFF
+    bd = CutBlockDevice()
+    os.VfsLfs2.mkfs(bd)
+    os.mount(os.VfsLfs2(bd), MOUNT)
+    storage = FlashStorage(MOUNT + "/queue")
+    Queue.provision(storage, b"\x07" * 32)
+    os.umount(MOUNT)
+    done = []
+    bd.cut_at, bd.mode = cut_at, mode
+    bd.writes = 0
+    cut = False
+    try:
+        q = open_queue(bd)
+        workload(q, done)
+    except PowerCut:
+        cut = True
+    try:
+        os.umount(MOUNT)
+    except (OSError, PowerCut):
+        pass
+    writes = bd.writes
+    bd.dead = True
+    q = None
+    gc.collect()  # finalisers of the abandoned mount's files run now, against the dead device
+    bd = CutBlockDevice(bd.data)  # power back on: the same flash, a fresh mount
+    q = open_queue(bd)
+    try:
+        # the append in flight when the power went may or may not have become durable
+        check(q, done)
+    finally:
+        os.umount(MOUNT)
+    return cut, writes
+
+
+def main(mode, first, last, step):
+    cuts = 0
+    n = first
+    while n <= last:
+        cut, writes = run(n, mode)
+        if not cut:  # the workload finished before the n-th write: every cut point is covered
+            break
+        cuts += 1
+        n += step
+        gc.collect()
+    print("OK %d cuts, workload %d block writes" % (cuts, run(None, mode)[1]))
+
+
+if __name__ == "__main__":
+    ROUNDS[0] = int(sys.argv[5])
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))

@@ -1,0 +1,171 @@
+"""Power cuts at every write: on CPython through a fault-injecting store, on MicroPython through
+LittleFS on a block device that cuts the power (tests/mpy/powercut.py), and the real directory
+store with fsync.
+"""
+
+import json
+
+import pytest
+
+from lostcard import keys, record, record_check
+from lostcard.decision import classify
+from lostcard.queue import Queue
+from lostcard_cpython import crypto, scenarios
+from lostcard_cpython.storage import DirStorage
+from queue_fakes import MemoryStorage
+from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+
+SECRET = b"\x24" * 32
+DEVICE = "T-PWR-1"
+PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2)
+
+
+class PowerCut(Exception):
+    pass
+
+
+class FaultyStorage(MemoryStorage):
+    """Durable only what a completed, fsynced call wrote. The `cut_at`-th call is cut short: an
+    append leaves a prefix of its bytes (the part the disk happened to write), a replace or a
+    remove does not happen (rename and unlink are atomic)."""
+
+    def __init__(self, files, cut_at):
+        super().__init__()
+        self.files = files
+        self.cut_at = cut_at
+        self.calls = 0
+
+    def _call(self):
+        self.calls += 1
+        return self.cut_at is not None and self.calls == self.cut_at
+
+    def append(self, name, data):
+        if self._call():
+            keep = (self.cut_at * 7919) % (len(data) + 1)
+            if keep:
+                super().append(name, data[:keep])
+            raise PowerCut()
+        super().append(name, data)
+
+    def replace(self, name, data):
+        if self._call():
+            raise PowerCut()
+        super().replace(name, data)
+
+    def remove(self, name):
+        if self._call():
+            raise PowerCut()
+        super().remove(name)
+
+
+def _sealer(epoch, chain):
+    return record.Sealer(crypto, DEVICE, epoch, chain)
+
+
+EVENTS = [item["event"] for item in scenarios.load()[:8]]
+
+
+def _workload(q, done):
+    for n, step in enumerate(PLAN):
+        if isinstance(step, str):
+            lane = int(step[-1])
+            through = [s for kind, l, s in done if kind == "append" and l == lane][-1]
+            done.append(("acking", lane, through))
+            q.ack(lane, through)
+            done.append(("ack", lane, through))
+        else:
+            event = EVENTS[n % len(EVENTS)]
+            r = record.build(event, classify(event), DEVICE, 0, crypto, b"t" * 32)
+            done.append(("append", step, q.append(r, step)))
+
+
+def _check(q, done):
+    acked = {1: 0, 2: 0, 3: 0}
+    for kind, lane, value in done:
+        if kind == "ack":
+            acked[lane] = max(acked[lane], value)
+    if done and done[-1][0] == "acking":
+        _, lane, through = done[-1]
+        if not [s for s, _ in q.pending(lane) if s <= through]:
+            acked[lane] = through
+    returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
+    in_flight = max([seq for _, seq in returned] + [0]) + 1
+    fleet = keys.FleetKeys(crypto, SECRET)
+    highest = 0
+    for lane in (1, 2, 3):
+        got = []
+        for seq, sealed in q.pending(lane):
+            incident = record_check.open_sealed(crypto, fleet, sealed)  # still opens, bound
+            assert incident[record.K_SEQ] == seq
+            got.append(seq)
+        assert got == sorted(set(got))
+        for l, seq in returned:
+            if l == lane and seq > acked[lane]:
+                assert seq in got, ("lost", lane, seq)
+        for seq in got:
+            assert seq > acked[lane], ("acknowledged record came back", lane, seq)
+            assert seq in [s for l, s in returned if l == lane] or seq >= in_flight, seq
+        highest = max([highest] + got)
+    highest = max([highest] + [seq for _, seq in returned])
+    event = EVENTS[0]
+    seq = q.append(record.build(event, classify(event), DEVICE, 0, crypto, b"t" * 32), 2)
+    assert seq > highest, ("sequence number reused", seq, highest)
+
+
+def _provisioned():
+    files = {}
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
+    Queue.provision(FaultyStorage(files, None), chain)
+    return files
+
+
+def test_every_cut_on_cpython_keeps_every_acknowledged_append():
+    total = None
+    cut_at = 1
+    while True:
+        files = _provisioned()
+        storage = FaultyStorage(files, cut_at)
+        done = []
+        q = Queue(storage, _sealer, rotate_bytes=150)
+        try:
+            _workload(q, done)
+            total = storage.calls
+            break  # the workload finished before the cut: every cut point was covered
+        except PowerCut:
+            pass
+        _check(Queue(FaultyStorage(files, None), _sealer, rotate_bytes=150), done)
+        cut_at += 1
+    # the uncut run rotated segments (advancing the key), reserved numbers and acknowledged
+    assert q.sealer.epoch >= 3 and total == cut_at - 1 and total >= 15
+
+
+@pytest.mark.parametrize("mode", ["stop", "half", "garble"])
+def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):  # noqa: F811
+    proc = micropython(bundle, ["-m", "powercut", mode, "1", "100000", "1", "1"])
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
+    cuts, writes = [int(w) for w in last.split() if w.isdigit()]
+    assert cuts == writes and cuts >= 40  # exhaustive: a cut at every block write
+
+
+def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):  # noqa: F811
+    proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "4"])
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
+    cuts, writes = [int(w) for w in last.split() if w.isdigit()]
+    assert writes >= 150 and cuts >= writes // 3 - 1
+
+
+def test_directory_storage_keeps_the_queue_across_restarts(tmp_path):
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
+    storage = DirStorage(str(tmp_path / "q"))
+    Queue.provision(storage, chain)
+    q = Queue(storage, _sealer, rotate_bytes=300)
+    event = EVENTS[1]
+    seqs = [q.append(record.build(event, classify(event), DEVICE, 0, crypto, b"t" * 32), p)
+            for p in (1, 3, 3, 1)]
+    q.ack(1, seqs[0])
+    again = Queue(DirStorage(str(tmp_path / "q")), _sealer, rotate_bytes=300)
+    assert [s for s, _ in again.pending(1)] == [seqs[3]]
+    assert [s for s, _ in again.pending(3)] == seqs[1:3]
+    assert not [n for n in (tmp_path / "q").iterdir() if n.name.endswith(".tmp")]
