@@ -83,3 +83,11 @@ def test_bench_records_prints_both_interpreters_and_sizes():
     out = proc.stdout.decode()
     assert "build + seal, median per incident (us)" in out and "MicroPython" in out
     assert "incident size, median (bytes)" in out
+
+
+def test_bench_queue_prints_speed_and_flash_cost_beside_bare_littlefs():
+    proc = lostcard("bench", "queue", "--runs", "100")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode()
+    assert "appends per second" in out and "write amplification" in out
+    assert "blocks erased per record" in out and "bare append" in out

@@ -31,6 +31,8 @@ def _bench(args):
 
     if args.what == "records":
         bench.run_records(sys.stdout, args.runs)
+    elif args.what == "queue":
+        bench.run_queue(sys.stdout, args.runs)
     else:
         bench.run_classify(sys.stdout, args.runs)
     return 0
@@ -71,6 +73,22 @@ def _cose_open(args):
     except AuthenticationError:
         print("authentication failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def _queue(args):
+    import time
+
+    from . import queuecli
+
+    if not os.path.isdir(args.dir):
+        raise LostcardError("no queue directory %s" % args.dir)
+    if args.queue_command == "status":
+        print(queuecli.status(args.dir, lambda: int(time.time())))
+    elif args.queue_command == "list":
+        print(queuecli.listing(args.dir))
+    else:
+        print(queuecli.inspect(args.dir))
     return 0
 
 
@@ -127,7 +145,7 @@ def parser():
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records"])
+    b.add_argument("what", choices=["classify", "records", "queue"])
     b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
 
@@ -145,6 +163,12 @@ def parser():
                                                                "(hex, or raw bytes)")
     i.add_argument("file", nargs="?", help="the sealed incident, or - for standard input")
     i.set_defaults(run=_inspect)
+
+    qu = sub.add_parser("queue", help="a terminal's queue of sealed incidents (emulator)")
+    qu.add_argument("queue_command", choices=["status", "list", "inspect"],
+                    help="status: counts; list: records awaiting upload; inspect: files")
+    qu.add_argument("--dir", required=True, help="the queue directory")
+    qu.set_defaults(run=_queue)
     return p
 
 
