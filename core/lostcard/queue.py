@@ -207,7 +207,7 @@ class Queue:
         if current is not None and current.size >= self.rotate_bytes:
             self._rotate()
             current = None
-        now = self.clock() if self.clock else 0
+        now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
         need = len(data) + (0 if current is not None else HEADER_LEN)
         while self._total() + need > self.budget:
@@ -229,6 +229,12 @@ class Queue:
         if current.oldest is None:
             current.oldest = now
         return seq
+
+    def _now(self):
+        """The terminal clock as a frame stores it: whole seconds in 0..2**32-1 (a clock that
+        lost power or jumped ahead must not stop a record from being stored)."""
+        now = int(self.clock()) if self.clock else 0
+        return 0 if now < 0 else now if now <= 0xFFFFFFFF else 0xFFFFFFFF
 
     # -- forwarding ---------------------------------------------------------------------------
 
@@ -275,7 +281,7 @@ class Queue:
                         oldest = seg.oldest
             by_priority[lane] = count
         total = self._total()
-        now = self.clock() if self.clock else 0
+        now = self._now()
         return {
             "records": by_priority[1] + by_priority[2] + by_priority[3],
             "by_priority": by_priority,

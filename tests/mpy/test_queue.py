@@ -145,3 +145,11 @@ def test_read_only_and_unprovisioned_queues_say_so():
             raise AssertionError("no error")
         except QueueError:
             pass
+
+
+def test_a_broken_clock_does_not_stop_a_record_from_being_stored():
+    for reading in (-5, 2.5, 1 << 40):
+        storage = MemoryStorage()
+        Queue.provision(storage, CHAIN)
+        q = Queue(storage, PlainSealer, clock=lambda: reading)
+        assert q.append({}, 1) == 1 and _pending(q, 1) == [1]
