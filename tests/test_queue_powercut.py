@@ -17,7 +17,8 @@ from test_micropython import bundle, micropython  # noqa: F401  (the fixture is 
 
 SECRET = b"\x24" * 32
 DEVICE = "T-PWR-1"
-PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2)
+PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2, 3, 3, 3, 1, 3)
+BUDGET = 1500  # small enough that the plan evicts routine segments
 
 
 class PowerCut(Exception):
@@ -58,8 +59,17 @@ class FaultyStorage(MemoryStorage):
         super().remove(name)
 
 
+SEALED = [0]  # the highest sequence number ever sealed: its bytes may have reached the disk
+
+
+class TrackingSealer(record.Sealer):
+    def seal(self, r, seq):
+        SEALED[0] = max(SEALED[0], seq)
+        return record.Sealer.seal(self, r, seq)
+
+
 def _sealer(epoch, chain):
-    return record.Sealer(crypto, DEVICE, epoch, chain)
+    return TrackingSealer(crypto, DEVICE, epoch, chain)
 
 
 EVENTS = [item["event"] for item in scenarios.load()[:8]]
@@ -91,6 +101,8 @@ def _check(q, done):
     returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
     in_flight = max([seq for _, seq in returned] + [0]) + 1
     fleet = keys.FleetKeys(crypto, SECRET)
+    stats = q.stats()
+    assert stats["corrupt"] == 0, "a cut is not corruption"
     highest = 0
     for lane in (1, 2, 3):
         got = []
@@ -99,17 +111,19 @@ def _check(q, done):
             assert incident[record.K_SEQ] == seq
             got.append(seq)
         assert got == sorted(set(got))
-        for l, seq in returned:
-            if l == lane and seq > acked[lane]:
-                assert seq in got, ("lost", lane, seq)
+        missing = [seq for l, seq in returned if l == lane and seq > acked[lane] and seq not in got]
+        # only evicted records may be missing, and every one of them is counted
+        assert len(missing) <= stats["evicted"][lane], ("lost", lane, missing, stats["evicted"])
         for seq in got:
             assert seq > acked[lane], ("acknowledged record came back", lane, seq)
             assert seq in [s for l, s in returned if l == lane] or seq >= in_flight, seq
         highest = max([highest] + got)
     highest = max([highest] + [seq for _, seq in returned])
+    sealed_before = SEALED[0]
     event = EVENTS[0]
     seq = q.append(record.build(event, classify(event), DEVICE, 0, crypto, b"t" * 32), 2)
-    assert seq > highest, ("sequence number reused", seq, highest)
+    # above every number ever sealed, not only those found: a torn record's bytes may remain
+    assert seq > highest and seq > sealed_before, ("sequence number reused", seq, sealed_before)
 
 
 def _provisioned():
@@ -126,17 +140,21 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
         files = _provisioned()
         storage = FaultyStorage(files, cut_at)
         done = []
-        q = Queue(storage, _sealer, rotate_bytes=150)
+        SEALED[0] = 0
+        q = Queue(storage, _sealer, rotate_bytes=150, budget_bytes=BUDGET)
         try:
             _workload(q, done)
             total = storage.calls
             break  # the workload finished before the cut: every cut point was covered
         except PowerCut:
             pass
-        _check(Queue(FaultyStorage(files, None), _sealer, rotate_bytes=150), done)
+        _check(Queue(FaultyStorage(files, None), _sealer, rotate_bytes=150, budget_bytes=BUDGET),
+               done)
         cut_at += 1
-    # the uncut run rotated segments (advancing the key), reserved numbers and acknowledged
+    # the uncut run rotated segments (advancing the key), evicted, reserved numbers, acknowledged
+    stats = q.stats()
     assert q.sealer.epoch >= 3 and total == cut_at - 1 and total >= 15
+    assert stats["evicted"][3] > 0 and stats["evicted"][1] == 0
 
 
 @pytest.mark.parametrize("mode", ["stop", "half", "garble"])
@@ -149,11 +167,11 @@ def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):  # noqa
 
 
 def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):  # noqa: F811
-    proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "4"])
+    proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "3"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
     cuts, writes = [int(w) for w in last.split() if w.isdigit()]
-    assert writes >= 150 and cuts >= writes // 3 - 1
+    assert writes >= 120 and cuts >= writes // 3 - 1
 
 
 def test_directory_storage_keeps_the_queue_across_restarts(tmp_path):

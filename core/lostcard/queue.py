@@ -23,6 +23,8 @@ from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_h
 STATE = "state"
 LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
 RESERVE = 32  # sequence numbers reserved per state write
+MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
+ENOSPC = 28
 # state keys
 S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT = \
     range(1, 9)
@@ -60,9 +62,14 @@ class Queue:
 
     @staticmethod
     def provision(storage, chain, first_seq=1):
-        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0))."""
-        if STATE in storage.list():
-            raise QueueError("queue already provisioned")
+        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0)).
+
+        Refused where a queue has been: starting its sequence numbers and keys over would reuse
+        (key, IV) pairs. A re-provisioned terminal gets a new device id and an empty directory.
+        """
+        for name in storage.list():
+            if name == STATE or name.endswith(".seg"):
+                raise QueueError("queue already provisioned")
         storage.replace(STATE, cbor.encode({
             S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
             S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}))
@@ -74,10 +81,16 @@ class Queue:
         if STATE not in names:
             raise QueueError("no queue state: provision the queue first")
         try:
-            self.state = cbor.decode(self.storage.read(STATE))
-        except LostcardError as exc:
-            raise QueueError("queue state unreadable: %s" % exc)
-        state = self.state
+            self.state = state = cbor.decode(self.storage.read(STATE))
+            if state[S_VERSION] != 1:
+                raise QueueError("queue state version %r is not supported" % state[S_VERSION])
+            for key in (S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT,
+                        S_SEEN_CORRUPT):
+                state[key]
+        except (LostcardError, KeyError, TypeError, IndexError) as exc:
+            raise QueueError("queue state unreadable: %s" % (exc,))
+        # without a sealer the queue only looks: it writes nothing, deletes nothing
+        self.writable = make_sealer is not None
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         self.sealer = make_sealer(state[S_EPOCH], state[S_CHAIN]) if make_sealer else None
         self.lanes = {1: [], 2: [], 3: []}
@@ -85,10 +98,12 @@ class Queue:
         self.torn = 0
         seen = state[S_SEEN_CORRUPT]
         corrupt_found = {}
-        for name in sorted(names):
-            if not name.endswith(".seg"):
-                continue
-            seg = self._load(name, corrupt_found)
+        segment_names = [n for n in names if n.endswith(".seg")]
+        segment_names.sort()
+        for i in range(len(segment_names)):
+            name = segment_names[i]
+            newest = i + 1 == len(segment_names) or segment_names[i + 1][0] != name[0]
+            seg = self._load(name, corrupt_found, newest)
             if seg is not None:
                 self.lanes[seg.lane].append(seg)
                 self.next_seq = max(self.next_seq, seg.last + 1)
@@ -104,15 +119,17 @@ class Queue:
             if name not in corrupt_found:
                 del seen[name]
                 changed = True
-        if changed:
+        if changed and self.writable:
             self._save()
-        for lane in LANES:
-            self._drop_acked(lane)
+        if self.writable:
+            for lane in LANES:
+                self._drop_acked(lane)
 
-    def _load(self, name, corrupt_found):
+    def _load(self, name, corrupt_found, newest):
         data = self.storage.read(name)
         if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
-            self.storage.remove(name)
+            if self.writable:
+                self.storage.remove(name)
             return None
         try:
             lane, epoch = read_header(data)
@@ -124,12 +141,13 @@ class Queue:
             self.unreadable.append((name, "lane %d" % lane))
             return None
         seg = _Segment(name, lane, first, epoch)
-        frames, corrupt, torn = scan(data)
+        frames, corrupt, torn = scan(data, newest)
         if corrupt:
             corrupt_found[name] = corrupt
         if torn:
             self.torn += 1
-        seg.open = not torn and self.sealer is not None and epoch == self.sealer.epoch
+        seg.open = newest and not torn and not corrupt and self.sealer is not None \
+            and epoch == self.sealer.epoch
         seg.size = len(data)
         seg.frames = len(frames)
         if frames:
@@ -192,11 +210,31 @@ class Queue:
         frames, _, _ = scan(self.storage.read(seg.name))
         return sum(1 for f in frames if f[0] > cursor)
 
+    def _room(self, lane, need):
+        """Evict until `need` more bytes fit; False (evicting nothing) if even dropping every
+        segment no more urgent than `lane` could not make room."""
+        urgent = 0
+        for more_urgent in LANES:
+            if more_urgent < lane:
+                for seg in self.lanes[more_urgent]:
+                    urgent += seg.size
+        if urgent + need > self.budget:
+            return False
+        while self._total() + need > self.budget:
+            if not self._evict_one(lane):
+                return False
+        return True
+
+    def _lost(self, lane):
+        self.state[S_EVICTED][lane - 1] += 1
+        self._save()
+
     def append(self, record, priority):
         """Seal `record` under the next sequence number and store it durably; return the number.
 
-        Never raises because the queue is full: older routine segments make room, and a record
-        that cannot fit at all is counted as evicted. Storage failures raise.
+        Never raises because the queue or the flash is full: older routine segments make room,
+        and a record that cannot be stored without pushing out more urgent ones, or that is
+        larger than MAX_RECORD, is counted as evicted. Other storage failures raise.
         """
         if self.sealer is None:
             raise QueueError("queue opened read-only")
@@ -209,20 +247,33 @@ class Queue:
             current = None
         now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
-        need = len(data) + (0 if current is not None else HEADER_LEN)
-        while self._total() + need > self.budget:
-            if not self._evict_one(lane):
-                self.state[S_EVICTED][lane - 1] += 1  # larger than the whole budget
-                self._save()
-                return seq
-            if current is not None and current not in self.lanes[lane]:
+        if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
+            self._lost(lane)
+            return seq
+        while True:
+            if current is not None and current not in segs:  # evicted to make room
                 current = None
-                need = len(data) + HEADER_LEN
-        if current is None:
-            current = _Segment(_segment_name(lane, seq), lane, seq, self.sealer.epoch)
-            data = header(lane, self.sealer.epoch) + data
-            segs.append(current)
-        self.storage.append(current.name, data)
+            try:
+                if current is None:
+                    epoch = self.sealer.epoch
+                    name = _segment_name(lane, seq)
+                    self.storage.append(name, header(lane, epoch) + data)
+                    current = _Segment(name, lane, seq, epoch)  # only once it is on flash
+                    current.size = HEADER_LEN
+                    segs.append(current)
+                else:
+                    self.storage.append(current.name, data)
+                break
+            except OSError as exc:
+                if current is not None:
+                    current.open = False  # never append after a write that failed
+                current = None
+                if exc.args and exc.args[0] == ENOSPC and self._evict_one(lane):
+                    continue  # the flash, not the budget, was full: make room and retry
+                if exc.args and exc.args[0] == ENOSPC:
+                    self._lost(lane)
+                    return seq
+                raise
         current.size += len(data)
         current.frames += 1
         current.last = seq
@@ -239,19 +290,30 @@ class Queue:
     # -- forwarding ---------------------------------------------------------------------------
 
     def pending(self, priority):
-        """Yield (seq, sealed record) not yet acknowledged in one lane, oldest first."""
+        """Yield (seq, sealed record) not yet acknowledged in one lane, oldest first.
+
+        A snapshot of the lane: appends and acks made while iterating show on the next call.
+        """
         cursor = self.state[S_CURSORS][priority - 1]
+        last = cursor
         for seg in list(self.lanes[priority]):
-            if seg.last <= cursor:
+            if seg.last <= last:
                 continue
-            data = self.storage.read(seg.name)
+            try:
+                data = self.storage.read(seg.name)
+            except OSError:  # evicted while the caller iterated
+                continue
             frames, _, _ = scan(data)
             for seq, _, start, end in frames:
-                if seq > cursor:
+                if seq > last:  # also skips a record a retried write left twice
+                    last = seq
                     yield seq, data[start:end]
 
     def ack(self, priority, through_seq):
         """The collector stored this lane's records up to `through_seq`: forget them."""
+        if priority not in LANES or not self.writable:
+            raise QueueError("no lane %r to acknowledge, or the queue is read-only" % (priority,))
+        through_seq = min(through_seq, self.next_seq - 1)  # never past what was handed out
         cursors = self.state[S_CURSORS]
         if through_seq > cursors[priority - 1]:
             cursors[priority - 1] = through_seq
@@ -277,8 +339,12 @@ class Queue:
             for seg in self.lanes[lane]:
                 if seg.last > cursor:
                     count += self._unacked(seg)
-                    if seg.oldest is not None and (oldest is None or seg.oldest < oldest):
-                        oldest = seg.oldest
+                    first = seg.oldest
+                    if seg.first <= cursor:  # partly acknowledged: its first record still due
+                        first = [f[1] for f in scan(self.storage.read(seg.name))[0]
+                                 if f[0] > cursor][0]
+                    if first is not None and (oldest is None or first < oldest):
+                        oldest = first
             by_priority[lane] = count
         total = self._total()
         now = self._now()

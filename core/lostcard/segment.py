@@ -62,23 +62,39 @@ def _frame_at(data, pos):
             int.from_bytes(data[pos + 12:pos + 16], "big"), end, end + length)
 
 
-def scan(data):
-    """([(seq, time, payload start, end)], corrupt frames skipped, torn tail found)."""
+def scan(data, newest=True):
+    """([(seq, time, payload start, end)], corrupt frames skipped, torn tail found).
+
+    Only the newest segment of a lane can have a torn tail, and only one that runs past the end
+    of the file (an append the power cut short); any other bad frame is corrupt. A corrupt frame
+    whose length field still leads to the next frame's magic (or the end) is skipped by its
+    length and counted as one; otherwise the scan resynchronises on the next frame magic that
+    checks out, counting the skipped bytes as one.
+    """
     frames = []
     corrupt = 0
     pos = HEADER_LEN
-    while pos < len(data):
+    n = len(data)
+    while pos < n:
         found = _frame_at(data, pos)
         if found is not None:
             frames.append(found)
             pos = found[3]
             continue
-        # resynchronise: the next magic that starts a good frame
+        end = pos + FRAME_HEAD + int.from_bytes(data[pos + 2:pos + 4], "big") \
+            if pos + 4 <= n else n + 1
+        if end > n:
+            if newest and data[pos:pos + 2] == FRAME_MAGIC[:n - pos]:
+                return frames, corrupt, True
+        elif data[pos:pos + 2] == FRAME_MAGIC and (end == n or data[end:end + 2] == FRAME_MAGIC):
+            corrupt += 1
+            pos = end
+            continue
         nxt = data.find(FRAME_MAGIC, pos + 1)
         while nxt >= 0 and _frame_at(data, nxt) is None:
             nxt = data.find(FRAME_MAGIC, nxt + 1)
-        if nxt < 0:
-            return frames, corrupt, True
         corrupt += 1
+        if nxt < 0:
+            return frames, corrupt, False
         pos = nxt
     return frames, corrupt, False

@@ -11,7 +11,16 @@ import os
 class DirStorage:
     def __init__(self, path):
         self.path = path
-        os.makedirs(path, exist_ok=True)
+        if not os.path.isdir(path):
+            os.makedirs(path)
+            parent = os.path.dirname(os.path.abspath(path))
+            fd = os.open(parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        # a file created just before a crash may not have had its directory entry synced yet
+        self._sync_dir()
 
     def _p(self, name):
         return os.path.join(self.path, name)

@@ -153,3 +153,127 @@ def test_a_broken_clock_does_not_stop_a_record_from_being_stored():
         Queue.provision(storage, CHAIN)
         q = Queue(storage, PlainSealer, clock=lambda: reading)
         assert q.append({}, 1) == 1 and _pending(q, 1) == [1]
+
+
+class FailingStorage(MemoryStorage):
+    """Fails the next append with an errno, leaving what a file system leaves: an empty file."""
+
+    def __init__(self):
+        MemoryStorage.__init__(self)
+        self.fail_with = None
+        self.capacity = None
+
+    def append(self, name, data):
+        used = sum(len(v) for v in self.files.values())
+        if self.fail_with is not None or (self.capacity and used + len(data) > self.capacity):
+            errno, self.fail_with = self.fail_with or 28, None
+            self.files.setdefault(name, b"")
+            raise OSError(errno)
+        MemoryStorage.append(self, name, data)
+
+
+def test_a_failed_write_leaves_no_headerless_segment_behind():
+    storage = FailingStorage()
+    q, _ = _queue(storage)
+    q.append({}, 1)
+    q.ack(1, 1)  # the lane's segment goes; the next append starts a new one
+    storage.fail_with = 5  # EIO
+    try:
+        q.append({}, 1)
+        raise AssertionError("no error")
+    except OSError:
+        pass
+    seq = q.append({}, 1)
+    assert _pending(q, 1) == [seq]
+    restarted, _ = _queue(storage)
+    assert _pending(restarted, 1) == [seq] and restarted.stats()["unreadable_segments"] == 0
+
+
+def test_a_full_flash_evicts_and_retries_and_never_raises():
+    storage = FailingStorage()
+    q, _ = _queue(storage, rotate_bytes=60)
+    storage.capacity = 500  # the flash fills before the (default, large) budget does
+    for i in range(20):
+        q.append({"n": i}, 3)
+    assert q.stats()["evicted"][3] > 0 and _pending(q, 3)[-1] == 20
+
+
+def test_ack_refuses_unknown_lanes_and_never_acks_beyond_what_was_handed_out():
+    q, _ = _queue()
+    q.append({}, 3)
+    for bad in (0, 4):
+        try:
+            q.ack(bad, 1)
+            raise AssertionError("acked lane %d" % bad)
+        except QueueError:
+            pass
+    q.ack(3, 10 ** 6)
+    seq = q.append({}, 3)
+    assert _pending(q, 3) == [seq]  # records after the ack are not swallowed by it
+
+
+def test_a_record_that_cannot_fit_evicts_nothing():
+    q, _ = _queue(budget_bytes=400)
+    for i in range(3):
+        q.append({"n": i}, 3)
+    q.append({"big": "x" * 500}, 3)
+    assert _pending(q, 3) == [1, 2, 3] and q.stats()["evicted"][3] == 1
+
+
+def test_damage_in_an_older_segment_is_corruption_counted_per_record():
+    q, storage = _queue(rotate_bytes=200)
+    for i in range(12):
+        q.append({"n": i}, 2)
+    names = sorted(n for n in storage.list() if n.endswith(".seg"))
+    assert len(names) >= 2
+    data = bytearray(storage.files[names[0]])
+    frames, _, _ = segment.scan(bytes(data))
+    for f in frames[-3:]:  # the last three records of a closed segment, each hit in its payload
+        data[f[2]] ^= 0x01
+    storage.files[names[0]] = bytes(data)
+    restarted, _ = _queue(storage, rotate_bytes=200)
+    stats = restarted.stats()
+    assert stats["corrupt"] == 3 and stats["torn_tails"] == 0
+    assert len(_pending(restarted, 2)) == 9
+
+
+def test_oldest_age_counts_from_the_first_record_still_due():
+    ticks = [1000]
+    storage = MemoryStorage()
+    Queue.provision(storage, CHAIN)
+    q = Queue(storage, PlainSealer, clock=lambda: ticks[0])
+    for t in (1000, 2000, 3000):
+        ticks[0] = t
+        q.append({}, 1)
+    q.ack(1, 1)
+    ticks[0] = 3010
+    assert q.stats()["oldest_age_s"] == 1010
+
+
+def test_looking_at_a_queue_changes_nothing():
+    q, storage = _queue()
+    q.append({}, 1)
+    storage.files["1-00000000000000ff.seg"] = b"LQ"  # an interrupted creation
+    before = dict(storage.files)
+    Queue(storage).stats()
+    assert storage.files == before
+
+
+def test_state_of_another_version_and_a_second_provisioning_are_refused():
+    q, storage = _queue()
+    q.append({}, 1)
+    for attempt in (lambda: Queue.provision(storage, CHAIN),):
+        try:
+            attempt()
+            raise AssertionError("provisioned twice")
+        except QueueError:
+            pass
+    from lostcard import cbor
+    state = cbor.decode(storage.files["state"])
+    state[1] = 2
+    storage.files["state"] = cbor.encode(state)
+    try:
+        Queue(storage, PlainSealer)
+        raise AssertionError("opened a version 2 state")
+    except QueueError:
+        pass
