@@ -23,3 +23,8 @@ class AuthenticationError(LostcardError):
     One error for every failure, as `cryptography`'s InvalidTag: callers cannot tell a forged tag
     from a damaged header, and need not.
     """
+
+
+class SyncError(LostcardError):
+    """An upload did not go through (network, collector, or an acknowledgement that did not
+    verify). Nothing was forgotten; retry later."""

@@ -149,3 +149,9 @@ class FleetKeys:
     def key_for_kid(self, kid_bytes):
         device_id, epoch = parse_kid(kid_bytes)
         return self.record_key(device_id, epoch)
+
+
+def ack_key(crypto, fleet_secret, device_id):
+    """The key of a device's acknowledgements: the collector MACs each ack with it, the device
+    checks it before forgetting anything (docs/SYNC.md). Provisioned with chain(0)."""
+    return crypto.hkdf_sha256(fleet_secret, b"lostcard ack v1", check_device_id(device_id), 32)

@@ -13,7 +13,8 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 `storage` is the port's file store (docs/QUEUE.md, "Storage"): list(), read(name),
 append(name, data) and replace(name, data) durable on return, remove(name).
 `make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
-epoch, chain(); record.Sealer is the real one. Without it the queue opens read-only.
+epoch, chain(); record.Sealer is the real one. Without it the queue opens read-only, or, with
+writable=True, for uploading (acks but no appends).
 """
 
 from . import cbor
@@ -26,8 +27,8 @@ RESERVE = 32  # sequence numbers reserved per state write
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
 ENOSPC = 28
 # state keys
-S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT = \
-    range(1, 9)
+S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT, \
+    S_DEVICE, S_ACK_KEY = range(1, 11)
 
 
 class QueueError(LostcardError):
@@ -53,16 +54,20 @@ class _Segment:
 
 class Queue:
     def __init__(self, storage, make_sealer=None, rotate_bytes=2048, budget_bytes=65536,
-                 clock=None):
+                 clock=None, writable=None):
         self.storage = storage
         self.rotate_bytes = rotate_bytes
         self.budget = budget_bytes
         self.clock = clock
+        # without a sealer the queue only looks (writes and deletes nothing) unless told it may
+        # acknowledge: an uploader needs acks, not keys
+        self.writable = make_sealer is not None if writable is None else writable
         self._recover(make_sealer)
 
     @staticmethod
-    def provision(storage, chain, first_seq=1):
-        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0)).
+    def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
+        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0)); the
+        device id and ack key, when given, are kept for the sync (docs/SYNC.md).
 
         Refused where a queue has been: starting its sequence numbers and keys over would reuse
         (key, IV) pairs. A re-provisioned terminal gets a new device id and an empty directory.
@@ -70,9 +75,12 @@ class Queue:
         for name in storage.list():
             if name == STATE or name.endswith(".seg"):
                 raise QueueError("queue already provisioned")
-        storage.replace(STATE, cbor.encode({
-            S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
-            S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}))
+        state = {S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
+                 S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}
+        if device_id is not None:
+            state[S_DEVICE] = device_id
+            state[S_ACK_KEY] = bytes(ack_key)
+        storage.replace(STATE, cbor.encode(state))
 
     # -- recovery -----------------------------------------------------------------------------
 
@@ -89,8 +97,8 @@ class Queue:
                 state[key]
         except (LostcardError, KeyError, TypeError, IndexError) as exc:
             raise QueueError("queue state unreadable: %s" % (exc,))
-        # without a sealer the queue only looks: it writes nothing, deletes nothing
-        self.writable = make_sealer is not None
+        self.device_id = state.get(S_DEVICE)
+        self.ack_key = state.get(S_ACK_KEY)
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         self.sealer = make_sealer(state[S_EPOCH], state[S_CHAIN]) if make_sealer else None
         self.lanes = {1: [], 2: [], 3: []}

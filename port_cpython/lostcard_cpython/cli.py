@@ -92,6 +92,71 @@ def _queue(args):
     return 0
 
 
+def _sync(args):
+    import random
+    import time
+
+    from lostcard.queue import Queue
+    from lostcard.sync import Uploader, first_delay
+
+    from . import crypto
+    from .storage import DirStorage
+    from .transport import HttpTransport
+
+    if not os.path.isdir(args.dir):
+        raise LostcardError("no queue directory %s" % args.dir)
+    probe = Queue(DirStorage(args.dir))
+    device_id, ack_key = probe.device_id, probe.ack_key
+    if device_id is None:
+        raise LostcardError("queue %s was provisioned without a device id and ack key" % args.dir)
+    queue = Queue(DirStorage(args.dir), writable=True)
+    total = queue.stats()["records"]
+    bar = _progress(total)
+    uploader = Uploader(queue, HttpTransport(args.url, timeout=args.timeout), crypto, os.urandom,
+                        device_id, ack_key, progress=bar)
+    if not args.now:
+        time.sleep(first_delay(random.uniform, args.spread))
+    try:
+        sent = uploader.run(time.sleep, random.uniform, max_failures=args.max_failures)
+    except LostcardError as exc:
+        print("\nlostcard: sync stopped: %s" % exc, file=sys.stderr)
+        return 1
+    print("\nsynced %d incidents; %d left" % (sent, queue.stats()["records"]), file=sys.stderr)
+    return 0
+
+
+def _progress(total):
+    done = [0]
+
+    def show(acked, remaining):
+        done[0] += acked
+        width = 30
+        filled = width * done[0] // max(total, 1)
+        sys.stderr.write("\r[%s%s] %d/%d" % ("#" * filled, "." * (width - filled), done[0], total))
+        sys.stderr.flush()
+    return show
+
+
+def _collector(args):
+    from .collector_store import SqliteStore
+    from .jsonl import dumps
+
+    if args.collector_command == "serve":
+        from .collector import serve
+
+        serve(args.db, _read_secret(args.fleet_secret_file), args.host, args.port)
+        return 0
+    if not os.path.exists(args.db):
+        raise LostcardError("no collector database %s" % args.db)
+    store = SqliteStore(args.db)
+    if args.collector_command == "stats":
+        print(dumps(store.stats(), pretty=True))
+    else:
+        for row in store.incidents(args.cause, args.device, args.since):
+            print(dumps(row))
+    return 0
+
+
 def _read_secret(path):
     """The fleet secret from a file: hex text (as provisioning tools write it) or raw bytes."""
     with open(path, "rb") as f:
@@ -169,6 +234,34 @@ def parser():
                     help="status: counts; list: records awaiting upload; inspect: files")
     qu.add_argument("--dir", required=True, help="the queue directory")
     qu.set_defaults(run=_queue)
+
+    sy = sub.add_parser("sync", help="upload a queue's backlog to a collector")
+    sy.add_argument("--dir", required=True, help="the queue directory")
+    sy.add_argument("--url", required=True, help="the collector, e.g. http://127.0.0.1:8080")
+    sy.add_argument("--now", action="store_true", help="skip the random delay before starting")
+    sy.add_argument("--spread", type=float, default=60.0,
+                    help="longest random delay before the first upload, seconds (default 60)")
+    sy.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
+    sy.add_argument("--max-failures", type=int, default=8,
+                    help="give up after this many failures in a row (default 8)")
+    sy.set_defaults(run=_sync)
+
+    co2 = sub.add_parser("collector", help="the acquirer's collector of incidents")
+    cs = co2.add_subparsers(dest="collector_command", required=True)
+    serve = cs.add_parser("serve", help="run the collector (HTTP)")
+    serve.add_argument("--db", required=True, help="SQLite database (created if absent)")
+    serve.add_argument("--fleet-secret-file", required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    inc = cs.add_parser("incidents", help="stored incidents, one JSON line each")
+    inc.add_argument("--db", default="collector.db")
+    inc.add_argument("--cause")
+    inc.add_argument("--device")
+    inc.add_argument("--since", type=int, help="unix time")
+    st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
+    st.add_argument("--db", default="collector.db")
+    for parser_ in (serve, inc, st):
+        parser_.set_defaults(run=_collector)
     return p
 
 

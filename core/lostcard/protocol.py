@@ -1,0 +1,82 @@
+"""The upload protocol's messages (normative: docs/SYNC.md), shared by terminals and collector.
+
+    batch = {1: device id, 2: request nonce (16 bytes), 3: lane (1..3),
+             4: [* [seq, sealed incident (bstr)]], ? 5: gaps}  gaps = [evicted lane 1, 2, 3, corrupt]
+    reply = {1: acknowledged sequence number (0 = none), 2: ack MAC (16 bytes), 3: quarantined}
+    ack MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged])[:16]
+
+The collector replies only after its transaction committed; a terminal forgets records only for
+a reply whose MAC checks under its own ack key and its own fresh nonce.
+"""
+
+from . import cbor
+from .errors import LostcardError
+
+NONCE_LEN = 16
+MAC_LEN = 16
+MAX_RECORDS = 100
+
+
+class ProtocolError(LostcardError):
+    """A batch or reply that is not what docs/SYNC.md describes."""
+
+
+def ack_mac(crypto, key, device_id, nonce, acked):
+    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked]))[:MAC_LEN]
+
+
+def encode_batch(device_id, nonce, lane, sealed, gaps=None):
+    batch = {1: device_id, 2: nonce, 3: lane, 4: sealed}
+    if gaps is not None:
+        batch[5] = gaps
+    return cbor.encode(batch)
+
+
+def decode_batch(body, max_size):
+    """(device id, nonce, lane, [sealed], gaps or None); ProtocolError says what is wrong."""
+    try:
+        batch = cbor.decode(body, max_size=max_size, max_items=4 * MAX_RECORDS + 32)
+    except LostcardError as exc:
+        raise ProtocolError("body is not CBOR: %s" % exc.args[0])
+    if not isinstance(batch, dict):
+        raise ProtocolError("batch is not a map")
+    device_id, nonce, lane, sealed = batch.get(1), batch.get(2), batch.get(3), batch.get(4)
+    if not isinstance(device_id, str) or not isinstance(nonce, bytes) or len(nonce) != NONCE_LEN:
+        raise ProtocolError("batch needs a device id and a 16-byte nonce")
+    if lane not in (1, 2, 3):
+        raise ProtocolError("batch lane must be 1, 2 or 3")
+    if not isinstance(sealed, list) or len(sealed) > MAX_RECORDS:
+        raise ProtocolError("batch records must be a list of at most %d" % MAX_RECORDS)
+    for item in sealed:
+        if not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool) \
+                or not isinstance(item[0], int) or not 0 <= item[0] < 1 << 64 \
+                or not isinstance(item[1], bytes):
+            raise ProtocolError("batch records must be [sequence number, sealed incident]")
+    gaps = batch.get(5)
+    if gaps is not None and (not isinstance(gaps, list) or len(gaps) != 4 or not all(
+            isinstance(g, int) and not isinstance(g, bool) and 0 <= g < 1 << 32 for g in gaps)):
+        raise ProtocolError("batch gaps must be [evicted 1, 2, 3, corrupt]")
+    return device_id, nonce, lane, sealed, gaps
+
+
+def encode_reply(crypto, key, device_id, nonce, acked, quarantined):
+    return cbor.encode({1: acked, 2: ack_mac(crypto, key, device_id, nonce, acked),
+                        3: quarantined})
+
+
+def verified_ack(crypto, key, device_id, nonce, body):
+    """The acknowledged sequence number of a reply to our request `nonce`, or None if the reply
+    is not one the collector made for this device and this request (never an exception)."""
+    try:
+        reply = cbor.decode(body, max_size=256)
+        acked, mac = reply[1], reply[2]
+    except (LostcardError, KeyError, TypeError):
+        return None
+    if isinstance(acked, bool) or not isinstance(acked, int) or acked < 0 \
+            or not isinstance(mac, bytes):
+        return None
+    expected = ack_mac(crypto, key, device_id, nonce, acked)
+    diff = len(expected) ^ len(mac)
+    for a, b in zip(expected, mac):
+        diff |= a ^ b
+    return acked if diff == 0 else None

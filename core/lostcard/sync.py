@@ -1,0 +1,110 @@
+"""Uploading the queue to the collector: one byte-bounded batch at a time, urgent lanes first,
+forgetting records only for acknowledgements that verify (docs/SYNC.md).
+
+`transport.post(path, body)` -> (HTTP status, reply bytes), raising SyncError when the network
+fails; `random_bytes(n)` gives fresh nonces. Every step can be interrupted at any point: what was
+not acknowledged stays in the queue and is sent again; the collector stores it once.
+"""
+
+from . import protocol
+from .errors import SyncError
+
+BATCH_PATH = "/v1/batch"
+
+
+class Backoff:
+    """Exponential backoff with full jitter: wait a uniform time in [0, min(cap, base * 2**n)],
+    so that a fleet whose link came back at once spreads its retries out."""
+
+    def __init__(self, uniform, base=1.0, cap=300.0):
+        self.uniform = uniform
+        self.base = base
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self):
+        ceiling = min(self.cap, self.base * (1 << min(self.failures, 30)))
+        self.failures += 1
+        return self.uniform(0, ceiling)
+
+    def reset(self):
+        self.failures = 0
+
+
+def first_delay(uniform, spread=60.0):
+    """How long to wait before the first upload after the link returns (no stampede)."""
+    return uniform(0, spread)
+
+
+class Uploader:
+    def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
+                 batch_bytes=3072, progress=None):
+        self.queue = queue
+        self.transport = transport
+        self.crypto = crypto
+        self.random_bytes = random_bytes
+        self.device_id = device_id
+        self.ack_key = ack_key
+        self.batch_bytes = batch_bytes
+        self.progress = progress
+
+    def _batch(self):
+        """(lane, [(seq, sealed)]) of the next batch, urgent lanes first; (None, []) if none."""
+        for lane in (1, 2, 3):
+            batch = []
+            size = 0
+            for seq, sealed in self.queue.pending(lane):
+                if batch and (size + len(sealed) > self.batch_bytes
+                              or len(batch) >= protocol.MAX_RECORDS):
+                    break
+                batch.append((seq, sealed))
+                size += len(sealed)
+            if batch:
+                return lane, batch
+        return None, []
+
+    def step(self):
+        """Upload at most one batch; return how many records it acknowledged (0: nothing to do).
+
+        Raises SyncError if the batch did not go through; nothing is forgotten then.
+        """
+        lane, batch = self._batch()
+        if not batch:
+            return 0
+        stats = self.queue.stats()
+        gaps = [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3], stats["corrupt"]]
+        nonce = self.random_bytes(protocol.NONCE_LEN)
+        body = protocol.encode_batch(self.device_id, nonce, lane, [[q, s] for q, s in batch], gaps)
+        status, reply = self.transport.post(BATCH_PATH, body)
+        if status != 200:
+            raise SyncError("collector answered %d" % status)
+        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce, reply)
+        if acked is None:
+            raise SyncError("acknowledgement did not verify: nothing forgotten")
+        last = batch[-1][0]
+        acked = min(acked, last)  # never forget what this request did not carry
+        done = len([1 for seq, _ in batch if seq <= acked])
+        if done == 0:
+            raise SyncError("collector acknowledged none of the batch")
+        self.queue.ack(lane, acked)
+        if self.progress is not None:
+            self.progress(done, self.queue.stats()["records"])
+        return done
+
+    def run(self, sleep, uniform, max_failures=None):
+        """Upload until the queue is empty; back off with full jitter on failures. Returns the
+        number of records acknowledged; stops after `max_failures` failures in a row if given."""
+        backoff = Backoff(uniform)
+        total = 0
+        while True:
+            try:
+                done = self.step()
+            except SyncError:
+                if max_failures is not None and backoff.failures + 1 >= max_failures:
+                    raise
+                sleep(backoff.next_delay())
+                continue
+            backoff.reset()
+            if done == 0:
+                return total
+            total += done

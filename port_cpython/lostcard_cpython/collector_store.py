@@ -1,0 +1,94 @@
+"""The collector's storage: SQLite in WAL mode by default, behind a small interface so that a
+server database can follow (store_batch, incidents, stats).
+
+Each incident is stored once, keyed by (device, seq). Records that fail to open or check go to
+`quarantine` with the reason. A device's reported evictions and corruptions go to `gaps`.
+"""
+
+import sqlite3
+import threading
+import time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    device TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER, cause TEXT NOT NULL,
+    subcause TEXT NOT NULL, action TEXT NOT NULL, priority INTEGER NOT NULL, token BLOB,
+    last4 TEXT, policy TEXT NOT NULL, received INTEGER NOT NULL, sealed BLOB NOT NULL,
+    PRIMARY KEY (device, seq));
+CREATE INDEX IF NOT EXISTS incidents_cause ON incidents (cause, time);
+CREATE TABLE IF NOT EXISTS quarantine (
+    device TEXT NOT NULL, digest BLOB NOT NULL, reason TEXT NOT NULL, received INTEGER NOT NULL,
+    sealed BLOB NOT NULL, PRIMARY KEY (device, digest));
+CREATE TABLE IF NOT EXISTS gaps (
+    device TEXT PRIMARY KEY, evicted_1 INTEGER, evicted_2 INTEGER, evicted_3 INTEGER,
+    corrupt INTEGER, reported INTEGER NOT NULL);
+"""
+COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "token", "last4",
+           "policy", "received", "sealed")
+
+
+class SqliteStore:
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
+        self.db.executescript(SCHEMA)
+        self.lock = threading.Lock()
+
+    def store_batch(self, device, incidents, quarantined, gaps):
+        """One transaction: incidents (rows of COLUMNS, duplicates ignored), quarantined
+        (device, digest, reason, sealed), and the device's gap counts. Durable on return."""
+        now = int(time.time())
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", incidents)
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
+                    [(d, digest, reason, now, sealed) for d, digest, reason, sealed in quarantined])
+                if gaps is not None:
+                    self.db.execute("INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?)",
+                                    (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    def incidents(self, cause=None, device=None, since=None, limit=1000):
+        where, args = [], []
+        for column, value, op in (("cause", cause, "="), ("device", device, "="),
+                                  ("time", since, ">=")):
+            if value is not None:
+                where.append("%s %s ?" % (column, op))
+                args.append(value)
+        sql = "SELECT device, seq, time, cause, subcause, action, priority, last4, policy, " \
+              "received FROM incidents"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY device, seq LIMIT ?"
+        with self.lock:
+            rows = self.db.execute(sql, args + [limit]).fetchall()
+        names = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
+                 "policy", "received")
+        return [dict(zip(names, row)) for row in rows]
+
+    def stats(self):
+        with self.lock:
+            one = lambda sql: self.db.execute(sql).fetchone()[0]
+            causes = dict(self.db.execute(
+                "SELECT cause, COUNT(*) FROM incidents GROUP BY cause ORDER BY cause").fetchall())
+            reasons = dict(self.db.execute(
+                "SELECT reason, COUNT(*) FROM quarantine GROUP BY reason").fetchall())
+            gaps = self.db.execute("SELECT COALESCE(SUM(evicted_1),0), COALESCE(SUM(evicted_2),0),"
+                                   " COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0) "
+                                   "FROM gaps").fetchone()
+            return {"incidents": one("SELECT COUNT(*) FROM incidents"),
+                    "devices": one("SELECT COUNT(DISTINCT device) FROM incidents"),
+                    "by_cause": causes, "quarantined": one("SELECT COUNT(*) FROM quarantine"),
+                    "quarantine_reasons": reasons,
+                    "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
+                                   "corrupt": gaps[3]}}
+
+    def close(self):
+        self.db.close()

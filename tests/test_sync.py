@@ -1,0 +1,228 @@
+"""Sync against a real collector process on 127.0.0.1, through a proxy that injects faults.
+
+After every fault: each incident is stored exactly once, the device forgot only what the
+collector acknowledged, and the collector still serves. The MicroPython client runs against
+the same collector.
+"""
+
+import os
+import sqlite3
+
+import cbor2
+import httpx
+import pytest
+
+from lostcard import keys, protocol, record
+from lostcard.decision import classify
+from lostcard.errors import SyncError
+from lostcard.queue import Queue
+from lostcard.sync import Uploader
+from lostcard_cpython import crypto, paths, scenarios
+from lostcard_cpython.storage import DirStorage
+from lostcard_cpython.transport import HttpTransport
+from collector_process import CollectorProcess, FaultProxy
+from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+
+SECRET = bytes(range(100, 132))
+ITEMS = scenarios.load()
+
+
+def _device(tmp_path, device_id, count=12):
+    """A provisioned terminal queue holding `count` sealed incidents; (queue, appended seqs)."""
+    path = str(tmp_path / device_id)
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    Queue.provision(DirStorage(path), chain, device_id=device_id,
+                    ack_key=keys.ack_key(crypto, SECRET, device_id))
+    q = Queue(DirStorage(path), lambda e, c: record.Sealer(crypto, device_id, e, c),
+              rotate_bytes=800)
+    seqs = []
+    for item in ITEMS[:count]:
+        d = classify(item["event"])
+        seqs.append(q.append(record.build(item["event"], d, device_id, 0, crypto, b"t" * 32),
+                             d["priority"]))
+    return q, seqs
+
+
+def _uploader(q, url, timeout=1.0):
+    return Uploader(q, HttpTransport(url, timeout=timeout), crypto, os.urandom, q.device_id,
+                    q.ack_key, batch_bytes=700)
+
+
+def _pending(q):
+    return sorted(seq for lane in (1, 2, 3) for seq, _ in q.pending(lane))
+
+
+def _stored(db, device):
+    with sqlite3.connect(db) as con:
+        return [row[0] for row in con.execute(
+            "SELECT seq FROM incidents WHERE device = ? ORDER BY seq", (device,))]
+
+
+def _check(env, q, seqs):
+    stored = _stored(env["db"], q.device_id)
+    assert len(stored) == len(set(stored))  # once
+    pending = _pending(q)
+    for seq in seqs:  # nothing lost: what the device forgot, the collector holds
+        assert seq in pending or seq in stored, seq
+    assert httpx.get(env["collector"].url + "/v1/health", timeout=5).status_code == 200
+    return stored, pending
+
+
+@pytest.fixture
+def env(tmp_path):
+    secret = tmp_path / "fleet.secret"
+    secret.write_text(SECRET.hex())
+    collector = CollectorProcess(tmp_path / "collector.db", secret).start()
+    proxy = FaultProxy(collector.port)
+    yield {"collector": collector, "proxy": proxy, "db": str(tmp_path / "collector.db"),
+           "tmp": tmp_path}
+    proxy.close()
+    collector.stop()
+
+
+def _drain(q, url):
+    return _uploader(q, url).run(lambda s: None, lambda a, b: 0.0, max_failures=3)
+
+
+def test_a_backlog_uploads_once_urgent_lanes_first(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-1")
+    order = []
+    up = _uploader(q, env["proxy"].url)
+    up.progress = lambda done, left: order.append(left)
+    assert up.run(lambda s: None, lambda a, b: 0.0) == len(seqs)
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
+    assert order == sorted(order, reverse=True) and order[-1] == 0
+
+
+@pytest.mark.parametrize("fault", ["die_before_commit:1", "die_after_commit:1"])
+def test_collector_killed_mid_batch_and_restarted(env, fault):
+    env["collector"].stop()
+    env["collector"].start(fault)
+    q, seqs = _device(env["tmp"], "T-SYNC-2")
+    with pytest.raises(SyncError):
+        _uploader(q, env["proxy"].url).step()
+    env["collector"].wait_dead()
+    assert _pending(q) == sorted(seqs)  # nothing acknowledged, nothing forgotten
+    env["collector"].start()
+    _drain(q, env["proxy"].url)
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
+
+
+@pytest.mark.parametrize("mode", ["reset_before", "reset_after", "slow"])
+def test_connection_reset_or_too_slow_loses_and_duplicates_nothing(env, mode):
+    q, seqs = _device(env["tmp"], "T-SYNC-3")
+    env["proxy"].mode, env["proxy"].delay = mode, 2.5  # the client gives up after 1 s
+    with pytest.raises(SyncError):
+        _uploader(q, env["proxy"].url).step()
+    assert _pending(q) == sorted(seqs)
+    _drain(q, env["proxy"].url)
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
+
+
+def test_the_same_batch_twice_is_stored_once(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-4", count=3)
+    body = protocol.encode_batch(q.device_id, os.urandom(16), 3,
+                                 [[s, b] for s, b in q.pending(3)])
+    first = httpx.post(env["collector"].url + "/v1/batch", content=body)
+    second = httpx.post(env["collector"].url + "/v1/batch", content=body)
+    assert first.status_code == second.status_code == 200
+    assert cbor2.loads(first.content)[1] == cbor2.loads(second.content)[1]
+    assert len(_stored(env["db"], q.device_id)) == len([s for s, _ in q.pending(3)])
+
+
+def _flip_mac(body):
+    reply = cbor2.loads(body)
+    reply[2] = bytes([reply[2][0] ^ 1]) + reply[2][1:]
+    return cbor2.dumps(reply)
+
+
+def test_forged_replayed_and_other_device_acks_change_nothing(env):
+    proxy = env["proxy"]
+    other, _ = _device(env["tmp"], "T-SYNC-OTHER", count=2)
+    _uploader(other, proxy.url).step()  # a genuine ack, for another device and another request
+    other_reply = proxy.replies[-1]
+    q, seqs = _device(env["tmp"], "T-SYNC-5")
+    for transform in (_flip_mac, lambda body: other_reply,
+                      lambda body: cbor2.dumps({1: 10 ** 6, 2: b"\x00" * 16, 3: 0})):
+        proxy.mode, proxy.transform = "change", transform
+        with pytest.raises(SyncError):
+            _uploader(q, proxy.url).step()
+        assert _pending(q) == sorted(seqs)  # nothing forgotten
+    first_reply = proxy.replies[-1]  # the collector's genuine reply to an earlier request
+    proxy.mode, proxy.transform = "change", lambda body: first_reply
+    with pytest.raises(SyncError):
+        _uploader(q, proxy.url).step()  # a replayed ack: its nonce is not ours
+    assert _pending(q) == sorted(seqs)
+    _drain(q, proxy.url)
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
+
+
+def test_junk_bodies_get_clear_4xx_and_the_collector_serves_on(env):
+    url = env["collector"].url + "/v1/batch"
+    q, _ = _device(env["tmp"], "T-SYNC-6", count=1)
+    good = protocol.encode_batch(q.device_id, os.urandom(16), 3,
+                                 [[s, b] for s, b in q.pending(3)])
+    for body, status in ((good[:-5], 400), (b"\xff" * 100, 400), (b"", 400),
+                         (cbor2.dumps({1: "T-1", 2: b"x", 3: 1, 4: []}), 400),
+                         (cbor2.dumps({1: "bad id", 2: bytes(16), 3: 1, 4: []}), 400),
+                         (cbor2.dumps({1: "T-1", 2: bytes(16), 3: 1, 4: [[1, b"x"]] * 101}), 400),
+                         (b"\xa0" * (70 * 1024), 413)):
+        reply = httpx.post(url, content=body)
+        assert reply.status_code == status, (body[:20], reply.text)
+        assert "error" in reply.json()
+    assert httpx.post(url, content=good).status_code == 200
+
+
+def test_records_of_another_device_or_tampered_are_quarantined_and_acknowledged(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-7", count=3)
+    stranger, _ = _device(env["tmp"], "T-SYNC-8", count=1)
+    items = [[s, b] for s, b in q.pending(3)]
+    tampered = bytearray(items[0][1])
+    tampered[-1] ^= 1
+    foreign = [[9999, b] for _, b in stranger.pending(3)][0]
+    body = protocol.encode_batch(q.device_id, os.urandom(16), 3,
+                                 [[items[0][0], bytes(tampered)], foreign] + items[1:])
+    reply = httpx.post(env["collector"].url + "/v1/batch", content=body)
+    assert reply.status_code == 200
+    answer = cbor2.loads(reply.content)
+    assert answer[1] == 9999 and answer[3] == 2  # acknowledged through the batch, 2 quarantined
+    with sqlite3.connect(env["db"]) as con:
+        reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]
+    assert any("authentication failed" in r for r in reasons)
+    assert any("another device" in r for r in reasons)
+    assert len(_stored(env["db"], q.device_id)) == len(items) - 1
+
+
+def test_known_gaps_are_stored(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-9", count=2)
+    q.state[6] = [0, 1, 7]  # as if the queue had evicted records
+    q.state[7] = 2
+    _drain(q, env["proxy"].url)
+    with sqlite3.connect(env["db"]) as con:
+        row = con.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
+                          "WHERE device = ?", (q.device_id,)).fetchone()
+    assert row == (0, 1, 7, 2)
+
+
+def test_the_micropython_client_uploads_to_the_same_collector(env, bundle):  # noqa: F811
+    q, seqs = _device(env["tmp"], "T-SYNC-MPY")
+    proxy = env["proxy"]
+    path = str(env["tmp"] / "T-SYNC-MPY")
+    # first a forged ack: the device must keep everything
+    proxy.mode, proxy.transform = "change", _flip_mac
+    proc = micropython(bundle, ["-m", "sync_client", path, proxy.url, "1"])
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "refused" in proc.stdout
+    assert _pending(Queue(DirStorage(path))) == sorted(seqs)
+    # then a reset after the commit, then the rest
+    proxy.mode = "reset_after"
+    proc = micropython(bundle, ["-m", "sync_client", path, proxy.url, "20"])
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "done" in proc.stdout
+    q = Queue(DirStorage(path))
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
