@@ -208,21 +208,68 @@ def test_known_gaps_are_stored(env):
     assert row == (0, 1, 7, 2)
 
 
-def test_the_micropython_client_uploads_to_the_same_collector(env, bundle):  # noqa: F811
-    q, seqs = _device(env["tmp"], "T-SYNC-MPY")
+@pytest.mark.parametrize("fault", ["forged", "replayed", "other_device", "reset_before",
+                                   "reset_after", "slow", "die_before_commit:1",
+                                   "die_after_commit:1"])
+def test_the_micropython_client_against_the_same_collector(env, bundle, fault):  # noqa: F811
     proxy = env["proxy"]
+    if fault in ("replayed", "other_device"):  # a genuine reply to capture first
+        other, _ = _device(env["tmp"], "T-SYNC-GIVER", count=1)
+        _uploader(other, proxy.url).step()
+        captured = proxy.replies[-1]
+    q, seqs = _device(env["tmp"], "T-SYNC-MPY")
     path = str(env["tmp"] / "T-SYNC-MPY")
-    # first a forged ack: the device must keep everything
-    proxy.mode, proxy.transform = "change", _flip_mac
+    if fault.startswith("die_"):
+        env["collector"].stop()
+        env["collector"].start(fault)
+    elif fault == "forged":
+        proxy.mode, proxy.transform = "change", _flip_mac
+    elif fault in ("replayed", "other_device"):
+        proxy.mode, proxy.transform = "change", lambda body: captured
+    else:
+        proxy.mode, proxy.delay = fault, 7.0  # the device's timeout is 5 s
     proc = micropython(bundle, ["-m", "sync_client", path, proxy.url, "1"])
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "refused" in proc.stdout
-    assert _pending(Queue(DirStorage(path))) == sorted(seqs)
-    # then a reset after the commit, then the rest
-    proxy.mode = "reset_after"
+    assert "refused" in proc.stdout, proc.stdout
+    assert _pending(Queue(DirStorage(path))) == sorted(seqs)  # nothing forgotten
+    if fault.startswith("die_"):
+        env["collector"].wait_dead()
+        env["collector"].start()
     proc = micropython(bundle, ["-m", "sync_client", path, proxy.url, "20"])
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "done" in proc.stdout
-    q = Queue(DirStorage(path))
-    stored, pending = _check(env, q, seqs)
+    assert "done" in proc.stdout, proc.stdout
+    stored, pending = _check(env, Queue(DirStorage(path)), seqs)
     assert stored == sorted(seqs) and pending == []
+
+
+def test_sync_and_collector_commands(env):
+    import json
+    import subprocess
+    import sys
+
+    q, seqs = _device(env["tmp"], "T-SYNC-CLI")
+    path = str(env["tmp"] / "T-SYNC-CLI")
+
+    def lostcard(*args):
+        return subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", *args],
+                              capture_output=True, text=True, timeout=120)
+    sync = lostcard("sync", "--dir", path, "--url", env["collector"].url, "--now")
+    assert sync.returncode == 0, sync.stderr
+    assert "synced %d incidents; 0 left" % len(seqs) in sync.stderr and "#" in sync.stderr
+    stats = json.loads(lostcard("collector", "stats", "--db", env["db"]).stdout)
+    assert stats["incidents"] == len(seqs) and stats["quarantined"] == 0
+    rows = [json.loads(line) for line in lostcard(
+        "collector", "incidents", "--db", env["db"], "--device", "T-SYNC-CLI").stdout.split("\n")
+        if line]
+    assert [r["seq"] for r in rows] == sorted(seqs)
+    cause = rows[0]["cause"]
+    only = lostcard("collector", "incidents", "--db", env["db"], "--cause", cause).stdout
+    assert all(json.loads(line)["cause"] == cause for line in only.split("\n") if line)
+    down = lostcard("sync", "--dir", path, "--url", "http://127.0.0.1:9", "--now",
+                    "--max-failures", "1")
+    assert down.returncode == 0  # nothing left to send: nothing to fail
+    q2, _ = _device(env["tmp"], "T-SYNC-CLI2", count=1)
+    down = lostcard("sync", "--dir", str(env["tmp"] / "T-SYNC-CLI2"), "--url",
+                    "http://127.0.0.1:9", "--now", "--max-failures", "2")
+    assert down.returncode == 1 and "sync stopped" in down.stderr
+    assert _pending(Queue(DirStorage(str(env["tmp"] / "T-SYNC-CLI2")))) != []

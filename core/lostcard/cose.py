@@ -38,13 +38,14 @@ def _fail(why):
     raise AuthenticationError("authentication failed: " + why)
 
 
-def parse(message):
+def parse(message, decode=cbor.decode):
     """(protected, unprotected, ciphertext) of a COSE_Encrypt0, checked for shape only.
 
     Raises AuthenticationError for anything that is not an AES-CCM-16-64-128 COSE_Encrypt0.
+    `decode` is the CBOR decoder (a port may pass a native one that keeps these rules).
     """
     try:
-        item = cbor.decode(message)
+        item = decode(message)
     except CBORError as exc:
         _fail("not CBOR (%s)" % exc.args[0])
     if isinstance(item, cbor.Tag):
@@ -82,7 +83,8 @@ def kid_of(message):
     return parse(message)[1].get(4)
 
 
-def open(aead, message, external_aad=b""):
-    """The plaintext of a COSE_Encrypt0 sealed under `aead`'s key; AuthenticationError if not."""
-    protected, unprotected, ciphertext = parse(message)
+def open(aead, message, external_aad=b"", parsed=None):
+    """The plaintext of a COSE_Encrypt0 sealed under `aead`'s key; AuthenticationError if not.
+    `parsed` is parse(message) when the caller has it already."""
+    protected, unprotected, ciphertext = parsed or parse(message)
     return aead.open(unprotected[5], ciphertext, _aad(protected, external_aad))

@@ -126,6 +126,9 @@ class FleetKeys:
     def record_key(self, device_id, epoch):
         if not 0 <= epoch < MAX_EPOCH:
             raise KeyScheduleError("epoch out of range")
+        derived = self._derived
+        if derived is not None and derived[0] == device_id and derived[1] == epoch:
+            return derived[3]  # the same epoch again: a batch's records mostly share one
         start, chain = self._known.get(device_id, (0, None))
         if epoch - start > self.MAX_AHEAD:
             raise KeyScheduleError("epoch %d is too far beyond the device's last known epoch"
@@ -135,8 +138,9 @@ class FleetKeys:
                                           device_root(self.crypto, self._secret, device_id))
         for _ in range(epoch - start):
             chain = next_chain(self.crypto, chain)
-        self._derived = (device_id, epoch, chain)
-        return record_key(self.crypto, chain)
+        key = record_key(self.crypto, chain)
+        self._derived = (device_id, epoch, chain, key)
+        return key
 
     def confirm(self, device_id, epoch):
         """A record of `device_id` sealed in `epoch` opened: derive later epochs from here."""

@@ -115,20 +115,24 @@ def check(record):
     return record
 
 
-def open_sealed(crypto, fleet_keys, message):
+def open_sealed(crypto, fleet_keys, message, decode=cbor.decode):
     """The checked record in a sealed incident.
 
     AuthenticationError if it does not open; RecordError if it opens but is not a version 1 record
     bound to the kid and IV it came with; KeyScheduleError if its kid names no key we would derive.
+    `decode(data, canonical=...)` is the CBOR decoder: the core's, or a port's native one that
+    keeps the same rules (the collector's, on cbor2).
     """
-    protected, unprotected, _ = cose.parse(message)
+    parsed = cose.parse(message, decode)
+    unprotected = parsed[1]
     kid = unprotected.get(4)
     if kid is None:
         raise RecordError("sealed incident has no kid")
     device_id, epoch = keys.parse_kid(kid)
-    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, epoch)), message)
+    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, epoch)), message,
+                          parsed=parsed)
     try:
-        record = check(cbor.decode(plaintext, canonical=True))
+        record = check(decode(plaintext, canonical=True))
     except CBORError as exc:
         raise RecordError("record is not deterministic CBOR: %s" % exc.args[0])
     if record[K_DEVICE] != device_id:

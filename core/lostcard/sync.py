@@ -38,7 +38,7 @@ def first_delay(uniform, spread=60.0):
 
 class Uploader:
     def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
-                 batch_bytes=3072, progress=None):
+                 batch_bytes=1536, progress=None):
         self.queue = queue
         self.transport = transport
         self.crypto = crypto

@@ -227,3 +227,137 @@ def run_queue(out, records, size=204):
         out.write("%-44s %12.2f %14.2f %7.2fx\n" % (label, a, b, a / b if b else 0))
     out.write("bare: the same bytes appended to one LittleFS file and closed each time (what a\n"
               "durable append costs the file system itself), the file removed every 50 records.\n")
+
+
+def run_sync(out, records=1000):
+    """Collector ingest beside a bare SQLite insert of the same rows; end-to-end rates."""
+    import os
+    import sqlite3
+
+    from lostcard import keys, protocol, record
+    from lostcard.queue import Queue
+    from lostcard.sync import Uploader
+
+    from .collector import Collector
+    from .collector_store import SCHEMA, SqliteStore
+    from .storage import DirStorage
+
+    secret = bytes(32)
+    items = scenario_file.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        # sealed incidents of one device, as a terminal would send them
+        chain = keys.first_chain(crypto, keys.device_root(crypto, secret, "BENCH-1"))
+        sealer = record.Sealer(crypto, "BENCH-1", 0, chain)
+        sealed = []
+        for n in range(1, records + 1):
+            event = items[n % len(items)]["event"]
+            sealed.append([n, sealer.seal(record.build(event, classify(event), "BENCH-1", n,
+                                                       crypto, bytes(32)), n)])
+        collector = Collector(SqliteStore(os.path.join(tmp, "c.db")), secret)
+        t0 = time.perf_counter()
+        for start in range(0, records, 100):
+            collector.ingest("BENCH-1", 3, sealed[start:start + 100], [0, 0, 0, 0])
+        ingest = records / (time.perf_counter() - t0)
+        # the bare insert: the same rows into the same schema, same disk, same transactions
+        with sqlite3.connect(os.path.join(tmp, "c.db")) as src:
+            rows = src.execute("SELECT * FROM incidents").fetchall()
+        bare_db = sqlite3.connect(os.path.join(tmp, "bare.db"), isolation_level=None)
+        bare_db.execute("PRAGMA journal_mode=WAL")
+        bare_db.execute("PRAGMA synchronous=FULL")
+        bare_db.executescript(SCHEMA)
+        t0 = time.perf_counter()
+        for start in range(0, records, 100):
+            bare_db.execute("BEGIN IMMEDIATE")
+            bare_db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                rows[start:start + 100])
+            bare_db.execute("COMMIT")
+        bare = records / (time.perf_counter() - t0)
+        bare_db.close()
+        end_to_end = _end_to_end(tmp, secret, sealed)
+    out.write("lostcard bench sync: %d incidents, batches of 100\n" % records)
+    out.write("%-48s %12.0f\n" % ("collector ingest (incidents/s)", ingest))
+    out.write("%-48s %12.0f\n" % ("bare SQLite insert of the same rows (rows/s)", bare))
+    out.write("%-48s %12.2f  (goal >= 0.5: %s)\n" % ("ratio", ingest / bare,
+                                                     "met" if ingest / bare >= 0.5 else "NOT met"))
+    for label, rate in end_to_end:
+        out.write("%-48s %12.0f\n" % (label, rate))
+
+
+def _end_to_end(tmp, secret, sealed):
+    """Records per second from a terminal queue to a real collector on loopback, both clients."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from lostcard import keys
+    from lostcard.queue import Queue
+    from lostcard.sync import Uploader
+
+    from .storage import DirStorage
+    from .transport import HttpTransport
+
+    secret_file = os.path.join(tmp, "fleet.secret")
+    with open(secret_file, "w") as f:
+        f.write(secret.hex())
+    port = _free_port()
+    url = "http://127.0.0.1:%d" % port
+    server = subprocess.Popen([sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve",
+                               "--db", os.path.join(tmp, "e2e.db"), "--fleet-secret-file",
+                               secret_file, "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url + "/v1/health", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        results = []
+        for label, device in (("end to end, CPython client (records/s)", "BENCH-C"),
+                              ("end to end, MicroPython client (records/s)", "BENCH-M")):
+            path = os.path.join(tmp, device)
+            _fill_queue(path, secret, device, len(sealed) // 4)
+            t0 = time.perf_counter()
+            if device == "BENCH-C":
+                q = Queue(DirStorage(path), writable=True)
+                Uploader(q, HttpTransport(url), crypto, os.urandom, device, q.ack_key).run(
+                    time.sleep, lambda a, b: 0.0, max_failures=3)
+            else:
+                with tempfile.TemporaryDirectory() as bundle:
+                    mpybuild.build(bundle)
+                    # 256 KiB: a 250-record backlog's segment index outgrows 64 KiB (see the note)
+                    code, text, err = micropython_run(bundle, ["-m", "lostcard_mpy.sync_once",
+                                                               path, url], heap="256K")
+                    if code != 0:
+                        raise SystemExit("MicroPython sync failed:\n" + err + text)
+            results.append((label, (len(sealed) // 4) / (time.perf_counter() - t0)))
+        return results
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _fill_queue(path, secret, device, count):
+    from lostcard import keys, record
+    from lostcard.queue import Queue
+
+    from .storage import DirStorage
+
+    chain = keys.first_chain(crypto, keys.device_root(crypto, secret, device))
+    Queue.provision(DirStorage(path), chain, device_id=device,
+                    ack_key=keys.ack_key(crypto, secret, device))
+    q = Queue(DirStorage(path), lambda e, c: record.Sealer(crypto, device, e, c))
+    items = scenario_file.load()
+    for n in range(count):
+        event = items[n % len(items)]["event"]
+        q.append(record.build(event, classify(event), device, 0, crypto, bytes(32)), 3)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -33,6 +33,8 @@ def _bench(args):
         bench.run_records(sys.stdout, args.runs)
     elif args.what == "queue":
         bench.run_queue(sys.stdout, args.runs)
+    elif args.what == "sync":
+        bench.run_sync(sys.stdout, max(args.runs, 100) // 100 * 100)
     else:
         bench.run_classify(sys.stdout, args.runs)
     return 0
@@ -210,7 +212,7 @@ def parser():
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue"])
+    b.add_argument("what", choices=["classify", "records", "queue", "sync"])
     b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
 

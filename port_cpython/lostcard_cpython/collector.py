@@ -19,7 +19,7 @@ from lostcard import keys, protocol, record, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import crypto
+from . import crypto, fastcbor
 from .collector_store import SqliteStore
 
 MAX_BODY = 64 * 1024
@@ -51,7 +51,7 @@ class Collector:
         for seq, sealed in items:
             try:
                 with self.keys_lock:
-                    r = record_check.open_sealed(crypto, self.fleet, sealed)
+                    r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode)
                 if r[record.K_DEVICE] != device:
                     raise RecordError("sealed by another device")
                 if r[record.K_SEQ] != seq:

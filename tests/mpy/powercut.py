@@ -27,7 +27,7 @@ class TrackingSealer(PlainSealer):
         return PlainSealer.seal(self, record, seq)
 
 BLOCK = 256
-BLOCKS = 64
+BLOCKS = 48
 MOUNT = "/q"
 
 

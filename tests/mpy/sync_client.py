@@ -12,14 +12,14 @@ import sys
 from lostcard.errors import SyncError
 from lostcard.queue import Queue
 from lostcard.sync import Uploader
-from lostcard_mpy import crypto
+from lostcard import kdf  # the uploader only MACs: HMAC without the AES code
 from lostcard_mpy.storage import FlashStorage
 from lostcard_mpy.transport import HttpTransport
 
 
 def main(path, url, steps):
     queue = Queue(FlashStorage(path), writable=True)
-    uploader = Uploader(queue, HttpTransport(url, timeout=5), crypto, os.urandom,
+    uploader = Uploader(queue, HttpTransport(url, timeout=5), kdf, os.urandom,
                         queue.device_id, queue.ack_key, batch_bytes=700)
     for _ in range(steps):
         try:
