@@ -94,6 +94,7 @@ class FaultProxy:
         self.url = "http://127.0.0.1:%d" % self.port
         self.mode = "pass"
         self.transform = None  # for "change": reply body -> new reply body
+        self.request_transform = None  # for "swap": request body -> new request body
         self.delay = 0.0
         self.replies = []  # every reply body the collector gave, for "replay"
         self.server = socket.socket()
@@ -127,6 +128,11 @@ class FaultProxy:
                 _reset(client)
                 return
             head, body = request
+            if mode == "swap":
+                body = self.request_transform(body)
+                head = b"\r\n".join(
+                    line if not line.lower().startswith(b"content-length") else
+                    b"content-length: %d" % len(body) for line in head.split(b"\r\n"))
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=30)
             upstream.sendall(head + b"\r\n\r\n" + body)
             reply = _read_message(upstream)

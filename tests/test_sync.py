@@ -181,20 +181,22 @@ def test_records_of_another_device_or_tampered_are_quarantined_and_acknowledged(
     q, seqs = _device(env["tmp"], "T-SYNC-7", count=3)
     stranger, _ = _device(env["tmp"], "T-SYNC-8", count=1)
     items = [[s, b] for s, b in q.pending(3)]
+    assert len(items) == 3
     tampered = bytearray(items[0][1])
     tampered[-1] ^= 1
-    foreign = [[9999, b] for _, b in stranger.pending(3)][0]
+    foreign = [b for _, b in stranger.pending(3)][0]
     body = protocol.encode_batch(q.device_id, os.urandom(16), 3,
-                                 [[items[0][0], bytes(tampered)], foreign] + items[1:])
+                                 [[items[0][0], bytes(tampered)], [items[1][0], foreign],
+                                  items[2]])
     reply = httpx.post(env["collector"].url + "/v1/batch", content=body)
     assert reply.status_code == 200
     answer = cbor2.loads(reply.content)
-    assert answer[1] == 9999 and answer[3] == 2  # acknowledged through the batch, 2 quarantined
+    assert answer[1] == items[2][0] and answer[3] == 2  # through the batch, 2 quarantined
     with sqlite3.connect(env["db"]) as con:
         reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]
     assert any("authentication failed" in r for r in reasons)
     assert any("another device" in r for r in reasons)
-    assert len(_stored(env["db"], q.device_id)) == len(items) - 1
+    assert _stored(env["db"], q.device_id) == [items[2][0]]
 
 
 def test_known_gaps_are_stored(env):
@@ -273,3 +275,78 @@ def test_sync_and_collector_commands(env):
                     "http://127.0.0.1:9", "--now", "--max-failures", "2")
     assert down.returncode == 1 and "sync stopped" in down.stderr
     assert _pending(Queue(DirStorage(str(env["tmp"] / "T-SYNC-CLI2")))) != []
+
+
+def test_records_swapped_on_the_way_make_the_ack_fail_and_nothing_is_forgotten(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-MITM")
+    proxy = env["proxy"]
+
+    def swap(body):  # keep device, nonce and lane; replace the records with junk
+        batch = cbor2.loads(body)
+        batch[4] = [[batch[4][-1][0], b"junk"]]
+        return cbor2.dumps(batch)
+    proxy.mode, proxy.request_transform = "swap", swap
+    with pytest.raises(SyncError):
+        _uploader(q, proxy.url).step()
+    assert _pending(q) == sorted(seqs)
+    _drain(q, proxy.url)
+    stored, pending = _check(env, q, seqs)
+    assert stored == sorted(seqs) and pending == []
+
+
+def test_gaps_come_only_from_batches_whose_records_open_and_never_shrink(env):
+    q, seqs = _device(env["tmp"], "T-SYNC-GAPS", count=2)
+    q.state[6] = [0, 1, 7]
+    q.state[7] = 2
+    _drain(q, env["proxy"].url)
+    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: [], 5: [0, 0, 0, 0]})
+    assert httpx.post(env["collector"].url + "/v1/batch", content=forged).status_code == 200
+    with sqlite3.connect(env["db"]) as con:
+        row = con.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
+                          "WHERE device = ?", ("T-SYNC-GAPS",)).fetchone()
+    assert row == (0, 1, 7, 2)
+
+
+def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
+    q, _ = _device(env["tmp"], "T-SYNC-POISON", count=2)
+    items = [[s, b] for s, b in q.pending(3)]
+    poison = [bytes.fromhex("c5821b400000000000000001"), bytes.fromhex("d8648a"), b"\xf7",
+              b"\xd0\x83\x43\xa1\x01\x0a\xa0\x40", b"\xff" * 300]
+    batch = [[items[0][0], p] for p in poison]
+    body = protocol.encode_batch(q.device_id, os.urandom(16), 3, batch)
+    reply = httpx.post(env["collector"].url + "/v1/batch", content=body)
+    assert reply.status_code == 200 and cbor2.loads(reply.content)[3] == len(poison)
+    # a terminal provisioned again under the same id seals other content under the same
+    # numbers: the collector keeps the first, quarantines the second and says why
+    good = protocol.encode_batch(q.device_id, os.urandom(16), 3, items)
+    assert httpx.post(env["collector"].url + "/v1/batch", content=good).status_code == 200
+    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-SYNC-POISON"))
+    event = ITEMS[50]["event"]
+    other = [[items[0][0], record.Sealer(crypto, "T-SYNC-POISON", 0, chain).seal(
+        record.build(event, classify(event), "T-SYNC-POISON", 0, crypto, b"t" * 32),
+        items[0][0])]]
+    assert other[0][1] != items[0][1]
+    body = protocol.encode_batch(q.device_id, os.urandom(16), 3, other)
+    assert cbor2.loads(httpx.post(env["collector"].url + "/v1/batch", content=body).content)[3] == 1
+    with sqlite3.connect(env["db"]) as con:
+        reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]
+    assert any("reused" in r for r in reasons)
+    assert httpx.get(env["collector"].url + "/v1/health").json() == {"status": "ok"}
+
+
+def test_backoff_is_exponential_with_full_jitter():
+    from lostcard.sync import Backoff, first_delay
+
+    calls = []
+    backoff = Backoff(lambda a, b: calls.append((a, b)) or b, base=1.0, cap=20.0)
+    delays = [backoff.next_delay() for _ in range(7)]
+    assert calls == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 16.0), (0, 20.0), (0, 20.0)]
+    assert delays == [b for _, b in calls]
+    backoff.reset()
+    assert backoff.next_delay() == 1.0
+    assert first_delay(lambda a, b: (a, b), 60.0) == (0, 60.0)
+
+
+def test_replies_that_are_not_maps_never_raise():
+    for body in (b"\x80", b"\x01", b"\xa1\x01\x02", b"", b"\xff", cbor2.dumps({1: True, 2: b"x"})):
+        assert protocol.verified_ack(crypto, b"k" * 32, "T-1", bytes(16), bytes(32), body) is None

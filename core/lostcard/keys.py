@@ -112,16 +112,29 @@ class FleetKeys:
 
     Deriving epoch e costs e ratchet steps from the last epoch that opened a record of the device
     (from 0 for a device not yet seen), and a kid more than MAX_AHEAD epochs beyond that is
-    refused before any work: a forged kid costs at most MAX_AHEAD steps and changes no state.
+    refused before any work. `anchors` ({device id: epoch}) restores what a collector learnt
+    before a restart (their chains are derived again on first use). `budget`, when set, caps the
+    ratchet steps until it is set again: a collector gives each request one, so forged kids cost
+    a bounded amount of work per request and change no state.
     """
 
     MAX_AHEAD = 1024
 
-    def __init__(self, crypto, fleet_secret):
+    def __init__(self, crypto, fleet_secret, anchors=None):
         self.crypto = crypto
         self._secret = fleet_secret
-        self._known = {}  # device id -> (epoch, chain) of the last record that opened
-        self._derived = None  # (device id, epoch, chain) of the last derivation, for confirm()
+        self._known = {}  # device id -> (epoch, chain or None) of the last record that opened
+        for device_id in anchors or {}:
+            self._known[device_id] = (anchors[device_id], None)
+        self._derived = None  # (device id, epoch, chain, key) of the last derivation
+        self.budget = None
+
+    def _next(self, chain):
+        if self.budget is not None:
+            if self.budget <= 0:
+                raise KeyScheduleError("derivation budget of this request spent")
+            self.budget -= 1
+        return next_chain(self.crypto, chain)
 
     def record_key(self, device_id, epoch):
         if not 0 <= epoch < MAX_EPOCH:
@@ -137,7 +150,7 @@ class FleetKeys:
             start, chain = 0, first_chain(self.crypto,
                                           device_root(self.crypto, self._secret, device_id))
         for _ in range(epoch - start):
-            chain = next_chain(self.crypto, chain)
+            chain = self._next(chain)
         key = record_key(self.crypto, chain)
         self._derived = (device_id, epoch, chain, key)
         return key
@@ -149,6 +162,13 @@ class FleetKeys:
             known = self._known.get(device_id)
             if known is None or known[0] <= epoch:
                 self._known[device_id] = (epoch, derived[2])
+
+    def anchors(self):
+        """{device id: last epoch that opened a record}, for a collector to persist."""
+        out = {}
+        for device_id in self._known:
+            out[device_id] = self._known[device_id][0]
+        return out
 
     def key_for_kid(self, kid_bytes):
         device_id, epoch = parse_kid(kid_bytes)

@@ -3,11 +3,17 @@
     batch = {1: device id, 2: request nonce (16 bytes), 3: lane (1..3),
              4: [* [seq, sealed incident (bstr)]], ? 5: gaps}  gaps = [evicted lane 1, 2, 3, corrupt]
     reply = {1: acknowledged sequence number (0 = none), 2: ack MAC (16 bytes), 3: quarantined}
-    ack MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged])[:16]
+    ack MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged, batch digest])[:16]
+    batch digest = SHA-256 of the CBOR encoding of the batch's records list (key 4)
+
+The digest ties the acknowledgement to the records the collector received: a reply to a batch
+whose records someone swapped on the way does not verify at the terminal.
 
 The collector replies only after its transaction committed; a terminal forgets records only for
 a reply whose MAC checks under its own ack key and its own fresh nonce.
 """
+
+import hashlib
 
 from . import cbor
 from .errors import LostcardError
@@ -21,8 +27,13 @@ class ProtocolError(LostcardError):
     """A batch or reply that is not what docs/SYNC.md describes."""
 
 
-def ack_mac(crypto, key, device_id, nonce, acked):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked]))[:MAC_LEN]
+def digest(items):
+    """SHA-256 of a batch's records list, as both sides encode it."""
+    return hashlib.sha256(cbor.encode(items)).digest()
+
+
+def ack_mac(crypto, key, device_id, nonce, acked, items_digest):
+    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked, items_digest]))[:MAC_LEN]
 
 
 def encode_batch(device_id, nonce, lane, sealed, gaps=None):
@@ -49,7 +60,7 @@ def decode_batch(body, max_size):
         raise ProtocolError("batch records must be a list of at most %d" % MAX_RECORDS)
     for item in sealed:
         if not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool) \
-                or not isinstance(item[0], int) or not 0 <= item[0] < 1 << 64 \
+                or not isinstance(item[0], int) or not 0 <= item[0] < 1 << 63 \
                 or not isinstance(item[1], bytes):
             raise ProtocolError("batch records must be [sequence number, sealed incident]")
     gaps = batch.get(5)
@@ -59,23 +70,24 @@ def decode_batch(body, max_size):
     return device_id, nonce, lane, sealed, gaps
 
 
-def encode_reply(crypto, key, device_id, nonce, acked, quarantined):
-    return cbor.encode({1: acked, 2: ack_mac(crypto, key, device_id, nonce, acked),
+def encode_reply(crypto, key, device_id, nonce, acked, items_digest, quarantined):
+    return cbor.encode({1: acked, 2: ack_mac(crypto, key, device_id, nonce, acked, items_digest),
                         3: quarantined})
 
 
-def verified_ack(crypto, key, device_id, nonce, body):
-    """The acknowledged sequence number of a reply to our request `nonce`, or None if the reply
-    is not one the collector made for this device and this request (never an exception)."""
+def verified_ack(crypto, key, device_id, nonce, items_digest, body):
+    """The acknowledged sequence number of a reply to our request `nonce` carrying the records
+    whose digest is `items_digest`, or None if the reply is not one the collector made for this
+    device, this request and these records (never an exception)."""
     try:
         reply = cbor.decode(body, max_size=256)
         acked, mac = reply[1], reply[2]
-    except (LostcardError, KeyError, TypeError):
+    except (LostcardError, KeyError, TypeError, IndexError, ValueError):
         return None
     if isinstance(acked, bool) or not isinstance(acked, int) or acked < 0 \
             or not isinstance(mac, bytes):
         return None
-    expected = ack_mac(crypto, key, device_id, nonce, acked)
+    expected = ack_mac(crypto, key, device_id, nonce, acked, items_digest)
     diff = len(expected) ^ len(mac)
     for a, b in zip(expected, mac):
         diff |= a ^ b

@@ -96,7 +96,8 @@ def check(record):
     _facts(record.get(K_FACTS))
     if K_CARD in record:
         card = record[K_CARD]
-        if not isinstance(card, dict) or sorted(card) != [1, 2, 3]:
+        if not isinstance(card, dict) or len(card) != 3 or 1 not in card or 2 not in card \
+                or 3 not in card:
             _fail("card is not {1: last 4, 2: brand, 3: token}")
         if not isinstance(card[1], str) or not 0 < len(card[1]) <= 4 or not card[1].isdigit():
             _fail("card last digits malformed")

@@ -74,11 +74,13 @@ class Uploader:
         stats = self.queue.stats()
         gaps = [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3], stats["corrupt"]]
         nonce = self.random_bytes(protocol.NONCE_LEN)
-        body = protocol.encode_batch(self.device_id, nonce, lane, [[q, s] for q, s in batch], gaps)
+        items = [[q, s] for q, s in batch]
+        body = protocol.encode_batch(self.device_id, nonce, lane, items, gaps)
         status, reply = self.transport.post(BATCH_PATH, body)
         if status != 200:
             raise SyncError("collector answered %d" % status)
-        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce, reply)
+        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce,
+                                      protocol.digest(items), reply)
         if acked is None:
             raise SyncError("acknowledgement did not verify: nothing forgotten")
         last = batch[-1][0]

@@ -1,10 +1,11 @@
 """The collector: an ASGI app (Starlette) that stores each incident once and acknowledges with
 a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
-    POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 413 too large
-    GET  /v1/health  {"status": "ok", "incidents": n}
+    POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large
+    GET  /v1/health  {"status": "ok"}
 """
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -15,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import keys, protocol, record, record_check
+from lostcard import cose, keys, protocol, record, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
@@ -23,6 +24,8 @@ from . import crypto, fastcbor
 from .collector_store import SqliteStore
 
 MAX_BODY = 64 * 1024
+DERIVATION_BUDGET = 4096  # ratchet steps per request: bounds what forged kids can cost
+READ_DEADLINE = 10.0  # seconds to receive a body
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
 # abruptly while handling the N-th batch, as a crash or a power cut would.
 FAULT_ENV = "LOSTCARD_COLLECTOR_FAULT"
@@ -32,7 +35,7 @@ class Collector:
     def __init__(self, store, fleet_secret):
         self.store = store
         self.fleet_secret = fleet_secret
-        self.fleet = keys.FleetKeys(crypto, fleet_secret)
+        self.fleet = keys.FleetKeys(crypto, fleet_secret, store.anchors())
         self.keys_lock = threading.Lock()  # FleetKeys caches as it opens
         self.batches = 0
         fault = os.environ.get(FAULT_ENV, "")
@@ -44,36 +47,61 @@ class Collector:
             os._exit(70)
 
     def ingest(self, device, lane, items, gaps):
-        """Open, check and store one batch; return (acknowledged seq, quarantined count)."""
+        """Open, check and store one batch; return (acknowledged seq, quarantined count).
+
+        Acknowledges through the last record it stored, found already stored, or quarantined,
+        and stops before a record whose key it cannot derive now (a key-schedule limit, not a
+        bad record: the terminal sends it again later). Gaps count only from a batch in which a
+        record of the device opened: nobody else can change what a device reported.
+        """
         self.batches += 1
         rows, quarantined = [], []
         now = int(time.time())
-        for seq, sealed in items:
-            try:
-                with self.keys_lock:
+        acked = 0
+        opened = False
+        with self.keys_lock:
+            self.fleet.budget = DERIVATION_BUDGET
+            for seq, sealed in items:
+                try:
+                    kid = cose.parse(sealed, fastcbor.decode)[1].get(4)
+                    if kid is not None and keys.parse_kid(kid)[0] != device:
+                        raise RecordError("sealed by another device")
                     r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode)
-                if r[record.K_DEVICE] != device:
-                    raise RecordError("sealed by another device")
-                if r[record.K_SEQ] != seq:
-                    raise RecordError("sequence number differs from the batch's")
-            except LostcardError as exc:
-                reason = str(exc)[:120] or type(exc).__name__
-                quarantined.append((device, hashlib.sha256(sealed).digest(), reason, sealed))
-                continue
-            card = r.get(record.K_CARD) or {}
-            rows.append((device, seq, r.get(record.K_TIME), record.CAUSES[r[record.K_CAUSE]],
-                         _name(record.SUBCAUSES, r[record.K_SUBCAUSE]),
-                         record.ACTIONS[r[record.K_ACTION]], r[record.K_PRIORITY], card.get(3),
-                         card.get(1), r[record.K_POLICY], now, sealed))
+                    if r[record.K_SEQ] != seq:
+                        raise RecordError("sequence number differs from the batch's")
+                    rows.append(_row(device, seq, r, now, sealed))
+                    opened = True
+                except keys.KeyScheduleError as exc:
+                    if "budget" in str(exc) or "too far" in str(exc):
+                        break  # not now: acknowledge up to here, the terminal resends the rest
+                    quarantined.append(_quarantine(device, sealed, exc))
+                except Exception as exc:  # whatever a sealed record holds, it blocks nothing
+                    quarantined.append(_quarantine(device, sealed, exc))
+                acked = seq
+            self.fleet.budget = None
+            anchors = self.fleet.anchors()
         self._die_if("die_before_commit")
-        self.store.store_batch(device, rows, quarantined, gaps)
+        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
+                                       {d: anchors[d] for d in anchors if d == device})
         self._die_if("die_after_commit")
-        acked = max([seq for seq, _ in items] + [0])  # stored, already held, or quarantined
-        return acked, len(quarantined)
+        return acked, count
 
-    def reply(self, device, nonce, acked, quarantined):
+    def reply(self, device, nonce, acked, items, quarantined):
         ack_key = keys.ack_key(crypto, self.fleet_secret, device)
-        return protocol.encode_reply(crypto, ack_key, device, nonce, acked, quarantined)
+        return protocol.encode_reply(crypto, ack_key, device, nonce, acked, protocol.digest(items),
+                                     quarantined)
+
+
+def _row(device, seq, r, now, sealed):
+    card = r.get(record.K_CARD) or {}
+    return (device, seq, r.get(record.K_TIME), record.CAUSES[r[record.K_CAUSE]],
+            _name(record.SUBCAUSES, r[record.K_SUBCAUSE]), record.ACTIONS[r[record.K_ACTION]],
+            r[record.K_PRIORITY], card.get(3), card.get(1), r[record.K_POLICY], now, sealed)
+
+
+def _quarantine(device, sealed, exc):
+    reason = (str(exc) or type(exc).__name__)[:120]
+    return (device, hashlib.sha256(sealed).digest(), reason, sealed)
 
 
 def _name(catalog, value):
@@ -87,27 +115,38 @@ def _error(status, why):
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
 
-    async def batch(request):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return _error(413, "body larger than %d bytes" % max_body)
+    async def read_body(request):
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > max_body:
-                return _error(413, "body larger than %d bytes" % max_body)
+                return None
+        return body
+
+    async def batch(request):
+        length = request.headers.get("content-length")
+        if length is not None and not length.isdigit():
+            return _error(400, "content-length is not a number")
+        if length is not None and int(length) > max_body:
+            return _error(413, "body larger than %d bytes" % max_body)
+        try:
+            body = await asyncio.wait_for(read_body(request), READ_DEADLINE)
+        except asyncio.TimeoutError:
+            return _error(408, "body not received in %d s" % READ_DEADLINE)
+        if body is None:
+            return _error(413, "body larger than %d bytes" % max_body)
         try:
             device, nonce, lane, items, gaps = protocol.decode_batch(body, max_body)
             keys.check_device_id(device)
         except (ProtocolError, keys.KeyScheduleError) as exc:
             return _error(400, str(exc))
         acked, quarantined = await run_in_threadpool(collector.ingest, device, lane, items, gaps)
-        return Response(collector.reply(device, nonce, acked, quarantined),
+        return Response(collector.reply(device, nonce, acked, items, quarantined),
                         media_type="application/cbor")
 
     async def health(request):
-        return JSONResponse({"status": "ok",
-                             "incidents": (await run_in_threadpool(store.stats))["incidents"]})
+        await run_in_threadpool(store.health)
+        return JSONResponse({"status": "ok"})
 
     return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
                              Route("/v1/health", health, methods=["GET"])])
@@ -117,4 +156,6 @@ def serve(db_path, fleet_secret, host="127.0.0.1", port=8080):
     import uvicorn
 
     store = SqliteStore(db_path)
-    uvicorn.run(make_app(store, fleet_secret), host=host, port=port, log_level="warning")
+    # bounded connections and idle time: slow clients cannot hold the collector
+    uvicorn.run(make_app(store, fleet_secret), host=host, port=port, log_level="warning",
+                limit_concurrency=64, timeout_keep_alive=5)

@@ -5,6 +5,7 @@ Each incident is stored once, keyed by (device, seq). Records that fail to open 
 `quarantine` with the reason. A device's reported evictions and corruptions go to `gaps`.
 """
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -22,6 +23,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS gaps (
     device TEXT PRIMARY KEY, evicted_1 INTEGER, evicted_2 INTEGER, evicted_3 INTEGER,
     corrupt INTEGER, reported INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS anchors (device TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
 """
 COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "token", "last4",
            "policy", "received", "sealed")
@@ -35,27 +37,56 @@ class SqliteStore:
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
 
-    def store_batch(self, device, incidents, quarantined, gaps):
-        """One transaction: incidents (rows of COLUMNS, duplicates ignored), quarantined
-        (device, digest, reason, sealed), and the device's gap counts. Durable on return."""
+    def store_batch(self, device, incidents, quarantined, gaps, anchors):
+        """One transaction, durable on return: incidents (rows of COLUMNS; the same record again
+        is ignored, another record under a stored (device, seq) is quarantined), quarantined
+        (device, digest, reason, sealed), the device's gap counts (each only ever grows), and
+        the key-schedule anchors ({device: epoch}). Returns how many were quarantined."""
         now = int(time.time())
+        quarantined = list(quarantined)
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", incidents)
+                for row in incidents:
+                    held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                           "seq = ?", (row[0], row[1])).fetchone()
+                    if held is None:
+                        self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                        row)
+                    elif held[0] != row[11]:
+                        quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                            "sequence number reused", row[11]))
                 self.db.executemany(
                     "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
                     [(d, digest, reason, now, sealed) for d, digest, reason, sealed in quarantined])
                 if gaps is not None:
-                    self.db.execute("INSERT OR REPLACE INTO gaps VALUES (?,?,?,?,?,?)",
-                                    (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
+                    self.db.execute(
+                        "INSERT INTO gaps VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
+                        "evicted_1 = MAX(evicted_1, excluded.evicted_1), "
+                        "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
+                        "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
+                        "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported",
+                        (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
+                self.db.executemany(
+                    "INSERT INTO anchors VALUES (?,?) ON CONFLICT(device) DO UPDATE SET "
+                    "epoch = MAX(epoch, excluded.epoch)", list(anchors.items()))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+        return len(quarantined)
+
+    def anchors(self):
+        with self.lock:
+            return dict(self.db.execute("SELECT device, epoch FROM anchors").fetchall())
+
+    def health(self):
+        """A cheap liveness check of the database."""
+        with self.lock:
+            self.db.execute("SELECT 1").fetchone()
 
     def incidents(self, cause=None, device=None, since=None, limit=1000):
+        """Stored incidents, oldest first per device; `since` is on the terminal's clock."""
         where, args = [], []
         for column, value, op in (("cause", cause, "="), ("device", device, "="),
                                   ("time", since, ">=")):

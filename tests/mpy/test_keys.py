@@ -87,3 +87,17 @@ def test_forged_kids_cost_bounded_work_and_change_nothing():
     fleet.confirm("T-0001", 5)  # nor does confirming what was not just derived
     _raises(fleet.record_key, "T-0002", limit + 1)
     _raises(fleet.record_key, "T-0001", limit + 3)
+
+
+def test_a_restarted_collector_resumes_from_stored_anchors_within_a_budget():
+    device = _provisioned()
+    for _ in range(3):
+        device.advance()
+    fleet = FleetKeys(crypto, SECRET, anchors={"T-0001": 3})
+    assert fleet.record_key("T-0001", 3 + FleetKeys.MAX_AHEAD) is not None  # from the anchor
+    fleet = FleetKeys(crypto, SECRET, anchors={"T-0001": 3})
+    assert fleet.record_key("T-0001", 3) == device.key
+    fleet.budget = 2
+    _raises(fleet.record_key, "T-0001", 10)  # 10 steps from the root: over this budget
+    fleet.budget = None
+    assert fleet.anchors() == {"T-0001": 3}
