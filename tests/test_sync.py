@@ -86,10 +86,24 @@ def _drain(q, url):
 
 def test_a_backlog_uploads_once_urgent_lanes_first(env):
     q, seqs = _device(env["tmp"], "T-SYNC-1")
+    lanes = {lane: [s for s, _ in q.pending(lane)] for lane in (1, 2, 3)}
+    assert lanes[3] and (lanes[1] or lanes[2])
     order = []
     up = _uploader(q, env["proxy"].url)
     up.progress = lambda done, left: order.append(left)
+    counts = []  # records left in lanes 1, 2, 3 after each batch
+    step_once = up.step
+
+    def step():
+        done = step_once()
+        counts.append([len(list(q.pending(lane))) for lane in (1, 2, 3)])
+        return done
+    up.step = step
     assert up.run(lambda s: None, lambda a, b: 0.0) == len(seqs)
+    assert len(counts) > 2
+    for left_1, left_2, left_3 in counts:  # no routine record went before an urgent one
+        if left_3 < len(lanes[3]):
+            assert left_1 == 0 and left_2 == 0
     stored, pending = _check(env, q, seqs)
     assert stored == sorted(seqs) and pending == []
     assert order == sorted(order, reverse=True) and order[-1] == 0

@@ -154,8 +154,11 @@ def _collector(args):
     if args.collector_command == "stats":
         print(dumps(store.stats(), pretty=True))
     else:
-        for row in store.incidents(args.cause, args.device, args.since):
+        rows = store.incidents(args.cause, args.device, args.since, args.limit + 1)
+        for row in rows[:args.limit]:
             print(dumps(row))
+        if len(rows) > args.limit:
+            print("lostcard: more than %d incidents; raise --limit" % args.limit, file=sys.stderr)
     return 0
 
 
@@ -188,6 +191,13 @@ def _inspect(args):
         return 1
     print(dumps(incident, pretty=True))
     return 0
+
+
+def _non_negative(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must not be negative")
+    return value
 
 
 def _positive(text):
@@ -241,7 +251,7 @@ def parser():
     sy.add_argument("--dir", required=True, help="the queue directory")
     sy.add_argument("--url", required=True, help="the collector, e.g. http://127.0.0.1:8080")
     sy.add_argument("--now", action="store_true", help="skip the random delay before starting")
-    sy.add_argument("--spread", type=float, default=60.0,
+    sy.add_argument("--spread", type=_non_negative, default=60.0,
                     help="longest random delay before the first upload, seconds (default 60)")
     sy.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
     sy.add_argument("--max-failures", type=int, default=8,
@@ -259,7 +269,8 @@ def parser():
     inc.add_argument("--db", default="collector.db")
     inc.add_argument("--cause")
     inc.add_argument("--device")
-    inc.add_argument("--since", type=int, help="unix time")
+    inc.add_argument("--since", type=int, help="unix time, on the terminals' clocks")
+    inc.add_argument("--limit", type=_positive, default=1000, help="most rows (default 1000)")
     st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
     st.add_argument("--db", default="collector.db")
     for parser_ in (serve, inc, st):

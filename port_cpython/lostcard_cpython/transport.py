@@ -4,6 +4,8 @@ import httpx
 
 from lostcard.errors import SyncError
 
+MAX_REPLY = 256
+
 
 class HttpTransport:
     def __init__(self, base_url, timeout=10.0):
@@ -11,11 +13,16 @@ class HttpTransport:
 
     def post(self, path, body):
         try:
-            reply = self.client.post(path, content=body,
-                                     headers={"content-type": "application/cbor"})
+            with self.client.stream("POST", path, content=body,
+                                    headers={"content-type": "application/cbor"}) as reply:
+                data = b""
+                for chunk in reply.iter_bytes():  # a reply is ~30 bytes: stop well past that
+                    data += chunk
+                    if len(data) > MAX_REPLY:
+                        break
+                return reply.status_code, data[:MAX_REPLY + 1]
         except httpx.HTTPError as exc:
             raise SyncError("network: %s" % (exc.__class__.__name__,)) from None
-        return reply.status_code, reply.content
 
     def close(self):
         self.client.close()

@@ -8,6 +8,8 @@ import requests
 
 from lostcard.errors import SyncError
 
+MAX_REPLY = 256
+
 
 class HttpTransport:
     def __init__(self, base_url, timeout=10):
@@ -19,8 +21,9 @@ class HttpTransport:
             reply = requests.post(self.base_url + path, data=body, timeout=self.timeout,
                                   headers={"Content-Type": "application/cbor"})
             try:
-                return reply.status_code, reply.content
+                # a reply is ~30 bytes: read no more than a little over that, whatever is sent
+                return reply.status_code, reply.raw.read(MAX_REPLY)
             finally:
                 reply.close()
-        except OSError as exc:
+        except Exception as exc:  # a broken or hostile server: a failed step, never a crash
             raise SyncError("network: %s" % (exc,))
