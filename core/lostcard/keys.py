@@ -170,10 +170,6 @@ class FleetKeys:
             out[device_id] = self._known[device_id][0]
         return out
 
-    def key_for_kid(self, kid_bytes):
-        device_id, epoch = parse_kid(kid_bytes)
-        return self.record_key(device_id, epoch)
-
 
 def ack_key(crypto, fleet_secret, device_id):
     """The key of a device's acknowledgements: the collector MACs each ack with it, the device

@@ -54,7 +54,7 @@ def test_collector_derives_every_epoch_the_device_walks_through():
     for epoch in range(5):
         assert device.epoch == epoch and device.kid() == keys.kid("T-0001", epoch)
         assert fleet.record_key("T-0001", epoch) == device.key
-        assert fleet.key_for_kid(device.kid()) == device.key
+        assert fleet.record_key(*keys.parse_kid(device.kid())) == device.key
         assert len(device.key) == 16 and bytes(device.key) not in seen
         seen.append(bytes(device.key))
         fleet.confirm("T-0001", epoch)
