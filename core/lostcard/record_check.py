@@ -34,6 +34,11 @@ def _text(value, what):
         _fail(what + " missing or not text")
 
 
+def named(catalog, value):
+    """The name a record field holds: a catalog number turned into its name, or the name."""
+    return name_of(catalog, value) if isinstance(value, int) else value
+
+
 def _named(value, catalog, what):
     if isinstance(value, str):
         _text(value, what)

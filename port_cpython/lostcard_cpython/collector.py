@@ -95,17 +95,14 @@ class Collector:
 def _row(device, seq, r, now, sealed):
     card = r.get(record.K_CARD) or {}
     return (device, seq, r.get(record.K_TIME), record.CAUSES[r[record.K_CAUSE]],
-            _name(record.SUBCAUSES, r[record.K_SUBCAUSE]), record.ACTIONS[r[record.K_ACTION]],
+            record_check.named(record.SUBCAUSES, r[record.K_SUBCAUSE]),
+            record.ACTIONS[r[record.K_ACTION]],
             r[record.K_PRIORITY], card.get(3), card.get(1), r[record.K_POLICY], now, sealed)
 
 
 def _quarantine(device, sealed, exc):
     reason = (str(exc) or type(exc).__name__)[:120]
     return (device, hashlib.sha256(sealed).digest(), reason, sealed)
-
-
-def _name(catalog, value):
-    return record.name_of(catalog, value) if isinstance(value, int) else value
 
 
 def _error(status, why):

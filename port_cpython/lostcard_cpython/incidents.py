@@ -24,30 +24,27 @@ def describe(incident, kid=None):
         "time": incident.get(record.K_TIME),
         "policy": incident[record.K_POLICY],
         "cause": record.CAUSES[incident[record.K_CAUSE]],
-        "subcause": _name(record.SUBCAUSES, incident[record.K_SUBCAUSE]),
+        "subcause": record_check.named(record.SUBCAUSES, incident[record.K_SUBCAUSE]),
         "confidence": incident[record.K_CONFIDENCE],
         "action": record.ACTIONS[incident[record.K_ACTION]],
         "offline": incident.get(record.K_OFFLINE),
         "priority": incident[record.K_PRIORITY],
-        "evidence": [{"rule": _name(record.RULE_IDS, rule), "cause": record.CAUSES[cause],
-                      "points": points} for rule, cause, points in incident.get(record.K_EVIDENCE, [])],
+        "evidence": [{"rule": record_check.named(record.RULE_IDS, rule),
+                      "cause": record.CAUSES[cause], "points": points}
+                     for rule, cause, points in incident.get(record.K_EVIDENCE, [])],
         "facts": facts,
     }
     if kid is not None:
         out["epoch"] = keys.parse_kid(kid)[1]
     card = incident.get(record.K_CARD)
     if card:
-        out["card"] = {"last4": card[1], "brand": _name(record.BRANDS, card[2]),
+        out["card"] = {"last4": card[1], "brand": record_check.named(record.BRANDS, card[2]),
                        "token": card[3].hex()}
     if record.K_ERRORS in incident:
         out["errors"] = incident[record.K_ERRORS]
     if record.K_ID in incident:
         out["id"] = incident[record.K_ID]
     return out
-
-
-def _name(catalog, value):
-    return record.name_of(catalog, value) if isinstance(value, int) else value
 
 
 def open_incident(fleet_secret, message):
