@@ -121,13 +121,14 @@ def check(record):
     return record
 
 
-def open_sealed(crypto, fleet_keys, message, decode=cbor.decode):
+def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None):
     """The checked record in a sealed incident.
 
     AuthenticationError if it does not open; RecordError if it opens but is not a version 1 record
     bound to the kid and IV it came with; KeyScheduleError if its kid names no key we would derive.
     `decode(data, canonical=...)` is the CBOR decoder: the core's, or a port's native one that
-    keeps the same rules (the collector's, on cbor2).
+    keeps the same rules (the collector's, on cbor2). With `device`, a kid naming another device
+    is refused before any key is derived.
     """
     parsed = cose.parse(message, decode)
     unprotected = parsed[1]
@@ -135,6 +136,8 @@ def open_sealed(crypto, fleet_keys, message, decode=cbor.decode):
     if kid is None:
         raise RecordError("sealed incident has no kid")
     device_id, epoch = keys.parse_kid(kid)
+    if device is not None and device_id != device:
+        raise RecordError("sealed by another device")
     plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, epoch)), message,
                           parsed=parsed)
     try:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import cose, keys, protocol, record, record_check
+from lostcard import keys, protocol, record, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
@@ -63,10 +63,8 @@ class Collector:
             self.fleet.budget = DERIVATION_BUDGET
             for seq, sealed in items:
                 try:
-                    kid = cose.parse(sealed, fastcbor.decode)[1].get(4)
-                    if kid is not None and keys.parse_kid(kid)[0] != device:
-                        raise RecordError("sealed by another device")
-                    r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode)
+                    r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode,
+                                                 device)
                     if r[record.K_SEQ] != seq:
                         raise RecordError("sequence number differs from the batch's")
                     rows.append(_row(device, seq, r, now, sealed))

@@ -113,3 +113,14 @@ def test_every_single_bit_flip_of_a_sealed_incident_fails():
             except (AuthenticationError, RecordError, keys.KeyScheduleError):
                 continue
             raise AssertionError("opened with byte %d bit %d flipped" % (i, bit))
+
+
+def test_a_kid_of_another_device_is_refused_before_any_key_is_derived():
+    sealed = record.seal(crypto, _device(), _record())
+    fleet = FleetKeys(crypto, SECRET)
+    fleet.budget = 0  # any derivation would now raise KeyScheduleError
+    try:
+        record_check.open_sealed(crypto, fleet, sealed, device="T-0002")
+        raise AssertionError("opened for another device")
+    except RecordError as exc:
+        assert "another device" in exc.args[0]
