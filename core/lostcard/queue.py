@@ -337,6 +337,12 @@ class Queue:
 
     # -- reporting ----------------------------------------------------------------------------
 
+    def gaps(self):
+        """[evicted lane 1, 2, 3, corrupt]: what the next sync reports lost (from the state,
+        without reading any segment)."""
+        evicted = self.state[S_EVICTED]
+        return [evicted[0], evicted[1], evicted[2], self.state[S_CORRUPT]]
+
     def stats(self):
         """Counts for the terminal's status screen and the next sync."""
         by_priority = {}

@@ -71,8 +71,7 @@ class Uploader:
         lane, batch = self._batch()
         if not batch:
             return 0
-        stats = self.queue.stats()
-        gaps = [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3], stats["corrupt"]]
+        gaps = self.queue.gaps()
         nonce = self.random_bytes(protocol.NONCE_LEN)
         items = [[q, s] for q, s in batch]
         body = protocol.encode_batch(self.device_id, nonce, lane, items, gaps)

@@ -277,3 +277,12 @@ def test_state_of_another_version_and_a_second_provisioning_are_refused():
         raise AssertionError("opened a version 2 state")
     except QueueError:
         pass
+
+
+def test_gaps_are_the_persisted_eviction_and_corruption_counts():
+    q, _ = _queue(budget_bytes=120)
+    q.append({"u": 0}, 1)
+    q.append({"r": "x" * 200}, 3)
+    stats = q.stats()
+    assert q.gaps() == [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3],
+                        stats["corrupt"]] == [0, 0, 1, 0]
