@@ -6,6 +6,8 @@ Evidence from rules.py is summed per cause; the best cause wins if it reaches th
 MicroPython decide identically.
 """
 
+import gc
+
 from .event import read_event
 from .messages import texts
 from .policy import DEFAULT
@@ -82,16 +84,22 @@ def classify(event, policy=None):
     """
     if policy is None:
         policy = DEFAULT
-    event_id = None
     try:
-        facts, errors = read_event(event)
-        event_id = facts["id"]  # echoed only once validated: no junk into logs or records
-        offline = facts["code"] is None or answer_source(facts, policy) != "host"
-        if errors:
-            return _decision(event_id, "undetermined", "invalid_event", 0, offline, [], policy,
-                             errors)
-        cause, subcause, confidence, evidence = _weigh(facts, policy)
-        return _decision(event_id, cause, subcause, confidence, offline, evidence, policy, [])
+        return _classify(event, policy)
+    except MemoryError:  # a fragmented device heap: collect its garbage and try once more
+        gc.collect()
+    try:
+        return _classify(event, policy)
     except Exception as exc:  # the last line of defence: a decline must always get a decision
-        return _decision(event_id, "undetermined", "invalid_event", 0, True, [], DEFAULT,
+        return _decision(None, "undetermined", "invalid_event", 0, True, [], DEFAULT,
                          ["internal: %s" % type(exc).__name__])
+
+
+def _classify(event, policy):
+    facts, errors = read_event(event)
+    offline = facts["code"] is None or answer_source(facts, policy) != "host"
+    if errors:
+        return _decision(facts["id"], "undetermined", "invalid_event", 0, offline, [], policy,
+                         errors)
+    cause, subcause, confidence, evidence = _weigh(facts, policy)
+    return _decision(facts["id"], cause, subcause, confidence, offline, evidence, policy, [])

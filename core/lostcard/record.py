@@ -79,10 +79,16 @@ def _number(catalog, name):
 
 def name_of(catalog, number):
     """The name a catalog gives `number` (for readers of records); RecordError if none."""
-    names = catalog.split()
-    if not isinstance(number, int) or not 0 <= number < len(names):
-        raise RecordError("catalog number %r out of range" % (number,))
-    return names[number]
+    # walk the string rather than split() it: one small slice instead of a list of every name
+    if isinstance(number, int) and number >= 0:
+        at = 0  # the space before name 0
+        for _ in range(number):
+            at = catalog.find(" ", at + 1)
+            if at < 0:
+                break
+        if 0 <= at < len(catalog) - 1:
+            return catalog[at + 1:catalog.find(" ", at + 1)]
+    raise RecordError("catalog number %r out of range" % (number,))
 
 
 def brand(pan):

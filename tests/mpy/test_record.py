@@ -7,6 +7,7 @@ Decisions are written out here so this module does not need the classifier in th
 import gc
 
 from lostcard import cbor, keys, record
+from lostcard.errors import RecordError
 from lostcard.keys import DeviceKeys
 
 try:
@@ -58,6 +59,14 @@ def test_record_carries_decision_facts_and_card_reference():
     assert facts[-1] == 1  # trailing unknowns (training_mode, forced_fallback) left out
     card = r[record.K_CARD]
     assert card[1] == "1111" and record.name_of(record.BRANDS, card[2]) == "visa"
+    names = record.BRANDS.split()
+    assert [record.name_of(record.BRANDS, n) for n in range(len(names))] == names
+    for bad in (len(names), -1, "1", None):
+        try:
+            record.name_of(record.BRANDS, bad)
+            raise AssertionError("named %r" % (bad,))
+        except RecordError:
+            pass
     assert card[3] == crypto.hmac_sha256(TOKEN_KEY, PAN.encode())[:16]
     assert r[record.K_ID] == "t-0001"
 
