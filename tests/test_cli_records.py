@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from lostcard import keys, record
+from lostcard import keys, record, sealing
 from lostcard.decision import classify
 from lostcard_cpython import crypto, paths
 
@@ -50,7 +50,7 @@ def _sealed_incident():
     device = keys.DeviceKeys(crypto, "T-0009", 0, chain)
     device.advance()
     r = record.build(item["event"], classify(item["event"]), "T-0009", 77, crypto, b"k" * 32)
-    return record.seal(crypto, device, r), item
+    return sealing.seal(crypto, device, r), item
 
 
 def test_inspect_opens_a_sealed_incident_with_the_fleet_secret(tmp_path):

@@ -3,11 +3,10 @@ LittleFS on a block device that cuts the power (tests/mpy/powercut.py), and the 
 store with fsync.
 """
 
-import json
 
 import pytest
 
-from lostcard import keys, record, record_check
+from lostcard import keys, record, record_check, sealing
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, scenarios
@@ -62,10 +61,10 @@ class FaultyStorage(MemoryStorage):
 SEALED = [0]  # the highest sequence number ever sealed: its bytes may have reached the disk
 
 
-class TrackingSealer(record.Sealer):
+class TrackingSealer(sealing.Sealer):
     def seal(self, r, seq):
         SEALED[0] = max(SEALED[0], seq)
-        return record.Sealer.seal(self, r, seq)
+        return sealing.Sealer.seal(self, r, seq)
 
 
 def _sealer(epoch, chain):

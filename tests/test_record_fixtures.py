@@ -3,7 +3,7 @@ stored by number, and the record opens to what was decided."""
 
 import re
 
-from lostcard import cbor, keys, record, record_check
+from lostcard import cbor, keys, record, record_check, sealing
 from lostcard.decision import classify
 from lostcard.override import rows
 from lostcard.policy import DEFAULT
@@ -59,7 +59,7 @@ def test_records_open_to_what_was_decided():
     fleet = keys.FleetKeys(crypto, SECRET)
     for n, item in enumerate(scenarios.load()):
         d = classify(item["event"])
-        sealed = record.seal(crypto, device, record.build(item["event"], d, "T-1", n, crypto,
+        sealed = sealing.seal(crypto, device, record.build(item["event"], d, "T-1", n, crypto,
                                                           b"t" * 32))
         shown = describe(record_check.open_sealed(crypto, fleet, sealed))
         for name in ("cause", "subcause", "confidence", "action", "offline", "priority", "policy"):

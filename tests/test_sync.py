@@ -12,12 +12,12 @@ import cbor2
 import httpx
 import pytest
 
-from lostcard import keys, protocol, record
+from lostcard import keys, protocol, record, sealing
 from lostcard.decision import classify
 from lostcard.errors import SyncError
 from lostcard.queue import Queue
 from lostcard.sync import Uploader
-from lostcard_cpython import crypto, paths, scenarios
+from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.transport import HttpTransport
 from collector_process import CollectorProcess, FaultProxy
@@ -33,7 +33,7 @@ def _device(tmp_path, device_id, count=12):
     chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
     Queue.provision(DirStorage(path), chain, device_id=device_id,
                     ack_key=keys.ack_key(crypto, SECRET, device_id))
-    q = Queue(DirStorage(path), lambda e, c: record.Sealer(crypto, device_id, e, c),
+    q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device_id, e, c),
               rotate_bytes=800)
     seqs = []
     for item in ITEMS[:count]:
@@ -336,7 +336,7 @@ def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
     assert httpx.post(env["collector"].url + "/v1/batch", content=good).status_code == 200
     chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-SYNC-POISON"))
     event = ITEMS[50]["event"]
-    other = [[items[0][0], record.Sealer(crypto, "T-SYNC-POISON", 0, chain).seal(
+    other = [[items[0][0], sealing.Sealer(crypto, "T-SYNC-POISON", 0, chain).seal(
         record.build(event, classify(event), "T-SYNC-POISON", 0, crypto, b"t" * 32),
         items[0][0])]]
     assert other[0][1] != items[0][1]

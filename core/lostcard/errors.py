@@ -28,3 +28,7 @@ class AuthenticationError(LostcardError):
 class SyncError(LostcardError):
     """An upload did not go through (network, collector, or an acknowledgement that did not
     verify). Nothing was forgotten; retry later."""
+
+
+class ConfigError(LostcardError):
+    """A terminal configuration that cannot work: said at construction, not mid-queue."""

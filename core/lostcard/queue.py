@@ -13,7 +13,7 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 `storage` is the port's file store (docs/QUEUE.md, "Storage"): list(), read(name),
 append(name, data) and replace(name, data) durable on return, remove(name).
 `make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
-epoch, chain(); record.Sealer is the real one. Without it the queue opens read-only, or, with
+epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-only, or, with
 writable=True, for uploading (acks but no appends).
 """
 
@@ -54,7 +54,7 @@ class _Segment:
 
 class Queue:
     def __init__(self, storage, make_sealer=None, rotate_bytes=2048, budget_bytes=65536,
-                 clock=None, writable=None):
+                 clock=None, writable=None, resume_seq=None):
         self.storage = storage
         self.rotate_bytes = rotate_bytes
         self.budget = budget_bytes
@@ -63,6 +63,10 @@ class Queue:
         # acknowledge: an uploader needs acks, not keys
         self.writable = make_sealer is not None if writable is None else writable
         self._recover(make_sealer)
+        # reopened in the same power-on (a terminal's phases): go on from the caller's next
+        # number, inside the reservation already on flash, instead of burning a new block
+        if resume_seq is not None and self._used() < resume_seq <= self.state[S_RESERVED]:
+            self.next_seq = resume_seq
 
     @staticmethod
     def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
@@ -164,6 +168,14 @@ class Queue:
         return seg
 
     # -- state --------------------------------------------------------------------------------
+
+    def _used(self):
+        """The highest sequence number on flash or acknowledged."""
+        used = max(self.state[S_CURSORS])
+        for lane in LANES:
+            for seg in self.lanes[lane]:
+                used = max(used, seg.last)
+        return used
 
     def _save(self):
         self.storage.replace(STATE, cbor.encode(self.state))

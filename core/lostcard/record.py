@@ -5,11 +5,10 @@ number, the time and the policy version. Of the card it keeps only the last four
 and a keyed token (HMAC-SHA256 of the PAN under the platform's token key, first 16 bytes) so one
 card's incidents join across terminals. Never the PAN, expiry, service code, track data, CVV or
 PIN: those facts enter `build` and stop there. Texts, remedies and risk are not stored: they follow
-from the policy version, cause and subcause. Collectors open and check sealed incidents with
-record_check.open_sealed.
+from the policy version, cause and subcause. Devices seal records with sealing.py, collectors
+open and check them with record_check.open_sealed.
 """
 
-from . import cbor, cose, keys
 from .errors import RecordError
 from .vocab import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_TYPES
 
@@ -189,29 +188,3 @@ def build(event, decision, device_id, seq, crypto, token_key):
     if no_card_number(decision["id"]) is not None:
         record[K_ID] = decision["id"]
     return record
-
-
-class Sealer:
-    """Seals records under a device's epoch keys: what the queue asks of `make_sealer`."""
-
-    def __init__(self, crypto, device_id, epoch, chain):
-        self.crypto = crypto
-        self.keys = keys.DeviceKeys(crypto, device_id, epoch, chain)
-        self.epoch = epoch
-
-    def seal(self, record, seq):
-        record[K_SEQ] = seq
-        return seal(self.crypto, self.keys, record)
-
-    def advance(self):
-        self.keys.advance()
-        self.epoch = self.keys.epoch
-
-    def chain(self):
-        return self.keys.chain()
-
-
-def seal(crypto, device_keys, record):
-    """The record as COSE_Encrypt0 under the device's current epoch key, its IV from the seq."""
-    iv = keys.iv(crypto, device_keys.device_id, record[K_SEQ])
-    return cose.seal(crypto.aead(device_keys.key), cbor.encode(record), iv, kid=device_keys.kid())

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 
-from lostcard import cbor, cose, keys, record
+from lostcard import cbor, cose, keys, record, sealing
 from lostcard.decision import classify
 
 from . import crypto, mpybuild
@@ -131,7 +131,7 @@ def cpython_records(items, runs):
     seal_us, open_us, sealed_sizes, json_sizes = [], [], [], []
     for seq, (event, decision) in enumerate(items, 1):
         def seal():
-            return record.seal(crypto, device, record.build(event, decision, "BENCH-1", seq,
+            return sealing.seal(crypto, device, record.build(event, decision, "BENCH-1", seq,
                                                             crypto, bytes(32)))
         sealed = seal()
         seal_us.append(_timed(seal, runs))
@@ -234,20 +234,17 @@ def run_sync(out, records=1000):
     import os
     import sqlite3
 
-    from lostcard import keys, protocol, record
-    from lostcard.queue import Queue
-    from lostcard.sync import Uploader
+    from lostcard import keys, record, sealing
 
     from .collector import Collector
     from .collector_store import SCHEMA, SqliteStore
-    from .storage import DirStorage
 
     secret = bytes(32)
     items = scenario_file.load()
     with tempfile.TemporaryDirectory() as tmp:
         # sealed incidents of one device, as a terminal would send them
         chain = keys.first_chain(crypto, keys.device_root(crypto, secret, "BENCH-1"))
-        sealer = record.Sealer(crypto, "BENCH-1", 0, chain)
+        sealer = sealing.Sealer(crypto, "BENCH-1", 0, chain)
         sealed = []
         for n in range(1, records + 1):
             event = items[n % len(items)]["event"]
@@ -291,7 +288,6 @@ def _end_to_end(tmp, secret, sealed):
 
     import httpx
 
-    from lostcard import keys
     from lostcard.queue import Queue
     from lostcard.sync import Uploader
 
@@ -340,7 +336,7 @@ def _end_to_end(tmp, secret, sealed):
 
 
 def _fill_queue(path, secret, device, count):
-    from lostcard import keys, record
+    from lostcard import keys, record, sealing
     from lostcard.queue import Queue
 
     from .storage import DirStorage
@@ -348,7 +344,7 @@ def _fill_queue(path, secret, device, count):
     chain = keys.first_chain(crypto, keys.device_root(crypto, secret, device))
     Queue.provision(DirStorage(path), chain, device_id=device,
                     ack_key=keys.ack_key(crypto, secret, device))
-    q = Queue(DirStorage(path), lambda e, c: record.Sealer(crypto, device, e, c))
+    q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device, e, c))
     items = scenario_file.load()
     for n in range(count):
         event = items[n % len(items)]["event"]

@@ -29,7 +29,11 @@ def _demo(args):
 def _bench(args):
     from . import bench
 
-    if args.what == "records":
+    if args.what == "device":
+        from .bench_device import run_device
+
+        run_device(sys.stdout, args.declines)
+    elif args.what == "records":
         bench.run_records(sys.stdout, args.runs)
     elif args.what == "queue":
         bench.run_queue(sys.stdout, args.runs)
@@ -162,6 +166,34 @@ def _collector(args):
     return 0
 
 
+def _build_mpy(args):
+    from . import mpybuild
+
+    try:
+        sizes = mpybuild.build_device(args.out)
+    except mpybuild.BuildError as exc:
+        raise LostcardError(str(exc))
+    for name in sorted(sizes):
+        print("%7d  %s" % (sizes[name], name))
+    code = sum(v for k, v in sizes.items() if k.endswith(".mpy"))
+    print("%7d  total .mpy (%.1f KiB; goal <= 48 KiB: %s)" % (
+        code, code / 1024, "met" if code <= 48 * 1024 else "NOT met"))
+    print("%7d  total on the device, with texts.txt and main.py" % sum(sizes.values()))
+    print("freeze: include(\"%s\") from your board manifest"
+          % os.path.join(os.path.abspath(args.out), "manifest.py"))
+    return 0
+
+
+def _provision(args):
+    from . import provision
+
+    provision.write(args.out, _read_secret(args.fleet_secret_file), args.device_id,
+                    args.first_seq)
+    print("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
+          % (args.device_id, args.out), file=sys.stderr)
+    return 0
+
+
 def _read_secret(path):
     """The fleet secret from a file: hex text (as provisioning tools write it) or raw bytes."""
     with open(path, "rb") as f:
@@ -222,9 +254,21 @@ def parser():
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue", "sync"])
+    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device"])
+    b.add_argument("--declines", type=_positive, default=500, help="device: declines per run")
     b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
+
+    bm = sub.add_parser("build-mpy", help="compile the device bundle (.mpy, manifest.py, main.py)")
+    bm.add_argument("--out", required=True, help="output directory")
+    bm.set_defaults(run=_build_mpy)
+
+    pr = sub.add_parser("provision", help="write a new terminal's provisioning file")
+    pr.add_argument("--fleet-secret-file", required=True)
+    pr.add_argument("--device-id", required=True)
+    pr.add_argument("--out", required=True, help="the file to write (must not exist)")
+    pr.add_argument("--first-seq", type=_positive, default=1)
+    pr.set_defaults(run=_provision)
 
     co = sub.add_parser("cose", help="COSE_Encrypt0 tools")
     cosub = co.add_subparsers(dest="cose_command", required=True)

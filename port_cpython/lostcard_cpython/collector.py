@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lostcard import keys, protocol, record, record_check
-from lostcard.errors import LostcardError, RecordError
+from lostcard.errors import RecordError
 from lostcard.protocol import ProtocolError
 
 from . import crypto, fastcbor

@@ -2,6 +2,9 @@
 
 A terminal runs .mpy files: compiling on the device would need far more heap than running does,
 so every MicroPython test and benchmark runs the compiled bundle too.
+
+The device bundle (`lostcard build-mpy`) leaves out what a terminal never runs: the collector's
+record checks and the port's benchmark and test tools. `build(out, tools=True)` keeps them.
 """
 
 import shutil
@@ -11,6 +14,16 @@ from pathlib import Path
 from .paths import CORE, PORT_MPY, tool
 
 PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
+NOT_ON_DEVICE = ("record_check", "bench_classify", "bench_device", "bench_queue", "bench_records",
+                 "median", "sync_once")
+EXAMPLE = PORT_MPY / "main.py"
+MANIFEST = '''# Freeze lostcard into MicroPython firmware: include("path/to/this/manifest.py") from your
+# board's manifest. Frozen bytecode stays in flash, so set "resident": true in lostcard.json.
+# The policy's words are read from the filesystem at run time: copy lostcard/texts.txt to
+# /lostcard/texts.txt on the device (mpremote cp), as the README's "Flashing a terminal" shows.
+package("lostcard", base_path="src")
+package("lostcard_mpy", base_path="src")
+'''
 
 
 class BuildError(Exception):
@@ -28,17 +41,37 @@ def compile_file(source, target):
     return target
 
 
-def build(out_dir):
+def build(out_dir, tools=True):
     """Compile every module of the bundle into `out_dir`, copy its data files (the policy's
     texts.txt, read from flash at run time); return {relative path: size in bytes}."""
     out_dir = Path(out_dir)
     sizes = {}
     for root, package in PACKAGES:
         for source in sorted((root / package).glob("*.py")):
+            if not tools and source.stem in NOT_ON_DEVICE:
+                continue
             relative = Path(package) / (source.stem + ".mpy")
             sizes[str(relative)] = compile_file(source, out_dir / relative).stat().st_size
         for data in sorted((root / package).glob("*.txt")):
             relative = Path(package) / data.name
             shutil.copyfile(data, out_dir / relative)
             sizes[str(relative)] = data.stat().st_size
+    return sizes
+
+
+def build_device(out_dir):
+    """The deployable bundle: .mpy files and texts.txt to copy onto a terminal, the example
+    main.py, and for freezing into firmware the sources under src/ with a manifest.py.
+    Returns the sizes of what goes on the device."""
+    out_dir = Path(out_dir)
+    sizes = build(out_dir, tools=False)
+    shutil.copyfile(EXAMPLE, out_dir / "main.py")
+    sizes["main.py"] = EXAMPLE.stat().st_size
+    for root, package in PACKAGES:
+        target = out_dir / "src" / package
+        target.mkdir(parents=True, exist_ok=True)
+        for source in sorted((root / package).glob("*.py")):
+            if source.stem not in NOT_ON_DEVICE:
+                shutil.copyfile(source, target / source.name)
+    (out_dir / "manifest.py").write_text(MANIFEST)
     return sizes

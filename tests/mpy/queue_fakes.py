@@ -1,7 +1,7 @@
 """Fakes for queue tests on both interpreters: storage in memory, and a sealer without crypto.
 
 The sealer's output carries the sequence number and epoch so tests can check what they got
-back; the real sealer (record.Sealer) is exercised by the CPython queue tests and the device
+back; the real sealer (sealing.Sealer) is exercised by the CPython queue tests and the device
 port's tests.
 """
 

@@ -10,7 +10,7 @@ import gc
 import json
 import sys
 
-from lostcard import keys, record
+from lostcard import keys, record, sealing
 
 try:
     from lostcard_mpy import crypto
@@ -30,7 +30,7 @@ def main(path, secret, token_key, device_id, seq, per_epoch):
             incident = record.build(item["event"], item["decision"], device_id, seq, crypto,
                                     token_key)
             item = None
-            print(record.seal(crypto, device, incident).hex())
+            print(sealing.seal(crypto, device, incident).hex())
             incident = None
             seq += 1
             count += 1

@@ -6,7 +6,7 @@ Decisions are written out here so this module does not need the classifier in th
 
 import gc
 
-from lostcard import cbor, keys, record
+from lostcard import cbor, keys, record, sealing
 from lostcard.errors import RecordError
 from lostcard.keys import DeviceKeys
 
@@ -45,6 +45,7 @@ def _record(seq=5, device_id="T-0001", event=EVENT, decision=DECISION):
 def test_record_carries_decision_facts_and_card_reference():
     r = _record()
     assert r[record.K_VERSION] == 1 and r[record.K_DEVICE] == "T-0001" and r[record.K_SEQ] == 5
+    assert sealing.K_SEQ == record.K_SEQ  # sealing keeps its own copy of the key
     assert r[record.K_TIME] == 1795600000 and r[record.K_POLICY] == "2026.11.1"
     assert record.name_of(record.SUBCAUSES, r[record.K_SUBCAUSE]) == "reported_lost"
     assert r[record.K_CAUSE] == record.CAUSES.index("card_compromised")
@@ -104,3 +105,16 @@ def test_brands():
 
 def test_the_recorded_part_of_a_decision_builds_the_same_record():
     assert _record(decision=record.recorded_part(DECISION)) == _record()
+
+
+def test_sealing_is_cose_encrypt0_of_the_cbor_record_under_the_epoch_key():
+    from lostcard import cose
+
+    device = _device()
+    r = _record(seq=7)
+    expected = cose.seal(crypto.aead(device.key), cbor.encode(r), keys.iv(crypto, "T-0001", 7),
+                         kid=device.kid())
+    assert sealing.seal(crypto, device, r) == expected
+    sealer = sealing.Sealer(crypto, "T-0001", 0, keys.first_chain(
+        crypto, keys.device_root(crypto, SECRET, "T-0001")))
+    assert sealer.seal(_record(seq=0), 7) == expected  # the queue's sealer numbers the record

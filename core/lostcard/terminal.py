@@ -1,0 +1,256 @@
+"""The one API a payment application calls on a terminal (docs/DEVICE.md).
+
+    t = Terminal(config, platform)      # the port's Terminal passes its platform
+    d = t.on_decline(event)             # classify, seal, queue durably; never the network
+    t.sync_step()                       # at most one batch to the collector, when due
+    t.status()                          # for the terminal's status screen
+
+`platform` is the port: crypto() (the crypto module: AES-CCM and HMAC), hmac() (a module with
+hmac_sha256 alone, for card tokens and acks), storage(path), transport(url), clock() in seconds,
+random_bytes(n), and `keep`, the modules that stay loaded between phases.
+
+With a small heap (config "resident": False, the MicroPython default) the work runs in phases
+that never share the heap: deciding (classifier, record building), storing (sealing, queue) and
+syncing (queue, protocol, HTTP). Each phase imports what it needs and drops it when it ends, so
+the peak is the largest phase, not their sum. Frozen firmware, whose bytecode stays in flash,
+and CPython set "resident": True and keep everything, the queue included, open.
+"""
+
+import gc
+import sys
+
+from .errors import ConfigError, LostcardError
+
+DEFAULT_BUDGET = 65536
+DEFAULT_ROTATE = 1024
+MAX_SYNC_DELAY = 300.0
+
+
+def _hex_key(value, what):
+    if isinstance(value, (bytes, bytearray)) and len(value) == 32:
+        return bytes(value)
+    try:
+        key = bytes.fromhex(value)
+    except (TypeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(what + " must be 32 bytes (64 hex digits)")
+    return key
+
+
+class Terminal:
+    def __init__(self, config, platform):
+        try:
+            self.device_id = config["device_id"]
+            self.queue_dir = config["queue_dir"]
+            token_key = config["token_key"]
+        except KeyError as exc:
+            raise ConfigError("config lacks %s" % exc.args[0])
+        self.token_key = _hex_key(token_key, "token_key")
+        self.url = config.get("collector_url")
+        self.policy_path = config.get("policy")
+        self.budget = config.get("budget_bytes", DEFAULT_BUDGET)
+        self.rotate = config.get("rotate_bytes", DEFAULT_ROTATE)
+        self.resident = config.get("resident", False)
+        self.spread = config.get("sync_spread_s", 60.0)
+        self.platform = platform
+        self.storage = platform.storage(self.queue_dir)
+        self._policy = None
+        self._queue = None  # resident mode only
+        self._transport = None  # resident mode only
+        self._next_seq = None  # the queue's next number, kept while the queue is closed
+        self.last_sync = None  # clock() of the last batch the collector acknowledged
+        self.link = "unknown"  # "up" after an acknowledged batch, "down" after a failed one
+        self._failures = 0
+        self._next_try = 0.0
+        self.last_error = None
+        self._provision(config.get("provisioning"))
+        if self.resident:  # fail now, not at the first decline, if the policy is bad
+            self._the_policy()
+
+    # -- phases -------------------------------------------------------------------------------
+
+    def _end_phase(self):
+        """Drop the phase's modules so the next phase has the heap (resident mode: nothing)."""
+        if self.resident:
+            return
+        keep = self.platform.keep
+        for name in list(sys.modules):
+            if name not in keep and (name.startswith("lostcard.") or name.startswith("lostcard_")):
+                del sys.modules[name]
+                parent, _, child = name.rpartition(".")
+                if parent in sys.modules:
+                    sys.modules[parent].__dict__.pop(child, None)
+        gc.collect()
+
+    def _open_queue(self, sealing):
+        """The queue: with a sealer to append (`sealing`), or writable for acks only."""
+        if self._queue is not None:
+            return self._queue
+        from .queue import Queue
+
+        make_sealer = None
+        if sealing:
+            from .sealing import Sealer
+
+            crypto = self.platform.crypto()
+            device_id = self.device_id
+            make_sealer = lambda epoch, chain: Sealer(crypto, device_id, epoch, chain)  # noqa
+        queue = Queue(self.storage, make_sealer, rotate_bytes=self.rotate,
+                      budget_bytes=self.budget, clock=self.platform.clock, writable=True,
+                      resume_seq=self._next_seq)
+        if queue.device_id is not None and queue.device_id != self.device_id:
+            raise ConfigError("queue %s belongs to %s, not %s"
+                              % (self.queue_dir, queue.device_id, self.device_id))
+        if self.resident and sealing:
+            self._queue = queue
+        return queue
+
+    def _provision(self, path):
+        from .queue import STATE
+
+        if STATE not in self.storage.list():
+            from .provisioning import provision
+
+            try:
+                provision(self.storage, self.device_id, path)
+            finally:
+                self._end_phase()
+
+    def _the_policy(self):
+        if self._policy is not None:
+            return self._policy
+        from .policy import DEFAULT
+
+        policy = DEFAULT
+        if self.policy_path:
+            import json
+
+            from .override import with_overrides
+
+            try:
+                with open(self.policy_path) as f:
+                    policy = with_overrides(DEFAULT, json.load(f))
+            except (OSError, ValueError) as exc:
+                raise ConfigError("policy file %s: %s" % (self.policy_path, exc))
+        if self.resident:
+            self._policy = policy
+        return policy
+
+    # -- the API ------------------------------------------------------------------------------
+
+    def on_decline(self, event):
+        """The decision to display for a decline `event` (SPEC §2), once its incident is durable.
+
+        Never touches the network. If the incident cannot be stored (a broken flash), the
+        decision is still returned, with `stored` False and the reason in `store_error`.
+        """
+        decision, record = self._decide(event)
+        self._end_phase()
+        try:
+            decision["seq"] = self._store(record, decision["priority"])
+            decision["stored"] = True
+        except (OSError, LostcardError) as exc:
+            decision["stored"] = False
+            decision["store_error"] = "%s: %s" % (type(exc).__name__, exc)
+        self._end_phase()
+        return decision
+
+    def _decide(self, event):
+        from .decision import classify
+        from .record import build
+
+        decision = classify(event, self._the_policy())
+        # seq 0 for now: the queue numbers the record as it seals it
+        return decision, build(event, decision, self.device_id, 0, self.platform.hmac(),
+                               self.token_key)
+
+    def _store(self, record, priority):
+        queue = self._open_queue(True)
+        try:
+            return queue.append(record, priority)
+        finally:
+            self._next_seq = queue.next_seq
+
+    def sync_step(self):
+        """Upload at most one batch if one is due; return how many incidents the collector
+        acknowledged (0: nothing to send, not due yet, or the batch failed: see `link`).
+
+        Blocks at most for one request (the transport's timeout). After a failure the next try
+        waits a backoff with full jitter, up to MAX_SYNC_DELAY seconds.
+        """
+        if self.url is None or self.platform.clock() < self._next_try:
+            return 0
+        try:
+            return self._upload_one()
+        finally:
+            self._end_phase()
+
+    def _upload_one(self):
+        from .errors import SyncError
+        from .sync import Backoff, Uploader
+
+        queue = self._open_queue(self.resident)
+        transport = self._transport or self.platform.transport(self.url)
+        if self.resident:
+            self._transport = transport  # one HTTP client, its connection kept alive
+        uploader = Uploader(queue, transport, self.platform.hmac(),
+                            self.platform.random_bytes, queue.device_id, queue.ack_key)
+        try:
+            done = uploader.step()
+        except SyncError as exc:
+            backoff = Backoff(self._uniform, cap=MAX_SYNC_DELAY)
+            backoff.failures = self._failures
+            self._next_try = self.platform.clock() + backoff.next_delay()
+            self._failures = backoff.failures
+            self.link = "down"
+            self.last_error = str(exc)
+            return 0
+        self._failures = 0
+        self._next_try = 0.0
+        if done:
+            self.link = "up"
+            self.last_sync = self.platform.clock()
+        return done
+
+    def link_returned(self):
+        """The payment application saw the host answer again: forget the backoff and sync
+        within `sync_spread_s` (random, so a fleet back from one outage does not stampede)."""
+        self._failures = 0
+        self._next_try = self.platform.clock() + self._uniform(0, self.spread)
+
+    def _uniform(self, low, high):
+        fraction = int.from_bytes(self.platform.random_bytes(4), "big") / 4294967296
+        return low + (high - low) * fraction
+
+    def status(self):
+        """What the terminal's status screen shows: queue depth, oldest incident age, last sync,
+        link state, and what was lost (evicted, corrupt) since provisioning."""
+        try:
+            stats = self._open_queue(self.resident).stats()
+        finally:
+            self._end_phase()
+        return {
+            "device_id": self.device_id,
+            "queued": stats["records"],
+            "queued_bytes": stats["bytes"],
+            "oldest_age_s": stats["oldest_age_s"],
+            "last_sync": self.last_sync,
+            "link": self.link,
+            "next_sync_in_s": max(0.0, self._next_try - self.platform.clock()),
+            "evicted": stats["evicted"][1] + stats["evicted"][2] + stats["evicted"][3],
+            "corrupt": stats["corrupt"],
+        }
+
+
+async def sync_forever(terminal, idle_s=30.0, busy_s=0.0):
+    """An asyncio task for firmware that runs asyncio: `asyncio.create_task(sync_forever(t))`.
+
+    Each round is one sync_step (one request at most, blocking for its duration); between rounds
+    the payment application runs. Sleeps `busy_s` while batches go through, else `idle_s`.
+    """
+    import asyncio
+
+    while True:
+        done = terminal.sync_step()
+        await asyncio.sleep(busy_s if done else idle_s)

@@ -1,0 +1,147 @@
+"""`lostcard bench device`: the Terminal's budgets on MicroPython (from the .mpy bundle) beside
+CPython (the emulator's Terminal), through the API a payment application calls.
+
+Each run starts a new terminal (provisioning file, empty queue) and a collector on loopback,
+handles the declines, then syncs the backlog (lostcard_mpy/bench_device.py). MicroPython runs
+once at 64 KiB, the budget, and then at the smallest heap that completes the run, found by
+bisection in 4 KiB steps: that heap is the run's peak, fragmentation included. CPython's peak is
+tracemalloc's. Benchmarks print; they never assert.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from . import mpybuild, provision
+from . import scenarios as scenario_file
+from .bench import _free_port, micropython_run
+from .paths import PORT_MPY
+
+SECRET = bytes(range(7, 39))
+BUDGET = 64 << 10
+STEP = 4 << 10
+
+
+class _Collector:
+    def __init__(self, tmp):
+        import time
+
+        import httpx
+
+        secret = os.path.join(tmp, "fleet.secret")
+        with open(secret, "w") as f:
+            f.write(SECRET.hex())
+        self.url = "http://127.0.0.1:%d" % _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db",
+             os.path.join(tmp, "collector.db"), "--fleet-secret-file", secret, "--port",
+             self.url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(400):
+            try:
+                httpx.get(self.url + "/v1/health", timeout=0.5)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise SystemExit("collector did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def _terminal(tmp, url, name, resident):
+    """A new terminal's config and provisioning file; its path."""
+    path = os.path.join(tmp, name)
+    os.makedirs(path)
+    provision.write(os.path.join(path, "prov.cbor"), SECRET, name)
+    config = {"device_id": name, "queue_dir": os.path.join(path, "queue"),
+              "token_key": "77" * 32, "provisioning": os.path.join(path, "prov.cbor"),
+              "collector_url": url, "sync_spread_s": 0, "resident": resident,
+              "budget_bytes": 512 << 10}
+    with open(os.path.join(path, "lostcard.json"), "w") as f:
+        json.dump(config, f)
+    return os.path.join(path, "lostcard.json")
+
+
+def _declines(tmp):
+    path = os.path.join(tmp, "declines.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        for item in scenario_file.load():
+            f.write(json.dumps(item["event"], ensure_ascii=False) + "\n")
+    return path
+
+
+def _cpython(config, declines, count):
+    code = ("import tracemalloc, sys; tracemalloc.start(); "
+            "sys.argv = ['bench', %r, %r, %r]; import runpy; "
+            "runpy.run_module('lostcard_mpy.bench_device', run_name='__main__'); "
+            "print(tracemalloc.get_traced_memory()[1])" % (config, declines, str(count)))
+    env = dict(os.environ, PYTHONPATH=str(PORT_MPY))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=600)
+    if proc.returncode != 0:
+        raise SystemExit("CPython device bench failed:\n" + proc.stderr)
+    lines = proc.stdout.split()
+    return json.loads(proc.stdout.splitlines()[0]), int(lines[-1])
+
+
+def run_device(out, count=500):
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = os.path.join(tmp, "bundle")
+        mpybuild.build(bundle)
+        declines = _declines(tmp)
+        collector = _Collector(tmp)
+        runs = [0]
+
+        def mpy(heap):
+            runs[0] += 1
+            config = _terminal(tmp, collector.url, "BENCH-D-%d" % runs[0], False)
+            code, text, err = micropython_run(
+                bundle, ["-m", "lostcard_mpy.bench_device", config, declines, str(count)],
+                heap=str(heap))
+            return json.loads(text.splitlines()[-1]) if code == 0 else None
+
+        try:
+            at_budget = mpy(BUDGET)
+            low, high = BUDGET // STEP, (1 << 20) // STEP
+            found = at_budget
+            if at_budget is None:
+                while low < high:  # bisect: the smallest heap (to STEP) that completes the run
+                    mid = (low + high) // 2
+                    result = mpy(mid * STEP)
+                    if result is None:
+                        low = mid + 1
+                    else:
+                        high, found = mid, result
+                smallest = low * STEP
+            else:
+                smallest = BUDGET
+            cpython, cpython_peak = _cpython(_terminal(tmp, collector.url, "BENCH-C-1", True),
+                                             declines, count)
+        finally:
+            collector.stop()
+    _report(out, count, at_budget, found, smallest, cpython, cpython_peak)
+
+
+def _report(out, count, at_budget, mpy, smallest, cpy, cpy_peak):
+    out.write("lostcard bench device: %d declines (classify + seal + durable append), then a full "
+              "sync to a collector on loopback\n" % count)
+    out.write("%-44s %14s %14s %8s\n" % ("", "MicroPython", "CPython", "ratio"))
+    if mpy is None:
+        out.write("MicroPython: no heap up to 1 MiB completed the run\n")
+        return
+    for label, key in (("import + Terminal() (ms)", "import_us"),
+                       ("first on_decline, cold (ms)", "first_us"),
+                       ("on_decline median (ms)", "median_us"),
+                       ("on_decline worst (ms)", "worst_us"),
+                       ("sync of the backlog (ms)", "sync_us")):
+        m, c = mpy[key] / 1000, cpy[key] / 1000
+        out.write("%-44s %14.2f %14.2f %8.1f\n" % (label, m, c, m / c if c else 0))
+    out.write("%-44s %14d %14d\n" % ("incidents synced", mpy["synced"], cpy["synced"]))
+    out.write("%-44s %14d %14d\n" % ("incidents left in the queue", mpy["left"], cpy["left"]))
+    out.write("%-44s %14s %14d\n" % ("peak heap (bytes; MPy: smallest heap)",
+                                     "%d" % smallest, cpy_peak))
+    out.write("%-44s %14s\n" % ("runs at -X heapsize=64K (budget)",
+                                "yes" if at_budget is not None else "NO (MemoryError)"))

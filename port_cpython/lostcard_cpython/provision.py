@@ -1,0 +1,30 @@
+"""Provisioning files: what a new terminal receives once, at the factory or the acquirer's bench.
+
+A CBOR map {1: device id, 2: chain(0), 3: ack key, 4: first sequence number}: the device's key
+chain at epoch 0 and its acknowledgement key, both derived from the fleet secret, which never
+leaves the provisioning host. The Terminal creates its queue from the file and deletes it.
+"""
+
+import os
+
+import cbor2
+
+from lostcard import keys
+
+from . import crypto
+
+
+def provisioning(fleet_secret, device_id, first_seq=1):
+    """The provisioning file's bytes for `device_id`."""
+    root = keys.device_root(crypto, fleet_secret, device_id)
+    return cbor2.dumps({1: device_id, 2: keys.first_chain(crypto, root),
+                        3: keys.ack_key(crypto, fleet_secret, device_id), 4: first_seq})
+
+
+def write(path, fleet_secret, device_id, first_seq=1):
+    """Write the file readable by its owner alone (it holds key material)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(provisioning(fleet_secret, device_id, first_seq))
+        f.flush()
+        os.fsync(f.fileno())

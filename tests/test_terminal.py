@@ -1,0 +1,164 @@
+"""The Terminal API on CPython (the emulator's port): the same core the device runs.
+
+on_decline never touches the network and returns only once the incident is durable; sync_step
+sends at most one batch and backs off after failures; status() is what the status screen shows.
+The phased (non-resident) mode is exercised on MicroPython by tests/test_device.py.
+"""
+
+import pytest
+
+from lostcard import terminal as core
+from lostcard.decision import classify
+from lostcard.errors import ConfigError
+from lostcard.queue import Queue
+from lostcard_cpython import provision, scenarios
+from lostcard_cpython.storage import DirStorage
+from lostcard_cpython.terminal import Platform, Terminal
+
+from collector_process import CollectorProcess, free_port
+
+SECRET = bytes(range(90, 122))
+EVENTS = [item["event"] for item in scenarios.load()]
+
+
+class Clock(Platform):
+    """The emulator's platform with a clock the test moves and a transport it can watch."""
+
+    def __init__(self):
+        self.now = 1_800_000_000.0
+        self.posts = 0
+
+    def clock(self):
+        return self.now
+
+    def transport(self, url):
+        inner = Platform.transport(self, url)
+        outer = self
+
+        class Counting:
+            def post(self, path, body):
+                outer.posts += 1
+                return inner.post(path, body)
+
+        return Counting()
+
+
+def _config(tmp_path, url="http://127.0.0.1:9", device="T-TERM-1", **more):
+    prov = tmp_path / "prov.cbor"
+    if not prov.exists():
+        provision.write(str(prov), SECRET, device)
+    return dict({"device_id": device, "queue_dir": str(tmp_path / "q"), "token_key": "ab" * 32,
+                 "provisioning": str(prov), "collector_url": url, "sync_spread_s": 0}, **more)
+
+
+def test_on_decline_returns_the_decision_once_the_incident_is_durable(tmp_path):
+    platform = Clock()
+    t = Terminal(_config(tmp_path), platform)
+    assert not (tmp_path / "prov.cbor").exists()  # consumed at the first boot
+    decisions = [t.on_decline(e) for e in EVENTS[:12]]
+    assert platform.posts == 0  # a decline never waits on the network
+    for event, d in zip(EVENTS, decisions):
+        assert d["stored"] and {k: v for k, v in d.items() if k not in ("seq", "stored")} \
+            == classify(event)
+    assert [d["seq"] for d in decisions] == list(range(1, 13))
+    # durable: a new Terminal (the next boot) finds every incident and numbers on
+    again = Terminal(_config(tmp_path), platform)
+    assert again.status()["queued"] == 12
+    assert again.on_decline(EVENTS[0])["seq"] > 12
+    reader = Queue(DirStorage(str(tmp_path / "q")))
+    assert sum(1 for lane in (1, 2, 3) for _ in reader.pending(lane)) == 13
+
+
+def test_a_bad_event_still_gets_a_decision_and_a_record(tmp_path):
+    t = Terminal(_config(tmp_path), Clock())
+    d = t.on_decline({"code": 41, "pan": "not a pan", "junk": [1]})
+    assert d["cause"] == "undetermined" and d["errors"] and d["stored"]
+
+
+def test_a_broken_flash_is_reported_and_the_decision_still_shown(tmp_path):
+    t = Terminal(_config(tmp_path), Clock())
+
+    def broken(name, data):
+        raise OSError(5, "EIO")
+
+    t.storage.append = broken  # the queue writes through the terminal's storage
+    d = t.on_decline(EVENTS[0])
+    assert d["stored"] is False and "EIO" in d["store_error"]
+    assert d["messages"]["operator"]["en"] == classify(EVENTS[0])["messages"]["operator"]["en"]
+
+
+def test_sync_steps_back_off_while_the_link_is_down_then_drain(tmp_path):
+    port = free_port()
+    platform = Clock()
+    t = Terminal(_config(tmp_path, "http://127.0.0.1:%d" % port), platform)
+    for e in EVENTS[:30]:
+        t.on_decline(e)
+    assert t.sync_step() == 0 and t.link == "down" and platform.posts == 1
+    assert t.sync_step() == 0 and platform.posts == 1  # not due: no request at all
+    assert 0 < t.status()["next_sync_in_s"] <= 2.0
+    secret = tmp_path / "fleet.secret"
+    secret.write_text(SECRET.hex())
+    collector = CollectorProcess(tmp_path / "c.db", secret)
+    collector.port, collector.url = port, "http://127.0.0.1:%d" % port
+    collector.start()
+    try:
+        t.link_returned()
+        sent = []
+        while True:
+            done = t.sync_step()
+            if not done:
+                break
+            sent.append(done)
+        assert sum(sent) == 30 and len(sent) > 1  # one batch per step
+        status = t.status()
+        assert status["queued"] == 0 and status["link"] == "up"
+        assert status["last_sync"] == platform.now
+    finally:
+        collector.stop()
+
+
+@pytest.mark.parametrize("change,words", [
+    ({"token_key": "12"}, "token_key"),
+    ({"device_id": "T-TERM-2"}, "not T-TERM-2"),
+    ({"provisioning": None}, "no provisioning file"),
+    ({"policy": "/nonexistent/policy.json"}, "policy file"),
+])
+def test_bad_configs_are_refused_at_construction(tmp_path, change, words):
+    config = _config(tmp_path)
+    config.update(change)
+    with pytest.raises(ConfigError, match=words):
+        Terminal(config, Clock())
+
+
+def test_a_config_missing_a_field_says_which(tmp_path):
+    config = _config(tmp_path)
+    del config["queue_dir"]
+    with pytest.raises(ConfigError, match="queue_dir"):
+        Terminal(config, Clock())
+
+
+def test_an_acquirer_policy_applies_to_the_terminal(tmp_path):
+    from lostcard_cpython.paths import FIXTURES
+
+    t = Terminal(_config(tmp_path, policy=str(FIXTURES / "policies/acquirer-42-stolen.json")),
+                 Clock())
+    event = dict(EVENTS[0], code="42")
+    d = t.on_decline(event)
+    assert d["policy"] != classify(event)["policy"]
+
+
+def test_sync_forever_runs_steps_until_cancelled(tmp_path):
+    import asyncio
+
+    t = Terminal(_config(tmp_path), Clock())
+    steps = []
+    t.sync_step = lambda: steps.append(1) or 0
+
+    async def run():
+        task = asyncio.create_task(core.sync_forever(t, idle_s=0.001))
+        while len(steps) < 3:
+            await asyncio.sleep(0.001)
+        task.cancel()
+
+    asyncio.run(run())
+    assert len(steps) >= 3
