@@ -1,7 +1,6 @@
 """The `lostcard` command as a user runs it: a real subprocess of the installed entry point."""
 
 import json
-import re
 import subprocess
 import sys
 
@@ -80,26 +79,6 @@ def test_a_broken_policy_file_is_a_clear_error(tmp_path):
     proc = lostcard("classify", "--policy", str(bad), stdin=LOST)
     assert proc.returncode == 2
     assert "unknown cause" in proc.stderr and proc.stdout == ""
-
-
-def test_demo_shows_every_scenario_and_the_totals():
-    proc = lostcard("demo")
-    assert proc.returncode == 0, proc.stderr
-    assert "Total: %d declines" % len(open(paths.SCENARIOS).read().splitlines()) in proc.stdout
-    assert re.search(r"Total: \d+ declines, \d+ decided offline, \d+ agree with their label, "
-                     r"0 differ\.", proc.stdout), proc.stdout[-300:]
-    for cause in ("card_data_error", "card_compromised", "network_fault", "device_fault",
-                  "operator_error"):
-        assert cause in proc.stdout
-
-
-def test_demo_fails_when_a_scenario_differs_from_its_label(tmp_path):
-    item = json.loads(open(paths.SCENARIOS, encoding="utf-8").readline())
-    item["expect"]["cause"] = "device_fault"
-    wrong = tmp_path / "wrong.jsonl"
-    wrong.write_text(json.dumps(item) + "\n", encoding="utf-8")
-    proc = lostcard("demo", "--fixtures", str(wrong))
-    assert proc.returncode == 1 and "1 differ." in proc.stdout
 
 
 def test_input_that_is_not_utf8_or_too_deep_is_an_error_line_not_a_crash():

@@ -158,6 +158,9 @@ class Queue:
             corrupt_found[name] = corrupt
         if torn:
             self.torn += 1
+            if self.writable:  # set the torn append aside for good: atomically, the good frames
+                data = data[:frames[-1][3] if frames else HEADER_LEN]
+                self.storage.replace(name, data)
         seg.open = newest and not torn and not corrupt and self.sealer is not None \
             and epoch == self.sealer.epoch
         seg.size = len(data)

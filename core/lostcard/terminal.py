@@ -64,6 +64,7 @@ class Terminal:
         self._failures = 0
         self._next_try = 0.0
         self.last_error = None
+        self.torn_tails = 0  # since this boot
         self._provision(config.get("provisioning"))
         if self.resident:  # fail now, not at the first decline, if the policy is bad
             self._the_policy()
@@ -99,6 +100,7 @@ class Terminal:
         queue = Queue(self.storage, make_sealer, rotate_bytes=self.rotate,
                       budget_bytes=self.budget, clock=self.platform.clock, writable=True,
                       resume_seq=self._next_seq)
+        self.torn_tails += queue.torn  # a reopened queue finds each torn append once
         if queue.device_id is not None and queue.device_id != self.device_id:
             raise ConfigError("queue %s belongs to %s, not %s"
                               % (self.queue_dir, queue.device_id, self.device_id))
@@ -240,6 +242,7 @@ class Terminal:
             "next_sync_in_s": max(0.0, self._next_try - self.platform.clock()),
             "evicted": stats["evicted"][1] + stats["evicted"][2] + stats["evicted"][3],
             "corrupt": stats["corrupt"],
+            "torn_tails": self.torn_tails,  # appends a power cut interrupted, set aside
         }
 
 

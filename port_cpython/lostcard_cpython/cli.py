@@ -23,7 +23,10 @@ def _classify(args):
 def _demo(args):
     from . import demo
 
-    return 1 if demo.run(sys.stdout, args.fixtures) else 0
+    try:
+        return 0 if demo.run(sys.stdout, args.state, args.port, args.fresh) else 1
+    except demo.DemoError as exc:
+        raise LostcardError(str(exc))
 
 
 def _bench(args):
@@ -249,8 +252,13 @@ def parser():
     c.add_argument("--policy", help="per-acquirer response-code overrides (JSON)")
     c.set_defaults(run=_classify)
 
-    d = sub.add_parser("demo", help="run the labelled scenarios and show what was decided")
-    d.add_argument("--fixtures", help="scenario file (default: fixtures/scenarios.jsonl)")
+    d = sub.add_parser("demo", help="a day at three terminals: outage, power cut, sync, check")
+    d.add_argument("--state", default="lostcard-demo",
+                   help="state directory: queues, collector database (default ./lostcard-demo)")
+    d.add_argument("--port", choices=["cpython", "mpy"], default="cpython",
+                   help="run the terminals on CPython or on the real MicroPython interpreter")
+    d.add_argument("--fresh", action="store_true",
+                   help="start clean (default: resume the state of an earlier run)")
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")

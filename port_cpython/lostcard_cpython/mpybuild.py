@@ -15,7 +15,7 @@ from .paths import CORE, PORT_MPY, tool
 
 PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
 NOT_ON_DEVICE = ("record_check", "bench_classify", "bench_device", "bench_queue", "bench_records",
-                 "median", "sync_once")
+                 "demo_day", "median", "sync_once")
 EXAMPLE = PORT_MPY / "main.py"
 MANIFEST = '''# Freeze lostcard into MicroPython firmware: include("path/to/this/manifest.py") from your
 # board's manifest. Frozen bytecode stays in flash, so set "resident": true in lostcard.json.
