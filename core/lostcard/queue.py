@@ -17,6 +17,8 @@ epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-
 writable=True, for uploading (acks but no appends).
 """
 
+from array import array
+
 from . import cbor
 from .errors import LostcardError
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
@@ -35,21 +37,70 @@ class QueueError(LostcardError):
     """The queue cannot be opened or used (no state, read-only, or a storage failure)."""
 
 
+_FIRST_MASK = (1 << 60) - 1
+
+
 def _segment_name(lane, first_seq):
     return "%d-%016x.seg" % (lane, first_seq)
 
 
-class _Segment:
-    def __init__(self, name, lane, first, epoch):
-        self.name = name
+def _key_of(name):
+    """lane << 60 | first seq of a segment file's name; None if not a name this queue writes."""
+    try:
+        lane, first = int(name[0]), int(name[2:18], 16)
+    except ValueError:
+        return None
+    if lane not in LANES or first > _FIRST_MASK or _segment_name(lane, first) != name:
+        return None
+    return lane << 60 | first
+
+
+# a segment's row in its lane's index
+FIRST, LAST, EPOCH, SIZE, FRAMES, OLDEST, OPEN = range(7)
+WIDTH = 7
+
+
+class _Lane:
+    """One lane's segments, oldest first: a row of WIDTH integers each, all in one array.
+
+    On a terminal the index lives as long as the backlog: an object per segment costs ~270 bytes
+    of MicroPython heap, a row 56. The array is allocated for the rows it will hold and doubles
+    when full (growing it a row at a time would reallocate, and fragment the heap, per append).
+    A segment's file name follows from its lane and first seq.
+    """
+
+    def __init__(self, lane, capacity=4):
         self.lane = lane
-        self.first = first
-        self.epoch = epoch
-        self.last = first - 1  # no record yet
-        self.size = 0
-        self.frames = 0
-        self.oldest = None  # time of its first record
-        self.open = True  # appends may go here (no torn tail, current epoch)
+        self.count = 0
+        self.rows = array("q", bytes(8 * WIDTH * max(capacity, 1)))
+
+    def __len__(self):
+        return self.count
+
+    def get(self, i, field):
+        return self.rows[i * WIDTH + field]
+
+    def set(self, i, field, value):
+        self.rows[i * WIDTH + field] = value
+
+    def add(self, row):
+        """Index a segment: `row` is (FIRST, LAST, ..., OPEN); OLDEST -1 while it has none."""
+        at = self.count * WIDTH
+        if at + WIDTH > len(self.rows):
+            grown = array("q", bytes(16 * len(self.rows)))
+            grown[:at] = self.rows[:at]
+            self.rows = grown
+        self.rows[at:at + WIDTH] = array("q", row)
+        self.count += 1
+
+    def drop_oldest(self):
+        # a new array, not a shift in place: pending() iterates over a snapshot of the old one
+        self.count -= 1
+        self.rows = self.rows[WIDTH:WIDTH * (self.count + 1)] if self.count else array(
+            "q", bytes(8 * WIDTH))
+
+    def name(self, i):
+        return _segment_name(self.lane, self.get(i, FIRST))
 
 
 class Queue:
@@ -62,7 +113,12 @@ class Queue:
         # without a sealer the queue only looks (writes and deletes nothing) unless told it may
         # acknowledge: an uploader needs acks, not keys
         self.writable = make_sealer is not None if writable is None else writable
-        self._recover(make_sealer)
+        self._sealing = make_sealer is not None
+        self._recover()
+        if make_sealer is not None:
+            # after the segments are read: on a small heap, the scans leave no holes between the
+            # sealing code (CBOR, COSE, CCM, keys) that the sealer loads
+            self.sealer = make_sealer(self.state[S_EPOCH], self.state[S_CHAIN])
         # reopened in the same power-on (a terminal's phases): go on from the caller's next
         # number, inside the reservation already on flash, instead of burning a new block
         if resume_seq is not None and self._used() < resume_seq <= self.state[S_RESERVED]:
@@ -88,9 +144,20 @@ class Queue:
 
     # -- recovery -----------------------------------------------------------------------------
 
-    def _recover(self, make_sealer):
-        names = self.storage.list()
-        if STATE not in names:
+    def _recover(self):
+        has_state = False
+        keys = []  # lane << 60 | first seq: a small int (8 bytes) where a name costs ~60
+        self.unreadable = []
+        for name in self.storage.list():
+            if name == STATE:
+                has_state = True
+            elif name.endswith(".seg"):
+                key = _key_of(name)
+                if key is None:
+                    self.unreadable.append((name, "not a segment name"))  # kept, reported
+                else:
+                    keys.append(key)
+        if not has_state:
             raise QueueError("no queue state: provision the queue first")
         try:
             self.state = state = cbor.decode(self.storage.read(STATE))
@@ -104,21 +171,20 @@ class Queue:
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
-        self.sealer = make_sealer(state[S_EPOCH], state[S_CHAIN]) if make_sealer else None
-        self.lanes = {1: [], 2: [], 3: []}
-        self.unreadable = []
+        self.sealer = None
+        self.lanes = {}
         self.torn = 0
         seen = state[S_SEEN_CORRUPT]
         corrupt_found = {}
-        segment_names = [n for n in names if n.endswith(".seg")]
-        segment_names.sort()
-        for i in range(len(segment_names)):
-            name = segment_names[i]
-            newest = i + 1 == len(segment_names) or segment_names[i + 1][0] != name[0]
-            seg = self._load(name, corrupt_found, newest)
-            if seg is not None:
-                self.lanes[seg.lane].append(seg)
-                self.next_seq = max(self.next_seq, seg.last + 1)
+        keys.sort()
+        for lane in LANES:  # room for the segments found and the next one
+            self.lanes[lane] = _Lane(lane, 1 + sum(1 for key in keys if key >> 60 == lane))
+        for i in range(len(keys)):
+            lane, first = keys[i] >> 60, keys[i] & _FIRST_MASK
+            newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
+            last = self._load(lane, first, corrupt_found, newest)
+            if last is not None:
+                self.next_seq = max(self.next_seq, last + 1)
         # count each corrupt frame once, however often the segment is read again
         changed = False
         for name in corrupt_found:
@@ -137,22 +203,22 @@ class Queue:
             for lane in LANES:
                 self._drop_acked(lane)
 
-    def _load(self, name, corrupt_found, newest):
+    def _load(self, lane, first, corrupt_found, newest):
+        """Index a segment; its last seq, or None if it holds no usable segment."""
+        name = _segment_name(lane, first)
         data = self.storage.read(name)
         if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
             if self.writable:
                 self.storage.remove(name)
             return None
         try:
-            lane, epoch = read_header(data)
-            first = int(name[2:18], 16)
-        except (SegmentError, ValueError) as exc:
+            header_lane, epoch = read_header(data)
+        except SegmentError as exc:
             self.unreadable.append((name, str(exc)))  # kept on flash, reported, never deleted
             return None
-        if lane not in LANES:
-            self.unreadable.append((name, "lane %d" % lane))
+        if header_lane != lane:
+            self.unreadable.append((name, "lane %d does not match its name" % header_lane))
             return None
-        seg = _Segment(name, lane, first, epoch)
         frames, corrupt, torn = scan(data, newest)
         if corrupt:
             corrupt_found[name] = corrupt
@@ -161,14 +227,12 @@ class Queue:
             if self.writable:  # set the torn append aside for good: atomically, the good frames
                 data = data[:frames[-1][3] if frames else HEADER_LEN]
                 self.storage.replace(name, data)
-        seg.open = newest and not torn and not corrupt and self.sealer is not None \
-            and epoch == self.sealer.epoch
-        seg.size = len(data)
-        seg.frames = len(frames)
-        if frames:
-            seg.last = frames[-1][0]
-            seg.oldest = frames[0][1]
-        return seg
+        open_ = newest and not torn and not corrupt and self._sealing \
+            and epoch == self.state[S_EPOCH]
+        last = frames[-1][0] if frames else first - 1
+        self.lanes[lane].add((first, last, epoch, len(data), len(frames),
+                              frames[0][1] if frames else -1, 1 if open_ else 0))
+        return last
 
     # -- state --------------------------------------------------------------------------------
 
@@ -176,8 +240,9 @@ class Queue:
         """The highest sequence number on flash or acknowledged."""
         used = max(self.state[S_CURSORS])
         for lane in LANES:
-            for seg in self.lanes[lane]:
-                used = max(used, seg.last)
+            index = self.lanes[lane]
+            if len(index):
+                used = max(used, index.get(len(index) - 1, LAST))
         return used
 
     def _save(self):
@@ -198,49 +263,46 @@ class Queue:
         self.state[S_CHAIN] = self.sealer.chain()
         self._save()
         for lane in LANES:
-            for seg in self.lanes[lane]:
-                seg.open = False
+            index = self.lanes[lane]
+            for i in range(len(index)):
+                index.set(i, OPEN, 0)
 
     # -- appending ----------------------------------------------------------------------------
 
-    def _total(self):
+    def _total(self, lanes=LANES):
         total = 0
-        for lane in LANES:
-            for seg in self.lanes[lane]:
-                total += seg.size
+        for lane in lanes:
+            index = self.lanes[lane]
+            for i in range(len(index)):
+                total += index.get(i, SIZE)
         return total
 
     def _evict_one(self, lane_from):
         """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
         (a routine record never pushes out an urgent one); False if there is none."""
         for lane in (3, 2, 1):
-            if lane >= lane_from and self.lanes[lane]:
-                seg = self.lanes[lane][0]
-                lost = self._unacked(seg)
-                self.state[S_EVICTED][lane - 1] += lost
+            index = self.lanes[lane]
+            if lane >= lane_from and len(index):
+                self.state[S_EVICTED][lane - 1] += self._unacked(index, 0)
                 self._save()  # count first: a cut may then overcount, never hide a loss
-                self.storage.remove(seg.name)
-                del self.lanes[lane][0]
+                self.storage.remove(index.name(0))
+                index.drop_oldest()
                 return True
         return False
 
-    def _unacked(self, seg):
-        cursor = self.state[S_CURSORS][seg.lane - 1]
-        if seg.last <= cursor:
+    def _unacked(self, index, i):
+        cursor = self.state[S_CURSORS][index.lane - 1]
+        if index.get(i, LAST) <= cursor:
             return 0
-        if seg.first > cursor:
-            return seg.frames
-        frames, _, _ = scan(self.storage.read(seg.name))
+        if index.get(i, FIRST) > cursor:
+            return index.get(i, FRAMES)
+        frames, _, _ = scan(self.storage.read(index.name(i)))
         return sum(1 for f in frames if f[0] > cursor)
 
     def _room(self, lane, need):
         """Evict until `need` more bytes fit; False (evicting nothing) if even dropping every
         segment no more urgent than `lane` could not make room."""
-        urgent = 0
-        for more_urgent in LANES:
-            if more_urgent < lane:
-                for seg in self.lanes[more_urgent]:
-                    urgent += seg.size
+        urgent = self._total([more_urgent for more_urgent in LANES if more_urgent < lane])
         if urgent + need > self.budget:
             return False
         while self._total() + need > self.budget:
@@ -263,33 +325,35 @@ class Queue:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
         seq = self._take_seq()
-        segs = self.lanes[lane]
-        current = segs[-1] if segs and segs[-1].open else None
-        if current is not None and current.size >= self.rotate_bytes:
-            self._rotate()
-            current = None
+        index = self.lanes[lane]
+        # the segment appends go to, by its first seq: eviction renumbers the rows
+        current = None
+        if len(index) and index.get(len(index) - 1, OPEN):
+            current = index.get(len(index) - 1, FIRST)
+            if index.get(len(index) - 1, SIZE) >= self.rotate_bytes:
+                self._rotate()
+                current = None
         now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
         if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
             self._lost(lane)
             return seq
         while True:
-            if current is not None and current not in segs:  # evicted to make room
-                current = None
+            if current is not None and not (len(index)
+                                            and index.get(len(index) - 1, FIRST) == current):
+                current = None  # evicted to make room
             try:
                 if current is None:
                     epoch = self.sealer.epoch
-                    name = _segment_name(lane, seq)
-                    self.storage.append(name, header(lane, epoch) + data)
-                    current = _Segment(name, lane, seq, epoch)  # only once it is on flash
-                    current.size = HEADER_LEN
-                    segs.append(current)
+                    self.storage.append(_segment_name(lane, seq), header(lane, epoch) + data)
+                    index.add((seq, seq - 1, epoch, HEADER_LEN, 0, -1, 1))  # once on flash
+                    current = seq
                 else:
-                    self.storage.append(current.name, data)
+                    self.storage.append(_segment_name(lane, current), data)
                 break
             except OSError as exc:
                 if current is not None:
-                    current.open = False  # never append after a write that failed
+                    index.set(len(index) - 1, OPEN, 0)  # never append after a write that failed
                 current = None
                 if exc.args and exc.args[0] == ENOSPC and self._evict_one(lane):
                     continue  # the flash, not the budget, was full: make room and retry
@@ -297,11 +361,12 @@ class Queue:
                     self._lost(lane)
                     return seq
                 raise
-        current.size += len(data)
-        current.frames += 1
-        current.last = seq
-        if current.oldest is None:
-            current.oldest = now
+        i = len(index) - 1
+        index.set(i, SIZE, index.get(i, SIZE) + len(data))
+        index.set(i, FRAMES, index.get(i, FRAMES) + 1)
+        index.set(i, LAST, seq)
+        if index.get(i, OLDEST) < 0:
+            index.set(i, OLDEST, now)
         return seq
 
     def _now(self):
@@ -319,11 +384,13 @@ class Queue:
         """
         cursor = self.state[S_CURSORS][priority - 1]
         last = cursor
-        for seg in list(self.lanes[priority]):
-            if seg.last <= last:
+        index = self.lanes[priority]
+        rows = index.rows  # eviction and acks replace the array, never change it
+        for i in range(0, index.count * WIDTH, WIDTH):
+            if rows[i + LAST] <= last:
                 continue
             try:
-                data = self.storage.read(seg.name)
+                data = self.storage.read(_segment_name(priority, rows[i + FIRST]))
             except OSError:  # evicted while the caller iterated
                 continue
             frames, _, _ = scan(data)
@@ -345,10 +412,10 @@ class Queue:
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
-        segs = self.lanes[lane]
-        while segs and segs[0].last <= cursor:  # segments of a lane are in sequence order
-            self.storage.remove(segs[0].name)
-            del segs[0]
+        index = self.lanes[lane]
+        while len(index) and index.get(0, LAST) <= cursor:  # a lane's segments are in seq order
+            self.storage.remove(index.name(0))
+            index.drop_oldest()
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -365,14 +432,15 @@ class Queue:
         for lane in LANES:
             count = 0
             cursor = self.state[S_CURSORS][lane - 1]
-            for seg in self.lanes[lane]:
-                if seg.last > cursor:
-                    count += self._unacked(seg)
-                    first = seg.oldest
-                    if seg.first <= cursor:  # partly acknowledged: its first record still due
-                        first = [f[1] for f in scan(self.storage.read(seg.name))[0]
+            index = self.lanes[lane]
+            for i in range(len(index)):
+                if index.get(i, LAST) > cursor:
+                    count += self._unacked(index, i)
+                    first = index.get(i, OLDEST)
+                    if index.get(i, FIRST) <= cursor:  # partly acknowledged: its first due record
+                        first = [f[1] for f in scan(self.storage.read(index.name(i)))[0]
                                  if f[0] > cursor][0]
-                    if first is not None and (oldest is None or first < oldest):
+                    if first >= 0 and (oldest is None or first < oldest):
                         oldest = first
             by_priority[lane] = count
         total = self._total()

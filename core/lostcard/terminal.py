@@ -26,27 +26,18 @@ DEFAULT_ROTATE = 1024
 MAX_SYNC_DELAY = 300.0
 
 
-def _hex_key(value, what):
-    if isinstance(value, (bytes, bytearray)) and len(value) == 32:
-        return bytes(value)
-    try:
-        key = bytes.fromhex(value)
-    except (TypeError, ValueError):
-        key = b""
-    if len(key) != 32:
-        raise ConfigError(what + " must be 32 bytes (64 hex digits)")
-    return key
-
-
 class Terminal:
     def __init__(self, config, platform):
         try:
             self.device_id = config["device_id"]
             self.queue_dir = config["queue_dir"]
-            token_key = config["token_key"]
+            self.token_key = bytes.fromhex(config["token_key"])
         except KeyError as exc:
             raise ConfigError("config lacks %s" % exc.args[0])
-        self.token_key = _hex_key(token_key, "token_key")
+        except (TypeError, ValueError):
+            self.token_key = b""
+        if len(self.token_key) != 32:
+            raise ConfigError("token_key must be 32 bytes (64 hex digits)")
         self.url = config.get("collector_url")
         self.policy_path = config.get("policy")
         self.budget = config.get("budget_bytes", DEFAULT_BUDGET)
@@ -66,8 +57,8 @@ class Terminal:
         self.last_error = None
         self.torn_tails = 0  # since this boot
         self._provision(config.get("provisioning"))
-        if self.resident:  # fail now, not at the first decline, if the policy is bad
-            self._the_policy()
+        self._the_policy()  # a bad policy file fails now, not at the first decline
+        self._end_phase()
 
     # -- phases -------------------------------------------------------------------------------
 
@@ -90,14 +81,7 @@ class Terminal:
             return self._queue
         from .queue import Queue
 
-        make_sealer = None
-        if sealing:
-            from .sealing import Sealer
-
-            crypto = self.platform.crypto()
-            device_id = self.device_id
-            make_sealer = lambda epoch, chain: Sealer(crypto, device_id, epoch, chain)  # noqa
-        queue = Queue(self.storage, make_sealer, rotate_bytes=self.rotate,
+        queue = Queue(self.storage, self._make_sealer if sealing else None, rotate_bytes=self.rotate,
                       budget_bytes=self.budget, clock=self.platform.clock, writable=True,
                       resume_seq=self._next_seq)
         self.torn_tails += queue.torn  # a reopened queue finds each torn append once
@@ -107,6 +91,11 @@ class Terminal:
         if self.resident and sealing:
             self._queue = queue
         return queue
+
+    def _make_sealer(self, epoch, chain):
+        from .sealing import Sealer  # here: the queue asks once its segments are read
+
+        return Sealer(self.platform.crypto(), self.device_id, epoch, chain)
 
     def _provision(self, path):
         from .queue import STATE

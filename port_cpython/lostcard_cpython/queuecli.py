@@ -1,6 +1,6 @@
 """`lostcard queue status|list|inspect --dir D`: a terminal's queue as the emulator keeps it."""
 
-from lostcard.queue import LANES, STATE, Queue
+from lostcard.queue import FIRST, LANES, LAST, STATE, Queue
 from lostcard.segment import SegmentError, read_header, scan
 
 from .jsonl import dumps
@@ -23,9 +23,10 @@ def listing(path):
 
 
 def _time_of(q, lane, seq):
-    for seg in q.lanes[lane]:
-        if seg.first <= seq <= seg.last:
-            for found, time, _, _ in scan(q.storage.read(seg.name))[0]:
+    index = q.lanes[lane]
+    for i in range(len(index)):
+        if index.get(i, FIRST) <= seq <= index.get(i, LAST):
+            for found, time, _, _ in scan(q.storage.read(index.name(i)))[0]:
                 if found == seq:
                     return str(time)
     return "-"

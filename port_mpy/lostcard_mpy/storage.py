@@ -17,7 +17,10 @@ class FlashStorage:
             pass  # already there
 
     def list(self):
-        return [n for n in os.listdir(self.path) if not n.endswith(".tmp")]
+        # an iterator: a long backlog's names never sit in the heap all at once
+        for entry in os.ilistdir(self.path):
+            if not entry[0].endswith(".tmp"):
+                yield entry[0]
 
     def read(self, name):
         with open(self.path + "/" + name, "rb") as f:

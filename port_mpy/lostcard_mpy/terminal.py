@@ -29,19 +29,14 @@ class Platform:
 
         return kdf
 
-    def storage(self, path):
-        return FlashStorage(path)
+    storage = FlashStorage
+    clock = staticmethod(time.time)
+    random_bytes = staticmethod(os.urandom)
 
     def transport(self, url):
         from lostcard_mpy.transport import HttpTransport
 
         return HttpTransport(url)
-
-    def clock(self):
-        return time.time()
-
-    def random_bytes(self, n):
-        return os.urandom(n)
 
 
 class Terminal(core.Terminal):
