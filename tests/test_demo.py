@@ -34,6 +34,8 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
     assert out.count("collector holds 33, each once: yes") == 3
     assert "sync [" + "#" * 40 + "] 63/63" in out
     assert out.rstrip().endswith("demo passed its final check")
+    page = (tmp_path / "state" / "report.html").read_text(encoding="utf-8")
+    assert "Possible skimming ring" in page and "T-DEMO-02" in page
 
     again = demo("--state", state, "--port", port)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr

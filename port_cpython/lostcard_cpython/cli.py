@@ -157,6 +157,12 @@ def _collector(args):
         return 0
     if not os.path.exists(args.db):
         raise LostcardError("no collector database %s" % args.db)
+    if args.collector_command == "report":
+        from . import report
+
+        report.write(args.db, _read_secret(args.fleet_secret_file), args.out)
+        print("report written to %s" % args.out, file=sys.stderr)
+        return 0
     store = SqliteStore(args.db)
     if args.collector_command == "stats":
         print(dumps(store.stats(), pretty=True))
@@ -325,7 +331,12 @@ def parser():
     inc.add_argument("--limit", type=_positive, default=1000, help="most rows (default 1000)")
     st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
     st.add_argument("--db", default="collector.db")
-    for parser_ in (serve, inc, st):
+    rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
+                                       "page")
+    rep.add_argument("--db", default="collector.db")
+    rep.add_argument("--fleet-secret-file", required=True, help="opens the records' facts")
+    rep.add_argument("--out", default="report.html")
+    for parser_ in (serve, inc, st, rep):
         parser_.set_defaults(run=_collector)
     return p
 
