@@ -16,11 +16,23 @@ import sys
 from lostcard_mpy import Terminal, sync_forever
 
 CONFIG = "lostcard.json"
+TOKEN_KEY = "token.key"
+
+
+def platform_token_key():
+    # Replace with your platform's key store (secure element, the payment application's keys):
+    # the fleet-wide card-token key must not sit in lostcard.json (docs/SECURITY.md). The unix
+    # port's rehearsal reads it from a file.
+    with open(TOKEN_KEY) as f:
+        return f.read().strip()
 
 
 def load_config(path=CONFIG):
     with open(path) as f:
-        return json.load(f)
+        config = json.load(f)
+    if "token_key" not in config:
+        config["token_key"] = platform_token_key()
+    return config
 
 
 def show(line1, line2):
@@ -63,7 +75,7 @@ def main(argv):
     if len(argv) > 2:
         rehearse(terminal, argv[2])
     if len(argv) > 1:
-        terminal.link_returned()
+        terminal.link_returned(0)  # one terminal, rehearsing: no fleet to spread out
         sync_until_empty(terminal)
         print(json.dumps(terminal.status()))
     else:

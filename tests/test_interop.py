@@ -16,6 +16,7 @@ from pycose.keys import SymmetricKey
 from pycose.messages import Enc0Message
 
 from lostcard import keys, record, record_check, sealing
+from lostcard.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
 from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
@@ -43,7 +44,7 @@ def sealed_on_micropython(bundle, tmp_path_factory):  # noqa: F811
 
 
 def _record_key(epoch):
-    return keys.FleetKeys(crypto, SECRET).record_key(DEVICE, epoch)
+    return FleetKeys(crypto, SECRET).record_key(DEVICE, epoch)
 
 
 def test_micropython_seals_exactly_what_cpython_seals(sealed_on_micropython):
@@ -88,7 +89,7 @@ def test_micropython_records_open_with_pycose(sealed_on_micropython):
 
 def test_micropython_records_open_at_the_collector(sealed_on_micropython):
     items, sealed = sealed_on_micropython
-    fleet = keys.FleetKeys(crypto, SECRET)
+    fleet = FleetKeys(crypto, SECRET)
     for n, message in enumerate(sealed):
         incident = record_check.open_sealed(crypto, fleet, message)
         assert record.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from lostcard import cose, keys, record, record_check, sealing
+from lostcard.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, paths, scenarios
@@ -25,7 +26,7 @@ def _copy(tmp_path):
 def test_a_version_1_queue_opens_without_loss(tmp_path):
     q = Queue(DirStorage(_copy(tmp_path)),
               lambda e, c: sealing.Sealer(crypto, DEVICE, e, c), rotate_bytes=600)
-    fleet = keys.FleetKeys(crypto, SECRET)
+    fleet = FleetKeys(crypto, SECRET)
     seqs = {}
     for lane in (1, 2, 3):
         seqs[lane] = []

@@ -7,6 +7,7 @@ store with fsync.
 import pytest
 
 from lostcard import keys, record, record_check, sealing
+from lostcard.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, scenarios
@@ -99,7 +100,7 @@ def _check(q, done):
             acked[lane] = through
     returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
     in_flight = max([seq for _, seq in returned] + [0]) + 1
-    fleet = keys.FleetKeys(crypto, SECRET)
+    fleet = FleetKeys(crypto, SECRET)
     stats = q.stats()
     assert stats["corrupt"] == 0, "a cut is not corruption"
     highest = 0

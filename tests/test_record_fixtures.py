@@ -4,6 +4,7 @@ stored by number, and the record opens to what was decided."""
 import re
 
 from lostcard import cbor, keys, record, record_check, sealing
+from lostcard.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.override import rows
 from lostcard.policy import DEFAULT
@@ -56,7 +57,7 @@ def test_default_rules_and_subcauses_have_catalog_numbers():
 def test_records_open_to_what_was_decided():
     chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-1"))
     device = keys.DeviceKeys(crypto, "T-1", 0, chain)
-    fleet = keys.FleetKeys(crypto, SECRET)
+    fleet = FleetKeys(crypto, SECRET)
     for n, item in enumerate(scenarios.load()):
         d = classify(item["event"])
         sealed = sealing.seal(crypto, device, record.build(item["event"], d, "T-1", n, crypto,

@@ -12,7 +12,7 @@ import cbor2
 import httpx
 import pytest
 
-from lostcard import keys, protocol, record, sealing
+from lostcard import fleet, keys, protocol, record, sealing
 from lostcard.decision import classify
 from lostcard.errors import SyncError
 from lostcard.queue import Queue
@@ -32,7 +32,7 @@ def _device(tmp_path, device_id, count=12):
     path = str(tmp_path / device_id)
     chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
     Queue.provision(DirStorage(path), chain, device_id=device_id,
-                    ack_key=keys.ack_key(crypto, SECRET, device_id))
+                    ack_key=fleet.ack_key(crypto, SECRET, device_id))
     q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device_id, e, c),
               rotate_bytes=800)
     seqs = []

@@ -162,3 +162,56 @@ def test_sync_forever_runs_steps_until_cancelled(tmp_path):
 
     asyncio.run(run())
     assert len(steps) >= 3
+
+
+def test_a_provisioning_file_left_by_a_cut_is_removed_at_the_next_boot(tmp_path):
+    config = _config(tmp_path)
+    Terminal(config, Clock())
+    provision.write(str(tmp_path / "prov.cbor"), SECRET, "T-TERM-1")  # as if the cut kept it
+    Terminal(config, Clock())
+    assert not (tmp_path / "prov.cbor").exists()  # key material does not stay on flash
+
+
+@pytest.mark.parametrize("key,value", [("budget_bytes", "65536"), ("rotate_bytes", None),
+                                       ("sync_spread_s", -1), ("budget_bytes", True)])
+def test_numbers_in_the_config_are_checked_at_construction(tmp_path, key, value):
+    with pytest.raises(ConfigError, match=key):
+        Terminal(_config(tmp_path, **{key: value}), Clock())
+
+
+def test_a_record_the_queue_cannot_keep_is_shown_as_not_stored(tmp_path):
+    t = Terminal(_config(tmp_path, budget_bytes=300), Clock())
+    urgent = [e for e in EVENTS if classify(e)["priority"] == 1][:1]
+    routine = [e for e in EVENTS if classify(e)["priority"] == 3][:1]
+    assert t.on_decline(urgent[0])["stored"]
+    d = t.on_decline(routine[0])  # would have to push out the urgent one: counted, not kept
+    assert d["stored"] is False and d["seq"] is None and "evicted" in d["store_error"]
+    assert t.status()["evicted"] == 1
+
+
+def test_a_second_terminal_on_the_same_queue_cannot_reuse_sequence_numbers(tmp_path):
+    first = Terminal(_config(tmp_path), Clock())
+    second = Terminal(_config(tmp_path), Clock())
+    seqs = [first.on_decline(EVENTS[0])["seq"], second.on_decline(EVENTS[1])["seq"]]
+    for event in EVENTS[2:40]:  # `first` comes to the end of the numbers it had reserved
+        d = first.on_decline(event)
+        if not d["stored"]:
+            assert "another writer" in d["store_error"]
+            break
+        seqs.append(d["seq"])
+    else:
+        raise AssertionError("two writers went on unnoticed")
+    assert len(seqs) == len(set(seqs))  # no number (and so no nonce) was used twice
+
+
+def test_storage_errors_in_a_sync_step_back_off_and_never_escape(tmp_path):
+    platform = Clock()
+    t = Terminal(_config(tmp_path), platform)
+    t.on_decline(EVENTS[0])
+
+    def broken(name):
+        raise OSError(5, "EIO")
+
+    t.storage.read = broken
+    assert t.sync_step() == 0 and "EIO" in t.last_error and platform.posts == 0
+    assert t.status()["next_sync_in_s"] > 0 or "error" in t.status()

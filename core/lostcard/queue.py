@@ -28,6 +28,7 @@ LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
 RESERVE = 32  # sequence numbers reserved per state write
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
 ENOSPC = 28
+ENOENT = 2
 # state keys
 S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT, \
     S_DEVICE, S_ACK_KEY = range(1, 11)
@@ -64,13 +65,14 @@ class _Lane:
     """One lane's segments, oldest first: a row of WIDTH integers each, all in one array.
 
     On a terminal the index lives as long as the backlog: an object per segment costs ~270 bytes
-    of MicroPython heap, a row 56. The array is allocated for the rows it will hold and doubles
-    when full (growing it a row at a time would reallocate, and fragment the heap, per append).
-    A segment's file name follows from its lane and first seq.
+    of MicroPython heap, a row 56. Rows from `head` on are live: dropping the oldest segment
+    moves `head` and allocates nothing (it follows a file's removal, so it must not fail); the
+    array is only reallocated, into a new one, when an added row finds it full.
     """
 
     def __init__(self, lane, capacity=4):
         self.lane = lane
+        self.head = 0
         self.count = 0
         self.rows = array("q", bytes(8 * WIDTH * max(capacity, 1)))
 
@@ -78,26 +80,24 @@ class _Lane:
         return self.count
 
     def get(self, i, field):
-        return self.rows[i * WIDTH + field]
+        return self.rows[(self.head + i) * WIDTH + field]
 
     def set(self, i, field, value):
-        self.rows[i * WIDTH + field] = value
+        self.rows[(self.head + i) * WIDTH + field] = value
 
     def add(self, row):
         """Index a segment: `row` is (FIRST, LAST, ..., OPEN); OLDEST -1 while it has none."""
-        at = self.count * WIDTH
-        if at + WIDTH > len(self.rows):
-            grown = array("q", bytes(16 * len(self.rows)))
-            grown[:at] = self.rows[:at]
-            self.rows = grown
-        self.rows[at:at + WIDTH] = array("q", row)
+        start, end = self.head * WIDTH, (self.head + self.count) * WIDTH
+        if end + WIDTH > len(self.rows):  # full: the live rows into a new array, twice their room
+            grown = array("q", bytes(16 * WIDTH * (self.count + 1)))
+            grown[:end - start] = self.rows[start:end]
+            self.rows, self.head, end = grown, 0, end - start
+        self.rows[end:end + WIDTH] = array("q", row)
         self.count += 1
 
     def drop_oldest(self):
-        # a new array, not a shift in place: pending() iterates over a snapshot of the old one
+        self.head += 1
         self.count -= 1
-        self.rows = self.rows[WIDTH:WIDTH * (self.count + 1)] if self.count else array(
-            "q", bytes(8 * WIDTH))
 
     def name(self, i):
         return _segment_name(self.lane, self.get(i, FIRST))
@@ -135,6 +135,8 @@ class Queue:
         for name in storage.list():
             if name == STATE or name.endswith(".seg"):
                 raise QueueError("queue already provisioned")
+        if not 1 <= first_seq <= _FIRST_MASK >> 4:  # leaves 2**56 numbers: never exhausted
+            raise QueueError("first sequence number out of range")
         state = {S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
                  S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}
         if device_id is not None:
@@ -168,6 +170,7 @@ class Queue:
                 state[key]
         except (LostcardError, KeyError, TypeError, IndexError) as exc:
             raise QueueError("queue state unreadable: %s" % (exc,))
+        self._flash = (state[S_RESERVED], state[S_EPOCH])  # what _save expects to find there
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
@@ -246,22 +249,42 @@ class Queue:
         return used
 
     def _save(self):
+        # another queue on this directory (a second process, a second Terminal) would hand out
+        # the same sequence numbers under the same key: refuse to write over what it wrote
+        try:
+            on_flash = cbor.decode(self.storage.read(STATE))
+            moved = on_flash[S_RESERVED] != self._flash[0] or on_flash[S_EPOCH] != self._flash[1]
+        except (LostcardError, KeyError, TypeError, IndexError):
+            moved = True
+        if moved:
+            raise QueueError("the queue state changed on flash: another writer on this queue")
         self.storage.replace(STATE, cbor.encode(self.state))
+        self._flash = (self.state[S_RESERVED], self.state[S_EPOCH])
 
     def _take_seq(self):
         seq = self.next_seq
         if seq >= self.state[S_RESERVED]:
+            reserved = self.state[S_RESERVED]
             self.state[S_RESERVED] = seq + RESERVE
-            self._save()  # durable before the number is used: a cut cannot make us reuse it
+            try:
+                self._save()  # durable before the number is used: a cut cannot make us reuse it
+            except Exception:
+                self.state[S_RESERVED] = reserved  # not reserved after all
+                raise
         self.next_seq = seq + 1
         return seq
 
-    def _rotate(self):
+    def _rotate(self, lane):
         """Next epoch for every lane: persist the new chain before sealing anything with it."""
         self.sealer.advance()
         self.state[S_EPOCH] = self.sealer.epoch
         self.state[S_CHAIN] = self.sealer.chain()
-        self._save()
+        try:
+            self._save()
+        except OSError as exc:  # a full flash cannot take the state: make room, once
+            if not (exc.args and exc.args[0] == ENOSPC and self._evict_one(lane)):
+                raise
+            self._save()
         for lane in LANES:
             index = self.lanes[lane]
             for i in range(len(index)):
@@ -284,9 +307,17 @@ class Queue:
             index = self.lanes[lane]
             if lane >= lane_from and len(index):
                 self.state[S_EVICTED][lane - 1] += self._unacked(index, 0)
-                self._save()  # count first: a cut may then overcount, never hide a loss
+                try:
+                    self._save()  # count first: a cut may then overcount, never hide a loss
+                    saved = True
+                except OSError as exc:
+                    if not (exc.args and exc.args[0] == ENOSPC):
+                        raise
+                    saved = False  # the flash is too full to rewrite the state: free it first
                 self.storage.remove(index.name(0))
                 index.drop_oldest()
+                if not saved:
+                    self._save()  # (a cut just before this hides that segment's loss)
                 return True
         return False
 
@@ -319,25 +350,31 @@ class Queue:
 
         Never raises because the queue or the flash is full: older routine segments make room,
         and a record that cannot be stored without pushing out more urgent ones, or that is
-        larger than MAX_RECORD, is counted as evicted. Other storage failures raise.
+        larger than MAX_RECORD, is counted as evicted and None returned. Other storage failures
+        raise.
         """
         if self.sealer is None:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
-        seq = self._take_seq()
+        try:
+            seq = self._take_seq()
+        except OSError as exc:  # a full flash cannot take the state: make room, once
+            if not (exc.args and exc.args[0] == ENOSPC and self._evict_one(lane)):
+                raise
+            seq = self._take_seq()
         index = self.lanes[lane]
         # the segment appends go to, by its first seq: eviction renumbers the rows
         current = None
         if len(index) and index.get(len(index) - 1, OPEN):
             current = index.get(len(index) - 1, FIRST)
             if index.get(len(index) - 1, SIZE) >= self.rotate_bytes:
-                self._rotate()
+                self._rotate(lane)
                 current = None
         now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
         if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
             self._lost(lane)
-            return seq
+            return None
         while True:
             if current is not None and not (len(index)
                                             and index.get(len(index) - 1, FIRST) == current):
@@ -359,7 +396,7 @@ class Queue:
                     continue  # the flash, not the budget, was full: make room and retry
                 if exc.args and exc.args[0] == ENOSPC:
                     self._lost(lane)
-                    return seq
+                    return None
                 raise
         i = len(index) - 1
         index.set(i, SIZE, index.get(i, SIZE) + len(data))
@@ -385,14 +422,19 @@ class Queue:
         cursor = self.state[S_CURSORS][priority - 1]
         last = cursor
         index = self.lanes[priority]
-        rows = index.rows  # eviction and acks replace the array, never change it
-        for i in range(0, index.count * WIDTH, WIDTH):
+        # a snapshot: a growing index moves to a new array, dropping rows only moves `head`
+        rows, start = index.rows, index.head * WIDTH
+        for i in range(start, start + index.count * WIDTH, WIDTH):
             if rows[i + LAST] <= last:
                 continue
             try:
                 data = self.storage.read(_segment_name(priority, rows[i + FIRST]))
-            except OSError:  # evicted while the caller iterated
-                continue
+            except OSError as exc:
+                # nothing after this segment may be sent, or an ack would pass it by: stop the
+                # lane if it was evicted while the caller iterated, else say why
+                if exc.args and exc.args[0] == ENOENT:
+                    return
+                raise
             frames, _, _ = scan(data)
             for seq, _, start, end in frames:
                 if seq > last:  # also skips a record a retried write left twice

@@ -62,6 +62,14 @@ def _frame_at(data, pos):
             int.from_bytes(data[pos + 12:pos + 16], "big"), end, end + length)
 
 
+def _next_frame(data, pos):
+    """Where the next frame that checks out starts after `pos`; -1 if none does."""
+    nxt = data.find(FRAME_MAGIC, pos + 1)
+    while nxt >= 0 and _frame_at(data, nxt) is None:
+        nxt = data.find(FRAME_MAGIC, nxt + 1)
+    return nxt
+
+
 def scan(data, newest=True):
     """([(seq, time, payload start, end)], corrupt frames skipped, torn tail found).
 
@@ -83,16 +91,16 @@ def scan(data, newest=True):
             continue
         end = pos + FRAME_HEAD + int.from_bytes(data[pos + 2:pos + 4], "big") \
             if pos + 4 <= n else n + 1
+        nxt = _next_frame(data, pos)
         if end > n:
-            if newest and data[pos:pos + 2] == FRAME_MAGIC[:n - pos]:
+            # torn only if no good frame follows: a damaged length field in front of good frames
+            # is corruption, and a torn tail is trimmed away at recovery
+            if newest and nxt < 0 and data[pos:pos + 2] == FRAME_MAGIC[:n - pos]:
                 return frames, corrupt, True
         elif data[pos:pos + 2] == FRAME_MAGIC and (end == n or data[end:end + 2] == FRAME_MAGIC):
             corrupt += 1
             pos = end
             continue
-        nxt = data.find(FRAME_MAGIC, pos + 1)
-        while nxt >= 0 and _frame_at(data, nxt) is None:
-            nxt = data.find(FRAME_MAGIC, nxt + 1)
         corrupt += 1
         if nxt < 0:
             return frames, corrupt, False

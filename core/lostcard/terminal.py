@@ -17,6 +17,7 @@ and CPython set "resident": True and keep everything, the queue included, open.
 """
 
 import gc
+import os
 import sys
 
 from .errors import ConfigError, LostcardError
@@ -24,6 +25,13 @@ from .errors import ConfigError, LostcardError
 DEFAULT_BUDGET = 65536
 DEFAULT_ROTATE = 1024
 MAX_SYNC_DELAY = 300.0
+
+
+def _number(config, key, default):
+    value = config.get(key, default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise ConfigError(key + " must be a number, at least 0")
+    return value
 
 
 class Terminal:
@@ -40,10 +48,10 @@ class Terminal:
             raise ConfigError("token_key must be 32 bytes (64 hex digits)")
         self.url = config.get("collector_url")
         self.policy_path = config.get("policy")
-        self.budget = config.get("budget_bytes", DEFAULT_BUDGET)
-        self.rotate = config.get("rotate_bytes", DEFAULT_ROTATE)
+        self.budget = _number(config, "budget_bytes", DEFAULT_BUDGET)
+        self.rotate = _number(config, "rotate_bytes", DEFAULT_ROTATE)
+        self.spread = _number(config, "sync_spread_s", 60)
         self.resident = config.get("resident", False)
-        self.spread = config.get("sync_spread_s", 60.0)
         self.platform = platform
         self.storage = platform.storage(self.queue_dir)
         self._policy = None
@@ -100,13 +108,22 @@ class Terminal:
     def _provision(self, path):
         from .queue import STATE
 
-        if STATE not in self.storage.list():
-            from .provisioning import provision
+        found = False
+        for name in self.storage.list():  # to the end: a dropped listing keeps the directory open
+            found = found or name == STATE
+        if found:
+            if path:  # a cut after provisioning left the file: key material must not stay
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+            return
+        from .provisioning import provision
 
-            try:
-                provision(self.storage, self.device_id, path)
-            finally:
-                self._end_phase()
+        try:
+            provision(self.storage, self.device_id, path)
+        finally:
+            self._end_phase()
 
     def _the_policy(self):
         if self._policy is not None:
@@ -139,19 +156,27 @@ class Terminal:
         decision, record = self._decide(event)
         self._end_phase()
         try:
-            decision["seq"] = self._store(record, decision["priority"])
-            decision["stored"] = True
-        except (OSError, LostcardError) as exc:
-            decision["stored"] = False
+            seq = self._store(record, decision["priority"])
+            if seq is None:
+                decision["store_error"] = "no room: counted as evicted"
+        except Exception as exc:  # a broken flash, a full heap: the operator sees the decision
+            seq = None
             decision["store_error"] = "%s: %s" % (type(exc).__name__, exc)
-        self._end_phase()
+        finally:
+            self._end_phase()
+        decision["seq"] = seq
+        decision["stored"] = seq is not None
         return decision
 
     def _decide(self, event):
         from .decision import classify
         from .record import build
 
-        decision = classify(event, self._the_policy())
+        try:
+            policy = self._the_policy()
+        except ConfigError:  # the policy file broke since the boot checked it: the default decides
+            policy = None
+        decision = classify(event, policy)
         # seq 0 for now: the queue numbers the record as it seals it
         return decision, build(event, decision, self.device_id, 0, self.platform.hmac(),
                                self.token_key)
@@ -170,16 +195,31 @@ class Terminal:
         Blocks at most for one request (the transport's timeout). After a failure the next try
         waits a backoff with full jitter, up to MAX_SYNC_DELAY seconds.
         """
-        if self.url is None or self.platform.clock() < self._next_try:
+        now = self.platform.clock()
+        if now + MAX_SYNC_DELAY + self.spread < self._next_try:
+            self._next_try = now  # the clock went back: never wait past the longest backoff
+        if self.url is None or now < self._next_try:
             return 0
         try:
             return self._upload_one()
+        except (OSError, LostcardError, MemoryError) as exc:  # flash or heap: retried later
+            self._back_off(exc)
+            return 0
         finally:
             self._end_phase()
 
+    def _back_off(self, exc):
+        from .sync import Backoff
+
+        backoff = Backoff(self._uniform, cap=MAX_SYNC_DELAY)
+        backoff.failures = self._failures
+        self._next_try = self.platform.clock() + backoff.next_delay()
+        self._failures = backoff.failures
+        self.last_error = "%s: %s" % (type(exc).__name__, exc)
+
     def _upload_one(self):
         from .errors import SyncError
-        from .sync import Backoff, Uploader
+        from .sync import Uploader
 
         queue = self._open_queue(self.resident)
         transport = self._transport or self.platform.transport(self.url)
@@ -190,12 +230,8 @@ class Terminal:
         try:
             done = uploader.step()
         except SyncError as exc:
-            backoff = Backoff(self._uniform, cap=MAX_SYNC_DELAY)
-            backoff.failures = self._failures
-            self._next_try = self.platform.clock() + backoff.next_delay()
-            self._failures = backoff.failures
+            self._back_off(exc)
             self.link = "down"
-            self.last_error = str(exc)
             return 0
         self._failures = 0
         self._next_try = 0.0
@@ -204,11 +240,13 @@ class Terminal:
             self.last_sync = self.platform.clock()
         return done
 
-    def link_returned(self):
+    def link_returned(self, spread=None):
         """The payment application saw the host answer again: forget the backoff and sync
-        within `sync_spread_s` (random, so a fleet back from one outage does not stampede)."""
+        within `spread` seconds (random, so a fleet back from one outage does not stampede;
+        default the config's sync_spread_s, 0 for a terminal known to be alone)."""
+        spread = self.spread if spread is None else spread
         self._failures = 0
-        self._next_try = self.platform.clock() + self._uniform(0, self.spread)
+        self._next_try = min(self._next_try, self.platform.clock() + self._uniform(0, spread))
 
     def _uniform(self, low, high):
         fraction = int.from_bytes(self.platform.random_bytes(4), "big") / 4294967296
@@ -219,6 +257,8 @@ class Terminal:
         link state, and what was lost (evicted, corrupt) since provisioning."""
         try:
             stats = self._open_queue(self.resident).stats()
+        except (OSError, LostcardError, MemoryError) as exc:
+            return {"device_id": self.device_id, "link": self.link, "error": str(exc)}
         finally:
             self._end_phase()
         return {
@@ -244,5 +284,9 @@ async def sync_forever(terminal, idle_s=30.0, busy_s=0.0):
     import asyncio
 
     while True:
-        done = terminal.sync_step()
+        try:
+            done = terminal.sync_step()
+        except Exception as exc:  # whatever happens, the task lives on and tries again later
+            terminal.last_error = repr(exc)
+            done = 0
         await asyncio.sleep(busy_s if done else idle_s)

@@ -336,14 +336,14 @@ def _end_to_end(tmp, secret, sealed):
 
 
 def _fill_queue(path, secret, device, count):
-    from lostcard import keys, record, sealing
+    from lostcard import fleet, keys, record, sealing
     from lostcard.queue import Queue
 
     from .storage import DirStorage
 
     chain = keys.first_chain(crypto, keys.device_root(crypto, secret, device))
     Queue.provision(DirStorage(path), chain, device_id=device,
-                    ack_key=keys.ack_key(crypto, secret, device))
+                    ack_key=fleet.ack_key(crypto, secret, device))
     q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device, e, c))
     items = scenario_file.load()
     for n in range(count):

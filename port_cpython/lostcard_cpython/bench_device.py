@@ -3,8 +3,8 @@ CPython (the emulator's Terminal), through the API a payment application calls.
 
 Each run starts a new terminal (provisioning file, empty queue) and a collector on loopback,
 handles the declines, then syncs the backlog (lostcard_mpy/bench_device.py). MicroPython runs
-once at 64 KiB, the budget, and then at the smallest heap that completes the run, found by
-bisection in 4 KiB steps: that heap is the run's peak, fragmentation included. CPython's peak is
+at 64 KiB, the budget, then upwards in 4 KiB steps: its peak is the smallest heap from which three
+heaps in a row complete the run (every decline stored and synced), fragmentation included. CPython's peak is
 tracemalloc's. Benchmarks print; they never assert.
 """
 
@@ -101,23 +101,26 @@ def run_device(out, count=500):
             code, text, err = micropython_run(
                 bundle, ["-m", "lostcard_mpy.bench_device", config, declines, str(count)],
                 heap=str(heap))
-            return json.loads(text.splitlines()[-1]) if code == 0 else None
+            result = json.loads(text.splitlines()[-1]) if code == 0 else None
+            # complete: every decline stored and synced (a MemoryError inside the HTTP client
+            # ends the sync early but cleanly)
+            return result if result and result["synced"] == count and not result["left"] \
+                else None
 
         try:
             at_budget = mpy(BUDGET)
-            low, high = BUDGET // STEP, (1 << 20) // STEP
-            found = at_budget
-            if at_budget is None:
-                while low < high:  # bisect: the smallest heap (to STEP) that completes the run
-                    mid = (low + high) // 2
-                    result = mpy(mid * STEP)
-                    if result is None:
-                        low = mid + 1
-                    else:
-                        high, found = mid, result
-                smallest = low * STEP
-            else:
-                smallest = BUDGET
+            # upwards, until three heaps in a row pass: a fragmented heap can fail above one
+            # that passed
+            smallest, found, passed, heap = BUDGET, None, 0, BUDGET
+            while passed < 3 and heap <= 1 << 20:
+                result = at_budget if heap == BUDGET else mpy(heap)
+                if result is None:
+                    passed, found = 0, None
+                else:
+                    if passed == 0:
+                        smallest, found = heap, result
+                    passed += 1
+                heap += STEP
             cpython, cpython_peak = _cpython(_terminal(tmp, collector.url, "BENCH-C-1", True),
                                              declines, count)
         finally:

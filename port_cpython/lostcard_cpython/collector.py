@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import keys, protocol, record, record_check
+from lostcard import fleet, intake, keys, protocol, record, record_check
 from lostcard.errors import RecordError
 from lostcard.protocol import ProtocolError
 
@@ -35,7 +35,7 @@ class Collector:
     def __init__(self, store, fleet_secret):
         self.store = store
         self.fleet_secret = fleet_secret
-        self.fleet = keys.FleetKeys(crypto, fleet_secret, store.anchors())
+        self.fleet = fleet.FleetKeys(crypto, fleet_secret, store.anchors())
         self.keys_lock = threading.Lock()  # FleetKeys caches as it opens
         self.batches = 0
         fault = os.environ.get(FAULT_ENV, "")
@@ -85,8 +85,8 @@ class Collector:
         return acked, count
 
     def reply(self, device, nonce, acked, items, quarantined):
-        ack_key = keys.ack_key(crypto, self.fleet_secret, device)
-        return protocol.encode_reply(crypto, ack_key, device, nonce, acked, protocol.digest(items),
+        ack_key = fleet.ack_key(crypto, self.fleet_secret, device)
+        return intake.encode_reply(crypto, ack_key, device, nonce, acked, protocol.digest(items),
                                      quarantined)
 
 
@@ -131,7 +131,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
         if body is None:
             return _error(413, "body larger than %d bytes" % max_body)
         try:
-            device, nonce, lane, items, gaps = protocol.decode_batch(body, max_body)
+            device, nonce, lane, items, gaps = intake.decode_batch(body, max_body)
             keys.check_device_id(device)
         except (ProtocolError, keys.KeyScheduleError) as exc:
             return _error(400, str(exc))

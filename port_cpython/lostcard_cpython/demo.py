@@ -81,13 +81,15 @@ class Day:
     def prepare(self, fresh):
         if fresh and os.path.isdir(self.state):
             shutil.rmtree(self.state)
-        resumed = os.path.exists(self.ledger_path)
+        # the fleet secret, not the ledger, says a day was begun here: a run stopped half way
+        # left terminals whose queues belong to this fleet
+        resumed = os.path.exists(os.path.join(self.state, "fleet.secret"))
         os.makedirs(self.state, exist_ok=True)
         if not resumed:
             with open(os.path.join(self.state, "fleet.secret"), "w") as f:
                 f.write(os.urandom(32).hex())  # the demo's own fleet; a real one never sits here
-            self.ledger = {"round": 0, "queued": {t: [] for t in TERMINALS}}
-        else:
+        self.ledger = {"round": 0, "queued": {t: [] for t in TERMINALS}}
+        if os.path.exists(self.ledger_path):
             with open(self.ledger_path) as f:
                 self.ledger = json.load(f)
         self.ledger["round"] += 1
@@ -178,8 +180,6 @@ class Day:
             self.out.write("\n")
         finally:
             self.collector.stop()
-        with open(self.ledger_path, "w") as f:
-            json.dump(self.ledger, f)
         return self.summary(decided, statuses, sync_s)
 
     def stretch(self, device, first, last, mode, cut=0):
@@ -207,7 +207,13 @@ class Day:
                 decided.append(line)
                 self.out.write("  %-9s #%-3d %-16s %-13s | %s | %s\n" % (
                     device, line["n"], line["cause"], line["action"], line["zh"], line["en"]))
+        self.save_ledger()  # what was queued so far: an interrupted run still checks next time
         return decided
+
+    def save_ledger(self):
+        with open(self.ledger_path + ".tmp", "w") as f:
+            json.dump(self.ledger, f)
+        os.replace(self.ledger_path + ".tmp", self.ledger_path)
 
     def progress(self, line):
         self.done += line["synced"]

@@ -1,6 +1,7 @@
 """Sealed incidents for people: open one with the fleet secret and describe it as JSON."""
 
 from lostcard import cose, keys, record, record_check
+from lostcard.fleet import FleetKeys
 
 from . import crypto
 
@@ -49,5 +50,5 @@ def describe(incident, kid=None):
 
 def open_incident(fleet_secret, message):
     """The described record of one sealed incident (AuthenticationError / RecordError if not)."""
-    fleet = keys.FleetKeys(crypto, fleet_secret)
+    fleet = FleetKeys(crypto, fleet_secret)
     return describe(record_check.open_sealed(crypto, fleet, message), cose.kid_of(message))

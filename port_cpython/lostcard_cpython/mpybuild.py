@@ -4,7 +4,8 @@ A terminal runs .mpy files: compiling on the device would need far more heap tha
 so every MicroPython test and benchmark runs the compiled bundle too.
 
 The device bundle (`lostcard build-mpy`) leaves out what a terminal never runs: the collector's
-record checks and the port's benchmark and test tools. `build(out, tools=True)` keeps them.
+record checks, fleet keys and protocol half, and the port's benchmark and test tools.
+`build(out, tools=True)` keeps them.
 """
 
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 from .paths import CORE, PORT_MPY, tool
 
 PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
-NOT_ON_DEVICE = ("record_check", "bench_classify", "bench_device", "bench_queue", "bench_records",
+NOT_ON_DEVICE = ("record_check", "fleet", "intake", "bench_classify", "bench_device", "bench_queue", "bench_records",
                  "demo_day", "median", "sync_once")
 EXAMPLE = PORT_MPY / "main.py"
 MANIFEST = '''# Freeze lostcard into MicroPython firmware: include("path/to/this/manifest.py") from your

@@ -9,7 +9,7 @@ import os
 
 import cbor2
 
-from lostcard import keys
+from lostcard import fleet, keys
 
 from . import crypto
 
@@ -18,7 +18,7 @@ def provisioning(fleet_secret, device_id, first_seq=1):
     """The provisioning file's bytes for `device_id`."""
     root = keys.device_root(crypto, fleet_secret, device_id)
     return cbor2.dumps({1: device_id, 2: keys.first_chain(crypto, root),
-                        3: keys.ack_key(crypto, fleet_secret, device_id), 4: first_seq})
+                        3: fleet.ack_key(crypto, fleet_secret, device_id), 4: first_seq})
 
 
 def write(path, fleet_secret, device_id, first_seq=1):

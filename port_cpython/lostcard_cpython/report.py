@@ -15,7 +15,8 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lostcard import keys, policy, record_check
+from lostcard import policy, record_check
+from lostcard.fleet import FleetKeys
 from lostcard.errors import LostcardError
 from lostcard.record import ACTIONS, CAUSES
 
@@ -71,7 +72,7 @@ TODO = {
 
 
 def _opener(fleet_secret):
-    fleet = keys.FleetKeys(crypto, fleet_secret)  # one for all records: its ratchet is reused
+    fleet = FleetKeys(crypto, fleet_secret)  # one for all records: its ratchet is reused
 
     def open_facts(device, sealed):
         try:

@@ -1,6 +1,6 @@
 """lostcard_cpython.Terminal: the core's Terminal for the emulator, same shape as the device's.
 
-Everything stays loaded ("resident": True by default): CPython has the memory, and the queue is
+Everything stays loaded ("resident" is always true): CPython has the memory, and the queue is
 recovered from disk once, not per phase.
 """
 
@@ -40,8 +40,8 @@ class Platform:
 
 class Terminal(core.Terminal):
     def __init__(self, config, platform=None):
-        config = dict(config)
-        config.setdefault("resident", True)
+        # always resident: unloading modules under CPython would leave two copies of each class
+        config = dict(config, resident=True)
         core.Terminal.__init__(self, config, platform or Platform())
 
 

@@ -4,7 +4,8 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 """
 
 from lostcard import keys
-from lostcard.keys import DeviceKeys, FleetKeys, KeyScheduleError
+from lostcard.fleet import FleetKeys
+from lostcard.keys import DeviceKeys, KeyScheduleError
 
 try:
     from lostcard_mpy import crypto

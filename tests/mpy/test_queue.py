@@ -89,7 +89,7 @@ def test_full_queue_evicts_routine_before_urgent_and_counts_it():
     # a routine record never pushes out urgent ones, even when it cannot be stored
     tiny, _ = _queue(budget_bytes=120)
     tiny.append({"u": 0}, 1)
-    tiny.append({"r": "x" * 200}, 3)
+    assert tiny.append({"r": "x" * 200}, 3) is None  # not stored: the caller is told
     assert _pending(tiny, 1) == [1] and tiny.stats()["evicted"][3] == 1
 
 
@@ -171,6 +171,13 @@ class FailingStorage(MemoryStorage):
             raise OSError(errno)
         MemoryStorage.append(self, name, data)
 
+    def replace(self, name, data):
+        # the new file is written beside the old one before the rename frees it
+        used = sum(len(v) for v in self.files.values())
+        if self.capacity and used + len(data) > self.capacity:
+            raise OSError(28)
+        MemoryStorage.replace(self, name, data)
+
 
 def test_a_failed_write_leaves_no_headerless_segment_behind():
     storage = FailingStorage()
@@ -193,9 +200,9 @@ def test_a_full_flash_evicts_and_retries_and_never_raises():
     storage = FailingStorage()
     q, _ = _queue(storage, rotate_bytes=60)
     storage.capacity = 500  # the flash fills before the (default, large) budget does
-    for i in range(20):
-        q.append({"n": i}, 3)
-    assert q.stats()["evicted"][3] > 0 and _pending(q, 3)[-1] == 20
+    for i in range(60):  # the state's own rewrites (reservations, rotations) meet a full flash too
+        q.append({"n": i, "pad": "x" * 20}, 3)
+    assert q.stats()["evicted"][3] > 0 and _pending(q, 3)[-1] == 60
 
 
 def test_ack_refuses_unknown_lanes_and_never_acks_beyond_what_was_handed_out():
@@ -286,3 +293,54 @@ def test_gaps_are_the_persisted_eviction_and_corruption_counts():
     stats = q.stats()
     assert q.gaps() == [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3],
                         stats["corrupt"]] == [0, 0, 1, 0]
+
+
+def test_a_second_writer_on_the_same_queue_is_refused_before_reusing_a_number():
+    first, storage = _queue()
+    second, _ = _queue(storage)
+    taken = [first.append({"n": i}, 3) for i in range(40)]  # past one reservation block
+    try:
+        for i in range(40):
+            assert second.append({"m": i}, 3) not in taken
+        raise AssertionError("a second writer went on unnoticed")
+    except QueueError as exc:
+        assert "another writer" in exc.args[0]
+
+
+def test_a_damaged_length_before_good_frames_is_corruption_not_a_torn_tail():
+    q, storage = _queue()
+    for i in range(6):
+        q.append({"n": i}, 3)
+    name = [n for n in storage.list() if n.endswith(".seg")][0]
+    data = bytearray(storage.files[name])
+    frames = segment.scan(bytes(data))[0]
+    third = frames[2][2] - segment.FRAME_HEAD
+    data[third + 2] = 0xFF  # its length now runs past the end of the file
+    storage.files[name] = bytes(data)
+    restarted, _ = _queue(storage)
+    assert _pending(restarted, 3) == [1, 2, 4, 5, 6]  # only the damaged frame is lost
+    assert restarted.stats()["corrupt"] == 1 and restarted.stats()["torn_tails"] == 0
+
+
+def test_a_segment_that_cannot_be_read_stops_its_lane_and_is_never_passed_by():
+    q, storage = _queue(rotate_bytes=60)
+    for i in range(12):
+        q.append({"n": i}, 3)
+    oldest = sorted(n for n in storage.list() if n.endswith(".seg"))[0]
+    read = storage.read
+
+    def failing(name, errno=5):
+        if name == oldest:
+            raise OSError(errno)
+        return read(name)
+
+    storage.read = failing
+    try:
+        list(q.pending(3))
+        raise AssertionError("a failing read went unnoticed")
+    except OSError:
+        pass
+    storage.read = lambda name: failing(name, 2)  # gone: evicted while a caller iterated
+    assert list(q.pending(3)) == []  # nothing from after it, which an ack would pass by
+    storage.read = read
+    assert _pending(q, 3) == list(range(1, 13))
