@@ -283,33 +283,20 @@ def run_sync(out, records=1000):
 def _end_to_end(tmp, secret, sealed):
     """Records per second from a terminal queue to a real collector on loopback, both clients."""
     import os
-    import subprocess
-    import sys
-
-    import httpx
 
     from lostcard.queue import Queue
     from lostcard.sync import Uploader
 
+    from .local_collector import LocalCollector
     from .storage import DirStorage
     from .transport import HttpTransport
 
     secret_file = os.path.join(tmp, "fleet.secret")
     with open(secret_file, "w") as f:
         f.write(secret.hex())
-    port = _free_port()
-    url = "http://127.0.0.1:%d" % port
-    server = subprocess.Popen([sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve",
-                               "--db", os.path.join(tmp, "e2e.db"), "--fleet-secret-file",
-                               secret_file, "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = LocalCollector(os.path.join(tmp, "e2e.db"), secret_file).start()
+    url = server.url
     try:
-        for _ in range(200):
-            try:
-                httpx.get(url + "/v1/health", timeout=0.5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         results = []
         for label, device in (("end to end, CPython client (records/s)", "BENCH-C"),
                               ("end to end, MicroPython client (records/s)", "BENCH-M")):
@@ -331,8 +318,7 @@ def _end_to_end(tmp, secret, sealed):
             results.append((label, (len(sealed) // 4) / (time.perf_counter() - t0)))
         return results
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
 
 
 def _fill_queue(path, secret, device, count):
@@ -350,10 +336,3 @@ def _fill_queue(path, secret, device, count):
         event = items[n % len(items)]["event"]
         q.append(record.build(event, classify(event), device, 0, crypto, bytes(32)), 3)
 
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

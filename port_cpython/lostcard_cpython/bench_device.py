@@ -16,39 +16,13 @@ import tempfile
 
 from . import mpybuild, provision
 from . import scenarios as scenario_file
-from .bench import _free_port, micropython_run
+from .bench import micropython_run
+from .local_collector import LocalCollector
 from .paths import PORT_MPY
 
 SECRET = bytes(range(7, 39))
 BUDGET = 64 << 10
 STEP = 4 << 10
-
-
-class _Collector:
-    def __init__(self, tmp):
-        import time
-
-        import httpx
-
-        secret = os.path.join(tmp, "fleet.secret")
-        with open(secret, "w") as f:
-            f.write(SECRET.hex())
-        self.url = "http://127.0.0.1:%d" % _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db",
-             os.path.join(tmp, "collector.db"), "--fleet-secret-file", secret, "--port",
-             self.url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(400):
-            try:
-                httpx.get(self.url + "/v1/health", timeout=0.5)
-                return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise SystemExit("collector did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 def _terminal(tmp, url, name, resident):
@@ -92,7 +66,10 @@ def run_device(out, count=500):
         bundle = os.path.join(tmp, "bundle")
         mpybuild.build(bundle)
         declines = _declines(tmp)
-        collector = _Collector(tmp)
+        secret = os.path.join(tmp, "fleet.secret")
+        with open(secret, "w") as f:
+            f.write(SECRET.hex())
+        collector = LocalCollector(os.path.join(tmp, "collector.db"), secret).start()
         runs = [0]
 
         def mpy(heap):

@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from . import mpybuild, provision
+from .local_collector import LocalCollector
 from . import scenarios as scenario_file
 from .paths import PORT_MPY, micropython_env, tool
 
@@ -31,42 +32,6 @@ HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~96-148 KiB
 
 class DemoError(Exception):
     pass
-
-
-class Collector:
-    def __init__(self, state, port):
-        self.state, self.port = state, port
-        self.url = "http://127.0.0.1:%d" % port
-        self.proc = None
-
-    def start(self):
-        import httpx
-
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db",
-             os.path.join(self.state, "collector.db"), "--fleet-secret-file",
-             os.path.join(self.state, "fleet.secret"), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(400):
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise DemoError("the collector did not start on %s" % self.url)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Day:
@@ -93,7 +58,8 @@ class Day:
             with open(self.ledger_path) as f:
                 self.ledger = json.load(f)
         self.ledger["round"] += 1
-        self.collector = Collector(self.state, _free_port())
+        self.collector = LocalCollector(os.path.join(self.state, "collector.db"),
+                                        os.path.join(self.state, "fleet.secret"))
         with open(os.path.join(self.state, "fleet.secret")) as f:
             secret = bytes.fromhex(f.read().strip())
         declines = os.path.join(self.state, "declines.jsonl")
