@@ -15,8 +15,9 @@ from pycose.headers import IV, KID, Algorithm
 from pycose.keys import SymmetricKey
 from pycose.messages import Enc0Message
 
-from lostcard import keys, record, record_check, sealing
-from lostcard.fleet import FleetKeys
+from lostcard import keys, record, sealing
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
 from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)

@@ -5,8 +5,9 @@ import shutil
 import subprocess
 import sys
 
-from lostcard import cose, keys, record, record_check, sealing
-from lostcard.fleet import FleetKeys
+from lostcard import cose, keys, record, sealing
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, paths, scenarios

@@ -6,8 +6,9 @@ store with fsync.
 
 import pytest
 
-from lostcard import keys, record, record_check, sealing
-from lostcard.fleet import FleetKeys
+from lostcard import keys, record, sealing
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, scenarios

@@ -3,8 +3,9 @@ stored by number, and the record opens to what was decided."""
 
 import re
 
-from lostcard import cbor, keys, record, record_check, sealing
-from lostcard.fleet import FleetKeys
+from lostcard import cbor, keys, record, sealing
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.override import rows
 from lostcard.policy import DEFAULT

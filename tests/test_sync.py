@@ -12,7 +12,8 @@ import cbor2
 import httpx
 import pytest
 
-from lostcard import fleet, keys, protocol, record, sealing
+from lostcard import keys, protocol, record, sealing
+from lostcard.collector import fleet
 from lostcard.decision import classify
 from lostcard.errors import SyncError
 from lostcard.queue import Queue

@@ -44,7 +44,7 @@ def micropython_run(bundle, args, heap="64K", timeout=600):
 
 
 def micropython_classify(bundle, runs):
-    code, out, err = micropython_run(bundle, ["-m", "lostcard_mpy.bench_classify",
+    code, out, err = micropython_run(bundle, ["-m", "lostcard_tools.bench_classify",
                                               str(SCENARIOS), str(runs)])
     if code != 0:
         raise SystemExit("MicroPython benchmark failed:\n" + err + out)
@@ -80,7 +80,7 @@ def decision_peak(bundle, event):
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(event, f)
         f.flush()
-        script = ["-m", "lostcard_mpy.bench_classify", f.name]
+        script = ["-m", "lostcard_tools.bench_classify", f.name]
         return smallest_heap(bundle, script + ["decide"]) - smallest_heap(bundle, script + ["load"])
 
 
@@ -155,7 +155,7 @@ def run_records(out, runs):
                 # only what a record keeps: the texts would crowd a 64 KiB heap for nothing
                 f.write(json.dumps({"event": event, "decision": record.recorded_part(decision)})
                         + "\n")
-        code, text, err = micropython_run(bundle, ["-m", "lostcard_mpy.bench_records", path,
+        code, text, err = micropython_run(bundle, ["-m", "lostcard_tools.bench_records", path,
                                                    str(runs)])
         if code != 0:
             raise SystemExit("MicroPython benchmark failed:\n" + err + text)
@@ -180,7 +180,7 @@ def run_records(out, runs):
 def cpython_queue(records, size):
     """Appends per second through the queue into fsync'd files, sealed-size payloads."""
     from lostcard.queue import Queue
-    from lostcard_mpy.bench_queue import FixedSealer  # plain Python: the same stand-in
+    from lostcard_tools.bench_queue import FixedSealer  # plain Python: the same stand-in
 
     from .storage import DirStorage
 
@@ -201,7 +201,7 @@ def run_queue(out, records, size=204):
     with tempfile.TemporaryDirectory() as bundle:
         mpybuild.build(bundle)
         # the RAM block device stands for flash, which is not heap on a terminal: a larger heap
-        code, text, err = micropython_run(bundle, ["-m", "lostcard_mpy.bench_queue",
+        code, text, err = micropython_run(bundle, ["-m", "lostcard_tools.bench_queue",
                                                    str(records), str(size)], heap="256K")
     if code != 0:
         raise SystemExit("MicroPython benchmark failed:\n" + err + text)
@@ -311,7 +311,7 @@ def _end_to_end(tmp, secret, sealed):
                 with tempfile.TemporaryDirectory() as bundle:
                     mpybuild.build(bundle)
                     # 256 KiB: a 250-record backlog's segment index outgrows 64 KiB (see the note)
-                    code, text, err = micropython_run(bundle, ["-m", "lostcard_mpy.sync_once",
+                    code, text, err = micropython_run(bundle, ["-m", "lostcard_tools.sync_once",
                                                                path, url], heap="256K")
                     if code != 0:
                         raise SystemExit("MicroPython sync failed:\n" + err + text)
@@ -322,7 +322,8 @@ def _end_to_end(tmp, secret, sealed):
 
 
 def _fill_queue(path, secret, device, count):
-    from lostcard import fleet, keys, record, sealing
+    from lostcard import keys, record, sealing
+    from lostcard.collector import fleet
     from lostcard.queue import Queue
 
     from .storage import DirStorage

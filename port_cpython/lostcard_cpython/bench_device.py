@@ -2,7 +2,7 @@
 CPython (the emulator's Terminal), through the API a payment application calls.
 
 Each run starts a new terminal (provisioning file, empty queue) and a collector on loopback,
-handles the declines, then syncs the backlog (lostcard_mpy/bench_device.py). MicroPython runs
+handles the declines, then syncs the backlog (port_mpy/tools/lostcard_tools/bench_device.py). MicroPython runs
 at 64 KiB, the budget, then upwards in 4 KiB steps: its peak is the smallest heap from which three
 heaps in a row complete the run (every decline stored and synced), fragmentation included. CPython's peak is
 tracemalloc's. Benchmarks print; they never assert.
@@ -50,7 +50,7 @@ def _declines(tmp):
 def _cpython(config, declines, count):
     code = ("import tracemalloc, sys; tracemalloc.start(); "
             "sys.argv = ['bench', %r, %r, %r]; import runpy; "
-            "runpy.run_module('lostcard_mpy.bench_device', run_name='__main__'); "
+            "runpy.run_module('lostcard_tools.bench_device', run_name='__main__'); "
             "print(tracemalloc.get_traced_memory()[1])" % (config, declines, str(count)))
     env = dict(os.environ, PYTHONPATH=str(PORT_MPY))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -76,7 +76,7 @@ def run_device(out, count=500):
             runs[0] += 1
             config = _terminal(tmp, collector.url, "BENCH-D-%d" % runs[0], False)
             code, text, err = micropython_run(
-                bundle, ["-m", "lostcard_mpy.bench_device", config, declines, str(count)],
+                bundle, ["-m", "lostcard_tools.bench_device", config, declines, str(count)],
                 heap=str(heap))
             result = json.loads(text.splitlines()[-1]) if code == 0 else None
             # complete: every decline stored and synced (a MemoryError inside the HTTP client

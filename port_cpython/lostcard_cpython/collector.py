@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import fleet, intake, keys, protocol, record, record_check
+from lostcard import keys, protocol, record
+from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import RecordError
 from lostcard.protocol import ProtocolError
 

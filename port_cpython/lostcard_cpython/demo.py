@@ -6,7 +6,7 @@ recovers from it; the link back and the backlog synced with a progress bar; then
 the final check: every decision agrees with its scenario's label, and the collector holds exactly
 the incidents the terminals queued, each once. Terminals run as processes of the chosen port
 (`--port mpy`: the real MicroPython interpreter, from the .mpy bundle), each stretch of the day
-one boot, with lostcard_mpy/demo_day.py. The state directory keeps queues, the collector's SQLite
+one boot, with port_mpy/tools/lostcard_tools/demo_day.py. The state directory keeps queues, the collector's SQLite
 and a ledger of what was queued: a second run resumes the day (another round of declines on the
 same terminals and collector) unless --fresh starts clean.
 """
@@ -94,7 +94,7 @@ class Day:
     def boot(self, device, first, last, mode, cut=0):
         """One boot of a terminal doing one stretch of the day; (exit code, JSON lines)."""
         config = os.path.join(self.state, device, "lostcard.json")
-        args = ["-m", "lostcard_mpy.demo_day", config, self.declines, str(first), str(last), mode,
+        args = ["-m", "lostcard_tools.demo_day", config, self.declines, str(first), str(last), mode,
                 str(cut)]
         if self.port == "mpy":
             exe = tool("micropython")

@@ -1,7 +1,8 @@
 """Sealed incidents for people: open one with the fleet secret and describe it as JSON."""
 
-from lostcard import cose, keys, record, record_check
-from lostcard.fleet import FleetKeys
+from lostcard import cose, keys, record
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 
 from . import crypto
 

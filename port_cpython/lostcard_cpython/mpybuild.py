@@ -3,9 +3,11 @@
 A terminal runs .mpy files: compiling on the device would need far more heap than running does,
 so every MicroPython test and benchmark runs the compiled bundle too.
 
-The device bundle (`lostcard build-mpy`) leaves out what a terminal never runs: the collector's
-record checks, fleet keys and protocol half, and the port's benchmark and test tools.
-`build(out, tools=True)` keeps them.
+The device bundle (`lostcard build-mpy`) is exactly the device folders: the modules directly in
+core/lostcard/ and port_mpy/lostcard_mpy/. What a terminal never runs lives in folders of its own
+and so never ships by accident: the collector's half of the core (core/lostcard/collector/) and the
+tools (port_mpy/tools/lostcard_tools/: benchmarks, the demo's day, the sync rehearsal).
+`build(out, tools=True)` adds them for the tests and benchmarks that run on MicroPython.
 """
 
 import shutil
@@ -14,9 +16,10 @@ from pathlib import Path
 
 from .paths import CORE, PORT_MPY, tool
 
-PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
-NOT_ON_DEVICE = ("record_check", "fleet", "intake", "bench_classify", "bench_device", "bench_queue", "bench_records",
-                 "demo_day", "median", "sync_once")
+# (source root, package path): each package is the *.py files directly in its folder
+DEVICE_PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
+TOOL_PACKAGES = ((CORE, "lostcard/collector"), (PORT_MPY / "tools", "lostcard_tools"))
+PACKAGES = DEVICE_PACKAGES + TOOL_PACKAGES
 EXAMPLE = PORT_MPY / "main.py"
 MANIFEST = '''# Freeze lostcard into MicroPython firmware: include("path/to/this/manifest.py") from your
 # board's manifest. Frozen bytecode stays in flash, so set "resident": true in lostcard.json.
@@ -47,10 +50,8 @@ def build(out_dir, tools=True):
     texts.txt, read from flash at run time); return {relative path: size in bytes}."""
     out_dir = Path(out_dir)
     sizes = {}
-    for root, package in PACKAGES:
+    for root, package in PACKAGES if tools else DEVICE_PACKAGES:
         for source in sorted((root / package).glob("*.py")):
-            if not tools and source.stem in NOT_ON_DEVICE:
-                continue
             relative = Path(package) / (source.stem + ".mpy")
             sizes[str(relative)] = compile_file(source, out_dir / relative).stat().st_size
         for data in sorted((root / package).glob("*.txt")):
@@ -68,11 +69,10 @@ def build_device(out_dir):
     sizes = build(out_dir, tools=False)
     shutil.copyfile(EXAMPLE, out_dir / "main.py")
     sizes["main.py"] = EXAMPLE.stat().st_size
-    for root, package in PACKAGES:
+    for root, package in DEVICE_PACKAGES:
         target = out_dir / "src" / package
         target.mkdir(parents=True, exist_ok=True)
         for source in sorted((root / package).glob("*.py")):
-            if source.stem not in NOT_ON_DEVICE:
-                shutil.copyfile(source, target / source.name)
+            shutil.copyfile(source, target / source.name)
     (out_dir / "manifest.py").write_text(MANIFEST)
     return sizes

@@ -9,7 +9,8 @@ import os
 
 import cbor2
 
-from lostcard import fleet, keys
+from lostcard import keys
+from lostcard.collector import fleet
 
 from . import crypto
 

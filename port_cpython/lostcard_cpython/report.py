@@ -15,8 +15,9 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lostcard import policy, record_check
-from lostcard.fleet import FleetKeys
+from lostcard import policy
+from lostcard.collector import record_check
+from lostcard.collector.fleet import FleetKeys
 from lostcard.errors import LostcardError
 from lostcard.record import ACTIONS, CAUSES
 

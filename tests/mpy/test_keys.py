@@ -4,7 +4,7 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 """
 
 from lostcard import keys
-from lostcard.fleet import FleetKeys
+from lostcard.collector.fleet import FleetKeys
 from lostcard.keys import DeviceKeys, KeyScheduleError
 
 try:

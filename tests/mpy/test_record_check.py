@@ -4,9 +4,10 @@ damaged records: test_record_check_refused.py).
 
 import gc
 
-from lostcard import cbor, cose, keys, record_check
+from lostcard import cbor, cose, keys
+from lostcard.collector import record_check
 from lostcard.errors import AuthenticationError, RecordError
-from lostcard.fleet import FleetKeys
+from lostcard.collector.fleet import FleetKeys
 from sealed_records import SECRET, crypto, make_device, make_record, seal
 
 

@@ -1,4 +1,4 @@
-"""Upload a queue directory to a collector until it is empty: `-m lostcard_mpy.sync_once DIR URL`.
+"""Upload a queue directory to a collector until it is empty: `-m lostcard_tools.sync_once DIR URL`.
 
 Used by `lostcard bench sync` for the MicroPython client's end-to-end rate; prints the count.
 """

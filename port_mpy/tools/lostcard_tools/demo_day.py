@@ -1,6 +1,6 @@
 """One stretch of a terminal's day for `lostcard demo`, on MicroPython or CPython alike:
 
-    -m lostcard_mpy.demo_day CONFIG DECLINES FIRST LAST MODE [CUT]
+    -m lostcard_tools.demo_day CONFIG DECLINES FIRST LAST MODE [CUT]
 
 Boots the Terminal (recovering its queue), handles declines FIRST..LAST-1 of the file and prints
 one JSON line per decline. MODE "online" tries a sync step after each decline, "offline" too (the

@@ -1,7 +1,7 @@
 """The terminal's budgets, measured through its API: `lostcard bench device` runs this on MicroPython
 (from the .mpy bundle) and on CPython (the emulator's Terminal), with the same arguments:
 
-    -m lostcard_mpy.bench_device CONFIG.json DECLINES.jsonl COUNT
+    -m lostcard_tools.bench_device CONFIG.json DECLINES.jsonl COUNT
 
 Imports and builds the Terminal (provisioning its queue), handles COUNT declines cycling through
 the file (classify, seal, durable append), then syncs the whole backlog to the collector in the

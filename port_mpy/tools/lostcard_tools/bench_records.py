@@ -1,6 +1,6 @@
 """On-device benchmark of incident records: build + seal, and open, per incident.
 
-    micropython -m lostcard_mpy.bench_records FILE RUNS
+    micropython -m lostcard_tools.bench_records FILE RUNS
 
 FILE is JSON Lines of {"event": ..., "decision": ...}, read a line at a time. Prints one JSON line:
 the median over incidents of each incident's median microseconds to build and seal it (CBOR +
@@ -14,7 +14,7 @@ import time
 
 from lostcard import cbor, cose, keys, record, sealing
 from lostcard_mpy import crypto
-from lostcard_mpy.median import median as _median
+from lostcard_tools.median import median as _median
 
 
 def bench(path, runs):

@@ -1,6 +1,6 @@
 """On-device benchmark of the queue on LittleFS: speed, and what each record costs the flash.
 
-    micropython -X heapsize=256K -m lostcard_mpy.bench_queue RECORDS PAYLOAD_BYTES
+    micropython -X heapsize=256K -m lostcard_tools.bench_queue RECORDS PAYLOAD_BYTES
 
 Mounts LittleFS on a RAM block device that counts block writes, bytes programmed and erases
 (the heap holds the "flash" here; on a terminal it does not), appends RECORDS sealed-size payloads

@@ -3,7 +3,7 @@ ack keys, from the fleet secret. Apart from keys.py because a terminal never hol
 secret: the device bundle leaves this module out.
 """
 
-from .keys import MAX_EPOCH, KeyScheduleError, check_device_id, device_root, first_chain, \
+from ..keys import MAX_EPOCH, KeyScheduleError, check_device_id, device_root, first_chain, \
     next_chain, record_key
 
 

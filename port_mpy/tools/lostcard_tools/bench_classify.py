@@ -1,8 +1,8 @@
 """On-device benchmark of the decision core.
 
-    micropython -m lostcard_mpy.bench_classify FILE RUNS   time and measure every scenario
-    micropython -m lostcard_mpy.bench_classify EVENT load  load one event (JSON) and stop
-    micropython -m lostcard_mpy.bench_classify EVENT decide  load it, then decide it
+    micropython -m lostcard_tools.bench_classify FILE RUNS   time and measure every scenario
+    micropython -m lostcard_tools.bench_classify EVENT load  load one event (JSON) and stop
+    micropython -m lostcard_tools.bench_classify EVENT decide  load it, then decide it
 
 Reads labelled scenarios (JSON Lines) one line at a time, so the file never has to fit in the heap.
 The first prints one JSON line: the median over scenarios of each scenario's median time per
@@ -17,7 +17,7 @@ import sys
 import time
 
 from lostcard.decision import classify
-from lostcard_mpy.median import median as _median
+from lostcard_tools.median import median as _median
 
 
 def _events(path):

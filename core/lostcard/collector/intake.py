@@ -2,9 +2,9 @@
 writing the reply. Apart from protocol.py so the device bundle need not carry it.
 """
 
-from . import cbor
-from .errors import LostcardError
-from .protocol import MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac
+from .. import cbor
+from ..errors import LostcardError
+from ..protocol import MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac
 
 
 def decode_batch(body, max_size):
