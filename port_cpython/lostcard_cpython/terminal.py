@@ -1,4 +1,4 @@
-"""lostcard_cpython.Terminal: the core's Terminal for the emulator, same shape as the device's.
+"""The core's Terminal for the emulator, the same shape as the device's.
 
 Everything stays loaded ("resident" is always true): CPython has the memory, and the queue is
 recovered from disk once, not per phase.
