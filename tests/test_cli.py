@@ -22,7 +22,7 @@ def test_classify_writes_one_decision_per_line_in_order():
     assert [json.loads(line)["id"] for line in lines] == ["a", "b"]
     assert json.loads(lines[0])["cause"] == "card_compromised"
     assert json.loads(lines[1])["cause"] == "network_fault"
-    assert lines[0].startswith('{"id":"a","cause":"card_compromised",')  # compact, SPEC order
+    assert lines[0].startswith('{"id":"a","cause":"card_compromised",')  # compact, in field order
 
 
 def test_invalid_json_lines_are_reported_in_place_and_the_run_goes_on():

@@ -1,6 +1,6 @@
 """Property-based tests of the decision core (hypothesis, CPython).
 
-Events are drawn from the SPEC §2 schema with every field optional, mixed with wrong types,
+Events are drawn from the docs/EVENT.md schema with every field optional, mixed with wrong types,
 unknown enum values, huge strings and arbitrary JSON, so the properties below hold for any input.
 """
 

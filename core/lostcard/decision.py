@@ -1,4 +1,4 @@
-"""The decision: weigh the evidence for the five causes and say what to do (SPEC §3).
+"""The decision: weigh the evidence for the five causes and say what to do (docs/DECISION.md).
 
 Evidence from rules.py is summed per cause; the best cause wins if it reaches the policy's
 `min_points`, else the decline is `undetermined`. Ties go to the cause named first in TIE_ORDER
@@ -78,7 +78,7 @@ def _weigh(facts, policy):
 
 
 def classify(event, policy=None):
-    """Decision dict for a decline `event` (SPEC §2); never raises.
+    """Decision dict (docs/DECISION.md) for a decline `event` (docs/EVENT.md); never raises.
 
     `policy` defaults to policy.DEFAULT; pass override.with_overrides(...) for an acquirer's map.
     """

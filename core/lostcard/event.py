@@ -1,4 +1,4 @@
-"""Read a decline event (SPEC §2) into flat, validated facts.
+"""Read a decline event (docs/EVENT.md) into flat, validated facts.
 
 Missing means unknown (None), never false. Anything present but malformed is reported in `errors`
 and the caller refuses to decide on it: a corrupt event must not make a terminal retain a card.
@@ -72,7 +72,7 @@ def _keyed_digits(value, limit):
 
 
 def _expiry(value):
-    """YYMM as SPEC §2 has it; the printed form MM/YY is turned around."""
+    """YYMM as docs/EVENT.md has it; the printed form MM/YY is turned around."""
     text = value.strip()
     if "/" not in text:
         return _keyed_digits(text, 6)

@@ -148,7 +148,7 @@ class Terminal:
     # -- the API ------------------------------------------------------------------------------
 
     def on_decline(self, event):
-        """The decision to display for a decline `event` (SPEC §2), once its incident is durable.
+        """The decision to show for a decline `event` (docs/EVENT.md), once its incident is durable.
 
         Never touches the network. If the incident cannot be stored (a broken flash), the
         decision is still returned, with `stored` False and the reason in `store_error`.

@@ -1,4 +1,4 @@
-"""The enumerations of the decline event (SPEC §2), shared by the event reader and the record.
+"""The enumerations of the decline event (docs/EVENT.md), shared by the event reader and the record.
 
 Their order is part of the record format (docs/RECORD.md stores them by position): append only.
 """

@@ -8,7 +8,7 @@ from . import crypto
 
 
 def describe(incident, kid=None):
-    """The record's numbers and positions turned back into the names of SPEC §2–3."""
+    """The record's numbers and positions turned back into names (docs/EVENT.md, DECISION.md)."""
     facts = {}
     values = incident.get(record.K_FACTS, [])
     for name, value in zip(record.FACTS, values):

@@ -6,7 +6,7 @@ from lostcard.decision import classify
 
 
 def dumps(obj, pretty=False):
-    # CPython keeps insertion order, the SPEC's field order, so output is byte-stable.
+    # CPython keeps insertion order, docs/DECISION.md's field order, so output is byte-stable.
     if pretty:
         return json.dumps(obj, ensure_ascii=False, indent=2)
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

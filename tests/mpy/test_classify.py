@@ -1,4 +1,4 @@
-"""Decisions: the weighing of conflicting signals that SPEC §3 names, and its guarantees.
+"""Decisions: the weighing of conflicting signals that docs/DECISION.md names, and its guarantees.
 
 Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts only.
 """
