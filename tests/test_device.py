@@ -20,8 +20,7 @@ import pytest
 
 from lostcard.decision import classify
 from lostcard_cpython import paths, scenarios
-
-from collector_process import CollectorProcess, free_port
+from lostcard_cpython.local_collector import LocalCollector, free_port
 
 TERMINAL_HEAP = "112K"
 SECRET = bytes(range(40, 72))
@@ -90,9 +89,7 @@ def test_a_session_offline_then_synced_from_the_built_bundle(device_bundle, tmp_
         operator = classify(event)["messages"]["operator"]
         assert lines[2 * n:2 * n + 2] == [operator["zh"], operator["en"]]
 
-    collector = CollectorProcess(tmp_path / "collector.db", secret)
-    collector.port, collector.url = port, "http://127.0.0.1:%d" % port
-    collector.start()
+    collector = LocalCollector(tmp_path / "collector.db", secret, port=port).start()
     try:
         online = _status(terminal(device_bundle, tmp_path / "lostcard.json"))
         assert online["queued"] == 0 and online["link"] == "up" and online["last_sync"]

@@ -19,9 +19,10 @@ from lostcard.errors import SyncError
 from lostcard.queue import Queue
 from lostcard.sync import Uploader
 from lostcard_cpython import crypto, scenarios
+from lostcard_cpython.local_collector import LocalCollector
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.transport import HttpTransport
-from collector_process import CollectorProcess, FaultProxy
+from fault_proxy import FaultProxy
 from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
 
 SECRET = bytes(range(100, 132))
@@ -73,7 +74,7 @@ def _check(env, q, seqs):
 def env(tmp_path):
     secret = tmp_path / "fleet.secret"
     secret.write_text(SECRET.hex())
-    collector = CollectorProcess(tmp_path / "collector.db", secret).start()
+    collector = LocalCollector(tmp_path / "collector.db", secret).start()
     proxy = FaultProxy(collector.port)
     yield {"collector": collector, "proxy": proxy, "db": str(tmp_path / "collector.db"),
            "tmp": tmp_path}

@@ -12,10 +12,10 @@ from lostcard.decision import classify
 from lostcard.errors import ConfigError
 from lostcard.queue import Queue
 from lostcard_cpython import provision, scenarios
+from lostcard_cpython.local_collector import LocalCollector, free_port
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.terminal import Platform, Terminal
 
-from collector_process import CollectorProcess, free_port
 
 SECRET = bytes(range(90, 122))
 EVENTS = [item["event"] for item in scenarios.load()]
@@ -98,9 +98,7 @@ def test_sync_steps_back_off_while_the_link_is_down_then_drain(tmp_path):
     assert 0 < t.status()["next_sync_in_s"] <= 2.0
     secret = tmp_path / "fleet.secret"
     secret.write_text(SECRET.hex())
-    collector = CollectorProcess(tmp_path / "c.db", secret)
-    collector.port, collector.url = port, "http://127.0.0.1:%d" % port
-    collector.start()
+    collector = LocalCollector(tmp_path / "c.db", secret, port=port).start()
     try:
         t.link_returned()
         sent = []

@@ -32,18 +32,7 @@ def _demo(args):
 def _bench(args):
     from . import bench
 
-    if args.what == "device":
-        from .bench_device import run_device
-
-        run_device(sys.stdout, args.declines)
-    elif args.what == "records":
-        bench.run_records(sys.stdout, args.runs)
-    elif args.what == "queue":
-        bench.run_queue(sys.stdout, args.runs)
-    elif args.what == "sync":
-        bench.run_sync(sys.stdout, max(args.runs, 100) // 100 * 100)
-    else:
-        bench.run_classify(sys.stdout, args.runs)
+    bench.run(args.what, sys.stdout, args.runs, args.declines)
     return 0
 
 

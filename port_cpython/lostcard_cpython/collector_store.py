@@ -1,5 +1,6 @@
 """The collector's storage: SQLite in WAL mode by default, behind a small interface so that a
-server database can follow (store_batch, incidents, stats).
+server database can follow. Every query of the collector's database is a method here: the
+collector, the report, the demo and the benchmarks speak no SQL themselves.
 
 Each incident is stored once, keyed by (device, seq). Records that fail to open or check go to
 `quarantine` with the reason. A device's reported evictions and corruptions go to `gaps`.
@@ -9,6 +10,8 @@ import hashlib
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -30,11 +33,17 @@ COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "
 
 
 class SqliteStore:
-    def __init__(self, path):
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
-        self.db.executescript(SCHEMA)
+    def __init__(self, path, readonly=False):
+        """`readonly`: a reader beside a running collector (the report): it creates nothing,
+        and the database must exist."""
+        if readonly:
+            self.db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
+                                      check_same_thread=False, isolation_level=None)
+        else:
+            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
+            self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
 
     def store_batch(self, device, incidents, quarantined, gaps, anchors):
@@ -44,37 +53,49 @@ class SqliteStore:
         the key-schedule anchors ({device: epoch}). Returns how many were quarantined."""
         now = int(time.time())
         quarantined = list(quarantined)
+        with self._transaction():
+            for row in incidents:
+                held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                       "seq = ?", (row[0], row[1])).fetchone()
+                if held is None:
+                    self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                elif held[0] != row[11]:
+                    quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                        "sequence number reused", row[11]))
+            self.db.executemany(
+                "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
+                [(d, digest, reason, now, sealed) for d, digest, reason, sealed in quarantined])
+            if gaps is not None:
+                self.db.execute(
+                    "INSERT INTO gaps VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
+                    "evicted_1 = MAX(evicted_1, excluded.evicted_1), "
+                    "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
+                    "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
+                    "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported",
+                    (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
+            self.db.executemany(
+                "INSERT INTO anchors VALUES (?,?) ON CONFLICT(device) DO UPDATE SET "
+                "epoch = MAX(epoch, excluded.epoch)", list(anchors.items()))
+        return len(quarantined)
+
+    @contextmanager
+    def _transaction(self):
+        """One write transaction, committed (durably) on leaving, rolled back on any error."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for row in incidents:
-                    held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
-                                           "seq = ?", (row[0], row[1])).fetchone()
-                    if held is None:
-                        self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                                        row)
-                    elif held[0] != row[11]:
-                        quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
-                                            "sequence number reused", row[11]))
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
-                    [(d, digest, reason, now, sealed) for d, digest, reason, sealed in quarantined])
-                if gaps is not None:
-                    self.db.execute(
-                        "INSERT INTO gaps VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
-                        "evicted_1 = MAX(evicted_1, excluded.evicted_1), "
-                        "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
-                        "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
-                        "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported",
-                        (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
-                self.db.executemany(
-                    "INSERT INTO anchors VALUES (?,?) ON CONFLICT(device) DO UPDATE SET "
-                    "epoch = MAX(epoch, excluded.epoch)", list(anchors.items()))
+                yield
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-        return len(quarantined)
+
+    def insert_rows(self, rows):
+        """Rows of COLUMNS in one durable transaction, with none of store_batch's checks: the
+        backend's bare insert, the baseline `lostcard bench sync` measures ingest against."""
+        with self._transaction():
+            self.db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                                rows)
 
     def anchors(self):
         with self.lock:
@@ -103,6 +124,39 @@ class SqliteStore:
         names = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
                  "policy", "received")
         return [dict(zip(names, row)) for row in rows]
+
+    def incident_rows(self):
+        """Every stored incident as a row of COLUMNS, in (device, seq) order."""
+        with self.lock:
+            return self.db.execute("SELECT * FROM incidents ORDER BY device, seq").fetchall()
+
+    def sequences(self):
+        """{device: [seq, ...]}: what the collector holds, each stored sequence number once."""
+        held = {}
+        with self.lock:
+            for device, seq in self.db.execute("SELECT device, seq FROM incidents"):
+                held.setdefault(device, []).append(seq)
+        return held
+
+    def report_snapshot(self):
+        """What the report reads, from one snapshot while the collector goes on writing:
+        (incidents as (device, time, cause, subcause, action, token, last4, sealed) in (device,
+        seq) order, quarantined records as (device, reason, count), gaps as (device, evicted_1,
+        evicted_2, evicted_3, corrupt) per device)."""
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                incidents = self.db.execute(
+                    "SELECT device, time, cause, subcause, action, token, last4, sealed "
+                    "FROM incidents ORDER BY device, seq").fetchall()
+                quarantine = self.db.execute(
+                    "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
+                    "ORDER BY device, reason").fetchall()
+                gaps = self.db.execute("SELECT device, evicted_1, evicted_2, evicted_3, corrupt "
+                                       "FROM gaps ORDER BY device").fetchall()
+            finally:
+                self.db.execute("COMMIT")
+        return incidents, quarantine, gaps
 
     def stats(self):
         with self.lock:

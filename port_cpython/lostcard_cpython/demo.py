@@ -201,7 +201,7 @@ class Day:
     # -- the closing summary and check ---------------------------------------------------------
 
     def summary(self, decided, statuses, sync_s):
-        import sqlite3
+        from .collector_store import SqliteStore
 
         by_cause, by_action, wrong = {}, {}, []
         for line in decided:
@@ -210,10 +210,11 @@ class Day:
             expect = self.items[line["n"]]["expect"]
             if (line["cause"], line["action"]) != (expect["cause"], expect["action"]):
                 wrong.append(line["n"])
-        with sqlite3.connect(os.path.join(self.state, "collector.db")) as db:
-            stored = {}
-            for device, seq in db.execute("SELECT device, seq FROM incidents"):
-                stored.setdefault(device, []).append(seq)
+        store = SqliteStore(os.path.join(self.state, "collector.db"), readonly=True)
+        try:
+            stored = store.sequences()
+        finally:
+            store.close()
         self.say("\nSummary (round %d, port %s)" % (self.ledger["round"], self.port))
         self.say("  declines decided: %d; per cause: %s" % (len(decided), ", ".join(
             "%s %d" % kv for kv in sorted(by_cause.items()))))

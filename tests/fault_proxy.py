@@ -1,61 +1,16 @@
-"""A real collector process on 127.0.0.1 for the sync tests, and a TCP proxy that injects faults.
+"""A TCP proxy that injects faults between a sync client and a real collector process
+(lostcard_cpython.local_collector starts that).
 
 The proxy sits between client and collector and, per request, passes it, resets the connection
 before or after the collector answered, delays the answer past the client's timeout, or hands
 back a changed answer (forged, replayed, another device's). Loopback only; every loop is bounded.
 """
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 
-import httpx
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class CollectorProcess:
-    def __init__(self, db, secret_file, fault=None):
-        self.db, self.secret_file, self.fault = str(db), str(secret_file), fault
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
-        self.proc = None
-
-    def start(self, fault=None):
-        env = dict(os.environ)
-        env.pop("LOSTCARD_COLLECTOR_FAULT", None)
-        if fault:
-            env["LOSTCARD_COLLECTOR_FAULT"] = fault
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db", self.db,
-             "--fleet-secret-file", self.secret_file, "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError("collector exited: " + self.proc.stderr.read().decode())
-            time.sleep(0.05)
-        raise RuntimeError("collector did not start")
-
-    def wait_dead(self, timeout=10):
-        return self.proc.wait(timeout=timeout)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+from lostcard_cpython.local_collector import free_port
 
 
 def _read_message(sock):

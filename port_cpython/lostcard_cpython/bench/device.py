@@ -2,10 +2,10 @@
 CPython (the emulator's Terminal), through the API a payment application calls.
 
 Each run starts a new terminal (provisioning file, empty queue) and a collector on loopback,
-handles the declines, then syncs the backlog (port_mpy/tools/lostcard_tools/bench_device.py). MicroPython runs
-at 64 KiB, the budget, then upwards in 4 KiB steps: its peak is the smallest heap from which three
-heaps in a row complete the run (every decline stored and synced), fragmentation included. CPython's peak is
-tracemalloc's. Benchmarks print; they never assert.
+handles the declines, then syncs the backlog (port_mpy/tools/lostcard_tools/bench_device.py).
+MicroPython runs at 64 KiB, the budget, then upwards in 4 KiB steps: its peak is the smallest
+heap from which three heaps in a row complete the run (every decline stored and synced),
+fragmentation included. CPython's peak is tracemalloc's.
 """
 
 import json
@@ -14,11 +14,11 @@ import subprocess
 import sys
 import tempfile
 
-from . import mpybuild, provision
-from . import scenarios as scenario_file
-from .bench import micropython_run
-from .local_collector import LocalCollector
-from .paths import PORT_MPY
+from .. import provision
+from .. import scenarios as scenario_file
+from ..local_collector import LocalCollector
+from ..paths import PORT_MPY
+from .harness import built_bundle, heading, last_line, micropython, row
 
 SECRET = bytes(range(7, 39))
 BUDGET = 64 << 10
@@ -61,10 +61,8 @@ def _cpython(config, declines, count):
     return json.loads(proc.stdout.splitlines()[0]), int(lines[-1])
 
 
-def run_device(out, count=500):
-    with tempfile.TemporaryDirectory() as tmp:
-        bundle = os.path.join(tmp, "bundle")
-        mpybuild.build(bundle)
+def run(out, count=500):
+    with tempfile.TemporaryDirectory() as tmp, built_bundle() as bundle:
         declines = _declines(tmp)
         secret = os.path.join(tmp, "fleet.secret")
         with open(secret, "w") as f:
@@ -75,10 +73,10 @@ def run_device(out, count=500):
         def mpy(heap):
             runs[0] += 1
             config = _terminal(tmp, collector.url, "BENCH-D-%d" % runs[0], False)
-            code, text, err = micropython_run(
+            code, text, _ = micropython(
                 bundle, ["-m", "lostcard_tools.bench_device", config, declines, str(count)],
                 heap=str(heap))
-            result = json.loads(text.splitlines()[-1]) if code == 0 else None
+            result = last_line(text) if code == 0 else None
             # complete: every decline stored and synced (a MemoryError inside the HTTP client
             # ends the sync early but cleanly)
             return result if result and result["synced"] == count and not result["left"] \
@@ -108,7 +106,7 @@ def run_device(out, count=500):
 def _report(out, count, at_budget, mpy, smallest, cpy, cpy_peak):
     out.write("lostcard bench device: %d declines (classify + seal + durable append), then a full "
               "sync to a collector on loopback\n" % count)
-    out.write("%-44s %14s %14s %8s\n" % ("", "MicroPython", "CPython", "ratio"))
+    heading(out, "MicroPython", "CPython")
     if mpy is None:
         out.write("MicroPython: no heap up to 1 MiB completed the run\n")
         return
@@ -118,10 +116,9 @@ def _report(out, count, at_budget, mpy, smallest, cpy, cpy_peak):
                        ("on_decline worst (ms)", "worst_us"),
                        ("sync of the backlog (ms)", "sync_us")):
         m, c = mpy[key] / 1000, cpy[key] / 1000
-        out.write("%-44s %14.2f %14.2f %8.1f\n" % (label, m, c, m / c if c else 0))
-    out.write("%-44s %14d %14d\n" % ("incidents synced", mpy["synced"], cpy["synced"]))
-    out.write("%-44s %14d %14d\n" % ("incidents left in the queue", mpy["left"], cpy["left"]))
-    out.write("%-44s %14s %14d\n" % ("peak heap (bytes; MPy: smallest heap)",
-                                     "%d" % smallest, cpy_peak))
-    out.write("%-44s %14s\n" % ("runs at -X heapsize=64K (budget)",
+        row(out, label, m, c, m / c if c else 0, digits=2)
+    out.write("%-44s %12d %14d\n" % ("incidents synced", mpy["synced"], cpy["synced"]))
+    out.write("%-44s %12d %14d\n" % ("incidents left in the queue", mpy["left"], cpy["left"]))
+    out.write("%-44s %12d %14d\n" % ("peak heap (bytes; MPy: smallest heap)", smallest, cpy_peak))
+    out.write("%-44s %12s\n" % ("runs at -X heapsize=64K (budget)",
                                 "yes" if at_budget is not None else "NO (MemoryError)"))

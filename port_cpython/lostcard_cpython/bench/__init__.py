@@ -1,0 +1,30 @@
+"""`lostcard bench classify|records|queue|sync|device`: the core on CPython beside the same core
+on real MicroPython (the .mpy bundle, as a terminal runs it), one module per benchmark.
+
+harness.py runs MicroPython and prints the side-by-side tables; the bundle is compiled before
+any timed region. Benchmarks print; they never assert.
+"""
+
+
+def run(what, out, runs, declines):
+    """One benchmark by name, printed to `out`."""
+    if what == "device":
+        from .device import run as device
+
+        device(out, declines)
+    elif what == "records":
+        from .records import run as records
+
+        records(out, runs)
+    elif what == "queue":
+        from .queue import run as queue
+
+        queue(out, runs)
+    elif what == "sync":
+        from .sync import run as sync
+
+        sync(out, max(runs, 100) // 100 * 100)
+    else:
+        from .classify import run as classify
+
+        classify(out, runs)
