@@ -6,11 +6,12 @@ INPUT is JSON Lines of {"event": ..., "decision": ...}; each record is sealed an
 one per line. The ratchet advances after every len/EPOCHS records, so several epochs are covered.
 """
 
-import gc
 import json
 import sys
 
 from lostcard import keys, record, sealing
+
+import heap
 
 try:
     from lostcard_mpy import crypto
@@ -36,7 +37,7 @@ def main(path, secret, token_key, device_id, seq, per_epoch):
             count += 1
             if count % per_epoch == 0:
                 device.advance()
-            gc.collect()
+            heap.tidy()
 
 
 main(sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.argv[4],
