@@ -1,6 +1,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Deterministic examples and no timing-based checks: CI must never fail by chance or load.
@@ -10,3 +11,11 @@ settings.load_profile("ci")
 
 # The core tests in tests/mpy/ are plain modules shared with MicroPython; make them importable.
 sys.path.insert(0, str(Path(__file__).parent / "mpy"))
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory):
+    """The compiled bundle every MicroPython test runs, built once for the whole session."""
+    from micropython_process import build_bundle
+
+    return build_bundle(tmp_path_factory.mktemp("mpy"))

@@ -1,8 +1,8 @@
 """Interop across the line: incidents sealed on real MicroPython open with `cryptography` and
 with `pycose` on CPython, and pycose's messages open on MicroPython.
 
-The MicroPython side runs the compiled bundle under a 64 KiB heap (the `bundle` fixture and
-`micropython` helper of test_micropython).
+The MicroPython side runs the compiled bundle under a 64 KiB heap (the `bundle` fixture of
+conftest.py, the `micropython` helper of micropython_process.py).
 """
 
 import json
@@ -20,7 +20,7 @@ from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+from micropython_process import micropython
 
 SECRET = bytes(range(32))
 TOKEN_KEY = b"\x5a" * 32
@@ -29,7 +29,7 @@ PER_EPOCH = 25
 
 
 @pytest.fixture(scope="module")
-def sealed_on_micropython(bundle, tmp_path_factory):  # noqa: F811
+def sealed_on_micropython(bundle, tmp_path_factory):
     items = scenarios.load()
     path = tmp_path_factory.mktemp("interop") / "decided.jsonl"
     with open(path, "w", encoding="utf-8") as f:
@@ -96,7 +96,7 @@ def test_micropython_records_open_at_the_collector(sealed_on_micropython):
         assert record.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]
 
 
-def test_pycose_messages_open_on_micropython(bundle, tmp_path):  # noqa: F811
+def test_pycose_messages_open_on_micropython(bundle, tmp_path):
     key = bytes.fromhex("849b57219dae48de646d07dbb533566e")
     plaintexts = [b"", b"x", bytes(range(16)), bytes(range(200)), "挂失卡".encode()]
     lines = []

@@ -14,7 +14,7 @@ from lostcard.queue import Queue
 from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.storage import DirStorage
 from queue_fakes import MemoryStorage
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+from micropython_process import micropython
 
 SECRET = b"\x24" * 32
 DEVICE = "T-PWR-1"
@@ -159,7 +159,7 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
 
 
 @pytest.mark.parametrize("mode", ["stop", "half", "garble"])
-def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):  # noqa: F811
+def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):
     proc = micropython(bundle, ["-m", "powercut", mode, "1", "100000", "1", "1"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
@@ -167,7 +167,7 @@ def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):  # noqa
     assert cuts == writes and cuts >= 40  # exhaustive: a cut at every block write
 
 
-def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):  # noqa: F811
+def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):
     proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "3"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
