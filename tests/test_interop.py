@@ -36,7 +36,7 @@ def sealed_on_micropython(bundle, tmp_path_factory):
         for item in items:
             decision = record.recorded_part(classify(item["event"]))
             f.write(json.dumps({"event": item["event"], "decision": decision}) + "\n")
-    proc = micropython(bundle, ["-m", "seal_records", str(path), SECRET.hex(), TOKEN_KEY.hex(),
+    proc = micropython(bundle, ["-m", "seal_for_interop", str(path), SECRET.hex(), TOKEN_KEY.hex(),
                                 DEVICE, "1000", str(PER_EPOCH)])
     assert proc.returncode == 0, proc.stderr + proc.stdout[-400:]
     sealed = [bytes.fromhex(line) for line in proc.stdout.split()]
@@ -111,6 +111,6 @@ def test_pycose_messages_open_on_micropython(bundle, tmp_path):
     lines.append(damaged.hex())
     path = tmp_path / "messages.txt"
     path.write_text("\n".join(lines) + "\n")
-    proc = micropython(bundle, ["-m", "open_messages", key.hex(), str(path)])
+    proc = micropython(bundle, ["-m", "open_for_interop", key.hex(), str(path)])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [p.hex() for p in plaintexts] + ["authentication failed"]

@@ -1,5 +1,5 @@
 """Power cuts at every write: on CPython through a fault-injecting store, on MicroPython through
-LittleFS on a block device that cuts the power (tests/mpy/powercut.py), and the real directory
+LittleFS on a block device that cuts the power (tests/mpy/littlefs_powercuts.py), and the real directory
 store with fsync.
 """
 
@@ -131,7 +131,7 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
 
 @pytest.mark.parametrize("mode", ["stop", "half", "garble"])
 def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):
-    proc = micropython(bundle, ["-m", "powercut", mode, "1", "100000", "1", "1"])
+    proc = micropython(bundle, ["-m", "littlefs_powercuts", mode, "1", "100000", "1", "1"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
     cuts, writes = [int(w) for w in last.split() if w.isdigit()]
@@ -139,7 +139,7 @@ def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):
 
 
 def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):
-    proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "3"])
+    proc = micropython(bundle, ["-m", "littlefs_powercuts", "half", "2", "100000", "3", "3"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
     cuts, writes = [int(w) for w in last.split() if w.isdigit()]

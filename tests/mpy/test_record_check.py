@@ -7,7 +7,7 @@ from lostcard.collector import record_check
 from lostcard.errors import AuthenticationError, RecordError
 from lostcard.collector.fleet import FleetKeys
 import heap
-from sealed_records import SECRET, crypto, make_device, make_record, seal
+from record_check_fixtures import SECRET, crypto, make_device, make_record, seal
 
 
 def test_sealed_record_opens_at_the_collector():

@@ -1,6 +1,6 @@
 """The device half of the interop tests: build and seal incidents on this interpreter.
 
-    seal_records.py INPUT FLEET_SECRET_HEX TOKEN_KEY_HEX DEVICE_ID FIRST_SEQ EPOCHS
+    seal_for_interop.py INPUT FLEET_SECRET_HEX TOKEN_KEY_HEX DEVICE_ID FIRST_SEQ EPOCHS
 
 INPUT is JSON Lines of {"event": ..., "decision": ...}; each record is sealed and printed as hex,
 one per line. The ratchet advances after every len/EPOCHS records, so several epochs are covered.

@@ -1,6 +1,6 @@
 """Power cuts on real LittleFS: the queue's guarantees at every block write of a workload.
 
-    micropython powercut.py MODE FIRST LAST STEP ROUNDS
+    micropython littlefs_powercuts.py MODE FIRST LAST STEP ROUNDS
 
 LittleFS is mounted on a RAM block device that cuts the power after its N-th block write
 (MODE "stop"), or leaves that block half written ("half") or garbled ("garble"). For each N the
