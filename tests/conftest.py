@@ -9,6 +9,14 @@ settings.register_profile("ci", derandomize=True, max_examples=300, deadline=Non
                           suppress_health_check=list(HealthCheck), database=None)
 settings.load_profile("ci")
 
+
+def pytest_configure(config):
+    # every run ends with its slowest tests beside the wall time, so that a slow one is seen when
+    # it comes; --durations=N on the command line still decides
+    if config.option.durations is None:
+        config.option.durations = 8
+
+
 # The core tests in tests/mpy/ are plain modules shared with MicroPython; make them importable.
 sys.path.insert(0, str(Path(__file__).parent / "mpy"))
 
