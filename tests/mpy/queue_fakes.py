@@ -9,10 +9,11 @@ from lostcard import cbor
 
 
 class MemoryStorage:
-    """The storage contract, in a dict: every call is durable and atomic when it returns."""
+    """The storage contract, in a dict (`files`, kept across restarts if given): every call is
+    durable and atomic when it returns."""
 
-    def __init__(self):
-        self.files = {}
+    def __init__(self, files=None):
+        self.files = {} if files is None else files
 
     def list(self):
         return list(self.files)

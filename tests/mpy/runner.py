@@ -5,8 +5,9 @@
 Prints PASS/FAIL per test and exits 1 if any failed; tests/test_micropython.py drives it from pytest.
 """
 
-import gc
 import sys
+
+import heap
 
 
 def _report(exc):
@@ -22,7 +23,7 @@ def main():
     module = __import__(sys.argv[1])
     failed = 0
     for name in sys.argv[2:]:
-        gc.collect()  # start each test from a compacted heap, as a terminal's main loop would
+        heap.tidy()  # start each test from a compacted heap, as a terminal's main loop would
         try:
             getattr(module, name)()
             print("PASS", name)

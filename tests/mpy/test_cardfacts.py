@@ -69,7 +69,7 @@ def test_text_tables():
 
 def test_file_tables_find_rows_across_chunk_boundaries():
     from lostcard.table import FileTable
-    from vectors import fixture_path
+    from fixture_files import fixture_path
 
     path = fixture_path("../core/lostcard/texts.txt")
     rows_seen = 0

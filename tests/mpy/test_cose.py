@@ -7,7 +7,7 @@ import json
 
 from lostcard import cose
 from lostcard.errors import AuthenticationError
-from vectors import b64url, fixture_path
+from fixture_files import b64url, fixture_path
 
 try:
     from lostcard_mpy import crypto

@@ -5,10 +5,10 @@ values, near misses, wrong types, unknown enum values, huge strings and missing 
 is fixed, so a failure reproduces exactly; CPython runs more cases through hypothesis as well.
 """
 
-import gc
-
 from lostcard.decision import classify
 from lostcard.event import FIELDS
+
+import heap
 
 
 class XorShift:
@@ -121,7 +121,7 @@ def print_decisions(count):
     rng = XorShift(SEED)
     for _ in range(count):
         event = random_event(rng)
-        gc.collect()
+        heap.tidy()
         json.dump(classify(event), sys.stdout)  # streamed: no copy of the text
         print()
 
@@ -134,7 +134,7 @@ def test_fuzzed_events_always_get_a_well_formed_decision():
         event = random_event(rng)
         # MicroPython's guidance for long-running loops: collect between jobs (here: after the
         # generator's garbage, before the decision) so that fragments do not pile up
-        gc.collect()
+        heap.tidy()
         d = classify(event)
         check_decision(d)
         assert classify(event) == d  # deterministic

@@ -1,7 +1,7 @@
 """The queue's logic: order, lanes, rotation, acks, eviction, recovery from damage.
 
 Runs on CPython (pytest) and MicroPython (runner.py) over in-memory storage and a sealer
-without crypto; power cuts are tested in test_queue_powercut (CPython) and powercut.py (LittleFS).
+without crypto; power cuts are tested in test_queue_powercut (CPython) and littlefs_powercuts.py (LittleFS).
 """
 
 from lostcard import segment

@@ -2,13 +2,12 @@
 damaged records: test_record_check_refused.py).
 """
 
-import gc
-
 from lostcard import cbor, cose, keys
 from lostcard.collector import record_check
 from lostcard.errors import AuthenticationError, RecordError
 from lostcard.collector.fleet import FleetKeys
-from sealed_records import SECRET, crypto, make_device, make_record, seal
+import heap
+from record_check_fixtures import SECRET, crypto, make_device, make_record, seal
 
 
 def test_sealed_record_opens_at_the_collector():
@@ -37,7 +36,7 @@ def test_records_not_bound_to_their_kid_and_iv_are_refused():
             raise AssertionError("opened " + words)
         except RecordError as exc:
             assert words in exc.args[0]
-        gc.collect()
+        heap.tidy()
     try:
         record_check.open_sealed(crypto, FleetKeys(crypto, b"\x22" * 32), seal(device, r))
         raise AssertionError("opened under another fleet secret")

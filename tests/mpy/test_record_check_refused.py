@@ -2,13 +2,12 @@
 is refused before anyone reads it.
 """
 
-import gc
-
 from lostcard import cbor, cose, keys
 from lostcard.collector import record_check
 from lostcard.errors import AuthenticationError, RecordError
 from lostcard.collector.fleet import FleetKeys
-from sealed_records import SECRET, crypto, make_device, make_record, seal
+import heap
+from record_check_fixtures import SECRET, crypto, make_device, make_record, seal
 
 
 def _refused_when_sealed(change):
@@ -43,7 +42,7 @@ def test_authenticated_but_malformed_records_are_refused():
     )
     for change in changes:
         _refused_when_sealed(change)
-        gc.collect()  # each round's garbage, or the 64K heap fragments
+        heap.tidy()  # each round's garbage, or the 64K heap fragments
 
 
 def test_every_single_bit_flip_of_a_sealed_incident_fails():
@@ -53,7 +52,7 @@ def test_every_single_bit_flip_of_a_sealed_incident_fails():
     assert record_check.open_sealed(crypto, fleet, sealed)[2] == 9
     for i in range(len(sealed)):
         for bit in range(8):
-            gc.collect()  # each failed open's garbage: the 64K heap must not fragment
+            heap.tidy()  # each failed open's garbage: the 64K heap must not fragment
             flipped = bytearray(sealed)
             flipped[i] ^= 1 << bit
             try:

