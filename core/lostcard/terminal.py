@@ -5,9 +5,7 @@
     t.sync_step()                       # at most one batch to the collector, when due
     t.status()                          # for the terminal's status screen
 
-`platform` is the port: crypto() (the crypto module: AES-CCM and HMAC), hmac() (a module with
-hmac_sha256 alone, for card tokens and acks), storage(path), transport(url), clock() in seconds,
-random_bytes(n), and `keep`, the modules that stay loaded between phases.
+`platform` is the port: what it must provide, each hook with its promises, is lostcard/platform.py.
 
 With a small heap (config "resident": False, the MicroPython default) the work runs in phases
 that never share the heap: deciding (classifier, record building), storing (sealing, queue) and
