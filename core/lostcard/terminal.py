@@ -207,12 +207,11 @@ class Terminal:
             self._end_phase()
 
     def _back_off(self, exc):
-        from .sync import Backoff
+        from .sync import backoff_delay
 
-        backoff = Backoff(self._uniform, cap=MAX_SYNC_DELAY)
-        backoff.failures = self._failures
-        self._next_try = self.platform.clock() + backoff.next_delay()
-        self._failures = backoff.failures
+        delay = backoff_delay(self._failures, self._uniform, cap=MAX_SYNC_DELAY)
+        self._next_try = self.platform.clock() + delay
+        self._failures += 1
         self.last_error = "%s: %s" % (type(exc).__name__, exc)
 
     def _upload_one(self):
