@@ -66,7 +66,7 @@ def unmet(implementation, shape, only=None):
 
 
 def _conforms(platform, queue_dir):
-    """Everything a Terminal asks of `platform`, and of what its hooks return, meets the contract."""
+    """What a Terminal asks of `platform`, and of what its hooks return, meets the contract."""
     crypto = platform.crypto()
     for implementation, shape, only in (
             (platform, contract.Platform, None),
