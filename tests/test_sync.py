@@ -351,15 +351,19 @@ def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
 
 
 def test_backoff_is_exponential_with_full_jitter():
-    from lostcard.sync import Backoff, first_delay
+    from lostcard.sync import backoff_delay, first_delay
 
     calls = []
-    backoff = Backoff(lambda a, b: calls.append((a, b)) or b, base=1.0, cap=20.0)
-    delays = [backoff.next_delay() for _ in range(7)]
+
+    def uniform(low, high):  # the longest wait, and a record of the range asked for
+        calls.append((low, high))
+        return high
+
+    delays = [backoff_delay(failures, uniform, base=1.0, cap=20.0) for failures in range(7)]
     assert calls == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 16.0), (0, 20.0), (0, 20.0)]
     assert delays == [b for _, b in calls]
-    backoff.reset()
-    assert backoff.next_delay() == 1.0
+    assert backoff_delay(0, uniform, base=1.0, cap=20.0) == 1.0  # after a success: from the start
+    assert backoff_delay(1000, uniform) == 300.0  # the default cap, however long the outage
     assert first_delay(lambda a, b: (a, b), 60.0) == (0, 60.0)
 
 

@@ -1,9 +1,9 @@
 """Uploading the queue to the collector: one byte-bounded batch at a time, urgent lanes first,
 forgetting records only for acknowledgements that verify (docs/SYNC.md).
 
-`transport.post(path, body)` -> (HTTP status, reply bytes), raising SyncError when the network
-fails; `random_bytes(n)` gives fresh nonces. Every step can be interrupted at any point: what was
-not acknowledged stays in the queue and is sent again; the collector stores it once.
+`transport` and `random_bytes` are the platform's (lostcard/platform.py: Transport.post, fresh
+nonces). Every step can be interrupted at any point: what was not acknowledged stays in the queue
+and is sent again; the collector stores it once.
 """
 
 from . import protocol
@@ -12,23 +12,11 @@ from .errors import SyncError
 BATCH_PATH = "/v1/batch"
 
 
-class Backoff:
-    """Exponential backoff with full jitter: wait a uniform time in [0, min(cap, base * 2**n)],
-    so that a fleet whose link came back at once spreads its retries out."""
-
-    def __init__(self, uniform, base=1.0, cap=300.0):
-        self.uniform = uniform
-        self.base = base
-        self.cap = cap
-        self.failures = 0
-
-    def next_delay(self):
-        ceiling = min(self.cap, self.base * (1 << min(self.failures, 30)))
-        self.failures += 1
-        return self.uniform(0, ceiling)
-
-    def reset(self):
-        self.failures = 0
+def backoff_delay(failures, uniform, base=1.0, cap=300.0):
+    """The wait after the (`failures` + 1)-th failure in a row: exponential backoff with full
+    jitter, a uniform time in [0, min(cap, base * 2**failures)], so that a fleet whose link came
+    back at once spreads its retries out."""
+    return uniform(0, min(cap, base * (1 << min(failures, 30))))
 
 
 def first_delay(uniform, spread=60.0):
@@ -95,17 +83,18 @@ class Uploader:
     def run(self, sleep, uniform, max_failures=None):
         """Upload until the queue is empty; back off with full jitter on failures. Returns the
         number of records acknowledged; stops after `max_failures` failures in a row if given."""
-        backoff = Backoff(uniform)
+        failures = 0
         total = 0
         while True:
             try:
                 done = self.step()
             except SyncError:
-                if max_failures is not None and backoff.failures + 1 >= max_failures:
+                if max_failures is not None and failures + 1 >= max_failures:
                     raise
-                sleep(backoff.next_delay())
+                sleep(backoff_delay(failures, uniform))
+                failures += 1
                 continue
-            backoff.reset()
+            failures = 0
             if done == 0:
                 return total
             total += done

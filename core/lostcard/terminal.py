@@ -5,9 +5,7 @@
     t.sync_step()                       # at most one batch to the collector, when due
     t.status()                          # for the terminal's status screen
 
-`platform` is the port: crypto() (the crypto module: AES-CCM and HMAC), hmac() (a module with
-hmac_sha256 alone, for card tokens and acks), storage(path), transport(url), clock() in seconds,
-random_bytes(n), and `keep`, the modules that stay loaded between phases.
+`platform` is the port: what it must provide, each hook with its promises, is lostcard/platform.py.
 
 With a small heap (config "resident": False, the MicroPython default) the work runs in phases
 that never share the heap: deciding (classifier, record building), storing (sealing, queue) and
@@ -209,12 +207,11 @@ class Terminal:
             self._end_phase()
 
     def _back_off(self, exc):
-        from .sync import Backoff
+        from .sync import backoff_delay
 
-        backoff = Backoff(self._uniform, cap=MAX_SYNC_DELAY)
-        backoff.failures = self._failures
-        self._next_try = self.platform.clock() + backoff.next_delay()
-        self._failures = backoff.failures
+        delay = backoff_delay(self._failures, self._uniform, cap=MAX_SYNC_DELAY)
+        self._next_try = self.platform.clock() + delay
+        self._failures += 1
         self.last_error = "%s: %s" % (type(exc).__name__, exc)
 
     def _upload_one(self):

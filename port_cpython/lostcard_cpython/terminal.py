@@ -4,38 +4,9 @@ Everything stays loaded ("resident" is always true): CPython has the memory, and
 recovered from disk once, not per phase.
 """
 
-import os
-import time
-
 from lostcard import terminal as core
 
-from . import crypto
-
-
-class Platform:
-    keep = ()
-
-    def crypto(self):
-        return crypto
-
-    def hmac(self):
-        return crypto
-
-    def storage(self, path):
-        from .storage import DirStorage
-
-        return DirStorage(path)
-
-    def transport(self, url):
-        from .transport import HttpTransport
-
-        return HttpTransport(url, timeout=5)
-
-    def clock(self):
-        return time.time()
-
-    def random_bytes(self, n):
-        return os.urandom(n)
+from .platform import Platform
 
 
 class Terminal(core.Terminal):

@@ -8,35 +8,8 @@ Runs in phases by default (config "resident": False): the heap holds the largest
 the sum. Set "resident": True when the bundle is frozen into firmware (bytecode in flash).
 """
 
-import os
-import time
-
 from lostcard import terminal as core
-from lostcard_mpy.storage import FlashStorage
-
-
-class Platform:
-    keep = ("lostcard", "lostcard.errors", "lostcard.terminal", "lostcard_mpy",
-            "lostcard_mpy.terminal", "lostcard_mpy.storage")
-
-    def crypto(self):
-        from lostcard_mpy import crypto
-
-        return crypto
-
-    def hmac(self):
-        from lostcard import kdf  # HMAC over hashlib, without the AES code
-
-        return kdf
-
-    storage = FlashStorage
-    clock = staticmethod(time.time)
-    random_bytes = staticmethod(os.urandom)
-
-    def transport(self, url):
-        from lostcard_mpy.transport import HttpTransport
-
-        return HttpTransport(url)
+from lostcard_mpy.platform import Platform
 
 
 class Terminal(core.Terminal):

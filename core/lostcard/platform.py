@@ -1,0 +1,79 @@
+"""The platform contract: everything a port provides to the core, in one place.
+
+    port_mpy/lostcard_mpy/platform.py          LittleFS, micropython-lib requests, cryptolib
+    port_cpython/lostcard_cpython/platform.py  fsynced files, httpx, pyca/cryptography
+
+A port implements each shape below with classes or modules of its own. This module is that list
+and nothing else: a docstring, which mpy-cross leaves out, so it costs a terminal no flash to
+speak of and nothing imports it there. tests/test_platform.py reads the `.name(arguments)` lines
+and checks that both ports and the test fakes provide each one, taking those arguments.
+
+On failure, storage raises OSError (the errno in args[0]), the network SyncError, and a failed
+authentication AuthenticationError: anything else a hook raises is a bug in the port.
+
+Platform: what `Terminal(config, platform)` runs on (core/lostcard/terminal.py).
+  .keep
+      A tuple of the modules (sys.modules names) that stay loaded when a phase ends: the
+      packages, lostcard.errors, lostcard.terminal, and the port's terminal, platform and storage
+      modules, which the Terminal holds between calls. Unused when resident (docs/DEVICE.md).
+  .crypto()
+      The crypto module (Crypto). Asked each time the queue opens to append (the store phase),
+      so it may import on demand: only that phase loads the AES code.
+  .hmac()
+      A module with Crypto's hmac_sha256, for card tokens and acknowledgements, asked in the
+      decide and sync phases; it may be the crypto module where loading that costs nothing.
+  .storage(path)
+      The Storage of directory `path`, created if missing. Asked once, by Terminal().
+  .transport(url)
+      A Transport to the collector at base URL `url`. Asked at each sync step that is due (once
+      when resident); opens no connection.
+  .clock()
+      Seconds since the epoch, int or float. May be wrong, jump or go back: the queue stores it
+      clamped to 0..2**32-1, and the Terminal never waits past its longest backoff.
+  .random_bytes(n)
+      `n` bytes from a cryptographically secure source: sync nonces (which must never repeat)
+      and the jitter of retries.
+
+Storage: the queue's flat directory of files (docs/QUEUE.md, "Storage"). Names are short, without
+'/'; one queue writes a directory at a time. After a power cut or an error, each file holds what
+the calls that returned left, plus what a failed or cut call may have added.
+  .list()
+      The names in the directory, `*.tmp` left out. May be lazy; callers read it to the end (a
+      dropped listing can keep the directory open).
+  .read(name)
+      The whole file as bytes; OSError (ENOENT, 2) if there is none.
+  .append(name, data)
+      Add `data` at the end of the file, creating it. Durable when it returns. On an error or a
+      cut the file may hold any prefix of `data`, or be left empty if it was new. A full flash
+      raises OSError (ENOSPC, 28), which the queue answers by evicting and retrying.
+  .replace(name, data)
+      Make `data` the file's whole content: atomic and durable when it returns (after a cut, the
+      old content or the new, never a mix). A full flash raises OSError (ENOSPC, 28).
+  .remove(name)
+      Delete the file; durable when it returns.
+
+Transport: HTTP to the collector (docs/SYNC.md). No TLS needed: records are sealed and
+acknowledgements MAC'd, and the caller verifies both.
+  .post(path, body)
+      POST `body` (CBOR, a batch of ~1.5 KiB) to `path` under the base URL; return (HTTP status,
+      reply bytes). Blocks at most for its timeout; reads at most a few hundred bytes of the
+      reply (an acknowledgement is ~30), so a hostile server cannot fill the heap. Any network
+      failure or broken reply raises SyncError, never anything else.
+
+Aead: AES-CCM-16-64-128 (COSE algorithm 10) under one 16-byte key (core/lostcard/cose.py).
+  .seal(nonce, plaintext, aad)
+      Ciphertext || 8-byte tag of `plaintext`, authenticating `aad` too. `nonce` is 13 bytes and
+      never repeats under a key (keys.iv() sees to it).
+  .open(nonce, sealed, aad)
+      The plaintext of `sealed`; AuthenticationError if it does not verify (another key, nonce or
+      `aad`, altered bytes, too short to hold a tag).
+
+Crypto: the crypto module a port passes as `crypto`: module-level functions.
+  .aead(key)
+      An Aead under `key`; ValueError unless it is 16 bytes.
+  .hmac_sha256(key, message)
+      HMAC-SHA256 (RFC 2104), 32 bytes, for a key of any length.
+  .hkdf_sha256(ikm, salt, info, length)
+      HKDF-SHA256 (RFC 5869), `length` bytes (at most 255 * 32); an empty salt means 32 zero
+      bytes.
+"""
