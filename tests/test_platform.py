@@ -19,7 +19,7 @@ from lostcard_cpython import mpybuild, paths
 from lostcard_cpython.platform import Platform as CPythonPlatform
 
 from test_layout import _imports
-from test_micropython import bundle, micropython  # noqa: F401  (the fixture is used by name)
+from micropython_process import micropython
 
 URL = "http://127.0.0.1:9"
 
@@ -122,7 +122,7 @@ print(callable(port.hmac().hmac_sha256))
 """
 
 
-def test_the_device_port_has_every_hook_on_micropython(bundle):  # noqa: F811
+def test_the_device_port_has_every_hook_on_micropython(bundle):
     proc = micropython(bundle, ["-c", ON_THE_DEVICE % (URL, SHAPES)])
     assert proc.returncode == 0 and proc.stdout.split() == ["True"], proc.stdout + proc.stderr
 
@@ -136,14 +136,13 @@ def test_the_device_platform_keeps_what_the_terminal_holds_between_phases(mpy_po
 
 
 def test_the_test_fakes_meet_the_contract(tmp_path):
-    from lostcard_tools.demo_day import PowerCut
+    from lostcard_tools.cut_storage import CutStorage
     from queue_fakes import MemoryStorage
     from test_queue import FailingStorage
-    from test_queue_powercut import FaultyStorage
     from test_terminal import Clock
 
-    for storage in (MemoryStorage(), FailingStorage(), FaultyStorage({}, None),
-                    PowerCut(MemoryStorage(), 1)):
+    for storage in (MemoryStorage(), FailingStorage(), CutStorage(MemoryStorage(), None),
+                    CutStorage(MemoryStorage(), 1, appends_only=True)):
         assert unmet(storage, "Storage") == [], storage
     _conforms(Clock(), tmp_path / "q")  # the terminal tests' platform and its counting transport
 

@@ -19,6 +19,8 @@ class MemoryStorage:
         return list(self.files)
 
     def read(self, name):
+        if name not in self.files:  # as a real file store: the queue tells ENOENT apart
+            raise OSError(2, name)
         return bytes(self.files[name])
 
     def append(self, name, data):
