@@ -34,6 +34,11 @@ S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN
     S_DEVICE, S_ACK_KEY = range(1, 11)
 
 
+def _flash_full(exc):
+    """True if the OSError says the flash (not the queue's byte budget) is full."""
+    return exc.args and exc.args[0] == ENOSPC
+
+
 class QueueError(LostcardError):
     """The queue cannot be opened or used (no state, read-only, or a storage failure)."""
 
@@ -279,12 +284,7 @@ class Queue:
         self.sealer.advance()
         self.state[S_EPOCH] = self.sealer.epoch
         self.state[S_CHAIN] = self.sealer.chain()
-        try:
-            self._save()
-        except OSError as exc:  # a full flash cannot take the state: make room, once
-            if not (exc.args and exc.args[0] == ENOSPC and self._evict_one(lane)):
-                raise
-            self._save()
+        self._evicting_if_full(lane, self._save)
         for lane in LANES:
             index = self.lanes[lane]
             for i in range(len(index)):
@@ -311,7 +311,7 @@ class Queue:
                     self._save()  # count first: a cut may then overcount, never hide a loss
                     saved = True
                 except OSError as exc:
-                    if not (exc.args and exc.args[0] == ENOSPC):
+                    if not _flash_full(exc):
                         raise
                     saved = False  # the flash is too full to rewrite the state: free it first
                 self.storage.remove(index.name(0))
@@ -345,6 +345,15 @@ class Queue:
         self.state[S_EVICTED][lane - 1] += 1
         self._save()
 
+    def _evicting_if_full(self, lane, write):
+        """`write()`, again after evicting once if the flash was too full for it."""
+        try:
+            return write()
+        except OSError as exc:
+            if not (_flash_full(exc) and self._evict_one(lane)):
+                raise
+            return write()
+
     def append(self, record, priority):
         """Seal `record` under the next sequence number and store it durably; return the number.
 
@@ -356,12 +365,7 @@ class Queue:
         if self.sealer is None:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
-        try:
-            seq = self._take_seq()
-        except OSError as exc:  # a full flash cannot take the state: make room, once
-            if not (exc.args and exc.args[0] == ENOSPC and self._evict_one(lane)):
-                raise
-            seq = self._take_seq()
+        seq = self._evicting_if_full(lane, self._take_seq)
         index = self.lanes[lane]
         # the segment appends go to, by its first seq: eviction renumbers the rows
         current = None
@@ -392,12 +396,12 @@ class Queue:
                 if current is not None:
                     index.set(len(index) - 1, OPEN, 0)  # never append after a write that failed
                 current = None
-                if exc.args and exc.args[0] == ENOSPC and self._evict_one(lane):
-                    continue  # the flash, not the budget, was full: make room and retry
-                if exc.args and exc.args[0] == ENOSPC:
+                if not _flash_full(exc):
+                    raise
+                if not self._evict_one(lane):
                     self._lost(lane)
                     return None
-                raise
+                # the flash, not the budget, was full: room made, retry
         i = len(index) - 1
         index.set(i, SIZE, index.get(i, SIZE) + len(data))
         index.set(i, FRAMES, index.get(i, FRAMES) + 1)
