@@ -19,7 +19,7 @@ from lostcard import policy
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.errors import LostcardError
-from lostcard.record import ACTIONS, CAUSES
+from lostcard.vocab import ACTIONS, CAUSES
 
 from . import crypto, fastcbor
 from .incidents import describe
