@@ -70,10 +70,8 @@ class Collector:
                         raise RecordError("sequence number differs from the batch's")
                     rows.append(_row(device, seq, r, now, sealed))
                     opened = True
-                except keys.KeyScheduleError as exc:
-                    if "budget" in str(exc) or "too far" in str(exc):
-                        break  # not now: acknowledge up to here, the terminal resends the rest
-                    quarantined.append(_quarantine(device, sealed, exc))
+                except fleet.KeyNotDerivableNow:
+                    break  # not now: acknowledge up to here, the terminal resends the rest
                 except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                     quarantined.append(_quarantine(device, sealed, exc))
                 acked = seq
