@@ -2,8 +2,8 @@
 causes and actions (docs/DECISION.md), for the event reader, the record, the policy checks and the
 collector. Two kinds live elsewhere, to keep them out of a terminal's heap when it does not use
 them: the record's numbered catalogs (rule ids, subcauses, brands) in record.py, which the
-classifier alone never loads, and the remedies and risk levels in vocab_advice.py, which only
-checking a policy needs.
+classifier alone never loads, and the remedies and risk levels in override.py, the only module
+that reads them (checking a policy). tests/test_vocab.py keeps each word list written once.
 
 Orders are part of the record format (it stores enumerations, causes and actions by position, and
 catalog names by number): append only.
