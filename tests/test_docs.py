@@ -137,7 +137,7 @@ def test_decision_doc_lists_a_decisions_fields_in_order():
 def test_decision_doc_lists_the_causes_in_record_order():
     causes = [plain(r[0]) for r in decision_table("Causes")]
     assert causes == list(_wire("CAUSES", record))
-    assert causes[:-1] == list(_wire("CAUSES", policy)) and causes[-1] == "undetermined"
+    assert causes[:-1] == list(vocab.RULE_CAUSES) and causes[-1] == "undetermined"
 
 
 def test_decision_doc_lists_actions_remedies_and_levels_in_code_order():

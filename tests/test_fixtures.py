@@ -6,7 +6,7 @@ The labels were written from DOMAIN.md by a payments reviewer, not read off the 
 import pytest
 
 from lostcard.decision import classify
-from lostcard.policy import CAUSES
+from lostcard.vocab import RULE_CAUSES
 from lostcard_cpython import scenarios
 
 SCENARIOS = scenarios.load()
@@ -28,7 +28,7 @@ def test_scenarios_cover_every_cause_code_and_conflict():
     assert len(SCENARIOS) >= 80
     names = [s["name"] for s in SCENARIOS]
     assert len(names) == len(set(names))
-    for cause in CAUSES:
+    for cause in RULE_CAUSES:
         assert sum(s["expect"]["cause"] == cause for s in SCENARIOS) >= 10, cause
     codes = {s["event"]["response"].get("code") for s in SCENARIOS}
     assert set(DOMAIN_CODES) <= codes, set(DOMAIN_CODES) - codes

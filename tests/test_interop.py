@@ -15,7 +15,7 @@ from pycose.headers import IV, KID, Algorithm
 from pycose.keys import SymmetricKey
 from pycose.messages import Enc0Message
 
-from lostcard import keys, record, sealing
+from lostcard import keys, record, sealing, vocab
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
@@ -84,7 +84,7 @@ def test_micropython_records_open_with_pycose(sealed_on_micropython):
         msg.key = SymmetricKey(k=_record_key(n // PER_EPOCH))
         incident = cbor2.loads(msg.decrypt())
         assert incident[record.K_SEQ] == 1000 + n
-        assert record.name_of(record.SUBCAUSES, incident[record.K_SUBCAUSE]) \
+        assert record.name_numbered(record.SUBCAUSES, incident[record.K_SUBCAUSE]) \
             == classify(items[n]["event"])["subcause"]
 
 
@@ -93,7 +93,7 @@ def test_micropython_records_open_at_the_collector(sealed_on_micropython):
     fleet = FleetKeys(crypto, SECRET)
     for n, message in enumerate(sealed):
         incident = record_check.open_sealed(crypto, fleet, message)
-        assert record.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]
+        assert vocab.CAUSES[incident[record.K_CAUSE]] == classify(items[n]["event"])["cause"]
 
 
 def test_pycose_messages_open_on_micropython(bundle, tmp_path):

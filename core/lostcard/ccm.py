@@ -8,6 +8,7 @@ The CPython port uses `cryptography`'s AESCCM instead; the same vectors check bo
 """
 
 from .errors import AuthenticationError
+from .kdf import constant_time_equal
 
 NONCE_LEN = 13
 TAG_LEN = 8
@@ -73,9 +74,6 @@ def open(ecb, cbc_mac, nonce, sealed, aad):
     stream = _keystream(ecb, nonce, len(body))
     plaintext = _xor(body, stream[16:])
     expected = _xor(cbc_mac(_mac_input(nonce, aad, plaintext))[:TAG_LEN], stream[:TAG_LEN])
-    diff = 0
-    for a, b in zip(expected, sealed[-TAG_LEN:]):  # compare without an early exit
-        diff |= a ^ b
-    if diff:
+    if not constant_time_equal(expected, sealed[-TAG_LEN:]):
         raise AuthenticationError("authentication failed")
     return plaintext

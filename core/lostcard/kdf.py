@@ -1,4 +1,5 @@
-"""HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) over a bare SHA-256.
+"""HMAC-SHA256 (RFC 2104) and HKDF-SHA256 (RFC 5869) over a bare SHA-256, and the constant-time
+compare of tags and MACs.
 
 MicroPython has `hashlib.sha256` but no `hmac` module, so the device port uses these; the CPython
 port uses the standard library's hmac and `cryptography`'s HKDF, and the same RFC 4231 / RFC 5869
@@ -34,3 +35,12 @@ def hkdf_sha256(ikm, salt, info, length):
         out += block
         counter += 1
     return out[:length]
+
+
+def constant_time_equal(a, b):
+    """a == b, in a time that depends on the lengths only: no early exit at the first byte that
+    differs, which would tell a forger how much of a guessed tag or MAC was right."""
+    diff = len(a) ^ len(b)
+    for x, y in zip(a, b):
+        diff |= x ^ y
+    return diff == 0

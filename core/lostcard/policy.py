@@ -13,8 +13,6 @@ which a terminal imports only if it needs them.
 
 from .table import here, load
 
-CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault", "operator_error")
-
 # rule|cause|points|subcause (each rule's explanation is in texts.txt)
 RULES = (
     "\n"

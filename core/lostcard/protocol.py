@@ -18,6 +18,7 @@ import hashlib
 
 from . import cbor
 from .errors import LostcardError
+from .kdf import constant_time_equal
 
 NONCE_LEN = 16
 MAC_LEN = 16
@@ -57,7 +58,4 @@ def verified_ack(crypto, key, device_id, nonce, items_digest, body):
             or not isinstance(mac, bytes):
         return None
     expected = ack_mac(crypto, key, device_id, nonce, acked, items_digest)
-    diff = len(expected) ^ len(mac)
-    for a, b in zip(expected, mac):
-        diff |= a ^ b
-    return acked if diff == 0 else None
+    return acked if constant_time_equal(expected, mac) else None

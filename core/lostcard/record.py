@@ -10,13 +10,10 @@ open and check them with record_check.open_sealed.
 """
 
 from .errors import RecordError
-from .vocab import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_TYPES
+from .vocab import (ACTIONS, CAUSES, CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES,
+                    TXN_TYPES)
 
 VERSION = 1
-CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault",
-          "operator_error", "undetermined")
-ACTIONS = ("retain_card", "return_card", "reenter_card", "retry_online", "service_terminal",
-           "call_acquirer")
 # map keys (docs/RECORD.md)
 K_VERSION, K_DEVICE, K_SEQ, K_TIME, K_POLICY, K_CAUSE, K_SUBCAUSE, K_CONFIDENCE, K_ACTION, \
     K_OFFLINE, K_EVIDENCE, K_PRIORITY, K_FACTS, K_CARD, K_ERRORS, K_ID = range(16)
@@ -66,7 +63,7 @@ MAX_ERRORS = 8
 TOKEN_LEN = 16
 
 
-def _number(catalog, name):
+def number_or_name(catalog, name):
     """`name`'s number in an append-only catalog, or the name itself if the catalog lacks it.
 
     A catalog is one string of space-separated names, opening and closing with a space: one heap
@@ -76,8 +73,8 @@ def _number(catalog, name):
     return name if at < 0 else catalog.count(" ", 0, at)
 
 
-def name_of(catalog, number):
-    """The name a catalog gives `number` (for readers of records); RecordError if none."""
+def name_numbered(catalog, number):
+    """The name `catalog` gives `number` (for readers of records); RecordError if none."""
     # walk the string rather than split() it: one small slice instead of a list of every name
     if isinstance(number, int) and number >= 0:
         at = 0  # the space before name 0
@@ -163,7 +160,8 @@ def build(event, decision, device_id, seq, crypto, token_key):
     facts, _ = read_event(event)
     evidence = []
     for e in decision["evidence"]:
-        evidence.append([_number(RULE_IDS, e["rule"]), CAUSES.index(e["cause"]), e["points"]])
+        evidence.append([number_or_name(RULE_IDS, e["rule"]), CAUSES.index(e["cause"]),
+                         e["points"]])
     record = {
         K_VERSION: VERSION,
         K_DEVICE: device_id,
@@ -171,7 +169,7 @@ def build(event, decision, device_id, seq, crypto, token_key):
         K_TIME: facts["time"],
         K_POLICY: decision["policy"],
         K_CAUSE: CAUSES.index(decision["cause"]),
-        K_SUBCAUSE: _number(SUBCAUSES, decision["subcause"]),
+        K_SUBCAUSE: number_or_name(SUBCAUSES, decision["subcause"]),
         K_CONFIDENCE: decision["confidence"],
         K_ACTION: ACTIONS.index(decision["action"]),
         K_OFFLINE: decision["offline"],
@@ -182,7 +180,7 @@ def build(event, decision, device_id, seq, crypto, token_key):
     pan = facts["pan"]
     if pan is not None:
         token = crypto.hmac_sha256(token_key, pan.encode())[:TOKEN_LEN]
-        record[K_CARD] = {1: pan[-4:], 2: _number(BRANDS, brand(pan)), 3: token}
+        record[K_CARD] = {1: pan[-4:], 2: number_or_name(BRANDS, brand(pan)), 3: token}
     if decision["errors"]:
         record[K_ERRORS] = decision["errors"][:MAX_ERRORS]
     if no_card_number(decision["id"]) is not None:

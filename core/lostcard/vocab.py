@@ -1,6 +1,12 @@
-"""The enumerations of the decline event (docs/EVENT.md), shared by the event reader and the record.
+"""The words on the wire: the decline event's enumerations (docs/EVENT.md) and a decision's
+causes and actions (docs/DECISION.md), for the event reader, the record, the policy checks and the
+collector. Two kinds live elsewhere, to keep them out of a terminal's heap when it does not use
+them: the record's numbered catalogs (rule ids, subcauses, brands) in record.py, which the
+classifier alone never loads, and the remedies and risk levels in override.py, the only module
+that reads them (checking a policy). tests/test_vocab.py keeps each word list written once.
 
-Their order is part of the record format (docs/RECORD.md stores them by position): append only.
+Orders are part of the record format (it stores enumerations, causes and actions by position, and
+catalog names by number): append only.
 """
 
 SOURCES = ("host", "terminal", "card", "none")
@@ -9,3 +15,10 @@ CVV_RESULTS = ("match", "mismatch", "not_checked")
 CIDS = ("AAC", "TC", "ARQC")
 NETWORK_STATES = ("up", "down", "degraded")
 TXN_TYPES = ("sale", "refund", "preauth", "void", "balance")
+
+# what the rules blame, then the verdict when no cause scores enough
+CAUSES = ("card_data_error", "card_compromised", "network_fault", "device_fault",
+          "operator_error", "undetermined")
+RULE_CAUSES = CAUSES[:-1]  # a rule never blames "undetermined"
+ACTIONS = ("retain_card", "return_card", "reenter_card", "retry_online", "service_terminal",
+           "call_acquirer")

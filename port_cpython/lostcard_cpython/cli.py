@@ -23,10 +23,7 @@ def _classify(args):
 def _demo(args):
     from . import demo
 
-    try:
-        return 0 if demo.run(sys.stdout, args.state, args.port, args.fresh) else 1
-    except demo.DemoError as exc:
-        raise LostcardError(str(exc))
+    return 0 if demo.run(sys.stdout, args.state, args.port, args.fresh) else 1
 
 
 def _bench(args):
@@ -167,10 +164,7 @@ def _collector(args):
 def _build_mpy(args):
     from . import mpybuild
 
-    try:
-        sizes = mpybuild.build_device(args.out)
-    except mpybuild.BuildError as exc:
-        raise LostcardError(str(exc))
+    sizes = mpybuild.build_device(args.out)
     for name in sorted(sizes):
         print("%7d  %s" % (sizes[name], name))
     code = sum(v for k, v in sizes.items() if k.endswith(".mpy"))

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import keys, protocol, record
+from lostcard import keys, protocol, record, vocab
 from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import RecordError
 from lostcard.protocol import ProtocolError
@@ -70,10 +70,8 @@ class Collector:
                         raise RecordError("sequence number differs from the batch's")
                     rows.append(_row(device, seq, r, now, sealed))
                     opened = True
-                except keys.KeyScheduleError as exc:
-                    if "budget" in str(exc) or "too far" in str(exc):
-                        break  # not now: acknowledge up to here, the terminal resends the rest
-                    quarantined.append(_quarantine(device, sealed, exc))
+                except fleet.KeyNotDerivableNow:
+                    break  # not now: acknowledge up to here, the terminal resends the rest
                 except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                     quarantined.append(_quarantine(device, sealed, exc))
                 acked = seq
@@ -93,9 +91,9 @@ class Collector:
 
 def _row(device, seq, r, now, sealed):
     card = r.get(record.K_CARD) or {}
-    return (device, seq, r.get(record.K_TIME), record.CAUSES[r[record.K_CAUSE]],
-            record_check.named(record.SUBCAUSES, r[record.K_SUBCAUSE]),
-            record.ACTIONS[r[record.K_ACTION]],
+    return (device, seq, r.get(record.K_TIME), vocab.CAUSES[r[record.K_CAUSE]],
+            record_check.stored_name(record.SUBCAUSES, r[record.K_SUBCAUSE]),
+            vocab.ACTIONS[r[record.K_ACTION]],
             r[record.K_PRIORITY], card.get(3), card.get(1), r[record.K_POLICY], now, sealed)
 
 

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from lostcard.errors import LostcardError
+
 from . import mpybuild, provision
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
@@ -30,8 +32,8 @@ CUT_TERMINAL, CUT_AT = 1, 9  # the power cut: second terminal, its ninth append 
 HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~92 KiB on this port
 
 
-class DemoError(Exception):
-    pass
+class DemoError(LostcardError):
+    """The demo could not run its day (a tool missing, a terminal that failed or could not store)."""
 
 
 class Day:

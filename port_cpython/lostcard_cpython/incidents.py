@@ -1,6 +1,6 @@
 """Sealed incidents for people: open one with the fleet secret and describe it as JSON."""
 
-from lostcard import cose, keys, record
+from lostcard import cose, keys, record, vocab
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 
@@ -25,14 +25,14 @@ def describe(incident, kid=None):
         "seq": incident[record.K_SEQ],
         "time": incident.get(record.K_TIME),
         "policy": incident[record.K_POLICY],
-        "cause": record.CAUSES[incident[record.K_CAUSE]],
-        "subcause": record_check.named(record.SUBCAUSES, incident[record.K_SUBCAUSE]),
+        "cause": vocab.CAUSES[incident[record.K_CAUSE]],
+        "subcause": record_check.stored_name(record.SUBCAUSES, incident[record.K_SUBCAUSE]),
         "confidence": incident[record.K_CONFIDENCE],
-        "action": record.ACTIONS[incident[record.K_ACTION]],
+        "action": vocab.ACTIONS[incident[record.K_ACTION]],
         "offline": incident.get(record.K_OFFLINE),
         "priority": incident[record.K_PRIORITY],
-        "evidence": [{"rule": record_check.named(record.RULE_IDS, rule),
-                      "cause": record.CAUSES[cause], "points": points}
+        "evidence": [{"rule": record_check.stored_name(record.RULE_IDS, rule),
+                      "cause": vocab.CAUSES[cause], "points": points}
                      for rule, cause, points in incident.get(record.K_EVIDENCE, [])],
         "facts": facts,
     }
@@ -40,7 +40,7 @@ def describe(incident, kid=None):
         out["epoch"] = keys.parse_kid(kid)[1]
     card = incident.get(record.K_CARD)
     if card:
-        out["card"] = {"last4": card[1], "brand": record_check.named(record.BRANDS, card[2]),
+        out["card"] = {"last4": card[1], "brand": record_check.stored_name(record.BRANDS, card[2]),
                        "token": card[3].hex()}
     if record.K_ERRORS in incident:
         out["errors"] = incident[record.K_ERRORS]

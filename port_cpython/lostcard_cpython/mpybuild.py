@@ -14,6 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from lostcard.errors import LostcardError
+
 from .paths import CORE, PORT_MPY, tool
 
 # (source root, package path): each package is the *.py files directly in its folder
@@ -30,8 +32,8 @@ package("lostcard_mpy", base_path="src")
 '''
 
 
-class BuildError(Exception):
-    pass
+class BuildError(LostcardError):
+    """mpy-cross is missing or refused a source: the bundle was not built."""
 
 
 def compile_file(source, target):

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from lostcard.record import ACTIONS, CAUSES
+from lostcard.vocab import ACTIONS, CAUSES
 
 from . import report_analysis as analysis
 from . import report_data

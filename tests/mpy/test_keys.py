@@ -4,7 +4,7 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 """
 
 from lostcard import keys
-from lostcard.collector.fleet import FleetKeys
+from lostcard.collector.fleet import FleetKeys, KeyNotDerivableNow
 from lostcard.keys import DeviceKeys, KeyScheduleError
 
 try:
@@ -20,10 +20,13 @@ def _provisioned(device_id="T-0001"):
     return DeviceKeys(crypto, device_id, 0, chain)
 
 
-def _raises(fn, *args):
+def _raises(fn, *args, later=False):
+    """fn(*args) is refused; with `later`, as a key to derive another time (the collector waits
+    for it), else for good (the collector quarantines the record)."""
     try:
         fn(*args)
-    except KeyScheduleError:
+    except KeyScheduleError as exc:
+        assert isinstance(exc, KeyNotDerivableNow) == later, (args, exc)
         return
     raise AssertionError("accepted %r" % (args,))
 
@@ -79,15 +82,16 @@ def test_advance_overwrites_the_old_keys_in_place():
 def test_forged_kids_cost_bounded_work_and_change_nothing():
     fleet = FleetKeys(crypto, SECRET)
     limit = FleetKeys.MAX_AHEAD
-    _raises(fleet.record_key, "T-0001", limit + 1)  # refused before any derivation
+    _raises(fleet.record_key, "T-0001", limit + 1, later=True)  # refused before any derivation
+    _raises(fleet.record_key, "T-0001", 1 << 16)  # no kid names this epoch: never
     assert fleet.record_key("T-0001", 2) == FleetKeys(crypto, SECRET).record_key("T-0001", 2)
     fleet.confirm("T-0001", 2)  # a record of epoch 2 opened: the window moves with it
     fleet.record_key("T-0001", limit + 2)  # now within reach
-    _raises(fleet.record_key, "T-0001", limit + 3)
+    _raises(fleet.record_key, "T-0001", limit + 3, later=True)
     fleet.record_key("T-0002", 5)  # an unconfirmed derivation anchors nothing
     fleet.confirm("T-0001", 5)  # nor does confirming what was not just derived
-    _raises(fleet.record_key, "T-0002", limit + 1)
-    _raises(fleet.record_key, "T-0001", limit + 3)
+    _raises(fleet.record_key, "T-0002", limit + 1, later=True)
+    _raises(fleet.record_key, "T-0001", limit + 3, later=True)
 
 
 def test_a_restarted_collector_resumes_from_stored_anchors_within_a_budget():
@@ -99,6 +103,6 @@ def test_a_restarted_collector_resumes_from_stored_anchors_within_a_budget():
     fleet = FleetKeys(crypto, SECRET, anchors={"T-0001": 3})
     assert fleet.record_key("T-0001", 3) == device.key
     fleet.budget = 2
-    _raises(fleet.record_key, "T-0001", 10)  # 10 steps from the root: over this budget
+    _raises(fleet.record_key, "T-0001", 10, later=True)  # 10 steps from the root: over budget
     fleet.budget = None
     assert fleet.anchors() == {"T-0001": 3}

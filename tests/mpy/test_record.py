@@ -4,7 +4,7 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 Decisions are written out here so this module does not need the classifier in the heap.
 """
 
-from lostcard import cbor, keys, record, sealing
+from lostcard import cbor, keys, record, sealing, vocab
 from lostcard.errors import RecordError
 from lostcard.keys import DeviceKeys
 
@@ -47,9 +47,9 @@ def test_record_carries_decision_facts_and_card_reference():
     assert r[record.K_VERSION] == 1 and r[record.K_DEVICE] == "T-0001" and r[record.K_SEQ] == 5
     assert sealing.K_SEQ == record.K_SEQ  # sealing keeps its own copy of the key
     assert r[record.K_TIME] == 1795600000 and r[record.K_POLICY] == "2026.11.1"
-    assert record.name_of(record.SUBCAUSES, r[record.K_SUBCAUSE]) == "reported_lost"
-    assert r[record.K_CAUSE] == record.CAUSES.index("card_compromised")
-    assert r[record.K_ACTION] == record.ACTIONS.index("retain_card")
+    assert record.name_numbered(record.SUBCAUSES, r[record.K_SUBCAUSE]) == "reported_lost"
+    assert r[record.K_CAUSE] == vocab.CAUSES.index("card_compromised")
+    assert r[record.K_ACTION] == vocab.ACTIONS.index("retain_card")
     assert r[record.K_EVIDENCE] == [[record.RULE_IDS.split().index("rc_lost"), 1, 90],
                                     ["acq_rule", 2, 5]]  # unknown rules keep their name
     facts = r[record.K_FACTS]
@@ -59,12 +59,12 @@ def test_record_carries_decision_facts_and_card_reference():
     assert facts[record.FACTS.index("entry_mode")] == 2  # swipe
     assert facts[-1] == 1  # trailing unknowns (training_mode, forced_fallback) left out
     card = r[record.K_CARD]
-    assert card[1] == "1111" and record.name_of(record.BRANDS, card[2]) == "visa"
+    assert card[1] == "1111" and record.name_numbered(record.BRANDS, card[2]) == "visa"
     names = record.BRANDS.split()
-    assert [record.name_of(record.BRANDS, n) for n in range(len(names))] == names
+    assert [record.name_numbered(record.BRANDS, n) for n in range(len(names))] == names
     for bad in (len(names), -1, "1", None):
         try:
-            record.name_of(record.BRANDS, bad)
+            record.name_numbered(record.BRANDS, bad)
             raise AssertionError("named %r" % (bad,))
         except RecordError:
             pass

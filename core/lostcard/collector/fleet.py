@@ -7,6 +7,12 @@ from ..keys import MAX_EPOCH, KeyScheduleError, check_device_id, device_root, fi
     next_chain, record_key
 
 
+class KeyNotDerivableNow(KeyScheduleError):
+    """A key this collector will derive, but not now: the request's budget is spent, or the epoch
+    is too far beyond the device's last one that opened a record. Not the record's fault: the
+    terminal sends it again and it opens once earlier epochs have."""
+
+
 class FleetKeys:
     """The collector's side: any device's record key for any epoch, from the fleet secret.
 
@@ -32,7 +38,7 @@ class FleetKeys:
     def _next(self, chain):
         if self.budget is not None:
             if self.budget <= 0:
-                raise KeyScheduleError("derivation budget of this request spent")
+                raise KeyNotDerivableNow("derivation budget of this request spent")
             self.budget -= 1
         return next_chain(self.crypto, chain)
 
@@ -44,8 +50,8 @@ class FleetKeys:
             return derived[3]  # the same epoch again: a batch's records mostly share one
         start, chain = self._known.get(device_id, (0, None))
         if epoch - start > self.MAX_AHEAD:
-            raise KeyScheduleError("epoch %d is too far beyond the device's last known epoch"
-                                   % epoch)
+            raise KeyNotDerivableNow("epoch %d is too far beyond the device's last known epoch"
+                                     % epoch)
         if chain is None or start > epoch:  # older records arriving late restart from the root
             start, chain = 0, first_chain(self.crypto,
                                           device_root(self.crypto, self._secret, device_id))

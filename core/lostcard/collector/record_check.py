@@ -8,10 +8,10 @@ which only seals, does not load it.
 
 from .. import cbor, cose, keys
 from ..errors import CBORError, RecordError
-from ..record import (ACTIONS, BRANDS, CAUSES, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE,
-                     K_CONFIDENCE, K_DEVICE, K_ERRORS, K_EVIDENCE, K_FACTS, K_ID, K_OFFLINE,
-                     K_POLICY, K_PRIORITY, K_SEQ, K_SUBCAUSE, K_TIME, K_VERSION, MAX_ERRORS,
-                     RULE_IDS, SUBCAUSES, TOKEN_LEN, VERSION, name_of)
+from ..record import (ACTIONS, BRANDS, CAUSES, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE, K_CONFIDENCE, K_DEVICE,
+                     K_ERRORS, K_EVIDENCE, K_FACTS, K_ID, K_OFFLINE, K_POLICY, K_PRIORITY, K_SEQ,
+                     K_SUBCAUSE, K_TIME, K_VERSION, MAX_ERRORS, RULE_IDS, SUBCAUSES, TOKEN_LEN,
+                     VERSION, name_numbered)
 
 BOOL_FACTS = ("stan_match", "chip_card", "clock_ok", "reader_ok", "tamper", "config_ok",
               "training_mode", "forced_fallback")
@@ -34,16 +34,17 @@ def _text(value, what):
         _fail(what + " missing or not text")
 
 
-def named(catalog, value):
-    """The name a record field holds: a catalog number turned into its name, or the name."""
-    return name_of(catalog, value) if isinstance(value, int) else value
+def stored_name(catalog, stored):
+    """The name a checked record field stores: its catalog number turned into the name, or the
+    name itself."""
+    return name_numbered(catalog, stored) if isinstance(stored, int) else stored
 
 
-def _named(value, catalog, what):
-    if isinstance(value, str):
-        _text(value, what)
+def _check_stored_name(catalog, stored, what):
+    if isinstance(stored, str):
+        _text(stored, what)
     else:
-        name_of(catalog, value)  # RecordError when out of range
+        name_numbered(catalog, stored)  # RecordError when out of range
 
 
 def _facts(values):
@@ -83,7 +84,7 @@ def check(record):
         _int(record[K_TIME], 0, (1 << 40) - 1, "time")
     _text(record.get(K_POLICY), "policy version")
     _int(record.get(K_CAUSE), 0, len(CAUSES) - 1, "cause")
-    _named(record.get(K_SUBCAUSE), SUBCAUSES, "subcause")
+    _check_stored_name(SUBCAUSES, record.get(K_SUBCAUSE), "subcause")
     _int(record.get(K_CONFIDENCE), 0, 99, "confidence")
     _int(record.get(K_ACTION), 0, len(ACTIONS) - 1, "action")
     if record.get(K_OFFLINE) is not True and record.get(K_OFFLINE) is not False:
@@ -94,7 +95,7 @@ def check(record):
     for item in evidence:
         if not isinstance(item, list) or len(item) != 3:
             _fail("evidence item is not [rule, cause, points]")
-        _named(item[0], RULE_IDS, "evidence rule")
+        _check_stored_name(RULE_IDS, item[0], "evidence rule")
         _int(item[1], 0, len(CAUSES) - 1, "evidence cause")
         _int(item[2], 1, 100, "evidence points")
     _int(record.get(K_PRIORITY), 1, 3, "priority")
@@ -106,7 +107,7 @@ def check(record):
             _fail("card is not {1: last 4, 2: brand, 3: token}")
         if not isinstance(card[1], str) or not 0 < len(card[1]) <= 4 or not card[1].isdigit():
             _fail("card last digits malformed")
-        name_of(BRANDS, card[2])
+        name_numbered(BRANDS, card[2])  # brands are always numbered
         if not isinstance(card[3], bytes) or len(card[3]) != TOKEN_LEN:
             _fail("card token malformed")
     if K_ERRORS in record:
