@@ -8,7 +8,7 @@ from binascii import crc32
 
 import pytest
 
-from lostcard import cbor, queue, segment
+from lostcard import cbor, queue, queue_state, segment
 from lostcard_cpython import paths
 from queue_fakes import MemoryStorage
 
@@ -36,15 +36,15 @@ def check_state_keys(doc):
     numbers = [int(row[0]) for row in rows]
     assert numbers == list(range(1, len(rows) + 1)), "state keys out of order or missing"
     for number, row in zip(numbers, rows):
-        assert getattr(queue, _name(row[1])) == number, row
-    in_code = {name for name in dir(queue) if name.startswith("S_")}
+        assert getattr(queue_state, _name(row[1])) == number, row
+    in_code = {name for name in dir(queue_state) if name.startswith("S_")}
     assert in_code == {_name(row[1]) for row in rows}, "a key without a row or a row without a key"
     # and what the code writes: every documented key, the sync's two only with a device id
     for device in (None, "T-1"):
         storage = MemoryStorage()
         queue.Queue.provision(storage, bytes(32), 1, device, bytes(32) if device else None)
         written = set(cbor.decode(storage.read(queue.STATE)))
-        optional = {queue.S_DEVICE, queue.S_ACK_KEY}
+        optional = {queue_state.S_DEVICE, queue_state.S_ACK_KEY}
         assert written == (set(numbers) if device else set(numbers) - optional)
 
 

@@ -37,10 +37,14 @@ def _mac_input(nonce, aad, message):
 def _keystream(ecb, nonce, length):
     """S_0 .. S_n: AES of the counter blocks A_0 .. A_n, all in one ECB call."""
     blocks = (length + 15) // 16 + 1
-    counters = bytearray()
+    counters = bytearray(16 * blocks)  # filled in place: no small objects per block
     for i in range(blocks):
-        counters.extend(bytes((L - 1,)) + nonce + i.to_bytes(L, "big"))
-    return ecb(bytes(counters))
+        at = 16 * i
+        counters[at] = L - 1
+        counters[at + 1:at + 1 + NONCE_LEN] = nonce
+        counters[at + 14] = i >> 8  # the L = 2 byte counter, big-endian
+        counters[at + 15] = i & 0xFF
+    return ecb(counters)
 
 
 def _xor(data, stream):

@@ -14,10 +14,17 @@ BLOCK = 64
 def hmac_sha256(key, message):
     if len(key) > BLOCK:
         key = hashlib.sha256(key).digest()
-    key = bytes(key) + bytes(BLOCK - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    # one 64-byte pad, XORed in place for the inner then the outer key: a generator per pad
+    # cost MicroPython ~1.4 KiB of garbage per MAC, which fragments a small heap
+    pad = bytearray(BLOCK)
+    pad[:len(key)] = key
+    for i in range(BLOCK):
+        pad[i] ^= 0x36
+    inner = hashlib.sha256(pad)
     inner.update(message)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    for i in range(BLOCK):
+        pad[i] ^= 0x36 ^ 0x5C
+    outer = hashlib.sha256(pad)
     outer.update(inner.digest())
     return outer.digest()
 

@@ -17,95 +17,19 @@ epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-
 writable=True, for uploading (acks but no appends).
 """
 
-from array import array
-
-from . import cbor
-from .errors import LostcardError
+from .lane_index import FIRST, FIRST_MASK, FRAMES, LANES, LAST, OLDEST, OPEN, SIZE, WIDTH, \
+    LaneIndex, key_of, segment_name
+from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
+    S_EVICTED, S_RESERVED, STATE, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
 
-STATE = "state"
-LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
-RESERVE = 32  # sequence numbers reserved per state write
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
 ENOSPC = 28
 ENOENT = 2
-# state keys
-S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT, \
-    S_DEVICE, S_ACK_KEY = range(1, 11)
 
 
 def _flash_full(exc):
-    """True if the OSError says the flash (not the queue's byte budget) is full."""
     return exc.args and exc.args[0] == ENOSPC
-
-
-class QueueError(LostcardError):
-    """The queue cannot be opened or used (no state, read-only, or a storage failure)."""
-
-
-_FIRST_MASK = (1 << 60) - 1
-
-
-def _segment_name(lane, first_seq):
-    return "%d-%016x.seg" % (lane, first_seq)
-
-
-def _key_of(name):
-    """lane << 60 | first seq of a segment file's name; None if not a name this queue writes."""
-    try:
-        lane, first = int(name[0]), int(name[2:18], 16)
-    except ValueError:
-        return None
-    if lane not in LANES or first > _FIRST_MASK or _segment_name(lane, first) != name:
-        return None
-    return lane << 60 | first
-
-
-# a segment's row in its lane's index
-FIRST, LAST, EPOCH, SIZE, FRAMES, OLDEST, OPEN = range(7)
-WIDTH = 7
-
-
-class _Lane:
-    """One lane's segments, oldest first: a row of WIDTH integers each, all in one array.
-
-    On a terminal the index lives as long as the backlog: an object per segment costs ~270 bytes
-    of MicroPython heap, a row 56. Rows from `head` on are live: dropping the oldest segment
-    moves `head` and allocates nothing (it follows a file's removal, so it must not fail); the
-    array is only reallocated, into a new one, when an added row finds it full.
-    """
-
-    def __init__(self, lane, capacity=4):
-        self.lane = lane
-        self.head = 0
-        self.count = 0
-        self.rows = array("q", bytes(8 * WIDTH * max(capacity, 1)))
-
-    def __len__(self):
-        return self.count
-
-    def get(self, i, field):
-        return self.rows[(self.head + i) * WIDTH + field]
-
-    def set(self, i, field, value):
-        self.rows[(self.head + i) * WIDTH + field] = value
-
-    def add(self, row):
-        """Index a segment: `row` is (FIRST, LAST, ..., OPEN); OLDEST -1 while it has none."""
-        start, end = self.head * WIDTH, (self.head + self.count) * WIDTH
-        if end + WIDTH > len(self.rows):  # full: the live rows into a new array, twice their room
-            grown = array("q", bytes(16 * WIDTH * (self.count + 1)))
-            grown[:end - start] = self.rows[start:end]
-            self.rows, self.head, end = grown, 0, end - start
-        self.rows[end:end + WIDTH] = array("q", row)
-        self.count += 1
-
-    def drop_oldest(self):
-        self.head += 1
-        self.count -= 1
-
-    def name(self, i):
-        return _segment_name(self.lane, self.get(i, FIRST))
 
 
 class Queue:
@@ -129,25 +53,7 @@ class Queue:
         if resume_seq is not None and self._used() < resume_seq <= self.state[S_RESERVED]:
             self.next_seq = resume_seq
 
-    @staticmethod
-    def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
-        """Create the state of a new queue (epoch 0, `chain` = the device's chain(0)); the
-        device id and ack key, when given, are kept for the sync (docs/SYNC.md).
-
-        Refused where a queue has been: starting its sequence numbers and keys over would reuse
-        (key, IV) pairs. A re-provisioned terminal gets a new device id and an empty directory.
-        """
-        for name in storage.list():
-            if name == STATE or name.endswith(".seg"):
-                raise QueueError("queue already provisioned")
-        if not 1 <= first_seq <= _FIRST_MASK >> 4:  # leaves 2**56 numbers: never exhausted
-            raise QueueError("first sequence number out of range")
-        state = {S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
-                 S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}
-        if device_id is not None:
-            state[S_DEVICE] = device_id
-            state[S_ACK_KEY] = bytes(ack_key)
-        storage.replace(STATE, cbor.encode(state))
+    provision = staticmethod(provision)  # queue_state.provision: a new queue's state file
 
     # -- recovery -----------------------------------------------------------------------------
 
@@ -159,53 +65,32 @@ class Queue:
             if name == STATE:
                 has_state = True
             elif name.endswith(".seg"):
-                key = _key_of(name)
+                key = key_of(name)
                 if key is None:
                     self.unreadable.append((name, "not a segment name"))  # kept, reported
                 else:
                     keys.append(key)
         if not has_state:
             raise QueueError("no queue state: provision the queue first")
-        try:
-            self.state = state = cbor.decode(self.storage.read(STATE))
-            if state[S_VERSION] != 1:
-                raise QueueError("queue state version %r is not supported" % state[S_VERSION])
-            for key in (S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT,
-                        S_SEEN_CORRUPT):
-                state[key]
-        except (LostcardError, KeyError, TypeError, IndexError) as exc:
-            raise QueueError("queue state unreadable: %s" % (exc,))
-        self._flash = (state[S_RESERVED], state[S_EPOCH])  # what _save expects to find there
+        self.state = state = load(self.storage)
+        self._written = state[S_RESERVED], state[S_EPOCH]  # what _save expects to find on flash
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         self.sealer = None
         self.lanes = {}
         self.torn = 0
-        seen = state[S_SEEN_CORRUPT]
         corrupt_found = {}
         keys.sort()
         for lane in LANES:  # room for the segments found and the next one
-            self.lanes[lane] = _Lane(lane, 1 + sum(1 for key in keys if key >> 60 == lane))
+            self.lanes[lane] = LaneIndex(lane, 1 + sum(1 for key in keys if key >> 60 == lane))
         for i in range(len(keys)):
-            lane, first = keys[i] >> 60, keys[i] & _FIRST_MASK
+            lane, first = keys[i] >> 60, keys[i] & FIRST_MASK
             newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
             last = self._load(lane, first, corrupt_found, newest)
             if last is not None:
                 self.next_seq = max(self.next_seq, last + 1)
-        # count each corrupt frame once, however often the segment is read again
-        changed = False
-        for name in corrupt_found:
-            new = corrupt_found[name] - seen.get(name, 0)
-            if new > 0:
-                state[S_CORRUPT] += new
-                seen[name] = corrupt_found[name]
-                changed = True
-        for name in list(seen):
-            if name not in corrupt_found:
-                del seen[name]
-                changed = True
-        if changed and self.writable:
+        if count_corrupt(state, corrupt_found) and self.writable:
             self._save()
         if self.writable:
             for lane in LANES:
@@ -213,7 +98,7 @@ class Queue:
 
     def _load(self, lane, first, corrupt_found, newest):
         """Index a segment; its last seq, or None if it holds no usable segment."""
-        name = _segment_name(lane, first)
+        name = segment_name(lane, first)
         data = self.storage.read(name)
         if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
             if self.writable:
@@ -249,22 +134,12 @@ class Queue:
         used = max(self.state[S_CURSORS])
         for lane in LANES:
             index = self.lanes[lane]
-            if len(index):
-                used = max(used, index.get(len(index) - 1, LAST))
+            if index.count:
+                used = max(used, index.get(index.count - 1, LAST))
         return used
 
     def _save(self):
-        # another queue on this directory (a second process, a second Terminal) would hand out
-        # the same sequence numbers under the same key: refuse to write over what it wrote
-        try:
-            on_flash = cbor.decode(self.storage.read(STATE))
-            moved = on_flash[S_RESERVED] != self._flash[0] or on_flash[S_EPOCH] != self._flash[1]
-        except (LostcardError, KeyError, TypeError, IndexError):
-            moved = True
-        if moved:
-            raise QueueError("the queue state changed on flash: another writer on this queue")
-        self.storage.replace(STATE, cbor.encode(self.state))
-        self._flash = (self.state[S_RESERVED], self.state[S_EPOCH])
+        self._written = save(self.storage, self.state, self._written)
 
     def _take_seq(self):
         seq = self.next_seq
@@ -287,7 +162,7 @@ class Queue:
         self._evicting_if_full(lane, self._save)
         for lane in LANES:
             index = self.lanes[lane]
-            for i in range(len(index)):
+            for i in range(index.count):
                 index.set(i, OPEN, 0)
 
     # -- appending ----------------------------------------------------------------------------
@@ -296,7 +171,7 @@ class Queue:
         total = 0
         for lane in lanes:
             index = self.lanes[lane]
-            for i in range(len(index)):
+            for i in range(index.count):
                 total += index.get(i, SIZE)
         return total
 
@@ -305,7 +180,7 @@ class Queue:
         (a routine record never pushes out an urgent one); False if there is none."""
         for lane in (3, 2, 1):
             index = self.lanes[lane]
-            if lane >= lane_from and len(index):
+            if lane >= lane_from and index.count:
                 self.state[S_EVICTED][lane - 1] += self._unacked(index, 0)
                 try:
                     self._save()  # count first: a cut may then overcount, never hide a loss
@@ -369,9 +244,9 @@ class Queue:
         index = self.lanes[lane]
         # the segment appends go to, by its first seq: eviction renumbers the rows
         current = None
-        if len(index) and index.get(len(index) - 1, OPEN):
-            current = index.get(len(index) - 1, FIRST)
-            if index.get(len(index) - 1, SIZE) >= self.rotate_bytes:
+        if index.count and index.get(index.count - 1, OPEN):
+            current = index.get(index.count - 1, FIRST)
+            if index.get(index.count - 1, SIZE) >= self.rotate_bytes:
                 self._rotate(lane)
                 current = None
         now = self._now()
@@ -380,21 +255,21 @@ class Queue:
             self._lost(lane)
             return None
         while True:
-            if current is not None and not (len(index)
-                                            and index.get(len(index) - 1, FIRST) == current):
+            if current is not None and not (index.count
+                                            and index.get(index.count - 1, FIRST) == current):
                 current = None  # evicted to make room
             try:
                 if current is None:
                     epoch = self.sealer.epoch
-                    self.storage.append(_segment_name(lane, seq), header(lane, epoch) + data)
+                    self.storage.append(segment_name(lane, seq), header(lane, epoch) + data)
                     index.add((seq, seq - 1, epoch, HEADER_LEN, 0, -1, 1))  # once on flash
                     current = seq
                 else:
-                    self.storage.append(_segment_name(lane, current), data)
+                    self.storage.append(segment_name(lane, current), data)
                 break
             except OSError as exc:
                 if current is not None:
-                    index.set(len(index) - 1, OPEN, 0)  # never append after a write that failed
+                    index.set(index.count - 1, OPEN, 0)  # never append after a write that failed
                 current = None
                 if not _flash_full(exc):
                     raise
@@ -402,7 +277,7 @@ class Queue:
                     self._lost(lane)
                     return None
                 # the flash, not the budget, was full: room made, retry
-        i = len(index) - 1
+        i = index.count - 1
         index.set(i, SIZE, index.get(i, SIZE) + len(data))
         index.set(i, FRAMES, index.get(i, FRAMES) + 1)
         index.set(i, LAST, seq)
@@ -432,7 +307,7 @@ class Queue:
             if rows[i + LAST] <= last:
                 continue
             try:
-                data = self.storage.read(_segment_name(priority, rows[i + FIRST]))
+                data = self.storage.read(segment_name(priority, rows[i + FIRST]))
             except OSError as exc:
                 # nothing after this segment may be sent, or an ack would pass it by: stop the
                 # lane if it was evicted while the caller iterated, else say why
@@ -459,7 +334,7 @@ class Queue:
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
         index = self.lanes[lane]
-        while len(index) and index.get(0, LAST) <= cursor:  # a lane's segments are in seq order
+        while index.count and index.get(0, LAST) <= cursor:  # a lane's segments are in seq order
             self.storage.remove(index.name(0))
             index.drop_oldest()
 
@@ -479,7 +354,7 @@ class Queue:
             count = 0
             cursor = self.state[S_CURSORS][lane - 1]
             index = self.lanes[lane]
-            for i in range(len(index)):
+            for i in range(index.count):
                 if index.get(i, LAST) > cursor:
                     count += self._unacked(index, i)
                     first = index.get(i, OLDEST)
@@ -491,15 +366,15 @@ class Queue:
             by_priority[lane] = count
         total = self._total()
         now = self._now()
+        gaps = self.gaps()
         return {
             "records": by_priority[1] + by_priority[2] + by_priority[3],
             "by_priority": by_priority,
             "bytes": total,
             "free_budget": max(0, self.budget - total),
             "oldest_age_s": None if oldest is None else max(0, now - oldest),
-            "evicted": {1: self.state[S_EVICTED][0], 2: self.state[S_EVICTED][1],
-                        3: self.state[S_EVICTED][2]},
-            "corrupt": self.state[S_CORRUPT],
+            "evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
+            "corrupt": gaps[3],
             "torn_tails": self.torn,
             "unreadable_segments": len(self.unreadable),
             "next_seq": self.next_seq,

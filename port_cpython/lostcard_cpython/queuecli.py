@@ -1,6 +1,7 @@
 """`lostcard queue status|list|inspect --dir D`: a terminal's queue as the emulator keeps it."""
 
-from lostcard.queue import FIRST, LANES, LAST, STATE, Queue
+from lostcard.lane_index import FIRST, LANES, LAST
+from lostcard.queue import STATE, Queue
 from lostcard.segment import SegmentError, read_header, scan
 
 from .jsonl import dumps
@@ -24,7 +25,7 @@ def listing(path):
 
 def _time_of(q, lane, seq):
     index = q.lanes[lane]
-    for i in range(len(index)):
+    for i in range(index.count):
         if index.get(i, FIRST) <= seq <= index.get(i, LAST):
             for found, time, _, _ in scan(q.storage.read(index.name(i)))[0]:
                 if found == seq:

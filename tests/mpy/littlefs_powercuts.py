@@ -19,6 +19,8 @@ from lostcard_mpy.storage import FlashStorage
 from lostcard_tools.fake_flash import PowerCut, RamBlockDevice
 from queue_fakes import PlainSealer, opened
 
+import heap  # noqa: F401  (on MicroPython: the tests' gc threshold)
+
 SEALED = [0]  # the highest sequence number ever sealed: its bytes may have reached the flash
 
 
