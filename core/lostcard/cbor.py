@@ -120,6 +120,8 @@ def utf8_ok(data):
         if c < 0x80:
             i += 1
             continue
+        # RFC 3629 §4's table of well-formed sequences, one branch per row (a deliberate mirror
+        # of the RFC: its rows look alike to a duplicate finder)
         if 0xC2 <= c <= 0xDF:
             more, lo, hi = 1, 0x80, 0xBF
         elif c == 0xE0:

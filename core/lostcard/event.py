@@ -19,6 +19,7 @@ from .vocab import CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES, TXN_
 #        pan (detail = most digits; spaces and dashes dropped), expiry (YYMM, or MM/YY turned into
 #        YYMM). A keyed PAN of the wrong length or an impossible month is evidence for rules.py,
 #        not bad input.
+# One row per field, in docs/EVENT.md's order (a table: its rows look alike to a duplicate finder)
 FIELDS = (
     "", "id", "text", MAX_TEXT,
     "", "time", "count", MAX_TIME,
