@@ -29,7 +29,7 @@ from .paths import PORT_MPY, micropython_env, tool
 TERMINALS = ("T-DEMO-01", "T-DEMO-02", "T-DEMO-03")
 MORNING, OUTAGE = 12, 21  # declines per terminal before and during the outage
 CUT_TERMINAL, CUT_AT = 1, 9  # the power cut: second terminal, its ninth append of the outage
-HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~92 KiB on this port
+HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~84 KiB on this port
 
 
 class DemoError(LostcardError):
