@@ -62,15 +62,62 @@ def test_device_code_never_imports_the_collector_half_or_a_tool():
                 assert not name.startswith(("lostcard.collector", "lostcard_tools")), (source, name)
 
 
+def _module_name(source):
+    parts = [source.stem] if source.stem != "__init__" else []
+    folder = source.parent
+    while (folder / "__init__.py").exists():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts)
+
+
+def _tree(directory):
+    """{module name: names it imports} for every module in `directory` and below."""
+    return {_module_name(source): _imports(source) for source in Path(directory).rglob("*.py")}
+
+
+TOOLS = paths.PORT_MPY / "tools" / "lostcard_tools"
+# the tools run on both interpreters; on CPython these two drive the emulator's Terminal
+TOOLS_ON_CPYTHON = {"lostcard_tools.demo_day", "lostcard_tools.bench_device"}
+
+
 def test_the_ports_never_import_each_other_and_the_core_imports_no_port():
-    rules = {paths.CORE / "lostcard": ("lostcard_mpy", "lostcard_cpython", "lostcard_tools"),
-             paths.CORE / "lostcard" / "collector": ("lostcard_mpy", "lostcard_cpython", "lostcard_tools"),
-             paths.PORT_MPY / "lostcard_mpy": ("lostcard_cpython", "lostcard_tools"),
-             paths.ROOT / "port_cpython" / "lostcard_cpython": ("lostcard_mpy",)}
-    for directory, forbidden in rules.items():
-        for source in _sources(directory):
-            for name in _imports(source):
-                assert not name.startswith(forbidden), (source, name)
+    ports = ("lostcard_mpy", "lostcard_cpython", "lostcard_tools")
+    for names in _tree(paths.CORE / "lostcard").values():
+        assert not [n for n in names if n.startswith(ports)]
+    for names in _tree(paths.PORT_MPY / "lostcard_mpy").values():
+        assert not [n for n in names if n.startswith(("lostcard_cpython", "lostcard_tools"))]
+    tools = _tree(TOOLS)
+    # a tool that loads the MicroPython port is off limits to the CPython port, even through tools
+    device_tools = {m for m, names in tools.items() if any(n.startswith("lostcard_mpy") for n in names)}
+    for module, names in _tree(paths.ROOT / "port_cpython" / "lostcard_cpython").items():
+        bad = [n for n in names if n.startswith("lostcard_mpy")
+               or any(n == t or n.startswith(t + ".") for t in device_tools)]
+        assert bad == [], (module, bad)
+    for module, names in tools.items():
+        if module not in TOOLS_ON_CPYTHON:
+            assert not [n for n in names if n.startswith("lostcard_cpython")], module
+
+
+def test_every_bundled_module_is_reachable_from_the_terminal(tmp_path):
+    """What the bundle ships, a terminal loads: a module nothing on the device imports (a
+    collector or tool module dropped into a device folder) fails here."""
+    bundled = {}
+    for root, package in mpybuild.DEVICE_PACKAGES:
+        for source in _sources(root / package):
+            bundled[_module_name(source)] = _imports(source)
+    seen, todo = set(), ["lostcard_mpy", "lostcard_mpy.terminal", "lostcard_mpy.platform"]
+    todo += _imports(mpybuild.EXAMPLE)
+    while todo:
+        name = todo.pop()
+        for module in (name, name.rpartition(".")[0]):  # a module, or a name imported from one
+            if module in bundled and module not in seen:
+                seen.add(module)
+                todo += bundled[module]
+                parent = module.rpartition(".")[0]
+                todo += [parent] if parent else []
+    # lostcard.platform is the porting contract: a docstring that nothing imports, ~40 bytes
+    assert set(bundled) - seen == {"lostcard.platform"}
 
 
 def test_the_import_check_sees_a_forbidden_import(tmp_path):

@@ -179,3 +179,27 @@ def test_nothing_on_a_terminal_imports_the_contract():
     assert len(sources) > 20
     for source in sources:
         assert "lostcard.platform" not in _imports(source), source
+
+
+def test_the_flash_storage_creates_every_missing_directory(bundle, tmp_path):
+    # "the Storage of directory `path`, created if missing": nested, as a config may name it
+    path = tmp_path / "a" / "b" / "queue"
+    script = ("from lostcard_mpy.storage import FlashStorage\n"
+              "s = FlashStorage(%r)\ns.append('x', b'1')\nprint(list(s.list()), s.read('x'))"
+              % str(path))
+    proc = micropython(bundle, ["-c", script])
+    assert proc.returncode == 0 and proc.stdout.split() == ["['x']", "b'1'"], proc.stdout
+    assert (path / "x").read_bytes() == b"1"
+
+
+@pytest.mark.parametrize("nonce, size", [(bytes(12), 20), (bytes(13), (1 << 16) + 8)])
+def test_every_failure_to_open_is_an_authentication_error(nonce, size):
+    # the core's CCM (the device's Aead) as the contract says: one error, whatever failed
+    from lostcard import ccm
+    from lostcard.errors import AuthenticationError
+
+    def never(data):
+        raise AssertionError("no AES work for a message refused by its length or nonce")
+
+    with pytest.raises(AuthenticationError):
+        ccm.open(never, never, nonce, bytes(size), b"")

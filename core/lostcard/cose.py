@@ -4,8 +4,7 @@
                       ciphertext : bstr ]                     ; tagged 16
     Enc_structure = [ "Encrypt0", protected, external_aad ]   ; the AEAD's associated data
 
-`aead` is the platform's AES-CCM-16-64-128 under one key: seal(nonce, plaintext, aad) returns
-ciphertext || tag; open(nonce, sealed, aad) returns the plaintext or raises AuthenticationError.
+`aead` is the platform's AES-CCM-16-64-128 under one key (Aead in lostcard/platform.py).
 Nonce management is not here: callers pass the IV, derived by keys.iv() from the device and the
 sequence number, so that one place owns the guarantee that it never repeats.
 """

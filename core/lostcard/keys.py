@@ -12,7 +12,7 @@ key: after `advance()` it cannot recompute an earlier record key, so a stolen te
 the records it already wrote. The collector derives any epoch from the fleet secret. The IV repeats
 under a key only if a sequence number repeats, which the queue prevents (docs/SECURITY.md).
 
-`crypto` is the platform's module: hmac_sha256(key, msg), hkdf_sha256(ikm, salt, info, length).
+`crypto` is the platform's crypto module (Crypto in lostcard/platform.py).
 """
 
 from .errors import LostcardError

@@ -56,7 +56,8 @@ Transport: HTTP to the collector (docs/SYNC.md). No TLS needed: records are seal
 acknowledgements MAC'd, and the caller verifies both.
   .post(path, body)
       POST `body` (CBOR, a batch of ~1.5 KiB) to `path` under the base URL; return (HTTP status,
-      reply bytes). Blocks at most for its timeout; reads at most a few hundred bytes of the
+      reply bytes). Each network operation (connect, send, each read) waits at most the port's
+      timeout, so a step blocks for a bounded time; reads at most a few hundred bytes of the
       reply (an acknowledgement is ~30), so a hostile server cannot fill the heap. Any network
       failure or broken reply raises SyncError, never anything else.
 

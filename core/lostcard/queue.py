@@ -10,8 +10,7 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 - Bounded: past the byte budget, whole segments are evicted, routine (priority 3) before urgent
   (priority 1), and every evicted record is counted in the state file for the next sync.
 
-`storage` is the port's file store (docs/QUEUE.md, "Storage"): list(), read(name),
-append(name, data) and replace(name, data) durable on return, remove(name).
+`storage` is the port's file store (Storage in lostcard/platform.py).
 `make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
 epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-only, or, with
 writable=True, for uploading (acks but no appends).

@@ -26,9 +26,11 @@ def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
     Refused where a queue has been: starting its sequence numbers and keys over would reuse
     (key, IV) pairs. A re-provisioned terminal gets a new device id and an empty directory.
     """
-    for name in storage.list():
-        if name == STATE or name.endswith(".seg"):
-            raise QueueError("queue already provisioned")
+    used = False
+    for name in storage.list():  # to the end: a dropped listing keeps the directory open
+        used = used or name == STATE or name.endswith(".seg")
+    if used:
+        raise QueueError("queue already provisioned")
     if not 1 <= first_seq < 1 << 56:  # leaves 2**56 numbers below a segment name's 2**60
         raise QueueError("first sequence number out of range")
     state = {S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),

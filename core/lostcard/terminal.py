@@ -104,7 +104,7 @@ class Terminal:
         return Sealer(self.platform.crypto(), self.device_id, epoch, chain)
 
     def _provision(self, path):
-        from .queue import STATE
+        from .queue_state import STATE  # not the whole queue: this runs at every boot
 
         found = False
         for name in self.storage.list():  # to the end: a dropped listing keeps the directory open

@@ -17,7 +17,7 @@ TAG_LEN = 8
 
 
 class Aead:
-    """AES-CCM-16-64-128 under one key (see lostcard.cose for the contract)."""
+    """AES-CCM-16-64-128 under one key (Aead in lostcard/platform.py)."""
 
     def __init__(self, key):
         if len(key) != 16:

@@ -20,8 +20,8 @@ from .paths import CORE, PORT_MPY, tool
 
 # (source root, package path): each package is the *.py files directly in its folder
 DEVICE_PACKAGES = ((CORE, "lostcard"), (PORT_MPY, "lostcard_mpy"))
-TOOL_PACKAGES = ((CORE, "lostcard/collector"), (PORT_MPY / "tools", "lostcard_tools"))
-PACKAGES = DEVICE_PACKAGES + TOOL_PACKAGES
+OFF_DEVICE_PACKAGES = ((CORE, "lostcard/collector"), (PORT_MPY / "tools", "lostcard_tools"))
+PACKAGES = DEVICE_PACKAGES + OFF_DEVICE_PACKAGES
 EXAMPLE = PORT_MPY / "main.py"
 MANIFEST = '''# Freeze lostcard into MicroPython firmware: include("path/to/this/manifest.py") from your
 # board's manifest. Frozen bytecode stays in flash, so set "resident": true in lostcard.json.

@@ -14,7 +14,6 @@ from .incidents import describe
 from .report_analysis import DAY
 
 
-
 def _opener(fleet_secret):
     fleet = FleetKeys(crypto, fleet_secret)  # one for all records: its ratchet is reused
 

@@ -12,7 +12,7 @@ CBC = 2
 
 
 class Aead:
-    """AES-CCM-16-64-128 under one key (see lostcard.cose for the contract)."""
+    """AES-CCM-16-64-128 under one key (Aead in lostcard/platform.py)."""
 
     def __init__(self, key):
         if len(key) != 16:

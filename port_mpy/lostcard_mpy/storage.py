@@ -11,10 +11,15 @@ import os
 class FlashStorage:
     def __init__(self, path):
         self.path = path.rstrip("/")
-        try:
-            os.mkdir(self.path)
-        except OSError:
-            pass  # already there
+        # each missing directory on the way, as the contract's "created if missing" says
+        # (MicroPython has no os.makedirs)
+        at = 0
+        while at >= 0:
+            at = self.path.find("/", at + 1)
+            try:
+                os.mkdir(self.path if at < 0 else self.path[:at])
+            except OSError:
+                pass  # already there; a real failure shows at the first read or write
 
     def list(self):
         # an iterator: a long backlog's names never sit in the heap all at once

@@ -11,18 +11,25 @@ the sum. Set "resident": True when the bundle is frozen into firmware (bytecode 
 import gc
 
 from lostcard import terminal as core
+from lostcard.errors import ConfigError
 from lostcard_mpy.platform import Platform
 
 # bytes allocated between two garbage collections in phases mode (gc.threshold): collecting
-# before the heap is exhausted keeps the phases' garbage from spreading over it; the smallest heap
-# for `lostcard bench device` fell from 98 to 86 KiB with it
+# before the heap is exhausted keeps the phases' garbage from spreading over it. The smallest heap
+# for `lostcard bench device` is 84 KiB with it, 92-108 KiB without (fragmentation makes the
+# latter swing with the modules' sizes)
 GC_THRESHOLD = 4096
 
 
 class Terminal(core.Terminal):
     def __init__(self, config):
-        if not config.get("resident", False):
-            gc.threshold(GC_THRESHOLD)
+        # the interpreter's setting, so "gc_threshold": null leaves the firmware's own choice
+        threshold = config.get("gc_threshold",
+                               None if config.get("resident", False) else GC_THRESHOLD)
+        if threshold is not None:
+            if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+                raise ConfigError("gc_threshold must be a whole number of bytes, at least 1")
+            gc.threshold(threshold)
         core.Terminal.__init__(self, config, Platform())
 
 

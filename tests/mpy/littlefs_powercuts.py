@@ -29,6 +29,7 @@ class TrackingSealer(PlainSealer):
         SEALED[0] = max(SEALED[0], seq)
         return PlainSealer.seal(self, record, seq)
 
+
 BLOCK = 256
 BLOCKS = 48
 MOUNT = "/q"

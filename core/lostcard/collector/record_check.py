@@ -8,7 +8,8 @@ which only seals, does not load it.
 
 from .. import cbor, cose, keys
 from ..errors import CBORError, RecordError
-from ..record import (ACTIONS, BRANDS, CAUSES, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE, K_CONFIDENCE, K_DEVICE,
+from ..vocab import ACTIONS, CAUSES
+from ..record import (BRANDS, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE, K_CONFIDENCE, K_DEVICE,
                      K_ERRORS, K_EVIDENCE, K_FACTS, K_ID, K_OFFLINE, K_POLICY, K_PRIORITY, K_SEQ,
                      K_SUBCAUSE, K_TIME, K_VERSION, MAX_ERRORS, RULE_IDS, SUBCAUSES, TOKEN_LEN,
                      VERSION, name_numbered)

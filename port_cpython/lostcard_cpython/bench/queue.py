@@ -13,7 +13,7 @@ ACK_EVERY = 50  # records; port_mpy/tools/lostcard_tools/bench_queue.py acks as 
 def cpython_queue(records, size):
     """Appends per second through the queue into fsync'd files, sealed-size payloads."""
     from lostcard.queue import Queue
-    from lostcard_tools.bench_queue import FixedSealer  # plain Python: the same stand-in
+    from lostcard_tools.fixed_sealer import FixedSealer  # the MicroPython run's stand-in
 
     from ..storage import DirStorage
 
