@@ -351,7 +351,7 @@ def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
 
 
 def test_backoff_is_exponential_with_full_jitter():
-    from lostcard.sync import backoff_delay, first_delay
+    from lostcard.sync import backoff_delay
 
     calls = []
 
@@ -364,7 +364,6 @@ def test_backoff_is_exponential_with_full_jitter():
     assert delays == [b for _, b in calls]
     assert backoff_delay(0, uniform, base=1.0, cap=20.0) == 1.0  # after a success: from the start
     assert backoff_delay(1000, uniform) == 300.0  # the default cap, however long the outage
-    assert first_delay(lambda a, b: (a, b), 60.0) == (0, 60.0)
 
 
 def test_replies_that_are_not_maps_never_raise():

@@ -71,12 +71,9 @@ def seal(ecb, cbc_mac, nonce, plaintext, aad):
 
 def open(ecb, cbc_mac, nonce, sealed, aad):
     """The plaintext, or AuthenticationError if the tag does not verify."""
-    if len(sealed) < TAG_LEN:
-        raise AuthenticationError("authentication failed: ciphertext shorter than its tag")
-    try:
-        _check(nonce, len(sealed) - TAG_LEN)
-    except ValueError:  # Aead.open's one failure: nothing to tell a forger apart
-        raise AuthenticationError("authentication failed: nonce or length out of range")
+    # Aead.open's one failure, whatever is wrong: nothing to tell a forger apart
+    if len(sealed) < TAG_LEN or len(nonce) != NONCE_LEN or len(sealed) - TAG_LEN >= 1 << 8 * L:
+        raise AuthenticationError("authentication failed: length or nonce out of range")
     body = sealed[:-TAG_LEN]
     stream = _keystream(ecb, nonce, len(body))
     plaintext = _xor(body, stream[16:])

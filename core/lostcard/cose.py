@@ -77,11 +77,6 @@ def parse(message, decode=cbor.decode):
     return protected, unprotected, ciphertext
 
 
-def kid_of(message):
-    """The kid of a COSE_Encrypt0 (None if absent), to choose the key before opening."""
-    return parse(message)[1].get(4)
-
-
 def open(aead, message, external_aad=b"", parsed=None):
     """The plaintext of a COSE_Encrypt0 sealed under `aead`'s key; AuthenticationError if not.
     `parsed` is parse(message) when the caller has it already."""

@@ -23,12 +23,10 @@ from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DE
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
 
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
-ENOSPC = 28
-ENOENT = 2
 
 
 def _flash_full(exc):
-    return exc.args and exc.args[0] == ENOSPC
+    return exc.args and exc.args[0] == 28  # ENOSPC, as a literal: errno would cost a module
 
 
 class Queue:
@@ -310,7 +308,7 @@ class Queue:
             except OSError as exc:
                 # nothing after this segment may be sent, or an ack would pass it by: stop the
                 # lane if it was evicted while the caller iterated, else say why
-                if exc.args and exc.args[0] == ENOENT:
+                if exc.args and exc.args[0] == 2:  # ENOENT
                     return
                 raise
             frames, _, _ = scan(data)

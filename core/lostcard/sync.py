@@ -19,11 +19,6 @@ def backoff_delay(failures, uniform, base=1.0, cap=300.0):
     return uniform(0, min(cap, base * (1 << min(failures, 30))))
 
 
-def first_delay(uniform, spread=60.0):
-    """How long to wait before the first upload after the link returns (no stampede)."""
-    return uniform(0, spread)
-
-
 class Uploader:
     def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
                  batch_bytes=1536, progress=None):

@@ -25,7 +25,7 @@ DEFAULT_ROTATE = 1024
 MAX_SYNC_DELAY = 300.0
 
 
-def _number(config, key, default):
+def config_number(config, key, default):
     value = config.get(key, default)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
         raise ConfigError(key + " must be a number, at least 0")
@@ -46,9 +46,9 @@ class Terminal:
             raise ConfigError("token_key must be 32 bytes (64 hex digits)")
         self.url = config.get("collector_url")
         self.policy_path = config.get("policy")
-        self.budget = _number(config, "budget_bytes", DEFAULT_BUDGET)
-        self.rotate = _number(config, "rotate_bytes", DEFAULT_ROTATE)
-        self.spread = _number(config, "sync_spread_s", 60)
+        self.budget = config_number(config, "budget_bytes", DEFAULT_BUDGET)
+        self.rotate = config_number(config, "rotate_bytes", DEFAULT_ROTATE)
+        self.spread = config_number(config, "sync_spread_s", 60)
         self.resident = config.get("resident", False)
         self.platform = platform
         self.storage = platform.storage(self.queue_dir)

@@ -92,7 +92,7 @@ def _sync(args):
     import time
 
     from lostcard.queue import Queue
-    from lostcard.sync import Uploader, first_delay
+    from lostcard.sync import Uploader
 
     from . import crypto
     from .storage import DirStorage
@@ -110,7 +110,7 @@ def _sync(args):
     uploader = Uploader(queue, HttpTransport(args.url, timeout=args.timeout), crypto, os.urandom,
                         device_id, ack_key, progress=bar)
     if not args.now:
-        time.sleep(first_delay(random.uniform, args.spread))
+        time.sleep(random.uniform(0, args.spread))  # a fleet back from an outage spreads out
     try:
         sent = uploader.run(time.sleep, random.uniform, max_failures=args.max_failures)
     except LostcardError as exc:

@@ -52,4 +52,4 @@ def describe(incident, kid=None):
 def open_incident(fleet_secret, message):
     """The described record of one sealed incident (AuthenticationError / RecordError if not)."""
     fleet = FleetKeys(crypto, fleet_secret)
-    return describe(record_check.open_sealed(crypto, fleet, message), cose.kid_of(message))
+    return describe(record_check.open_sealed(crypto, fleet, message), cose.parse(message)[1].get(4))

@@ -11,7 +11,6 @@ the sum. Set "resident": True when the bundle is frozen into firmware (bytecode 
 import gc
 
 from lostcard import terminal as core
-from lostcard.errors import ConfigError
 from lostcard_mpy.platform import Platform
 
 # bytes allocated between two garbage collections in phases mode (gc.threshold): collecting
@@ -24,12 +23,9 @@ GC_THRESHOLD = 4096
 class Terminal(core.Terminal):
     def __init__(self, config):
         # the interpreter's setting, so "gc_threshold": null leaves the firmware's own choice
-        threshold = config.get("gc_threshold",
-                               None if config.get("resident", False) else GC_THRESHOLD)
-        if threshold is not None:
-            if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
-                raise ConfigError("gc_threshold must be a whole number of bytes, at least 1")
-            gc.threshold(threshold)
+        default = None if config.get("resident", False) else GC_THRESHOLD
+        if config.get("gc_threshold", default) is not None:
+            gc.threshold(int(core.config_number(config, "gc_threshold", default)))
         core.Terminal.__init__(self, config, Platform())
 
 
