@@ -11,7 +11,7 @@ import gc
 from .event import read_event
 from .messages import texts
 from .policy import DEFAULT
-from .rules import answer_source, collect
+from .rules import answer_source, collect, context_of
 from .table import row
 
 # On a tie, the cause whose wrong dismissal costs most is preferred.
@@ -26,42 +26,72 @@ def _lookup(table, kind, subcause, cause):
     return found if found is not None else row(table, kind + cause)
 
 
-def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors):
+def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors,
+              tampered=False, guards=None):
     funds, operational, legal = _lookup(policy["risk"], "", subcause, cause)
     # urgent when money is at stake; then any high risk or money possibly at stake; else routine
     priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
         else 3
+    action = _lookup(policy["actions"], "", subcause, cause)[0]
+    if guards is not None:
+        action = _guard(action, cause, guards)
+    alert = None
+    if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
+        alert = row(policy["texts"], "alert:tamper")
+        alert = {"zh": alert[0], "en": alert[1]}
     return {
         "id": event_id,
         "cause": cause,
         "subcause": subcause,
         "confidence": confidence,
-        "action": _lookup(policy["actions"], "", subcause, cause)[0],
+        "action": action,
         "offline": offline,
         "evidence": evidence,
         "remedies": _lookup(policy["texts"], "remedies:", subcause, cause)[0].split(","),
         "risk": {"funds": funds, "operational": operational, "legal": legal},
-        "messages": texts(policy["texts"], cause, subcause),
+        "messages": texts(policy["texts"], cause, subcause) if not (guards and guards["applied"])
+        else texts(policy["texts"], guards["applied"][-1], guards["applied"][-1]),
+        "alert": alert,
         "priority": priority,
         "policy": policy["version"],
         "errors": errors,
     }
 
 
-def _weigh(facts, policy):
-    items = collect(facts, policy)
+def _guard(action, cause, guards):
+    """The action after the safety rules (docs/RULES.md): `guards` is the context of the
+    evidence; the names of the rules that changed the action are appended to guards["applied"]."""
+    applied = guards["applied"]
+    if action == "retain_card" and not (guards["issuer_pickup"] or guards["fit_list"]):
+        applied.append("retain_only_on_the_issuers_word")
+        action = "call_acquirer"
+    if action == "retry_online" and guards["approval"]:
+        applied.append("no_retry_after_an_approval")
+        action = "call_acquirer"
+    return action
+
+
+def _weigh(items, policy, context):
+    """(cause, subcause, confidence, scores, excluded) for the evidence `items`."""
     scores = {}
-    for rule, cause, points, subcause, why in items:
-        scores[cause] = scores.get(cause, 0) + points
+    for item in items:
+        scores[item[1]] = scores.get(item[1], 0) + item[2]
+    # safety rules on the winner (docs/RULES.md): no issuer hears a training transaction; what
+    # the operator did never outweighs a pick-up code
+    excluded = ()
+    if context["unheard"]:
+        candidates = ("operator_error",)
+    else:
+        candidates = TIE_ORDER
+        if context["pickup"]:
+            excluded = ("operator_error",)
     best = None
-    for cause in TIE_ORDER:
-        if cause in scores and (best is None or scores[cause] > scores[best]):
+    for cause in candidates:
+        if cause in scores and cause not in excluded \
+                and (best is None or scores[cause] > scores[best]):
             best = cause
-    evidence = []
-    for i in items:
-        evidence.append({"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]})
     if best is None or scores[best] < policy["min_points"]:
-        return "undetermined", "no_signal", 0, evidence
+        return "undetermined", "no_signal", 0, scores, excluded
     top = scores[best]
     total = 0
     for cause in scores:
@@ -74,7 +104,7 @@ def _weigh(facts, policy):
         if item[1] == best:
             subcause = item[3]
             break
-    return best, subcause, min(confidence, MAX_CONFIDENCE), evidence
+    return best, subcause, min(confidence, MAX_CONFIDENCE), scores, excluded
 
 
 def classify(event, policy=None):
@@ -85,21 +115,37 @@ def classify(event, policy=None):
     if policy is None:
         policy = DEFAULT
     try:
-        return _classify(event, policy)
+        return decide(event, policy)
     except MemoryError:  # a fragmented device heap: collect its garbage and try once more
         gc.collect()
     try:
-        return _classify(event, policy)
+        return decide(event, policy)
     except Exception as exc:  # the last line of defence: a decline must always get a decision
         return _decision(None, "undetermined", "invalid_event", 0, True, [], DEFAULT,
                          ["internal: %s" % type(exc).__name__])
 
 
-def _classify(event, policy):
+def decide(event, policy, trace=None):
+    """classify without its last line of defence; with a dict `trace`, also what `lostcard
+    explain` shows: the facts, the evidence with its discounts, the points per cause, what the
+    safety rules excluded or changed."""
     facts, errors = read_event(event)
     offline = facts["code"] is None or answer_source(facts, policy) != "host"
+    tampered = facts["tamper"] is True
     if errors:
         return _decision(facts["id"], "undetermined", "invalid_event", 0, offline, [], policy,
-                         errors)
-    cause, subcause, confidence, evidence = _weigh(facts, policy)
-    return _decision(facts["id"], cause, subcause, confidence, offline, evidence, policy, [])
+                         errors, tampered)
+    context = context_of(facts, policy)
+    items = collect(facts, policy, context)
+    cause, subcause, confidence, scores, excluded = _weigh(items, policy, context)
+    evidence = []
+    for i in items:
+        evidence.append({"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]})
+    guards = {"issuer_pickup": context["issuer_pickup"], "fit_list": context["fit_list_hit"],
+              "approval": context["approval"], "applied": []}
+    decision = _decision(facts["id"], cause, subcause, confidence, offline, evidence, policy, [],
+                         tampered, guards)
+    if trace is not None:
+        trace.update(facts=facts, items=items, scores=scores, excluded=excluded,
+                     context=context, guards=guards["applied"])
+    return decision

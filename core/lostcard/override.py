@@ -69,8 +69,9 @@ def _check_code_entry(code, entry):
         _fail("response code %s: unknown cause %r" % (code, cause))
     if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 100:
         _fail("response code %s: points must be 0..100" % code)
-    if flags not in ("", "e"):
-        _fail("response code %s: flags must be '' or 'e'" % code)
+    for flag in flags:  # e: says expired, p: pick up, a: the host's approval (policy.py)
+        if flag not in "epa" or flags.count(flag) > 1:
+            _fail("response code %s: flags must be letters of 'epa', each once" % code)
 
 
 def check(policy):
@@ -106,11 +107,15 @@ def _check(policy):
                     _fail("remedy %s for %s is unknown" % (remedy, r[0]))
         elif kind == "operator" and (len(r) != 4 or row(texts, "cardholder:" + r[3]) is None):
             _fail("%s is malformed or names no cardholder text" % r[0])
-        elif kind not in ("why", "note", "remedies", "operator", "cardholder"):
+        elif kind == "alert" and len(r) != 3:
+            _fail("%s is malformed" % r[0])
+        elif kind not in ("why", "note", "remedies", "operator", "cardholder", "alert"):
             _fail("texts row %s is of no known kind" % r[0])
     for r in rows(policy["risk"]):
         if len(r) != 4 or r[1] not in LEVELS or r[2] not in LEVELS or r[3] not in LEVELS:
             _fail("risk for %s is malformed" % r[0])
+    if row(texts, "alert:tamper") is None:
+        _fail("texts have no alert:tamper row")
     for cause in CAUSES:
         for table, kind in (("actions", ""), ("risk", ""), ("texts", "remedies:"),
                             ("texts", "operator:")):

@@ -12,7 +12,8 @@ from .table import row
 
 
 class Evidence:
-    """Collects (rule, cause, points, subcause, why) items under one policy, strongest first.
+    """Collects (rule, cause, points, subcause, why, discounts) items under one policy, strongest
+    first.
 
     Among equal points the first added stays first (the host's word is added first); keeping
     the order while adding spares a sort and its key objects in a small heap.
@@ -45,7 +46,7 @@ class Evidence:
         i = len(items)
         while i > 0 and items[i - 1][2] < points:
             i -= 1
-        items.insert(i, (rule, cause, points, subcause, why))
+        items.insert(i, (rule, cause, points, subcause, why, discounts))
 
 
 def _clock_trusted(facts, limits):
@@ -69,7 +70,7 @@ def answer_source(facts, policy):
     return "host"
 
 
-def _response(ev, facts, clock_trusted):
+def _response(ev, facts, clock_trusted, context):
     code = facts["code"]
     blocked = ev.blocked
     if code is None:
@@ -82,16 +83,19 @@ def _response(ev, facts, clock_trusted):
     entry = row(ev.policy["response_codes"], code)
     if entry is not None:  # an unknown code says nothing by itself
         rule, cause, points, subcause, flags, meaning = entry
-        source = answer_source(facts, ev.policy)
-        discounts = []
+        source = context["source"]
+        discounts = list(context["unheard"])  # training mode: no issuer heard this request
         if source == "host" and facts["stan_match"] is False:
             discounts.append("stale_answer")
-        if source == "host" and facts["training_mode"] is True:
-            discounts.append("training_host_code")
         if "e" in flags and clock_trusted is False:
             discounts.append("bad_clock_expiry")
         if source == "terminal" and cause == "network_fault":
             discounts += blocked
+        if cause in ("card_compromised", "card_data_error"):
+            # an answer about the card is an answer about the data the terminal sent
+            discounts += context["keyed_wrong"]
+            if source == "terminal":  # the terminal's own judgement: only as good as the terminal
+                discounts += context["unfit"]
         why = "%s answered %s: %s" % (source, code, meaning)
         ev.add(rule, discounts=discounts, entry=(cause, points, subcause, why))
     if code in ev.policy["wrong_txn_codes"] and facts["txn_type"] not in (None, "sale"):
@@ -146,7 +150,7 @@ def _card(ev, facts, limits, clock_trusted):
         ev.add("card_expired", (expiry[1], expiry[0]))
 
 
-def _tvr(ev, facts, limits, clock_trusted):
+def _tvr(ev, facts, limits, clock_trusted, context):
     tvr = facts["tvr"]
     if tvr is None:
         return
@@ -158,13 +162,9 @@ def _tvr(ev, facts, limits, clock_trusted):
         # weak alone (online-only terminals skip it), telling beside other counterfeit signs
         if tvr_bit(tvr, 1, 8) and facts["entry_mode"] == "chip":
             ev.add("oda_not_performed")
-    if tvr_bit(tvr, 1, 5):
-        age = facts["hotlist_age_s"]
-        if age is not None and age > limits["hotlist_max_age_s"]:
-            ev.add("exception_file", discounts=("stale_hotlist",))
-            ev.add("stale_hotlist", age // 3600)
-        else:
-            ev.add("exception_file")
+    if tvr_bit(tvr, 1, 5):  # the terminal's own list: only as good as the terminal
+        ev.add("exception_file", discounts=context["unheard"] + context["keyed_wrong"]
+               + context["unfit"])
     if tvr_bit(tvr, 1, 6):
         ev.add("icc_data_missing")
     untrusted = ("bad_clock_expiry",) if clock_trusted is False else ()
@@ -181,13 +181,13 @@ def _tvr(ev, facts, limits, clock_trusted):
         ev.add("card_refused_offline")
 
 
-def _terminal(ev, facts, limits, clock_trusted):
+def _terminal(ev, facts, limits, clock_trusted, context):
     """The link, the terminal's own health, and what its operator did."""
     net = facts["network"]
     if net == "down":
-        ev.add("link_down")
+        ev.add("link_down", discounts=ev.blocked)
     elif net == "degraded":
-        ev.add("link_degraded")
+        ev.add("link_degraded", discounts=ev.blocked)
     last = facts["last_host_contact_s"]
     if last is not None and last > limits["host_contact_stale_s"]:
         ev.add("host_contact_stale", last, ev.blocked)
@@ -201,7 +201,8 @@ def _terminal(ev, facts, limits, clock_trusted):
     if facts["reader_ok"] is False:
         ev.add("reader_fault")
     if facts["tamper"] is True:
-        ev.add("tamper")
+        # a decline the issuer itself made, to a request it answered, is not the terminal's doing
+        ev.add("tamper", discounts=("issuer_pickup",) if context["issuer_pickup"] else ())
     if facts["config_ok"] is False:
         ev.add("config_error")
     fw, least = facts["firmware"], facts["min_firmware"]
@@ -217,17 +218,86 @@ def _terminal(ev, facts, limits, clock_trusted):
             ev.add("repeated_attempts", attempts)
 
 
-def collect(facts, policy):
-    """All evidence for validated `facts`: (rule, cause, points, subcause, why), strongest first."""
-    ev = Evidence(policy)
-    # a tampered terminal (keys erased) or an invalid configuration cannot reach the host, which
-    # explains "host unreachable" evidence away
-    if facts["tamper"] is True or facts["config_ok"] is False:
-        ev.blocked = ("device_explains_offline",)
+def _terminal_made_pickup(facts, context):
+    """Whether the terminal itself said "pick up": its own hot list (the TVR bit) or a pick-up
+    code of its own making."""
+    if facts["tvr"] is not None and tvr_bit(facts["tvr"], 1, 5):
+        return True
+    return context["pickup"] and context["source"] == "terminal"
+
+
+def _hotlist(ev, facts, limits, context):
+    """A terminal-made pick-up from a stale hot list: the list's fault, not the card's. With the
+    link down it could not update (a network fault); with the link up it should have (the
+    terminal's fault)."""
+    age = facts["hotlist_age_s"]
+    if "stale_hotlist" in context["unfit"]:
+        if facts["network"] == "up":
+            ev.add("hotlist_not_updated", age // 3600)
+        else:
+            ev.add("stale_hotlist", age // 3600)
+
+
+def context_of(facts, policy):
+    """The facts that decide how far other evidence can be believed: who answered, whether an
+    issuer can have heard the request, whether the keyed data can be the card's, and what makes
+    the terminal unfit to judge a card by itself (docs/RULES.md)."""
     limits = policy["limits"]
     clock_trusted = _clock_trusted(facts, limits)
-    _response(ev, facts, clock_trusted)
+    unfit = []
+    if facts["tamper"] is True:
+        unfit.append("unfit_tampered")
+    if facts["config_ok"] is False:
+        unfit.append("unfit_config")
+    fw, least = facts["firmware"], facts["min_firmware"]
+    if fw is not None and least is not None and older_version(fw, least):
+        unfit.append("unfit_firmware")
+    if clock_trusted is False:
+        unfit.append("unfit_clock")
+    age = facts["hotlist_age_s"]
+    if age is not None and age > limits["hotlist_max_age_s"]:
+        unfit.append("stale_hotlist")
+    keyed_wrong = []
+    if facts["entry_mode"] == "manual" and (
+            facts["pan"] is not None and not (12 <= len(facts["pan"]) <= 19 and luhn_ok(facts["pan"]))
+            or facts["expiry"] is not None and parse_expiry(facts["expiry"]) is None):
+        keyed_wrong.append("keyed_data_wrong")
+    code = facts["code"]
+    source = answer_source(facts, policy) if code is not None else None
+    entry = row(policy["response_codes"], code) if code is not None else None
+    pickup = entry is not None and "p" in entry[4]
+    training = facts["training_mode"] is True
+    return {"source": source, "clock_trusted": clock_trusted, "unfit": unfit,
+            "keyed_wrong": keyed_wrong, "unheard": ["training_no_issuer"] if training else [],
+            "pickup": pickup and not training,
+            # the terminal's own fresh list on a fit terminal: the other basis for retention
+            "fit_list_hit": not unfit and not training and not keyed_wrong and (
+                pickup and source == "terminal"
+                or facts["tvr"] is not None and tvr_bit(facts["tvr"], 1, 5)),
+            "approval": entry is not None and "a" in entry[4] and not training,
+            # the issuer's own word: the one basis for retaining a card (docs/RULES.md)
+            "issuer_pickup": pickup and source == "host" and facts["stan_match"] is not False
+            and not training and not keyed_wrong}
+
+
+def collect(facts, policy, context=None):
+    """All evidence for validated `facts`: (rule, cause, points, subcause, why, discounts),
+    strongest first."""
+    ev = Evidence(policy)
+    context = context or context_of(facts, policy)
+    # a tampered terminal (keys erased) or an invalid configuration cannot reach the host, which
+    # explains "host unreachable" evidence away; so does a hit on a fit terminal's own fresh hot
+    # list, which declines whether the link is up or not
+    if facts["tamper"] is True or facts["config_ok"] is False:
+        ev.blocked = ("device_explains_offline",)
+    elif context["fit_list_hit"]:
+        ev.blocked = ("own_list_explains_offline",)
+    limits = policy["limits"]
+    clock_trusted = context["clock_trusted"]
+    _response(ev, facts, clock_trusted, context)
     _card(ev, facts, limits, clock_trusted)
-    _tvr(ev, facts, limits, clock_trusted)
-    _terminal(ev, facts, limits, clock_trusted)
+    _tvr(ev, facts, limits, clock_trusted, context)
+    _terminal(ev, facts, limits, clock_trusted, context)
+    if _terminal_made_pickup(facts, context):
+        _hotlist(ev, facts, limits, context)
     return ev.items
