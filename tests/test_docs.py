@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from lostcard import decision, event, override, policy, record, vocab
+from lostcard import decision, event, policy, record, vocab
+from lostcard.collector import policy_check
 from lostcard.decision import classify
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,15 +138,15 @@ def test_decision_doc_lists_the_causes_in_record_order():
 def test_decision_doc_lists_actions_remedies_and_levels_in_code_order():
     actions = [plain(r[0]) for r in decision_table("Actions")]
     assert actions == list(vocab.ACTIONS) == list(vocab.ACTIONS)
-    assert [plain(r[0]) for r in decision_table("Remedies")] == list(override.REMEDIES)
-    assert [plain(r[0]) for r in decision_table("Risk levels")] == list(override.LEVELS)
+    assert [plain(r[0]) for r in decision_table("Remedies")] == list(policy_check.REMEDIES)
+    assert [plain(r[0]) for r in decision_table("Risk levels")] == list(policy_check.LEVELS)
 
 
 def test_decision_doc_lists_the_subcauses_the_default_policy_names():
     named = {}
-    for r in override.rows(policy.DEFAULT["rules"]):
+    for r in policy_check.rows(policy.DEFAULT["rules"]):
         named.setdefault(r[1], set()).add(r[3])
-    for r in override.rows(policy.DEFAULT["response_codes"]):
+    for r in policy_check.rows(policy.DEFAULT["response_codes"]):
         named.setdefault(r[2], set()).add(r[4])
     named["undetermined"] = {"no_signal", "invalid_event"}
     documented = {plain(r[0]): set(ticks(r[1])) for r in decision_table("Subcauses")}
@@ -157,7 +158,7 @@ def test_decision_doc_lists_the_default_response_code_map():
     documented = [[r[0], r[1], plain(r[2]), plain(r[3]), r[4]]
                   for r in decision_table("Response codes (default policy)")]
     assert documented == [[r[0], r[6], r[2], r[4], r[3]]
-                          for r in override.rows(policy.DEFAULT["response_codes"])]
+                          for r in policy_check.rows(policy.DEFAULT["response_codes"])]
 
 
 # docs/RECORD.md

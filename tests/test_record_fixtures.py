@@ -7,7 +7,7 @@ from lostcard import cbor, keys, record, sealing
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
-from lostcard.override import rows
+from lostcard.collector.policy_check import rows
 from lostcard.policy import DEFAULT
 from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.incidents import describe

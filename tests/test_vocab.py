@@ -1,6 +1,6 @@
 """One vocabulary: every word on the wire is written once, in lostcard.vocab (the remedies and risk
-levels in lostcard.override, their only reader; the record's numbered catalogs in lostcard.record).
-A second copy could drift from the first: `override.check` would pass a policy whose words
+levels in lostcard.collector.policy_check, their only reader; the record's numbered catalogs in lostcard.record).
+A second copy could drift from the first: `policy_check.check` would pass a policy whose words
 `record.build` then cannot store.
 """
 
@@ -10,7 +10,8 @@ import pkgutil
 from pathlib import Path
 
 import lostcard
-from lostcard import decision, override, record, vocab
+from lostcard import decision, record, vocab
+from lostcard.collector import policy_check
 from lostcard_cpython import paths
 
 SOURCES = [p for root in (paths.CORE, paths.ROOT / "port_cpython", paths.PORT_MPY)
@@ -19,13 +20,13 @@ SOURCES = [p for root in (paths.CORE, paths.ROOT / "port_cpython", paths.PORT_MP
 HOMES = {Path(vocab.__file__).resolve(): {"SOURCES", "ENTRY_MODES", "CVV_RESULTS", "CIDS",
                                           "NETWORK_STATES", "TXN_TYPES", "CAUSES", "RULE_CAUSES",
                                           "ACTIONS"},
-         Path(override.__file__).resolve(): {"REMEDIES", "LEVELS"},
+         Path(policy_check.__file__).resolve(): {"REMEDIES", "LEVELS"},
          Path(record.__file__).resolve(): {"RULE_IDS", "SUBCAUSES", "BRANDS"}}
 
 
 def _vocabularies():
-    """{name: words} for every tuple of words in vocab, and the two that override keeps."""
-    found = {"REMEDIES": override.REMEDIES, "LEVELS": override.LEVELS}
+    """{name: words} for every tuple of words in vocab, and the two that policy_check keeps."""
+    found = {"REMEDIES": policy_check.REMEDIES, "LEVELS": policy_check.LEVELS}
     for name, value in vars(vocab).items():
         if name.isupper() and isinstance(value, tuple):
             found[name] = value

@@ -27,14 +27,14 @@ def _lookup(table, kind, subcause, cause):
 
 
 def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors,
-              tampered=False, guards=None):
+              tampered=False, context=None, applied=None):
     funds, operational, legal = _lookup(policy["risk"], "", subcause, cause)
     # urgent when money is at stake; then any high risk or money possibly at stake; else routine
     priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
         else 3
     action = _lookup(policy["actions"], "", subcause, cause)[0]
-    if guards is not None:
-        action = _guard(action, cause, guards)
+    if context is not None:
+        action = _guard(action, context, applied)
     alert = None
     if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
         alert = row(policy["texts"], "alert:tamper")
@@ -49,8 +49,9 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         "evidence": evidence,
         "remedies": _lookup(policy["texts"], "remedies:", subcause, cause)[0].split(","),
         "risk": {"funds": funds, "operational": operational, "legal": legal},
-        "messages": texts(policy["texts"], cause, subcause) if not (guards and guards["applied"])
-        else texts(policy["texts"], guards["applied"][-1], guards["applied"][-1]),
+        # when a safety rule changed the action, its own words: the cause's would contradict it
+        "messages": texts(policy["texts"], applied[-1], applied[-1]) if applied
+        else texts(policy["texts"], cause, subcause),
         "alert": alert,
         "priority": priority,
         "policy": policy["version"],
@@ -58,14 +59,13 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
     }
 
 
-def _guard(action, cause, guards):
-    """The action after the safety rules (docs/RULES.md): `guards` is the context of the
-    evidence; the names of the rules that changed the action are appended to guards["applied"]."""
-    applied = guards["applied"]
-    if action == "retain_card" and not (guards["issuer_pickup"] or guards["fit_list"]):
+def _guard(action, context, applied):
+    """The action after the safety rules that act on it (docs/RULES.md); the names of those that
+    changed it are appended to `applied`."""
+    if action == "retain_card" and not (context["issuer_pickup"] or context["fit_list_hit"]):
         applied.append("retain_only_on_the_issuers_word")
         action = "call_acquirer"
-    if action == "retry_online" and guards["approval"]:
+    if action == "retry_online" and context["approval"]:
         applied.append("no_retry_after_an_approval")
         action = "call_acquirer"
     return action
@@ -141,11 +141,10 @@ def decide(event, policy, trace=None):
     evidence = []
     for i in items:
         evidence.append({"rule": i[0], "cause": i[1], "points": i[2], "why": i[4]})
-    guards = {"issuer_pickup": context["issuer_pickup"], "fit_list": context["fit_list_hit"],
-              "approval": context["approval"], "applied": []}
+    applied = []
     decision = _decision(facts["id"], cause, subcause, confidence, offline, evidence, policy, [],
-                         tampered, guards)
+                         tampered, context, applied)
     if trace is not None:
         trace.update(facts=facts, items=items, scores=scores, excluded=excluded,
-                     context=context, guards=guards["applied"])
+                     context=context, guards=applied)
     return decision

@@ -70,7 +70,7 @@ def answer_source(facts, policy):
     return "host"
 
 
-def _response(ev, facts, clock_trusted, context):
+def _response(ev, facts, context):
     code = facts["code"]
     blocked = ev.blocked
     if code is None:
@@ -80,15 +80,15 @@ def _response(ev, facts, clock_trusted, context):
         if facts["no_answer"] and facts["cid"] == "ARQC" and facts["network"] != "down":
             ev.add("online_request_unanswered", discounts=blocked)
         return
-    entry = row(ev.policy["response_codes"], code)
+    entry = context["entry"]
     if entry is not None:  # an unknown code says nothing by itself
         rule, cause, points, subcause, flags, meaning = entry
         source = context["source"]
-        discounts = list(context["unheard"])  # training mode: no issuer heard this request
+        discounts = context["unheard"]  # training mode: no issuer heard this request
         if source == "host" and facts["stan_match"] is False:
-            discounts.append("stale_answer")
-        if "e" in flags and clock_trusted is False:
-            discounts.append("bad_clock_expiry")
+            discounts += ("stale_answer",)
+        if "e" in flags and context["clock_trusted"] is False:
+            discounts += ("bad_clock_expiry",)
         if source == "terminal" and cause == "network_fault":
             discounts += blocked
         if cause in ("card_compromised", "card_data_error"):
@@ -205,9 +205,8 @@ def _terminal(ev, facts, limits, clock_trusted, context):
         ev.add("tamper", discounts=("issuer_pickup",) if context["issuer_pickup"] else ())
     if facts["config_ok"] is False:
         ev.add("config_error")
-    fw, least = facts["firmware"], facts["min_firmware"]
-    if fw is not None and least is not None and older_version(fw, least):
-        ev.add("outdated_firmware", (fw, least))
+    if "unfit_firmware" in context["unfit"]:
+        ev.add("outdated_firmware", (facts["firmware"], facts["min_firmware"]))
     if facts["training_mode"] is True:
         ev.add("training_mode")
     attempts = facts["attempts"]
@@ -218,66 +217,48 @@ def _terminal(ev, facts, limits, clock_trusted, context):
             ev.add("repeated_attempts", attempts)
 
 
-def _terminal_made_pickup(facts, context):
-    """Whether the terminal itself said "pick up": its own hot list (the TVR bit) or a pick-up
-    code of its own making."""
-    if facts["tvr"] is not None and tvr_bit(facts["tvr"], 1, 5):
-        return True
-    return context["pickup"] and context["source"] == "terminal"
-
-
-def _hotlist(ev, facts, limits, context):
-    """A terminal-made pick-up from a stale hot list: the list's fault, not the card's. With the
-    link down it could not update (a network fault); with the link up it should have (the
-    terminal's fault)."""
-    age = facts["hotlist_age_s"]
-    if "stale_hotlist" in context["unfit"]:
-        if facts["network"] == "up":
-            ev.add("hotlist_not_updated", age // 3600)
-        else:
-            ev.add("stale_hotlist", age // 3600)
-
-
 def context_of(facts, policy):
     """The facts that decide how far other evidence can be believed: who answered, whether an
     issuer can have heard the request, whether the keyed data can be the card's, and what makes
     the terminal unfit to judge a card by itself (docs/RULES.md)."""
     limits = policy["limits"]
     clock_trusted = _clock_trusted(facts, limits)
-    unfit = []
+    unfit = ()
     if facts["tamper"] is True:
-        unfit.append("unfit_tampered")
+        unfit += ("unfit_tampered",)
     if facts["config_ok"] is False:
-        unfit.append("unfit_config")
+        unfit += ("unfit_config",)
     fw, least = facts["firmware"], facts["min_firmware"]
     if fw is not None and least is not None and older_version(fw, least):
-        unfit.append("unfit_firmware")
+        unfit += ("unfit_firmware",)
     if clock_trusted is False:
-        unfit.append("unfit_clock")
+        unfit += ("unfit_clock",)
     age = facts["hotlist_age_s"]
     if age is not None and age > limits["hotlist_max_age_s"]:
-        unfit.append("stale_hotlist")
-    keyed_wrong = []
-    if facts["entry_mode"] == "manual" and (
-            facts["pan"] is not None and not (12 <= len(facts["pan"]) <= 19 and luhn_ok(facts["pan"]))
-            or facts["expiry"] is not None and parse_expiry(facts["expiry"]) is None):
-        keyed_wrong.append("keyed_data_wrong")
+        unfit += ("stale_hotlist",)
+    pan, expiry = facts["pan"], facts["expiry"]
+    keyed_wrong = ("keyed_data_wrong",) if facts["entry_mode"] == "manual" and (
+        pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
+        or expiry is not None and parse_expiry(expiry) is None) else ()
     code = facts["code"]
-    source = answer_source(facts, policy) if code is not None else None
-    entry = row(policy["response_codes"], code) if code is not None else None
-    pickup = entry is not None and "p" in entry[4]
+    source = entry = None
+    if code is not None:
+        source = answer_source(facts, policy)
+        entry = row(policy["response_codes"], code)
     training = facts["training_mode"] is True
-    return {"source": source, "clock_trusted": clock_trusted, "unfit": unfit,
-            "keyed_wrong": keyed_wrong, "unheard": ["training_no_issuer"] if training else [],
-            "pickup": pickup and not training,
-            # the terminal's own fresh list on a fit terminal: the other basis for retention
-            "fit_list_hit": not unfit and not training and not keyed_wrong and (
-                pickup and source == "terminal"
-                or facts["tvr"] is not None and tvr_bit(facts["tvr"], 1, 5)),
-            "approval": entry is not None and "a" in entry[4] and not training,
-            # the issuer's own word: the one basis for retaining a card (docs/RULES.md)
+    pickup = entry is not None and "p" in entry[4] and not training
+    # the terminal said "pick up" itself: its own hot list (the TVR bit) or a code of its making
+    list_hit = pickup and source == "terminal" or facts["tvr"] is not None \
+        and tvr_bit(facts["tvr"], 1, 5)
+    return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
+            "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
+            "pickup": pickup, "list_hit": list_hit,
+            # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list...
+            "fit_list_hit": list_hit and not unfit and not training and not keyed_wrong,
+            # ...and the issuer's own word
             "issuer_pickup": pickup and source == "host" and facts["stan_match"] is not False
-            and not training and not keyed_wrong}
+            and not keyed_wrong,
+            "approval": entry is not None and "a" in entry[4] and not training}
 
 
 def collect(facts, policy, context=None):
@@ -294,10 +275,13 @@ def collect(facts, policy, context=None):
         ev.blocked = ("own_list_explains_offline",)
     limits = policy["limits"]
     clock_trusted = context["clock_trusted"]
-    _response(ev, facts, clock_trusted, context)
+    _response(ev, facts, context)
     _card(ev, facts, limits, clock_trusted)
     _tvr(ev, facts, limits, clock_trusted, context)
     _terminal(ev, facts, limits, clock_trusted, context)
-    if _terminal_made_pickup(facts, context):
-        _hotlist(ev, facts, limits, context)
+    if context["list_hit"] and "stale_hotlist" in context["unfit"]:
+        # the list's fault, not the card's: with the link down it could not update (a network
+        # fault); with the link up it should have (the terminal's)
+        ev.add("hotlist_not_updated" if facts["network"] == "up" else "stale_hotlist",
+               facts["hotlist_age_s"] // 3600)
     return ev.items

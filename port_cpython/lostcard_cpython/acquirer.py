@@ -3,7 +3,8 @@
 import json
 
 from lostcard.errors import PolicyError
-from lostcard.override import check, with_overrides
+from lostcard.collector.policy_check import check
+from lostcard.override import with_overrides
 from lostcard.policy import DEFAULT
 
 
@@ -16,4 +17,4 @@ def load_policy(path=None):
             overrides = json.load(f)
     except (OSError, ValueError) as exc:
         raise PolicyError("policy file %s: %s" % (path, exc))
-    return with_overrides(DEFAULT, overrides)
+    return check(with_overrides(DEFAULT, overrides))

@@ -4,7 +4,8 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 """
 
 from lostcard.cardfacts import civil_year_month, luhn_ok, older_version, parse_expiry, tvr_bit
-from lostcard.override import build, rows, without
+from lostcard.collector.policy_check import rows
+from lostcard.override import build, without
 from lostcard.table import row
 from sample_events import NOW
 

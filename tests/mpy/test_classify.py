@@ -5,7 +5,6 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 
 from lostcard.decision import classify
 from lostcard.policy import DEFAULT
-from lostcard.override import rows
 from sample_events import base_event, rules_of
 
 
@@ -105,6 +104,8 @@ def test_unknown_code_is_undetermined_without_errors():
 
 
 def test_named_causes_carry_their_evidence():
+    from lostcard.collector.policy_check import rows  # here: the other tests need its heap
+
     for r in rows(DEFAULT["response_codes"]):
         code = r[0]
         d = classify(base_event(code))

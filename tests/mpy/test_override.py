@@ -14,10 +14,14 @@ from sample_events import base_event
 
 def test_acquirer_override_maps_42_to_stolen():
     policy = with_overrides(DEFAULT, {"name": "acq-x", "response_codes": {
-        "42": ["rc_stolen", "card_compromised", 95, "reported_stolen", "", "stolen (acq-x)"],
+        "42": ["rc_stolen", "card_compromised", 95, "reported_stolen", "p", "stolen (acq-x)"],
         "05": None}})
     d = classify(base_event("42"), policy)
     assert d["cause"] == "card_compromised" and d["action"] == "retain_card"
+    # a code not flagged "pick up" never makes a cashier retain a card (docs/RULES.md)
+    unflagged = with_overrides(DEFAULT, {"name": "acq-y", "response_codes": {
+        "42": ["rc_stolen", "card_compromised", 95, "reported_stolen", "", "stolen (acq-y)"]}})
+    assert classify(base_event("42"), unflagged)["action"] == "call_acquirer"
     assert d["policy"] == DEFAULT["version"] + "+acq-x"
     assert row(policy["response_codes"], "05") is None
     assert row(DEFAULT["response_codes"], "05") is not None

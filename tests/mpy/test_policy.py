@@ -4,7 +4,7 @@ Runs unchanged on CPython (pytest) and on MicroPython (runner.py): plain asserts
 """
 
 from lostcard.decision import classify
-from lostcard.override import check, rows
+from lostcard.collector.policy_check import check, rows
 from lostcard.policy import DEFAULT
 from lostcard.table import row
 from lostcard.vocab import ACTIONS, CAUSES, RULE_CAUSES
