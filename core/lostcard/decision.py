@@ -33,8 +33,14 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
     priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
         else 3
     action = _lookup(policy["actions"], "", subcause, cause)[0]
-    if context is not None:
-        action = _guard(action, context, applied)
+    # the safety rules that act on the action (docs/RULES.md); `applied` names those that did
+    if action == "retain_card" and context is not None \
+            and not (context["issuer_pickup"] or context["fit_list_hit"]):
+        applied.append("retain_only_on_the_issuers_word")
+        action = "call_acquirer"
+    if action == "retry_online" and context is not None and context["approval"]:
+        applied.append("no_retry_after_an_approval")
+        action = "call_acquirer"
     alert = None
     if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
         alert = row(policy["texts"], "alert:tamper")
@@ -57,18 +63,6 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         "policy": policy["version"],
         "errors": errors,
     }
-
-
-def _guard(action, context, applied):
-    """The action after the safety rules that act on it (docs/RULES.md); the names of those that
-    changed it are appended to `applied`."""
-    if action == "retain_card" and not (context["issuer_pickup"] or context["fit_list_hit"]):
-        applied.append("retain_only_on_the_issuers_word")
-        action = "call_acquirer"
-    if action == "retry_online" and context["approval"]:
-        applied.append("no_retry_after_an_approval")
-        action = "call_acquirer"
-    return action
 
 
 def _weigh(items, policy, context):

@@ -205,7 +205,7 @@ def _terminal(ev, facts, limits, clock_trusted, context):
         ev.add("tamper", discounts=("issuer_pickup",) if context["issuer_pickup"] else ())
     if facts["config_ok"] is False:
         ev.add("config_error")
-    if "unfit_firmware" in context["unfit"]:
+    if context["outdated"]:
         ev.add("outdated_firmware", (facts["firmware"], facts["min_firmware"]))
     if facts["training_mode"] is True:
         ev.add("training_mode")
@@ -223,16 +223,11 @@ def context_of(facts, policy):
     the terminal unfit to judge a card by itself (docs/RULES.md)."""
     limits = policy["limits"]
     clock_trusted = _clock_trusted(facts, limits)
-    unfit = ()
-    if facts["tamper"] is True:
-        unfit += ("unfit_tampered",)
-    if facts["config_ok"] is False:
-        unfit += ("unfit_config",)
     fw, least = facts["firmware"], facts["min_firmware"]
-    if fw is not None and least is not None and older_version(fw, least):
-        unfit += ("unfit_firmware",)
-    if clock_trusted is False:
-        unfit += ("unfit_clock",)
+    outdated = fw is not None and least is not None and older_version(fw, least)
+    # tampered, misconfigured, outdated or with a clock it cannot trust: unfit to judge a card
+    unfit = ("unfit_terminal",) if facts["tamper"] is True or facts["config_ok"] is False \
+        or outdated or clock_trusted is False else ()
     age = facts["hotlist_age_s"]
     if age is not None and age > limits["hotlist_max_age_s"]:
         unfit += ("stale_hotlist",)
@@ -251,6 +246,7 @@ def context_of(facts, policy):
     list_hit = pickup and source == "terminal" or facts["tvr"] is not None \
         and tvr_bit(facts["tvr"], 1, 5)
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
+            "outdated": outdated,
             "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
             "pickup": pickup, "list_hit": list_hit,
             # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list...
