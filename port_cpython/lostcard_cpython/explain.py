@@ -12,6 +12,7 @@ from lostcard.event import FIELDS, NAMES, read_event
 from lostcard.table import row
 
 from .jsonl import _events, dumps
+from .rulesdoc import SAFETY_RULES
 
 # a fact's flat name (lostcard.event.NAMES) -> its place in the event, as docs/EVENT.md writes it
 DOTTED = {NAMES[i // 4]: (FIELDS[i] + "." if FIELDS[i] else "") + FIELDS[i + 1]
@@ -20,11 +21,7 @@ DOTTED = {NAMES[i // 4]: (FIELDS[i] + "." if FIELDS[i] else "") + FIELDS[i + 1]
 # why a cause could not win (decision._weigh), by the rule's name in docs/RULES.md
 PICKUP_OUTWEIGHS_OPERATOR = "pickup_outweighs_operator"
 TRAINING_IS_OPERATOR = "training_is_operator"
-WHY_EXCLUDED = {
-    PICKUP_OUTWEIGHS_OPERATOR: "a pick-up code: what the operator did never outweighs it",
-    TRAINING_IS_OPERATOR: "training mode: no issuer heard the request, only operator_error "
-                          "can win",
-}
+WHY_EXCLUDED = {name: what for name, where, what in SAFETY_RULES}
 
 
 def _facts(facts):
