@@ -34,7 +34,8 @@ def test_a_changed_policy_changes_the_doc():
     assert "| unfit_config | 25% |" in rulesdoc.render(policy)
     assert "| unfit_config | 20% |" in rulesdoc.render()
     policy = copy.copy(DEFAULT)
-    policy["rules"] = DEFAULT["rules"].replace("\ntamper|device_fault|85|", "\ntamper|device_fault|90|")
+    policy["rules"] = DEFAULT["rules"].replace("\ntamper|device_fault|85|",
+                                               "\ntamper|device_fault|90|")
     assert rulesdoc.render(policy) != rulesdoc.render()
 
 

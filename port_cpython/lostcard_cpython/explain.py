@@ -166,8 +166,9 @@ def render(number, acc):
     elif w["cause"] != "undetermined":
         lines.append("  winner: %s (%d points)" % (w["cause"], w["points"]))
     if r is not None:
-        lines.append("  runner-up: %s (%d points%s)" % (r["cause"], r["points"],
-                                                       ", excluded" if r["excluded"] else ""))
+        lines.append("  %s: %s (%d points%s)" % (
+            "best cause" if w["cause"] == "undetermined" else "runner-up", r["cause"],
+            r["points"], ", excluded" if r["excluded"] else ""))
     for x in acc["excluded"]:
         lines.append("  excluded from winning: %s (%d points), by %s: %s" % (
             x["cause"], x["points"], x["by"], x["why"]))
