@@ -57,8 +57,9 @@ def test_a_discount_names_itself_its_share_and_the_points_before_it():
     acc = account(TAMPERED, DEFAULT)
     lost = next(e for e in acc["evidence"] if e["rule"] == "rc_lost")
     assert lost["points_before_discounts"] == 90 and lost["points"] == 18
-    assert lost["discounts"] == [{"name": "unfit_tampered", "kept_percent": 20,
-                                  "note": "the terminal is tampered"}]
+    assert lost["discounts"] == [{"name": "unfit_terminal", "kept_percent": 20,
+                                  "note": "the terminal is unfit to judge (tamper, "
+                                          "configuration, firmware or clock)"}]
     down = next(e for e in acc["evidence"] if e["rule"] == "link_down")
     assert [d["name"] for d in down["discounts"]] == ["device_explains_offline"]
     assert (down["points_before_discounts"], down["points"]) == (55, 16)
@@ -102,10 +103,10 @@ def test_text_account_reads_line_by_line():
     assert first.startswith("event 1 (id k)\n")
     assert "    terminal.tamper = true\n" in first
     assert "+85 device_fault      tamper: tamper sensor triggered" in first
-    assert "undermined: 90 -> 18 by unfit_tampered keeps 20% (the terminal is tampered)" in first
+    assert "undermined: 90 -> 18 by unfit_terminal keeps 20% (the terminal is unfit to judge (tamper, configuration, firmware or clock))" in first
     assert "  winner: device_fault (85 points)\n" in first
     assert "  runner-up: card_compromised (18 points)\n" in first
-    assert "  ALERT: 终端疑被篡改：停用并上报 | Tamper: stop using, report it" in first
+    assert "  ALERT: 终端疑被篡改：停用并上报 | Tamper suspected: stop, report" in first
     assert second.startswith("event 2\n")
     assert "  safety rule no_retry_after_an_approval: retry_online -> call_acquirer\n" in second
     assert "action call_acquirer" in second and "ALERT" not in second

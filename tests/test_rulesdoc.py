@@ -30,9 +30,9 @@ def test_rules_md_is_the_generators_output():
 def test_a_changed_policy_changes_the_doc():
     # what makes the test above fail when the policy moves and the doc does not
     policy = copy.copy(DEFAULT)
-    policy["discounts"] = DEFAULT["discounts"].replace("\nunfit_config|20\n", "\nunfit_config|25\n")
-    assert "| unfit_config | 25% |" in rulesdoc.render(policy)
-    assert "| unfit_config | 20% |" in rulesdoc.render()
+    policy["discounts"] = DEFAULT["discounts"].replace("\nunfit_terminal|20\n", "\nunfit_terminal|25\n")
+    assert "| unfit_terminal | 25% |" in rulesdoc.render(policy)
+    assert "| unfit_terminal | 20% |" in rulesdoc.render()
     policy = copy.copy(DEFAULT)
     policy["rules"] = DEFAULT["rules"].replace("\ntamper|device_fault|85|",
                                                "\ntamper|device_fault|90|")

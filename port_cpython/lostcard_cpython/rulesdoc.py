@@ -17,11 +17,11 @@ SAFETY_RULES = (
      "did never outweighs a pick-up code"),
     ("training_is_operator", "lostcard.decision._weigh",
      "training mode: no issuer heard the request, only operator_error can win"),
-    ("retain_only_on_the_issuers_word", "lostcard.decision._guard",
+    ("retain_only_on_the_issuers_word", "lostcard.decision._decision",
      "retain_card becomes call_acquirer unless the issuer itself answered pick up (from the "
      "host, STAN not mismatched, not in training, keyed data sound) or a fit terminal's own "
      "fresh hot list holds the card"),
-    ("no_retry_after_an_approval", "lostcard.decision._guard",
+    ("no_retry_after_an_approval", "lostcard.decision._decision",
      "retry_online becomes call_acquirer when the host's answer was an approval (flag a): a "
      "second authorisation could charge twice"),
     ("tamper_alert", "lostcard.decision._decision",
@@ -56,10 +56,9 @@ DISCOUNT_USE = {
                          "limits plausible_time_min..plausible_time_max",
                          ("rc:e", "tvr_expired_application", "tvr_not_yet_effective")),
     "stale_hotlist": ("`terminal.hotlist_age_s` above limits hotlist_max_age_s", UNFIT),
-    "unfit_tampered": ("`terminal.tamper` is true", UNFIT),
-    "unfit_config": ("`terminal.config_ok` is false", UNFIT),
-    "unfit_firmware": ("`terminal.firmware` older than `terminal.min_firmware`", UNFIT),
-    "unfit_clock": ("the clock is not trusted (as for bad_clock_expiry)", UNFIT),
+    "unfit_terminal": ("`terminal.tamper` true, `terminal.config_ok` false, `terminal.firmware` "
+                       "older than `terminal.min_firmware`, or the clock not trusted (as for "
+                       "bad_clock_expiry)", UNFIT),
     "keyed_data_wrong": ("`card.entry_mode` manual and the keyed PAN is not 12 to 19 digits or "
                          "fails Luhn, or the keyed expiry is not a valid YYMM",
                          ("rc:card", "exception_file")),
@@ -115,8 +114,8 @@ Each holds for every event; tests/test_safety.py checks them as properties over 
    code of source terminal) when the terminal is tampered, its configuration invalid, its firmware
    below its minimum, its clock untrusted or its hot list stale; any pick-up in training mode; any
    pick-up with a keyed PAN that fails Luhn or its length, or a keyed expiry that is not a date.
-   Kept by: discounts unfit_tampered, unfit_config, unfit_firmware, unfit_clock, stale_hotlist,
-   training_no_issuer, keyed_data_wrong; safety rule retain_only_on_the_issuers_word.
+   Kept by: discounts unfit_terminal, stale_hotlist, training_no_issuer, keyed_data_wrong;
+   safety rule retain_only_on_the_issuers_word.
 2. **A tamper flag always yields the stop-using alert** (the decision's `alert`), whatever the
    decision, beside what to do with the card. Kept by: tamper_alert.
 3. **Training mode: the cause is always operator_error** (for a well-formed event): no real
