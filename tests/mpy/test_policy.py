@@ -59,3 +59,18 @@ def test_every_rule_is_explained_and_every_explanation_fills_in():
     texts = DEFAULT["texts"]
     for r in rows(DEFAULT["rules"]):
         assert row(texts, "why:" + r[0]) is not None, r[0]
+
+
+def test_a_retain_code_without_the_pick_up_flag_is_refused():
+    from lostcard.errors import PolicyError
+    from lostcard.override import with_overrides
+
+    entry = ["rc_stolen", "card_compromised", 95, "reported_stolen", "", "stolen (acq-z)"]
+    unflagged = with_overrides(DEFAULT, {"name": "acq-z", "response_codes": {"42": entry}})
+    try:
+        check(unflagged)
+        raise AssertionError("a retain code without the p flag passed the check")
+    except PolicyError as exc:
+        assert "42" in str(exc) and "flagged p" in str(exc), exc
+    entry[4] = "p"
+    check(with_overrides(DEFAULT, {"name": "acq-z", "response_codes": {"42": entry}}))

@@ -47,6 +47,11 @@ def check(policy):
 def _check(policy):
     for r in rows(policy["response_codes"]):
         check_code_entry(r[0], [r[1], r[2], int(r[3]), r[4], r[5], r[6]])
+        # a code meant to retain cards that is not flagged "p" would never retain one: say so
+        # where the acquirer writes it, not at the counter (docs/RULES.md)
+        action = row(policy["actions"], r[4]) or row(policy["actions"], r[2])
+        if action is not None and action[0] == "retain_card" and "p" not in r[5]:
+            fail("response code %s leads to retain_card but is not flagged p (pick up)" % r[0])
     texts = policy["texts"]
     for r in rows(policy["rules"]):
         if len(r) != 4 or r[1] not in RULE_CAUSES or not 0 <= int(r[2]) <= 100 or not r[3]:
