@@ -70,7 +70,7 @@ def test_winner_runner_up_and_the_operator_evidence_a_pickup_code_outweighs():
     assert acc["winner"] == {"cause": "card_compromised", "points": 90}
     assert acc["runner_up"] == {"cause": "operator_error", "points": 120, "excluded": True}
     assert [(x["cause"], x["points"], x["by"]) for x in acc["excluded"]] == \
-        [("operator_error", 120, "pickup_outweighs_operator")]
+        [("operator_error", 120, "issuers_word_decides")]
     assert acc["decision"]["action"] == "retain_card" and acc["guards"] == []
 
 

@@ -34,13 +34,19 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         else 3
     action = _lookup(policy["actions"], "", subcause, cause)[0]
     # the safety rules that act on the action (docs/RULES.md); `applied` names those that did
-    if action == "retain_card" and context is not None \
-            and not (context["issuer_pickup"] or context["fit_list_hit"]):
-        applied.append("retain_only_on_the_issuers_word")
-        action = "call_acquirer"
-    if action == "retry_online" and context is not None and context["approval"]:
-        applied.append("no_retry_after_an_approval")
-        action = "call_acquirer"
+    if context is not None:
+        if action == "retain_card" and not (context["issuer_pickup"] or context["fit_list_hit"]):
+            applied.append("retain_only_on_the_issuers_word")
+            action = "call_acquirer"
+        if action != "call_acquirer" and context["approval"]:
+            applied.append("no_retry_after_an_approval")  # nor anything else: reverse first
+            action = "call_acquirer"
+        if action == "retry_online" and context["never_retry"]:
+            applied.append("no_retry_after_never_approve")
+            action = "return_card"
+        if action in ("retry_online", "reenter_card") and tampered:
+            applied.append("stop_using_a_tampered_terminal")
+            action = "service_terminal"
     alert = None
     if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
         alert = row(policy["texts"], "alert:tamper")
@@ -65,6 +71,12 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
     }
 
 
+def _raw_tamper(event):
+    """Whether a malformed event still says tamper (1, "yes"...): the alarm is never lost."""
+    terminal = event.get("terminal") if isinstance(event, dict) else None
+    return isinstance(terminal, dict) and terminal.get("tamper") not in (None, False, 0, "")
+
+
 def _weigh(items, policy, context):
     """(cause, subcause, confidence, scores, excluded) for the evidence `items`."""
     scores = {}
@@ -75,6 +87,9 @@ def _weigh(items, policy, context):
     excluded = ()
     if context["unheard"]:
         candidates = ("operator_error",)
+    elif context["issuer_pickup"]:  # the strongest evidence there is (docs/RULES.md)
+        candidates = (context["entry"][1],)
+        excluded = tuple(cause for cause in scores if cause != candidates[0])
     else:
         candidates = TIE_ORDER
         if context["pickup"]:
@@ -125,7 +140,7 @@ def decide(event, policy, trace=None):
     safety rules excluded or changed."""
     facts, errors = read_event(event)
     offline = facts["code"] is None or answer_source(facts, policy) != "host"
-    tampered = facts["tamper"] is True
+    tampered = facts["tamper"] is True or errors and _raw_tamper(event)
     if errors:
         return _decision(facts["id"], "undetermined", "invalid_event", 0, offline, [], policy,
                          errors, tampered)

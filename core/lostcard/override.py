@@ -43,9 +43,9 @@ def check_code_entry(code, entry):
         fail("response code %s: unknown cause %r" % (code, cause))
     if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 100:
         fail("response code %s: points must be 0..100" % code)
-    for flag in flags:  # e: says expired, p: pick up, a: the host's approval (policy.py)
-        if flag not in "epa" or flags.count(flag) > 1:
-            fail("response code %s: flags must be letters of 'epa', each once" % code)
+    for flag in flags:  # e: expired, p: pick up, a: approval, n: never approve (policy.py)
+        if flag not in "epan" or flags.count(flag) > 1:
+            fail("response code %s: flags must be letters of 'epan', each once" % code)
 
 
 def with_overrides(base, overrides):

@@ -76,7 +76,8 @@ DISCOUNTS = (
 # ISO 8583 field 39 or terminal ARC|rule|cause|points|subcause|flags|meaning
 # flags: "e" = the code says the card is expired (undermined by a bad terminal clock),
 # "p" = pick up the card (only the issuer's word justifies retaining it), "a" = the host's
-# approval (arriving as a decline, an authorisation may stand at the issuer)
+# approval (arriving as a decline, an authorisation may stand at the issuer), "n" = the issuer
+# will never approve (Visa category 1 with the pick-up codes: no retry with the same card)
 RESPONSE_CODES = (
     "\n"
     "00|rc_approved|network_fault|40|answer_mismatch|a|approved\n"
@@ -86,17 +87,17 @@ RESPONSE_CODES = (
     "05|rc_do_not_honour|card_compromised|25|issuer_decline||do not honour\n"
     "07|rc_fraud_pickup|card_compromised|90|fraud_pickup|p|pick up card, special condition (fraud)\n"
     "14|rc_invalid_card_number|card_data_error|70|invalid_pan||invalid card number\n"
-    "15|rc_no_such_issuer|card_data_error|60|unknown_issuer||no such issuer\n"
+    "15|rc_no_such_issuer|card_data_error|60|unknown_issuer|n|no such issuer\n"
     "33|rc_expired_pickup|card_data_error|60|expired_pickup|ep|expired card, pick up\n"
     "34|rc_fraud_pickup|card_compromised|85|fraud_pickup|p|suspected fraud, pick up\n"
     "41|rc_lost|card_compromised|90|reported_lost|p|lost card, pick up\n"
     "43|rc_stolen|card_compromised|95|reported_stolen|p|stolen card, pick up\n"
     "54|rc_expired|card_data_error|70|expired_card|e|expired card\n"
     "55|rc_incorrect_pin|card_data_error|60|wrong_pin||incorrect PIN\n"
-    "57|rc_not_permitted_cardholder|operator_error|45|txn_not_permitted||transaction not permitted to cardholder\n"
+    "57|rc_not_permitted_cardholder|operator_error|45|txn_not_permitted|n|transaction not permitted to cardholder\n"
     "58|rc_not_permitted_terminal|device_fault|45|config_error||transaction not permitted to terminal\n"
     "59|rc_suspected_fraud|card_compromised|80|suspected_fraud||suspected fraud\n"
-    "62|rc_restricted|card_compromised|45|restricted_card||restricted card\n"
+    "62|rc_restricted|card_compromised|45|restricted_card|n|restricted card\n"
     "68|rc_late_response|network_fault|85|late_answer||response received too late\n"
     "75|rc_pin_tries_exceeded|card_data_error|60|pin_tries_exceeded||PIN tries exceeded\n"
     "91|rc_issuer_unavailable|network_fault|80|issuer_unavailable||issuer or switch inoperative\n"

@@ -232,7 +232,8 @@ def context_of(facts, policy):
     if age is not None and age > limits["hotlist_max_age_s"]:
         unfit += ("stale_hotlist",)
     pan, expiry = facts["pan"], facts["expiry"]
-    keyed_wrong = ("keyed_data_wrong",) if facts["entry_mode"] == "manual" and (
+    # card data that fails its own checks, keyed or read, is not the card in the cashier's hand
+    keyed_wrong = ("keyed_data_wrong",) if (
         pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
         or expiry is not None and parse_expiry(expiry) is None) else ()
     code = facts["code"]
@@ -241,20 +242,30 @@ def context_of(facts, policy):
         source = answer_source(facts, policy)
         entry = row(policy["response_codes"], code)
     training = facts["training_mode"] is True
-    pickup = entry is not None and "p" in entry[4] and not training
+    tvr = facts["tvr"]
     # the terminal said "pick up" itself: its own hot list (the TVR bit) or a code of its making
-    list_hit = pickup and source == "terminal" or facts["tvr"] is not None \
-        and tvr_bit(facts["tvr"], 1, 5)
+    list_hit = not training and (tvr is not None and tvr_bit(tvr, 1, 5) or entry is not None
+                                 and "p" in entry[4] and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
             "outdated": outdated,
             "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
-            "pickup": pickup, "list_hit": list_hit,
-            # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list...
-            "fit_list_hit": list_hit and not unfit and not training and not keyed_wrong,
-            # ...and the issuer's own word
-            "issuer_pickup": pickup and source == "host" and facts["stan_match"] is not False
-            and not keyed_wrong,
-            "approval": entry is not None and "a" in entry[4] and not training}
+            # a pick-up code or the terminal's own list: what the operator did never outweighs it
+            "pickup": list_hit or entry is not None and "p" in entry[4] and not training,
+            "list_hit": list_hit,
+            # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list,
+            # every fact of its fitness known...
+            "fit_list_hit": list_hit and not unfit and not keyed_wrong and facts["tamper"] is False
+            and facts["config_ok"] is True and clock_trusted is True and fw is not None
+            and least is not None and age is not None,
+            # ...and the issuer's own word: from the host, to this request, authenticated
+            "issuer_pickup": entry is not None and "p" in entry[4] and not training
+            and facts["source"] == "host" and facts["stan_match"] is True and not keyed_wrong
+            and not (tvr is not None and tvr_bit(tvr, 5, 7)),
+            "approval": entry is not None and "a" in entry[4] and not training,
+            # the issuer will never approve this card: retrying it costs the acquirer a fee
+            "never_retry": entry is not None and ("p" in entry[4] or "n" in entry[4])
+            and not training and source == "host" and facts["stan_match"] is not False
+            and not keyed_wrong}
 
 
 def collect(facts, policy, context=None):

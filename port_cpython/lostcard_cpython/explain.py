@@ -20,6 +20,7 @@ DOTTED = {NAMES[i // 4]: (FIELDS[i] + "." if FIELDS[i] else "") + FIELDS[i + 1]
 
 # why a cause could not win (decision._weigh), by the rule's name in docs/RULES.md
 PICKUP_OUTWEIGHS_OPERATOR = "pickup_outweighs_operator"
+ISSUERS_WORD_DECIDES = "issuers_word_decides"
 TRAINING_IS_OPERATOR = "training_is_operator"
 WHY_EXCLUDED = {name: what for name, where, what in SAFETY_RULES}
 
@@ -91,7 +92,8 @@ def account(event, policy):
     for cause in trace.get("excluded", ()):
         if cause in scores:  # a cause with no evidence lost nothing
                 excluded.append({"cause": cause, "points": scores[cause],
-                             "by": PICKUP_OUTWEIGHS_OPERATOR})
+                                 "by": ISSUERS_WORD_DECIDES if context.get("issuer_pickup")
+                                 else PICKUP_OUTWEIGHS_OPERATOR})
     if context.get("unheard"):
         for cause in ranking:
             if cause != "operator_error":

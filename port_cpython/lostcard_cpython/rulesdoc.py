@@ -12,18 +12,28 @@ from lostcard.table import row
 
 # The safety rules of the weighing and of the action: name, where it lives, what it does.
 SAFETY_RULES = (
+    ("issuers_word_decides", "lostcard.decision._weigh",
+     "the issuer's own pick-up (flag p from source host, STAN matching, issuer authentication "
+     "not failed, card data sound, not in training): its cause wins, whatever else the terminal "
+     "reports; the strongest evidence there is"),
     ("pickup_outweighs_operator", "lostcard.decision._weigh",
-     "a pick-up code (flag p) outside training: operator_error cannot win; what the operator "
-     "did never outweighs a pick-up code"),
+     "a pick-up code (flag p) or the terminal's own hot list outside training: operator_error "
+     "cannot win; what the operator did never outweighs a pick-up"),
     ("training_is_operator", "lostcard.decision._weigh",
      "training mode: no issuer heard the request, only operator_error can win"),
     ("retain_only_on_the_issuers_word", "lostcard.decision._decision",
-     "retain_card becomes call_acquirer unless the issuer itself answered pick up (from the "
-     "host, STAN not mismatched, not in training, keyed data sound) or a fit terminal's own "
-     "fresh hot list holds the card"),
+     "retain_card becomes call_acquirer unless the issuer itself answered pick up (as for "
+     "issuers_word_decides) or a fit terminal's own fresh hot list holds the card (tamper, "
+     "configuration, firmware, clock and list age all known and sound)"),
     ("no_retry_after_an_approval", "lostcard.decision._decision",
-     "retry_online becomes call_acquirer when the host's answer was an approval (flag a): a "
-     "second authorisation could charge twice"),
+     "any action but call_acquirer becomes call_acquirer when the host's answer was an "
+     "approval (flag a): an authorisation may stand, a second could charge twice"),
+    ("no_retry_after_never_approve", "lostcard.decision._decision",
+     "retry_online becomes return_card after the issuer's 'never approve' (flags p, n from the "
+     "host, STAN not mismatched): a retry of the same card costs a reattempt fee"),
+    ("stop_using_a_tampered_terminal", "lostcard.decision._decision",
+     "retry_online or reenter_card becomes service_terminal when the terminal reports tamper: "
+     "nothing more is done on a possible skimmer"),
     ("tamper_alert", "lostcard.decision._decision",
      "a tamper flag read from the event puts the stop-using alert beside the decision, "
      "whatever the decision (also for a malformed event)"),
@@ -34,7 +44,9 @@ FLAGS = (
     ("e", "the code says the card is expired: cut by an untrusted clock (bad_clock_expiry)"),
     ("p", "pick up the card: retain only on the issuer's word (retain_only_on_the_issuers_word), "
           "and operator evidence cannot win (pickup_outweighs_operator)"),
-    ("a", "the host's approval: never retry online (no_retry_after_an_approval)"),
+    ("a", "the host's approval: only call_acquirer (no_retry_after_an_approval)"),
+    ("n", "the issuer will never approve (Visa category 1): no retry online "
+          "(no_retry_after_never_approve)"),
 )
 
 # Response-code evidence a discount cuts, by kind (rendered with the codes the policy has):
