@@ -71,11 +71,12 @@ DISCOUNT_USE = {
     "unfit_terminal": ("`terminal.tamper` true, `terminal.config_ok` false, `terminal.firmware` "
                        "older than `terminal.min_firmware`, or the clock not trusted (as for "
                        "bad_clock_expiry)", UNFIT),
-    "keyed_data_wrong": ("`card.entry_mode` manual and the keyed PAN is not 12 to 19 digits or "
-                         "fails Luhn, or the keyed expiry is not a valid YYMM",
+    "keyed_data_wrong": ("the card's PAN, keyed or read, is not 12 to 19 digits or fails Luhn, "
+                         "or its expiry is not a valid YYMM",
                          ("rc:card", "exception_file")),
-    "issuer_pickup": ("the issuer's own pick-up: a code flagged p from the host, STAN not "
-                      "mismatched, not in training, keyed data sound", ("tamper",)),
+    "issuer_pickup": ("the issuer's own pick-up: a code flagged p from the host, STAN "
+                      "matching, issuer authentication not failed, not in training, card data "
+                      "sound", ("tamper",)),
     "forced_fallback_swipe": ("`operator.forced_fallback` is true", ("chip_card_swiped",)),
     "device_explains_offline": ("`terminal.tamper` true or `terminal.config_ok` false: the "
                                 "terminal cannot reach the host", OFFLINE),
@@ -121,29 +122,33 @@ or a fit terminal's fresh hot list, and nothing that contradicts the card's own 
 Each holds for every event; tests/test_safety.py checks them as properties over generated events
 (hypothesis on CPython, the same seeded events on MicroPython deciding identically).
 
-1. **No retain_card from an unfit terminal, in training mode, or on keyed data that fails its own
-   checks.** A pick-up from the terminal's own making (its hot list, TVR byte 1 bit 5, or a pick-up
-   code of source terminal) when the terminal is tampered, its configuration invalid, its firmware
-   below its minimum, its clock untrusted or its hot list stale; any pick-up in training mode; any
-   pick-up with a keyed PAN that fails Luhn or its length, or a keyed expiry that is not a date.
-   Kept by: discounts unfit_terminal, stale_hotlist, training_no_issuer, keyed_data_wrong;
-   safety rule retain_only_on_the_issuers_word.
+1. **No retain_card without the issuer's word or a fit terminal's fresh list.** The issuer's word
+   is a pick-up code (flag p) from source host, STAN matching, issuer authentication not failed,
+   not in training, the card data sound. A fit terminal's fresh list: its own hot list (TVR byte 1
+   bit 5, or a pick-up code of source terminal) with tamper false, configuration valid, firmware
+   at or above its minimum, clock trusted and list age under the limit, each of them known. So never
+   from an unfit terminal, in training mode, or with a PAN that fails Luhn or its length, or an
+   expiry that is not a date. Kept by: discounts unfit_terminal, stale_hotlist,
+   training_no_issuer, keyed_data_wrong; safety rule retain_only_on_the_issuers_word.
 2. **A tamper flag always yields the stop-using alert** (the decision's `alert`), whatever the
-   decision, beside what to do with the card. Kept by: tamper_alert.
+   decision, beside what to do with the card; and nothing more is done on that terminal (no
+   retry, no re-entry). Kept by: tamper_alert, stop_using_a_tampered_terminal.
 3. **Training mode: the cause is always operator_error** (for a well-formed event): no real
    authorisation happens. Kept by: training_is_operator; discount training_no_issuer.
-4. **What the operator did never outweighs a pick-up code** (repeated attempts, forced fallback,
-   wrong transaction type), even a terminal-made one from an unfit terminal. Kept by:
-   pickup_outweighs_operator.
-5. **No retry_online after the host's approval** (flag a): the first authorisation may stand.
-   Kept by: no_retry_after_an_approval.
-6. **No message asserts a fact the evidence contradicts.** "Card expired" never with an expiry
-   that is not a valid date (the message says the expiry was keyed wrong) or an untrusted clock
+4. **What the operator did never outweighs a pick-up** (repeated attempts, forced fallback,
+   wrong transaction type), even a terminal-made one from an unfit terminal; and the issuer's own
+   pick-up outweighs everything. Kept by: pickup_outweighs_operator, issuers_word_decides.
+5. **Nothing but call_acquirer after the host's approval** (flag a): the first authorisation may
+   stand. Kept by: no_retry_after_an_approval.
+6. **No retry_online after the issuer's "never approve"** (flags p, n: Visa category 1).
+   Kept by: no_retry_after_never_approve, issuers_word_decides.
+7. **No message asserts a fact the evidence contradicts.** "Card expired" never with an expiry
+   that is not a valid date (the message says the expiry is wrong) or an untrusted clock
    (rule card_expired needs a trusted clock; discounts bad_clock_expiry, keyed_data_wrong); when a
    safety rule changes the action, the messages are that rule's, not the overruled action's.
    Kept by: discounts bad_clock_expiry, keyed_data_wrong; the guards' messages
    (`lostcard.decision._decision`).
-7. **Adding evidence for a cause never lowers that cause's points.** Every rule's points are
+8. **Adding evidence for a cause never lowers that cause's points.** Every rule's points are
    >= 0, and a discount cuts only the evidence it undermines; where the undermining fact is itself
    evidence for the same cause, the rule it adds outweighs the most it can cut (table "Discounts
    against their own cause" below). Kept by: the weights of `lostcard.policy`.
