@@ -49,8 +49,8 @@ def tvr_bit(tvr, byte, bit):
 
 
 def older_version(have, need):
-    """True if version `have` is older than `need` ("2.4" equals "2.4.0"); False if either has
-    no readable number. Leading digits of each dotted part count ("3rc1" is 3)."""
+    """True if version `have` is older than `need` ("2.4" equals "2.4.0"), False if not; None
+    if either has no readable number. Leading digits of each dotted part count ("3rc1" is 3)."""
     versions = []
     for text in (have, need):
         parts = []
@@ -59,7 +59,7 @@ def older_version(have, need):
             while digits < len(part) and "0" <= part[digits] <= "9":
                 digits += 1
             if not digits:
-                return False
+                return None
             parts.append(int(part[:digits]))
         versions.append(parts)
     a, b = versions

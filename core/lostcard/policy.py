@@ -66,6 +66,7 @@ DISCOUNTS = (
     "unfit_terminal|20\n"
     "keyed_data_wrong|20\n"
     "issuer_pickup|30\n"
+    "expiry_says_valid|20\n"
     "forced_fallback_swipe|30\n"
     "device_explains_offline|30\n"
     "own_list_explains_offline|30\n"

@@ -87,8 +87,10 @@ def _response(ev, facts, context):
         discounts = context["unheard"]  # training mode: no issuer heard this request
         if source == "host" and facts["stan_match"] is False:
             discounts += ("stale_answer",)
-        if "e" in flags and context["clock_trusted"] is False:
-            discounts += ("bad_clock_expiry",)
+        if "e" in flags:
+            discounts += context["valid_expiry"]
+            if context["clock_trusted"] is False:
+                discounts += ("bad_clock_expiry",)
         if source == "terminal" and cause == "network_fault":
             discounts += blocked
         if cause in ("card_compromised", "card_data_error"):
@@ -169,7 +171,7 @@ def _tvr(ev, facts, limits, clock_trusted, context):
         ev.add("icc_data_missing")
     untrusted = ("bad_clock_expiry",) if clock_trusted is False else ()
     if tvr_bit(tvr, 2, 7):
-        ev.add("tvr_expired_application", discounts=untrusted)
+        ev.add("tvr_expired_application", discounts=untrusted + context["valid_expiry"])
     if tvr_bit(tvr, 2, 6):
         ev.add("tvr_not_yet_effective", discounts=untrusted)
     if tvr_bit(tvr, 4, 8) and facts["network"] in ("down", "degraded"):
@@ -236,6 +238,10 @@ def context_of(facts, policy):
     keyed_wrong = ("keyed_data_wrong",) if (
         pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
         or expiry is not None and parse_expiry(expiry) is None) else ()
+    when = parse_expiry(expiry) if expiry is not None else None
+    # the card's own expiry, read under a trusted clock, says it has not expired
+    valid_expiry = ("expiry_says_valid",) if when is not None and clock_trusted is True \
+        and facts["time"] is not None and when >= civil_year_month(facts["time"]) else ()
     code = facts["code"]
     source = entry = None
     if code is not None:
@@ -247,7 +253,7 @@ def context_of(facts, policy):
     list_hit = not training and (tvr is not None and tvr_bit(tvr, 1, 5) or entry is not None
                                  and "p" in entry[4] and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
-            "outdated": outdated,
+            "outdated": outdated, "valid_expiry": valid_expiry,
             "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
             "pickup": list_hit or entry is not None and "p" in entry[4] and not training,
@@ -255,8 +261,8 @@ def context_of(facts, policy):
             # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list,
             # every fact of its fitness known...
             "fit_list_hit": list_hit and not unfit and not keyed_wrong and facts["tamper"] is False
-            and facts["config_ok"] is True and clock_trusted is True and fw is not None
-            and least is not None and age is not None,
+            and facts["config_ok"] is True and clock_trusted is True and age is not None
+            and fw is not None and least is not None and older_version(fw, least) is False,
             # ...and the issuer's own word: from the host, to this request, authenticated
             "issuer_pickup": entry is not None and "p" in entry[4] and not training
             and facts["source"] == "host" and facts["stan_match"] is True and not keyed_wrong

@@ -77,6 +77,8 @@ DISCOUNT_USE = {
     "issuer_pickup": ("the issuer's own pick-up: a code flagged p from the host, STAN "
                       "matching, issuer authentication not failed, not in training, card data "
                       "sound", ("tamper",)),
+    "expiry_says_valid": ("`card.expiry` is a valid date not yet past under a trusted clock and a "
+                          "known `time`", ("rc:e", "tvr_expired_application")),
     "forced_fallback_swipe": ("`operator.forced_fallback` is true", ("chip_card_swiped",)),
     "device_explains_offline": ("`terminal.tamper` true or `terminal.config_ok` false: the "
                                 "terminal cannot reach the host", OFFLINE),

@@ -38,10 +38,14 @@ def test_expired_code_with_a_bad_clock_is_a_device_fault():
 
 def test_clock_reading_2000_is_a_device_fault_and_not_an_expired_card():
     d = classify(base_event("Z1", response={"source": "terminal"}, terminal={"clock_ok": None},
-                            card={"expiry": "2812", "tvr": "0040000000"}))
+                            card={"expiry": "2410", "tvr": "0040000000"}))
     d_time = classify(dict(base_event("Z1"), time=946684800))
     assert d_time["cause"] == "device_fault", d_time
     assert d["cause"] == "card_data_error"  # clock plausible: the application really expired
+    # but not when the card's own expiry, under that clock, says it is valid (docs/RULES.md)
+    valid = classify(base_event("Z1", response={"source": "terminal"}, terminal={"clock_ok": None},
+                                card={"expiry": "2812", "tvr": "0040000000"}))
+    assert valid["subcause"] not in ("expired_card", "expired_pickup"), valid
 
 
 def test_swipe_after_chip_failures_is_a_legitimate_fallback():
@@ -79,8 +83,13 @@ def test_no_answer_with_the_link_down_is_a_network_fault():
 def test_stale_hot_list_hit_weighs_toward_the_network():
     hit = {"tvr": "1000000000"}
     offline = {"network": "down", "hotlist_age_s": 9 * 86400}
-    fresh = classify(base_event("Z1", response={"source": "terminal"}, card=hit))
+    # retention on the terminal's own list needs every fact of its fitness known (docs/RULES.md)
+    fit = {"hotlist_age_s": 3600, "tamper": False, "config_ok": True, "firmware": "2.4.1",
+           "min_firmware": "2.4.0"}
+    fresh = classify(base_event("Z1", response={"source": "terminal"}, card=hit, terminal=fit))
     assert fresh["cause"] == "card_compromised" and fresh["action"] == "retain_card", fresh
+    unknown = classify(base_event("Z1", response={"source": "terminal"}, card=hit))
+    assert unknown["action"] != "retain_card", unknown
     stale = classify(base_event("Z1", response={"source": "terminal"}, card=hit,
                                 terminal=offline))
     assert stale["cause"] == "network_fault" and stale["subcause"] == "stale_hotlist", stale
