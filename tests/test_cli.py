@@ -65,7 +65,7 @@ def test_output_is_byte_identical_between_runs():
 
 def test_acquirer_policy_file_remaps_a_code():
     policy = str(paths.FIXTURES / "policies" / "acquirer-42-stolen.json")
-    event = '{"response": {"code": "42", "source": "host"}}'
+    event = '{"response": {"code": "42", "source": "host", "stan_match": true}}'
     plain = json.loads(lostcard("classify", stdin=event).stdout)
     mapped = json.loads(lostcard("classify", "--policy", policy, stdin=event).stdout)
     assert plain["cause"] == "undetermined"

@@ -20,6 +20,7 @@ from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
+from lostcard_tools.recorded import recorded_part
 from micropython_process import micropython
 
 SECRET = bytes(range(32))
@@ -34,7 +35,7 @@ def sealed_on_micropython(bundle, tmp_path_factory):
     path = tmp_path_factory.mktemp("interop") / "decided.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         for item in items:
-            decision = record.recorded_part(classify(item["event"]))
+            decision = recorded_part(classify(item["event"]))
             f.write(json.dumps({"event": item["event"], "decision": decision}) + "\n")
     proc = micropython(bundle, ["-m", "seal_for_interop", str(path), SECRET.hex(), TOKEN_KEY.hex(),
                                 DEVICE, "1000", str(PER_EPOCH)])

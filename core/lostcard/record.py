@@ -140,20 +140,6 @@ def _facts(facts):
     return out
 
 
-RECORDED = ("id", "cause", "subcause", "confidence", "action", "offline", "evidence", "priority",
-            "policy", "errors")
-
-
-def recorded_part(decision):
-    """The part of a decision that `build` stores: what a device must hand over to be recorded."""
-    part = {}
-    for name in RECORDED:
-        part[name] = decision[name]
-    part["evidence"] = [{"rule": e["rule"], "cause": e["cause"], "points": e["points"]}
-                        for e in decision["evidence"]]
-    return part
-
-
 def build(event, decision, device_id, seq, crypto, token_key):
     """The record (a dict with integer keys) for `event` and the `decision` made on it."""
     from .event import read_event  # here, so that readers of records need not load the schema

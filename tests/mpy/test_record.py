@@ -9,6 +9,7 @@ from lostcard.errors import RecordError
 from lostcard.keys import DeviceKeys
 
 import heap
+from lostcard_tools.recorded import recorded_part
 
 try:
     from lostcard_mpy import crypto
@@ -104,7 +105,7 @@ def test_brands():
 
 
 def test_the_recorded_part_of_a_decision_builds_the_same_record():
-    assert _record(decision=record.recorded_part(DECISION)) == _record()
+    assert _record(decision=recorded_part(DECISION)) == _record()
 
 
 def test_sealing_is_cose_encrypt0_of_the_cbor_record_under_the_epoch_key():

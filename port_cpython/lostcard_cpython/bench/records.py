@@ -6,6 +6,7 @@ import statistics
 
 from lostcard import cbor, cose, keys, record, sealing
 from lostcard.decision import classify
+from lostcard_tools.recorded import recorded_part
 
 from .. import crypto
 from .. import scenarios as scenario_file
@@ -44,7 +45,7 @@ def run(out, runs):
         with open(path, "w", encoding="utf-8") as f:
             for event, decision in items:
                 # only what a record keeps: the texts would crowd a 64 KiB heap for nothing
-                f.write(json.dumps({"event": event, "decision": record.recorded_part(decision)})
+                f.write(json.dumps({"event": event, "decision": recorded_part(decision)})
                         + "\n")
         mp = micropython_result(bundle, ["-m", "lostcard_tools.bench_records", path, str(runs)])
     sealed, plain = cp["sealed"], cp["json"]
