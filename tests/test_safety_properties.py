@@ -1,211 +1,195 @@
 """The safety invariants of docs/RULES.md as hypothesis properties (CPython).
 
-The events come from the same pools as the seeded generator of tests/mpy/test_safety.py, which
-runs the same checks on MicroPython; here hypothesis searches them and shrinks a failure to its
-fewest facts (each pool starts with "leave the field out"). The last test runs the seeded events
-on MicroPython and asks for the very decisions CPython makes.
+The events come from the pools and specs of tests/mpy/safety_specs.txt, whose seeded events run
+the same checks on MicroPython (tests/mpy/test_safety*.py); here hypothesis picks every value
+and alternative, and shrinks a failure to its fewest facts (each pool starts with "leave the field
+out"). The last tests run the seeded events on MicroPython and ask for the very decisions CPython
+makes, and show that the check catches each broken invariant.
 """
 
 import json
 
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import given, strategies as st
 
-import test_safety as safety
+import safety_cases as safety
 from lostcard.decision import classify
+from lostcard.table import CHUNK
 from micropython_process import micropython
-from test_safety import OMIT, PICKUPS, UNFIT, check_all, put, run
+from safety_cases import DEFAULT, apply, check, decide, oracle
+from test_safety_monotone import check_monotone
 
 
-@st.composite
-def events(draw):
-    return safety.build([draw(st.sampled_from(pool)) for _, _, pool in safety.POOLS])
+def draw_event(data, spec="none"):
+    """An event of the pools with `spec` forced on it, every choice drawn by hypothesis."""
+    def pick(seq):
+        return data.draw(st.sampled_from(seq))
+    return apply(apply({"id": "s", "response": {}}, "pools", pick), spec, pick)
 
 
-def forced(draw, event, *fields):
-    for section, key, values in fields:
-        put(event, section, key, draw(st.sampled_from(values)))
-    return event
+def case(data, spec, expect):
+    """Like safety_cases.drive for one drawn event: `expect` holds and so does every invariant."""
+    event = draw_event(data, spec)
+    d = decide(event, DEFAULT)
+    field, value = expect.replace("!", "=").split("=") if expect else ("", "")
+    if field:
+        assert (d[field] == (None if value == "~" else value)) == ("=" in expect), (event, d)
+    check(event, d)
+    return event, d
 
 
-@given(events(), st.data())
-def test_no_retention_from_an_unfit_terminal(event, data):
+@given(st.data())
+def test_no_retention_from_an_unfit_terminal(data):
     """A terminal-made pick-up on an unfit terminal never retains the card (rules.context_of:
     unfit, fit_list_hit; discounts unfit_*, stale_hotlist; decision._guard:
     retain_only_on_the_issuers_word)."""
-    draw = data.draw
-    if draw(st.booleans()):
-        forced(draw, event, ("response", "code", PICKUPS), ("response", "source", ("terminal",)))
-    else:
-        forced(draw, event, ("card", "tvr", ("1000000000", "1800000000", "9000008000")))
-        if safety.pickup_code(event) and safety.source(event) == "host":
-            put(event, "response", "code", "05")
-    section, key, value = draw(st.sampled_from(UNFIT))
-    put(event, section, key, value)
-    if key == "min_firmware":
-        put(event, "terminal", "firmware", "2.4.1")
-    assert safety.unfit(event) and safety.retain_basis(event) is None
-    d, _ = run(event)
-    assert d["action"] != "retain_card"
-    check_all(event, d)
+    event, _ = case(data, "unfit_pickup", "action!retain_card")
+    assert oracle(event)[2] and oracle(event)[4] is None  # the spec forced what it says
 
 
-@given(events(), st.data())
-def test_no_retention_in_training_or_on_wrong_keyed_data(event, data):
+@given(st.data())
+def test_no_retention_in_training_or_on_wrong_keyed_data(data):
     """Training mode, or keyed data failing Luhn, length or YYMM, never retains, even on the
     host's pick-up (rules.context_of: unheard, keyed_wrong; discounts training_no_issuer,
     keyed_data_wrong; decision._guard)."""
-    draw = data.draw
-    forced(draw, event, ("response", "code", PICKUPS),
-           ("response", "source", ("host", "terminal", OMIT)), ("response", "stan_match", (True,)))
-    kind = draw(st.sampled_from(("training", "pan", "expiry")))
-    if kind == "training":
-        put(event, "operator", "training_mode", True)
-    else:
-        put(event, "card", "entry_mode", "manual")
-        if kind == "pan":
-            forced(draw, event, ("card", "pan", ("4111111111111112", "41111111111",
-                                                 "41111111111111111111")))
-        else:
-            forced(draw, event, ("card", "expiry", ("2813", "2800", "13/28", "00/27")))
-    d, _ = run(event)
-    assert d["action"] != "retain_card"
-    check_all(event, d)
+    event, _ = case(data, "wrong_data", "action!retain_card")
+    assert oracle(event)[4] is None
 
 
-@given(events())
-@example({"id": "s", "response": {"code": "54"}, "card": {"entry_mode": "chip", "expiry": "2813"}})
-def test_every_invariant_on_any_event(event):
-    """All invariants at once (check_all: see each check's rules) on unforced events."""
-    check_all(event, run(event)[0])
+@given(st.data())
+def test_every_invariant_on_any_event(data):
+    """All invariants at once (safety_cases.check names the rules of each) on unforced events;
+    hypothesis finds the counterexample of test_safety.test_known_counterexamples here."""
+    case(data, "none", "")
 
 
-@given(events(), st.sampled_from(PICKUPS))
-def test_every_invariant_on_pickups(event, code):
-    put(event, "response", "code", code)
-    check_all(event, run(event)[0])
+@given(st.data())
+def test_every_invariant_on_pickups(data):
+    case(data, "maybe_pickup", "")
 
 
-@given(events(), st.sampled_from(safety.BREAKS), st.booleans())
-def test_tamper_always_alerts(event, broken, invalid):
+@given(st.data())
+def test_tamper_always_alerts(data):
     """A tamper flag yields the stop-using alert, also on an invalid event
     (decision._decision: alert:tamper; decide passes `tampered` for events with errors)."""
-    put(event, "terminal", "tamper", True)
-    if invalid:
-        put(event, *broken)
-    d, _ = run(event)
-    assert d["alert"] is not None
-    assert d["errors"] or not invalid
-    check_all(event, d)
+    case(data, "tamper", "alert!~")
 
 
-@given(events())
-def test_training_is_an_operator_matter(event):
+@given(st.data())
+def test_training_is_an_operator_matter(data):
     """Training mode: operator_error whatever the code and its source (decision._weigh:
     context["unheard"]; rule training_mode; discount training_no_issuer)."""
-    put(event, "operator", "training_mode", True)
-    d, _ = run(event)
-    assert d["cause"] == "operator_error"
-    check_all(event, d)
+    case(data, "training", "cause=operator_error")
 
 
-@given(events(), st.data())
-def test_pickup_is_never_outweighed_by_operator_evidence(event, data):
+@given(st.data())
+def test_pickup_is_never_outweighed_by_operator_evidence(data):
     """A pick-up code, even a terminal-made one from an unfit terminal, is never outweighed by
     operator evidence (decision._weigh: operator_error excluded when context["pickup"])."""
-    draw = data.draw
-    forced(draw, event, ("response", "code", PICKUPS), ("operator", "training_mode", (OMIT, False)),
-           ("operator", "attempts", (5, 9, 20)), ("operator", "forced_fallback", (True, False)),
-           ("operator", "txn_type", ("refund", "void", "sale")))
-    if draw(st.booleans()):
-        put(event, *draw(st.sampled_from(UNFIT)))
-    d, _ = run(event)
-    assert d["cause"] != "operator_error"
-    check_all(event, d)
+    case(data, "operator_vs_pickup", "cause!operator_error")
 
 
-@given(events(), st.sampled_from((OMIT, False)))
-def test_no_retry_after_an_approval(event, training):
+@given(st.data())
+def test_no_retry_after_an_approval(data):
     """The approval 00 arriving as a decline never leads to retry_online (decision._guard:
     no_retry_after_an_approval, flag "a")."""
-    put(event, "response", "code", "00")
-    put(event, "operator", "training_mode", training)
-    d, _ = run(event)
-    assert d["action"] != "retry_online"
-    check_all(event, d)
+    case(data, "approval", "action!retry_online")
 
 
-# the minimal counterexample hypothesis found (see the report to the lead): a chip's expiry
-# month 13 and the host's 54 tie at 70 points, and the host's word names the subcause
-@example({"id": "s", "response": {"code": "54"}, "card": {"expiry": "2813"}},
-         ("card", "expiry", "2813"))
-@given(events(), st.sampled_from((("card", "expiry", "2813"), ("card", "expiry", "2800"),
-                                  ("card", "expiry", "13/28"), ("card", "expiry", "281"),
-                                  ("terminal", "clock_ok", False), ("", "time", 946684800),
-                                  ("", "time", 2300000000))))
-def test_messages_assert_no_contradicted_fact(event, fact):
+@given(st.data())
+def test_messages_assert_no_contradicted_fact(data):
     """An invalid expiry or an untrusted clock never yields "expired"; every message says the
     final action (rule expiry_invalid, discount bad_clock_expiry, decision._decision's guard
     texts)."""
-    put(event, *fact)
-    d, _ = run(event)
-    safety.check_messages(event, d)
-    check_all(event, d)
+    case(data, "not_expired", "")
 
 
-# the minimal counterexample hypothesis found: with no answer to an ARQC, no_host_answer (40)
-# and online_request_unanswered (25) count 65 for network_fault; a link known down replaces
-# both with link_down (55)
-@example({"id": "s", "response": {"code": None}, "card": {"cid": "ARQC"}})
-@given(events())
-def test_more_evidence_never_lowers_its_cause(event):
+@given(st.data())
+def test_more_evidence_never_lowers_its_cause(data):
     """Adding one fact for a cause never lowers that cause's points (rules.collect and its
-    discounts, decision._weigh's per-cause sums); the mutations are in safety._mutations."""
-    safety.check_monotone(event)
+    discounts, decision._weigh's per-cause sums; the mutations: test_safety_monotone.py)."""
+    check_monotone(draw_event(data))
 
 
-def test_the_oracle_reads_the_pools_as_the_core_does():
+@given(st.data())
+def test_more_evidence_never_lowers_its_cause_without_an_answer(data):
+    """The same for requests no answer came to, the link state unknown: where the "no answer"
+    and link rules meet (rules._response, rules._terminal); hypothesis finds the counterexample
+    of test_safety_monotone.test_known_counterexample here."""
+    check_monotone(draw_event(data, "unanswered"))
+
+
+def test_the_oracle_and_the_specs():
     # the test's own Luhn, YYMM and version checks against values whose answer is known
-    assert safety.pan_ok("4111111111111111") and safety.pan_ok("4222222222222")
-    assert safety.pan_ok("5500 0000 0000 0004") and not safety.pan_ok("4111111111111112")
-    assert not safety.pan_ok("41111111111") and not safety.pan_ok("41111111111111111111")
+    assert [safety.luhn(p) for p in ("4111111111111111", "4222222222222", "5500000000000004",
+                                     "4111111111111112")] == [True, True, True, False]
     assert safety.expiry_valid("2812") and safety.expiry_valid("12/28")
     assert not any(safety.expiry_valid(x) for x in ("2813", "2800", "13/28", "281", "122028"))
-    assert safety._older("2.3.9", "2.4.0") and not safety._older("2.4", "2.4.0")
-    assert not safety._older("3rc1", "2.4.1") and safety._older("1.0", "2.4.1")
-    # the pick-up codes are those the policy flags "p", and 00 is its approval
-    flagged = [c for c in safety.POOLS[1][2] if c not in (OMIT, None) and "p" in safety._flags(c)]
-    assert sorted(flagged) == sorted(PICKUPS)
-    assert "a" in safety._flags("00")
+    assert safety.older("2.3.9", "2.4.0") and not safety.older("2.4", "2.4.0")
+    assert not safety.older("3rc1", "2.4.1") and safety.older("1.0", "2.4.1")
+    # the pick-up codes of the specs are those the policy flags "p", and 00 its only approval
+    codes = safety.row(safety.SPECS, "pools_response")[1].split(":")[2].split(",")[2:]
+    flags = {c: (safety.row(DEFAULT["response_codes"], c) or [""] * 5)[4] for c in codes}
+    pickups = safety.row(safety.SPECS, "pickups")[0].split(":")[2].split(",")
+    assert sorted(c for c in codes if "p" in flags[c]) == sorted(pickups)
+    assert [c for c in codes if "a" in flags[c]] == ["00"]
+    # every row fits the chunk MicroPython reads it in
+    for line in open(safety.here(safety.__file__, "safety_specs.txt"), "rb"):
+        assert len(line) < CHUNK - 16, line[:40]
 
 
 def test_seeded_decisions_match_cpython(bundle):
     """The seeded safety events decide identically on MicroPython and CPython."""
-    proc = micropython(bundle, ["-c", "import test_safety; test_safety.print_decisions(300)"])
+    script = ("import json, sys, safety_cases as s\n"
+              "for _, e in s.events(s.SEED, 300):\n"
+              "    json.dump(s.decide(e, s.DEFAULT), sys.stdout)\n"
+              "    print()\n")
+    proc = micropython(bundle, ["-c", script])
     assert proc.returncode == 0, proc.stderr + proc.stdout[-500:]
     mpy = [json.loads(line) for line in proc.stdout.splitlines()]
-    rng = safety.XorShift(safety.SEED)
-    cpy = [classify(safety.random_event(rng)) for _ in range(300)]
+    cpy = [classify(event) for _, event in safety.events(safety.SEED, 300)]
     assert len(mpy) == 300
-    assert {d["action"] for d in cpy} >= {"retain_card", "call_acquirer", "retry_online"}
+    assert {d["action"] for d in cpy} >= {"retain_card", "call_acquirer", "retry_online",
+                                          "service_terminal"}
     for i, (got, want) in enumerate(zip(mpy, cpy)):
         assert got == want, i
 
 
-@pytest.mark.parametrize("check", [safety.check_retain, safety.check_tamper, safety.check_training,
-                                   safety.check_pickup_not_operator, safety.check_approval,
-                                   safety.check_messages])
-def test_each_check_can_fail(check):
-    # a decision that breaks each invariant, built by hand, is caught by its check
-    bad = {"response": {"code": "41", "source": "terminal"}, "terminal": {"tamper": True},
-           "operator": {"training_mode": True}, "card": {"expiry": "2813"}}
-    if check is safety.check_pickup_not_operator or check is safety.check_approval:
-        bad["operator"]["training_mode"] = False
-    if check is safety.check_approval:
-        bad["response"]["code"] = "00"
-    d = dict(run(bad)[0])
-    d.update(action={safety.check_approval: "retry_online"}.get(check, "retain_card"),
-             cause="card_data_error" if check is safety.check_training else "operator_error",
-             subcause="expired_card", alert=None)
+GOOD = {"response": {"code": "41", "source": "host", "stan_match": True},
+        "terminal": {"tamper": False}, "operator": {"training_mode": False}}
+
+
+@pytest.mark.parametrize("facts,changes", [
+    # 1: a retention in training, on wrong keyed data, from an unfit terminal's own code
+    ({"operator": {"training_mode": True}}, {}),
+    ({"card": {"entry_mode": "manual", "pan": "4111111111111112"}}, {}),
+    ({"response": {"code": "41", "source": "terminal"}, "terminal": {"config_ok": False}}, {}),
+    ({}, {"alert": {"zh": "x", "en": "x"}}),                               # 2: alert, no tamper
+    ({"terminal": {"tamper": True}}, {"alert": None}),                     # 2: tamper, no alert
+    ({"operator": {"training_mode": True}}, {"action": "call_acquirer"}),  # 3: training, 41
+    ({}, {"cause": "operator_error"}),                                     # 4
+    ({"response": {"code": "00"}}, {"action": "retry_online",              # 5
+                                    "messages": {"operator": {"zh": "", "en": "retry"},
+                                                 "cardholder": {"zh": "", "en": ""}}}),
+    ({"card": {"expiry": "2813"}}, {"subcause": "expired_card"}),          # 6: expired, no date
+    ({}, {"action": "return_card"}),                                       # 6: text not action
+])
+def test_the_check_catches_each_broken_invariant(facts, changes):
+    # the real decision for GOOD (41 from the host: retain) passes; each row breaks one thing
+    d = decide(GOOD, DEFAULT)
+    assert d["action"] == "retain_card"
+    check(GOOD, d)
+    event = {k: dict(v) for k, v in GOOD.items()}
+    for section, fields in facts.items():
+        event.setdefault(section, {}).update(fields)
     with pytest.raises(AssertionError):
-        check(bad, d)
+        check(event, dict(d, **changes))
+
+
+def test_monotonicity_check_can_fail(monkeypatch):
+    # a mutation that removes evidence (the tamper alarm off) is caught as lowering its cause
+    import test_safety_monotone as mono
+
+    monkeypatch.setattr(mono, "MUTATIONS", (("device_fault", "terminal", "tamper", False),))
+    with pytest.raises(AssertionError):
+        mono.check_monotone({"response": {"code": "05"}, "terminal": {"tamper": True}})
