@@ -17,6 +17,8 @@ def build_bundle(out):
     mpybuild.build(out)
     for path in MPY_TESTS.glob("*.py"):
         mpybuild.compile_file(path, out / (path.stem + ".mpy"))
+    for path in MPY_TESTS.glob("*.txt"):  # data the tests read from flash (safety_specs.txt)
+        (out / path.name).write_bytes(path.read_bytes())
     return out
 
 
