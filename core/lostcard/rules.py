@@ -77,7 +77,7 @@ def _response(ev, facts, context):
         # `"code": null` is no answer; with the link state known, link_down already counts it
         if facts["no_answer"] and facts["network"] is None:
             ev.add("no_host_answer", discounts=blocked)
-        if facts["no_answer"] and facts["cid"] == "ARQC" and facts["network"] != "down":
+        if facts["no_answer"] and facts["cid"] == "ARQC":  # with the link down too: no lower
             ev.add("online_request_unanswered", discounts=blocked)
         return
     entry = context["entry"]

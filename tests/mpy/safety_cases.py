@@ -171,10 +171,11 @@ def check(event, d):
     en = op["en"].lower()
     words = ACTION_WORDS[ACTION_WORDS.index(action) + len(action) + 1:].split("|")[0]
     assert [w for w in words.split(",") if w in en], ("6 action unsaid", event, d)
-    # 7. every retain says "if safe" (安全时), and nothing else says the card is held
+    # 7. every retain says "if safe" (安全时), and the cardholder is never told the card is held:
+    # the cashier keeps it only if that is safe (a wording reviewer's finding)
     held = action == "retain_card"
-    assert held == ("安全时" in op["zh"]) == ("if safe" in en) == ("暂扣" in ch["zh"]) \
-        == ("held" in ch["en"]), ("7 retain words", event, d)
+    assert held == ("安全时" in op["zh"]) == ("if safe" in en) and "暂扣" not in ch["zh"] \
+        and "held" not in ch["en"], ("7 retain words", event, d)
     assert action == "retry_online" or "retry" not in en.replace("not retry", ""), \
         ("6 retry words", event, d)
     assert tamper is True or "tamper" not in en, ("6 tamper words", event, d)
