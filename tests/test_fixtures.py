@@ -49,3 +49,24 @@ def test_at_least_15_conflicts_are_decided_by_weighing():
             if len(causes) >= 2 or any("discounted" in e["why"] for e in d["evidence"]):
                 weighed.append(item["name"])
     assert len(weighed) >= 15, weighed
+
+
+SAFETY = scenarios.load(scenarios.SAFETY)
+
+
+@pytest.mark.parametrize("item", SAFETY, ids=[s["name"] for s in SAFETY])
+def test_safety_scenario_decides_as_labelled_and_never_as_forbidden(item):
+    # fixtures/safety-scenarios.jsonl: written by an independent reviewer from DOMAIN.md and the
+    # event format alone (no code), each with its "why" and the actions that would be unsafe
+    d = classify(item["event"])
+    assert (d["cause"], d["action"]) == (item["expect"]["cause"], item["expect"]["action"]), \
+        "%s: %s\n%s" % (item["name"], item["why"], d["evidence"])
+    assert d["action"] not in item["forbid"], item["name"]
+
+
+def test_safety_scenarios_cover_the_classes_of_issue_12():
+    assert len(SAFETY) >= 60 and len({s["name"] for s in SAFETY}) == len(SAFETY)
+    for prefix, least in (("term-", 8), ("fit-term-", 3), ("keyed-", 8), ("training-", 8),
+                          ("tamper-", 8), ("approval-", 8), ("operator-", 8)):
+        assert sum(s["name"].startswith(prefix) for s in SAFETY) >= least, prefix
+    assert all(s["why"] and s["forbid"] is not None for s in SAFETY)

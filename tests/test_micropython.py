@@ -57,11 +57,11 @@ def test_fuzzed_decisions_match_cpython(bundle):
     # the seeded generator of test_fuzz, run on both interpreters, decision for decision
     import test_fuzz
 
-    proc = micropython(bundle, ["-c", "import test_fuzz; test_fuzz.print_decisions(300)"])
+    proc = micropython(bundle, ["-c", "import test_fuzz; test_fuzz.print_decisions(400)"])
     assert proc.returncode == 0, proc.stderr + proc.stdout[-500:]
     mpy = [json.loads(line) for line in proc.stdout.splitlines()]
     rng = test_fuzz.XorShift(test_fuzz.SEED)
-    cpy = [classify(test_fuzz.random_event(rng)) for _ in range(300)]
-    assert len(mpy) == 300
+    cpy = [classify(test_fuzz.random_event(rng)) for _ in range(400)]
+    assert len(mpy) == 400
     for i, (got, want) in enumerate(zip(mpy, cpy)):
         assert got == want, i

@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 
 import safety_cases as safety
 from lostcard.decision import classify
-from lostcard.table import CHUNK
+from lostcard.table import CHUNK, here
 from micropython_process import micropython
 from safety_cases import DEFAULT, apply, check, decide, oracle
 from test_safety_monotone import check_monotone
@@ -134,7 +134,7 @@ def test_the_oracle_and_the_specs():
     assert sorted(c for c in codes if "p" in flags[c]) == sorted(pickups)
     assert [c for c in codes if "a" in flags[c]] == ["00"]
     # every row fits the chunk MicroPython reads it in
-    for line in open(safety.here(safety.__file__, "safety_specs.txt"), "rb"):
+    for line in open(here(safety.__file__, "safety_specs.txt"), "rb"):
         assert len(line) < CHUNK - 16, line[:40]
 
 

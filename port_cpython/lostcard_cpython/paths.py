@@ -10,6 +10,7 @@ CORE = ROOT / "core"
 PORT_MPY = ROOT / "port_mpy"
 FIXTURES = ROOT / "fixtures"
 SCENARIOS = FIXTURES / "scenarios.jsonl"
+SAFETY_SCENARIOS = FIXTURES / "safety-scenarios.jsonl"
 
 
 def tool(name):

@@ -121,7 +121,7 @@ or a fit terminal's fresh hot list, and nothing that contradicts the card's own 
 
 ## Safety invariants
 
-Each holds for every event; tests/test_safety.py checks them as properties over generated events
+Each holds for every event; tests/test_safety_properties.py checks them as properties over generated events
 (hypothesis on CPython, the same seeded events on MicroPython deciding identically).
 
 1. **No retain_card without the issuer's word or a fit terminal's fresh list.** The issuer's word

@@ -2,7 +2,7 @@
 
 import json
 
-from .paths import SCENARIOS
+from .paths import SAFETY_SCENARIOS as SAFETY, SCENARIOS
 
 
 def load(path=SCENARIOS):

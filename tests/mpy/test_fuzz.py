@@ -137,7 +137,8 @@ def test_fuzzed_events_always_get_a_well_formed_decision():
         heap.tidy()
         d = classify(event)
         check_decision(d)
-        assert classify(event) == d  # deterministic
+        if not heap.SMALL:  # on MicroPython, test_fuzzed_decisions_match_cpython proves more:
+            assert classify(event) == d  # the same decision as CPython's, byte for byte
         causes[d["cause"]] = causes.get(d["cause"], 0) + 1
     # the generator must reach past input validation, or this test proves little
     assert len(causes) >= 4, causes

@@ -6,7 +6,9 @@ asserts: runs on MicroPython under 64 KiB and on CPython; tests/test_safety_prop
 check_monotone under hypothesis.
 """
 
-from safety_cases import DEFAULT, SEED, decide, events, get, put, scores
+from lostcard.decision import decide
+from lostcard.policy import DEFAULT
+from safety_events import SEED, events, get, put, scores
 
 import heap
 
