@@ -7,29 +7,28 @@ import sys
 from lostcard.errors import LostcardError
 
 
-def _classify(args):
+def _input(args):
+    """The policy and the bytes of the input file (or stdin) of classify and explain."""
     from .acquirer import load_policy
-    from .jsonl import classify_bytes
 
     policy = load_policy(args.policy)
     if args.file in (None, "-"):
-        data = sys.stdin.buffer.read()
-    else:
-        with open(args.file, "rb") as f:
-            data = f.read()
+        return policy, sys.stdin.buffer.read()
+    with open(args.file, "rb") as f:
+        return policy, f.read()
+
+
+def _classify(args):
+    from .jsonl import classify_bytes
+
+    policy, data = _input(args)
     return 1 if classify_bytes(data, sys.stdout, policy, args.pretty) else 0
 
 
 def _explain(args):
-    from .acquirer import load_policy
     from .explain import explain_bytes
 
-    policy = load_policy(args.policy)
-    if args.file in (None, "-"):
-        data = sys.stdin.buffer.read()
-    else:
-        with open(args.file, "rb") as f:
-            data = f.read()
+    policy, data = _input(args)
     return 1 if explain_bytes(data, sys.stdout, policy, args.format) else 0
 
 

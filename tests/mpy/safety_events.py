@@ -7,6 +7,7 @@ from lostcard.policy import DEFAULT
 from lostcard.table import here, load, row
 
 import heap
+from xorshift import XorShift
 
 SPECS = load(here(__file__, "safety_specs.txt"))  # on flash for MicroPython
 LIMITS = DEFAULT["limits"]
@@ -48,21 +49,6 @@ def apply(event, name, pick):
                         else v
                 put(event, section, key, v)
     return event
-
-
-class XorShift:
-    """xorshift32: the same numbers on every interpreter (as in test_fuzz)."""
-
-    def __init__(self, seed):
-        self.state = seed & 0xFFFFFFFF or 1
-
-    def pick(self, seq):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return seq[x % len(seq)]
 
 
 def scores(d):

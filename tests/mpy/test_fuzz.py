@@ -9,24 +9,7 @@ from lostcard.decision import classify
 from lostcard.event import FIELDS
 
 import heap
-
-
-class XorShift:
-    """xorshift32: the same numbers on every interpreter."""
-
-    def __init__(self, seed):
-        self.state = seed & 0xFFFFFFFF or 1
-
-    def below(self, n):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return x % n
-
-    def pick(self, seq):
-        return seq[self.below(len(seq))]
+from xorshift import XorShift
 
 
 # "x" * 300 is made when picked: held here it would sit in the small heap for the whole run
