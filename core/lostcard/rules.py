@@ -106,7 +106,7 @@ def _response(ev, facts, context):
         ev.add("stale_answer")
 
 
-def _card(ev, facts, limits, clock_trusted):
+def _card(ev, facts, limits, clock_trusted, context):
     """How the card was read, and whether its data (as read or keyed) can be right."""
     mode = facts["entry_mode"]
     sc = facts["service_code"]
@@ -137,18 +137,17 @@ def _card(ev, facts, limits, clock_trusted):
         elif mode is None:  # most mismatches are mistyped security codes
             ev.add("keyed_cvv_mismatch", discounts=("entry_mode_unknown",))
     pan = facts["pan"]
-    if pan is not None:
+    if pan is not None and context["keyed_wrong"]:  # context_of checked it once
         if not 12 <= len(pan) <= 19:
             ev.add("pan_length_invalid", len(pan))
         elif not luhn_ok(pan):
             ev.add("pan_luhn_failed")
     if facts["expiry"] is None:
         return
-    expiry = parse_expiry(facts["expiry"])
+    expiry, now = context["expiry"]
     if expiry is None:
         ev.add("expiry_invalid", facts["expiry"])
-    elif clock_trusted and facts["time"] is not None \
-            and expiry < civil_year_month(facts["time"]):  # valid through its last month
+    elif clock_trusted and now is not None and expiry < now:  # valid through its last month
         ev.add("card_expired", (expiry[1], expiry[0]))
 
 
@@ -239,9 +238,11 @@ def context_of(facts, policy):
         pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
         or expiry is not None and parse_expiry(expiry) is None) else ()
     when = parse_expiry(expiry) if expiry is not None else None
+    now = civil_year_month(facts["time"]) if when is not None and facts["time"] is not None \
+        else None
     # the card's own expiry, read under a trusted clock, says it has not expired
-    valid_expiry = ("expiry_says_valid",) if when is not None and clock_trusted is True \
-        and facts["time"] is not None and when >= civil_year_month(facts["time"]) else ()
+    valid_expiry = ("expiry_says_valid",) if now is not None and clock_trusted is True \
+        and when >= now else ()
     code = facts["code"]
     source = entry = None
     if code is not None:
@@ -253,7 +254,7 @@ def context_of(facts, policy):
     list_hit = not training and (tvr is not None and tvr_bit(tvr, 1, 5) or entry is not None
                                  and "p" in entry[4] and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
-            "outdated": outdated, "valid_expiry": valid_expiry,
+            "outdated": outdated, "valid_expiry": valid_expiry, "expiry": (when, now),
             "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
             "pickup": list_hit or entry is not None and "p" in entry[4] and not training,
@@ -289,7 +290,7 @@ def collect(facts, policy, context=None):
     limits = policy["limits"]
     clock_trusted = context["clock_trusted"]
     _response(ev, facts, context)
-    _card(ev, facts, limits, clock_trusted)
+    _card(ev, facts, limits, clock_trusted, context)
     _tvr(ev, facts, limits, clock_trusted, context)
     _terminal(ev, facts, limits, clock_trusted, context)
     if context["list_hit"] and "stale_hotlist" in context["unfit"]:
