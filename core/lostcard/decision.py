@@ -71,12 +71,6 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
     }
 
 
-def _raw_tamper(event):
-    """Whether a malformed event still says tamper (1, "yes"...): the alarm is never lost."""
-    terminal = event.get("terminal") if isinstance(event, dict) else None
-    return isinstance(terminal, dict) and terminal.get("tamper") not in (None, False, 0, "")
-
-
 def _weigh(items, policy, context):
     """(cause, subcause, confidence, scores, excluded) for the evidence `items`."""
     scores = {}
@@ -140,7 +134,7 @@ def decide(event, policy, trace=None):
     safety rules excluded or changed."""
     facts, errors = read_event(event)
     offline = facts["code"] is None or answer_source(facts, policy) != "host"
-    tampered = facts["tamper"] is True or errors and _raw_tamper(event)
+    tampered = facts["tamper"] is True  # read_event keeps a malformed alarm too
     if errors:
         return _decision(facts["id"], "undetermined", "invalid_event", 0, offline, [], policy,
                          errors, tampered)

@@ -157,6 +157,8 @@ def read_event(event):
             facts[name] = _check(FIELDS[i + 2], FIELDS[i + 3], holder[key])
         except ValueError as exc:
             errors.append("%s: %s" % (section + "." + key if section else key, exc.args[0]))
+            if name == "tamper" and holder[key] not in (False, 0, ""):
+                facts[name] = True  # a malformed tamper alarm (1, "yes") still raises the alert
     response = event.get("response")
     facts["no_answer"] = isinstance(response, dict) and "code" in response \
         and response["code"] is None

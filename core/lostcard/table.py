@@ -9,7 +9,7 @@ heap; CPython reads the file into memory once. `row` works on either kind of tab
 import sys
 
 
-CHUNK = 1024  # bytes of the file in memory during a lookup; longer than any row
+CHUNK = 768  # bytes of the file in memory during a lookup; longer than any row
 
 
 class FileTable:
