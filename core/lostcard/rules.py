@@ -233,11 +233,11 @@ def context_of(facts, policy):
     if age is not None and age > limits["hotlist_max_age_s"]:
         unfit += ("stale_hotlist",)
     pan, expiry = facts["pan"], facts["expiry"]
+    when = parse_expiry(expiry) if expiry is not None else None
     # card data that fails its own checks, keyed or read, is not the card in the cashier's hand
     keyed_wrong = ("keyed_data_wrong",) if (
         pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
-        or expiry is not None and parse_expiry(expiry) is None) else ()
-    when = parse_expiry(expiry) if expiry is not None else None
+        or expiry is not None and when is None) else ()
     now = civil_year_month(facts["time"]) if when is not None and facts["time"] is not None \
         else None
     # the card's own expiry, read under a trusted clock, says it has not expired
@@ -245,41 +245,45 @@ def context_of(facts, policy):
         and when >= now else ()
     code = facts["code"]
     source = entry = None
+    flags = ""  # of the response code: e p a n (policy.py)
     if code is not None:
         source = answer_source(facts, policy)
         entry = row(policy["response_codes"], code)
+        if entry is not None:
+            flags = entry[4]
     training = facts["training_mode"] is True
+    # flags count only outside training mode: no issuer heard a training request
+    pickup_code = "p" in flags and not training
     tvr = facts["tvr"]
     # the terminal said "pick up" itself: its own hot list (the TVR bit) or a code of its making
-    list_hit = not training and (tvr is not None and tvr_bit(tvr, 1, 5) or entry is not None
-                                 and "p" in entry[4] and source == "terminal")
+    list_hit = not training and (tvr is not None and tvr_bit(tvr, 1, 5)
+                                 or pickup_code and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
             "outdated": outdated, "valid_expiry": valid_expiry, "expiry": (when, now),
             "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
-            "pickup": list_hit or entry is not None and "p" in entry[4] and not training,
+            "pickup": list_hit or pickup_code,
             "list_hit": list_hit,
             # the two bases for retaining a card (docs/RULES.md): a fit terminal's fresh list,
             # every fact of its fitness known...
             "fit_list_hit": list_hit and not unfit and not keyed_wrong and facts["tamper"] is False
             and facts["config_ok"] is True and clock_trusted is True and age is not None
-            and fw is not None and least is not None and older_version(fw, least) is False,
+            and fw is not None and least is not None and outdated is False,
             # ...and the issuer's own word: from the host, to this request, authenticated
-            "issuer_pickup": entry is not None and "p" in entry[4] and not training
+            "issuer_pickup": pickup_code
             and facts["source"] == "host" and facts["stan_match"] is True and not keyed_wrong
             and not (tvr is not None and tvr_bit(tvr, 5, 7)),
-            "approval": entry is not None and "a" in entry[4] and not training,
+            "approval": "a" in flags and not training,
             # the issuer will never approve this card: retrying it costs the acquirer a fee
-            "never_retry": entry is not None and ("p" in entry[4] or "n" in entry[4])
-            and not training and source == "host" and facts["stan_match"] is not False
+            "never_retry": (pickup_code or "n" in flags and not training)
+            and source == "host" and facts["stan_match"] is not False
             and not keyed_wrong}
 
 
-def collect(facts, policy, context=None):
-    """All evidence for validated `facts`: (rule, cause, points, subcause, why, discounts),
-    strongest first."""
+def collect(facts, policy, context):
+    """All evidence for validated `facts` read in `context` (context_of): (rule, cause, points,
+    subcause, why, discounts), strongest first."""
     ev = Evidence(policy)
-    context = context or context_of(facts, policy)
     # a tampered terminal (keys erased) or an invalid configuration cannot reach the host, which
     # explains "host unreachable" evidence away; so does a hit on a fit terminal's own fresh hot
     # list, which declines whether the link is up or not
