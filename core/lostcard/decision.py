@@ -20,7 +20,7 @@ TIE_ORDER = ("card_compromised", "device_fault", "network_fault", "operator_erro
 MAX_CONFIDENCE = 99   # the core never claims certainty about a remote party's reasons
 
 
-def _lookup(table, kind, subcause, cause):
+def lookup(table, kind, subcause, cause):
     """A policy table's fields for `subcause` if it has a row, else for `cause`."""
     found = row(table, kind + subcause)
     return found if found is not None else row(table, kind + cause)
@@ -28,11 +28,11 @@ def _lookup(table, kind, subcause, cause):
 
 def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, errors,
               tampered=False, context=None, applied=None):
-    funds, operational, legal = _lookup(policy["risk"], "", subcause, cause)
+    funds, operational, legal = lookup(policy["risk"], "", subcause, cause)
     # urgent when money is at stake; then any high risk or money possibly at stake; else routine
     priority = 1 if funds == "high" else 2 if "high" in (operational, legal) or funds == "medium" \
         else 3
-    action = _lookup(policy["actions"], "", subcause, cause)[0]
+    action = lookup(policy["actions"], "", subcause, cause)[0]
     # the safety rules that act on the action (docs/RULES.md); `applied` names those that did
     if context is not None:
         if action == "retain_card" and not (context["issuer_pickup"] or context["fit_list_hit"]):
@@ -59,7 +59,7 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         "action": action,
         "offline": offline,
         "evidence": evidence,
-        "remedies": _lookup(policy["texts"], "remedies:", subcause, cause)[0].split(","),
+        "remedies": lookup(policy["texts"], "remedies:", subcause, cause)[0].split(","),
         "risk": {"funds": funds, "operational": operational, "legal": legal},
         # when a safety rule changed the action, its own words: the cause's would contradict it
         "messages": texts(policy["texts"], applied[-1], applied[-1]) if applied

@@ -7,7 +7,7 @@ safety rules that changed the action, and the decision itself. Text for a person
 json` for a program: the same account either way. The safety rules are named as in docs/RULES.md.
 """
 
-from lostcard.decision import TIE_ORDER, classify, decide
+from lostcard.decision import TIE_ORDER, classify, decide, lookup
 from lostcard.event import FIELDS, NAMES, read_event
 from lostcard.table import row
 
@@ -68,12 +68,6 @@ def _ranking(scores):
                                           if c in TIE_ORDER else len(TIE_ORDER)))
 
 
-def _planned_action(policy, decision):
-    """The policy's action for the decision's subcause (else its cause), before any safety rule."""
-    found = row(policy["actions"], decision["subcause"]) if decision["subcause"] else None
-    return (found or row(policy["actions"], decision["cause"]))[0]
-
-
 def account(event, policy):
     """The explanation of one event as data (what `--format json` prints)."""
     trace = {}
@@ -109,7 +103,9 @@ def account(event, policy):
                          "excluded": any(x["cause"] == cause for x in excluded)}
             break
     guards = []
-    planned = _planned_action(policy, decision) if trace.get("guards") else decision["action"]
+    # the policy's action before any safety rule, as the decision looked it up
+    planned = lookup(policy["actions"], "", decision["subcause"], decision["cause"])[0] \
+        if trace.get("guards") else decision["action"]
     for name in trace.get("guards", ()):
         op = row(policy["texts"], "operator:" + name)
         guards.append({"rule": name, "action_before": planned, "action": decision["action"],
