@@ -13,6 +13,11 @@ which a terminal imports only if it needs them.
 
 from .table import here, load
 
+try:  # firmware from `lostcard build-firmware` freezes the words (in ROM): no file to copy
+    from .words import TEXTS
+except ImportError:  # .mpy files on flash: texts.txt beside them
+    TEXTS = load(here(__file__, "texts.txt"))
+
 # rule|cause|points|subcause (each rule's explanation is in texts.txt)
 RULES = (
     "\n"
@@ -177,7 +182,7 @@ DEFAULT = {
     # EMV authorisation response codes the terminal makes itself (tag 8A): never a host's answer
     "terminal_codes": ("Y1", "Y3", "Z1", "Z3"),
     "actions": ACTIONS_BY,
-    # the words: explanations, notes, remedies and terminal texts (texts.txt, on flash)
-    "texts": load(here(__file__, "texts.txt")),
+    # the words: explanations, notes, remedies and terminal texts (texts.txt)
+    "texts": TEXTS,
     "risk": RISK,
 }

@@ -195,6 +195,17 @@ def _build_mpy(args):
     return 0
 
 
+def _build_firmware(args):
+    from . import firmware
+
+    info = firmware.build_firmware(args.micropython, args.board, args.out, args.heap)
+    print("%s  %s firmware (heap %d KiB)" % (info["path"], info["board"], info["heap"] // 1024))
+    print("%7d  bytes of firmware in flash (text + data)" % info["size"])
+    print("%7d  bytes lostcard adds, frozen (goal <= 64 KiB: %s)" % (
+        info["lostcard_adds"], "met" if info["lostcard_adds"] <= 64 * 1024 else "NOT met"))
+    return 0
+
+
 def _provision(args):
     from . import provision
 
@@ -290,6 +301,17 @@ def parser():
     bm = sub.add_parser("build-mpy", help="compile the device bundle (.mpy, manifest.py, main.py)")
     bm.add_argument("--out", required=True, help="output directory")
     bm.set_defaults(run=_build_mpy)
+
+    bf = sub.add_parser("build-firmware", help="build MicroPython firmware with lostcard frozen in "
+                        "(cached: a rebuild with nothing changed is a copy)")
+    bf.add_argument("--micropython", required=True, metavar="SRC",
+                    help="a MicroPython source tree or its .tar.xz (1.28.0)")
+    bf.add_argument("--board", required=True, choices=["unix32", "qemu-mps2-an385"],
+                    help="unix32: the unix port as a 32-bit binary; qemu-mps2-an385: Cortex-M3 in QEMU")
+    bf.add_argument("--out", required=True, help="directory for the image (micropython or firmware.elf)")
+    bf.add_argument("--heap", type=_positive, default=64 * 1024,
+                    help="qemu-mps2-an385: the MicroPython heap in bytes (default 65536)")
+    bf.set_defaults(run=_build_firmware)
 
     pr = sub.add_parser("provision", help="write a new terminal's provisioning file")
     pr.add_argument("--fleet-secret-file", required=True)

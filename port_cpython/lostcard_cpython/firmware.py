@@ -1,0 +1,212 @@
+"""Build MicroPython firmware with lostcard frozen in (`lostcard build-firmware`).
+
+The boards live in port_mpy/boards/<board>/ (the port's variant or board files, a manifest of what
+the board freezes besides lostcard, and any C it needs). A build unpacks the MicroPython source once,
+builds its mpy-cross, freezes `build-mpy`'s bundle (manifest.py, the sources, the words as
+lostcard/words.py) and runs the port's make. Everything is cached under ~/.cache/lostcard/firmware
+(or $LOSTCARD_CACHE): the unpacked source by the tarball's hash, make's build directories by board
+(so a changed bundle recompiles only the frozen modules), and each finished image by the hash of all
+its inputs, so that a second build with nothing changed is a copy.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from lostcard.errors import LostcardError
+
+from . import mpybuild
+from .paths import PORT_MPY
+
+BOARDS_DIR = PORT_MPY / "boards"
+DEFAULT_HEAP = 64 * 1024
+MARKERS = ("py/mpconfig.h", "mpy-cross/Makefile", "ports/unix/Makefile", "ports/qemu/Makefile")
+
+
+class FirmwareError(LostcardError):
+    """The firmware could not be built: what is missing and how to get it."""
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    port: str  # the directory under ports/
+    image: str  # the built file's name in the build directory and in --out
+    compiler: str  # the C compiler the port needs
+    package: str  # the Debian packages that provide it
+    size_tool: str
+
+    @property
+    def dir(self):
+        return BOARDS_DIR / self.name
+
+    def make_args(self, build, manifest, mpy_cross, heap):
+        common = ["BUILD=%s" % build, "FROZEN_MANIFEST=%s" % manifest, "MPY_CROSS=%s" % mpy_cross]
+        if self.port == "unix":
+            return common + ["VARIANT_DIR=%s" % self.dir]
+        return common + ["BOARD=MPS2_AN385", "BOARD_DIR=%s" % self.dir, "USER_C_MODULES=%s" % self.dir,
+                         "MICROPY_HEAP_SIZE=%d" % heap]
+
+
+BOARDS = {
+    "unix32": Board("unix32", "unix", "micropython", "gcc", "gcc-multilib", "size"),
+    "qemu-mps2-an385": Board("qemu-mps2-an385", "qemu", "firmware.elf", "arm-none-eabi-gcc",
+                             "gcc-arm-none-eabi libnewlib-arm-none-eabi", "arm-none-eabi-size"),
+}
+
+
+def cache_root():
+    return Path(os.environ.get("LOSTCARD_CACHE") or Path.home() / ".cache" / "lostcard") / "firmware"
+
+
+def _digest(*parts):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def _tree_digest(root):
+    """Every file's path and bytes under `root`, in a stable order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:20]
+
+
+def _check_tools(board):
+    missing = [t for t in ("make", board.compiler, board.size_tool) if shutil.which(t) is None]
+    if missing:
+        raise FirmwareError("%s not found: the %s board needs Debian's %s (apt-get install %s)"
+                            % (", ".join(missing), board.name, board.package, board.package))
+    if board.name == "unix32":
+        probe = subprocess.run(["gcc", "-m32", "-print-file-name=libgcc.a"], capture_output=True, text=True)
+        if probe.returncode != 0 or not os.path.isabs(probe.stdout.strip()):
+            raise FirmwareError("gcc cannot build 32-bit code: apt-get install gcc-multilib")
+
+
+def _is_tree(path):
+    return all((Path(path) / m).exists() for m in MARKERS)
+
+
+def source_tree(src):
+    """The MicroPython tree for SRC (a tree, or its .tar.xz unpacked once into the cache)."""
+    src = Path(src)
+    if src.is_dir():
+        if not _is_tree(src):
+            raise FirmwareError("%s is not a MicroPython source tree (no %s)" % (src, ", ".join(
+                m for m in MARKERS if not (src / m).exists())))
+        return src.resolve()
+    if not src.is_file():
+        raise FirmwareError("%s does not exist: give a MicroPython source tree or its .tar.xz" % src)
+    with open(src, "rb") as f:
+        key = hashlib.file_digest(f, "sha256").hexdigest()[:20]
+    tree = cache_root() / ("src-" + key)
+    if not tree.exists():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=tree.parent, prefix=".unpack-"))
+        try:
+            with tarfile.open(src) as tar:
+                tar.extractall(scratch, filter="data")
+            tops = [p for p in scratch.iterdir() if p.is_dir()]
+            if len(tops) != 1 or not _is_tree(tops[0]):
+                raise FirmwareError("%s is not a MicroPython source archive (no py/, ports/unix, "
+                                    "ports/qemu, mpy-cross inside)" % src)
+            tops[0].rename(tree)  # atomic: a half-unpacked tree is never taken for a whole one
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise FirmwareError("cannot unpack %s: %s" % (src, exc)) from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return tree
+
+
+def _make(tree, args, log):
+    """Run make in `tree`; on failure one line naming the log with the compiler's output."""
+    with open(log, "w") as out:
+        proc = subprocess.run(["make", "-j%d" % (os.cpu_count() or 2)] + args, cwd=tree, stdout=out,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise FirmwareError("make %s failed: see %s" % (args[1] if len(args) > 1 else "", log))
+
+
+def mpy_cross(tree):
+    exe = tree / "mpy-cross" / "build" / "mpy-cross"
+    if not exe.exists():
+        _make(tree, ["-C", "mpy-cross"], cache_root() / "mpy-cross.log")
+    return exe
+
+
+def image_size(board, path):
+    """Bytes the image puts in flash (text + data), from binutils' size."""
+    out = subprocess.run([board.size_tool, str(path)], capture_output=True, text=True, check=True).stdout
+    text, data = out.splitlines()[1].split()[:2]
+    return int(text) + int(data)
+
+
+def _build_one(tree, board, bundle_manifest, heap, tag):
+    """Build the board's firmware freezing the board's manifest and (if given) lostcard's;
+    return (image path, size). `tag` names the build directory kept for incremental rebuilds."""
+    build = cache_root() / ("build-%s-%s-%s-%d" % (_digest(tree)[:8], board.name, tag, heap))
+    build.mkdir(parents=True, exist_ok=True)
+    manifest = build / "manifest.py"
+    lines = ['include("%s")' % (board.dir / "manifest.py")]
+    if bundle_manifest:
+        lines.append('include("%s")' % bundle_manifest)
+    manifest.write_text("\n".join(lines) + "\n")
+    _make(tree, ["-C", "ports/" + board.port] + board.make_args(build, manifest, mpy_cross(tree), heap),
+          build / "make.log")
+    image = build / board.image
+    return image, image_size(board, image)
+
+
+def build_firmware(src, board_name, out_dir, heap=DEFAULT_HEAP):
+    """Build the firmware into out_dir; return a dict of what was built (also in out_dir/firmware.json)."""
+    board = BOARDS.get(board_name)
+    if board is None:
+        raise FirmwareError("unknown board %r: choose one of %s" % (board_name, ", ".join(BOARDS)))
+    if heap < 16 * 1024 or heap % 1024:
+        raise FirmwareError("--heap must be a whole number of KiB, at least 16 KiB (got %d)" % heap)
+    _check_tools(board)
+    tree = source_tree(src)
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory() as scratch:
+        bundle = Path(scratch) / "bundle"
+        mpybuild.build_device(bundle)
+        key = _digest(tree, _tree_digest(tree) if Path(src).is_dir() else "", _tree_digest(board.dir),
+                      _tree_digest(bundle), heap)
+        done = cache_root() / ("image-%s-%s" % (board.name, key))
+        if not (done / "firmware.json").exists():
+            base_image, base_size = _build_one(tree, board, None, heap, "base")
+            image, size = _build_one(tree, board, bundle / "manifest.py", heap, "lostcard")
+            info = {"board": board.name, "image": board.image, "heap": heap, "size": size,
+                    "lostcard_adds": size - base_size, "bundle_mpy": sum(
+                        p.stat().st_size for p in bundle.rglob("*.mpy")), "key": key}
+            staging = Path(tempfile.mkdtemp(dir=done.parent, prefix=".image-"))
+            shutil.copy2(image, staging / board.image)
+            (staging / "firmware.json").write_text(json.dumps(info, indent=1) + "\n")
+            shutil.rmtree(done, ignore_errors=True)
+            staging.rename(done)
+    _publish(done, board, out_dir)
+    return json.loads((done / "firmware.json").read_text()) | {"path": str(out_dir / board.image)}
+
+
+def _publish(done, board, out_dir):
+    """Copy the image into out_dir whole: a temporary name renamed over the old one."""
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in (board.image, "firmware.json"):
+            tmp = out_dir / (".%s.tmp" % name)
+            shutil.copy2(done / name, tmp)
+            tmp.replace(out_dir / name)
+    except OSError:
+        if made:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
