@@ -12,26 +12,18 @@ are copied into the heap when a .mpy file is imported (frozen firmware keeps the
 """
 
 import json
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from lostcard.decision import classify
-from lostcard_cpython import paths, scenarios
+from lostcard_cpython import paths
 from lostcard_cpython.local_collector import LocalCollector, free_port
+from terminal_setup import DEVICE, lostcard, provisioned_terminal as _setup, status as _status, \
+    stored_incidents
 
 TERMINAL_HEAP = "112K"
-SECRET = bytes(range(40, 72))
-DEVICE = "T-E2E-0001"
-
-
-def lostcard(*args):
-    proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli"] + list(args),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 def terminal(bundle, *args):
@@ -52,27 +44,6 @@ def device_bundle(tmp_path_factory):
                  "lostcard/texts.txt", "src/lostcard/terminal.py"):
         assert (out / name).exists(), name
     return out
-
-
-def _setup(tmp_path, url, count):
-    secret = tmp_path / "fleet.secret"
-    secret.write_text(SECRET.hex())
-    lostcard("provision", "--fleet-secret-file", str(secret), "--device-id", DEVICE,
-             "--out", str(tmp_path / "prov.cbor"))
-    config = {"device_id": DEVICE, "queue_dir": str(tmp_path / "queue"),
-              "token_key": "5a" * 32, "provisioning": str(tmp_path / "prov.cbor"),
-              "collector_url": url, "sync_spread_s": 0}
-    (tmp_path / "lostcard.json").write_text(json.dumps(config))
-    events = [item["event"] for item in scenarios.load()][:count]
-    with open(tmp_path / "declines.jsonl", "w", encoding="utf-8") as f:
-        for event in events:
-            f.write(json.dumps(event, ensure_ascii=False) + "\n")
-    return secret, events
-
-
-def _status(proc):
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_a_session_offline_then_synced_from_the_built_bundle(device_bundle, tmp_path):
@@ -97,10 +68,7 @@ def test_a_session_offline_then_synced_from_the_built_bundle(device_bundle, tmp_
         assert again["queued"] == 0
     finally:
         collector.stop()
-    with sqlite3.connect(tmp_path / "collector.db") as db:
-        rows = db.execute("SELECT seq, cause FROM incidents WHERE device = ? ORDER BY seq",
-                          (DEVICE,)).fetchall()
-        quarantined = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    rows, quarantined = stored_incidents(tmp_path / "collector.db", DEVICE)
     assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))  # each once, none lost
     assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
     assert quarantined == 0

@@ -1,0 +1,50 @@
+"""A terminal on a board without a network, driven over its serial console (tests/firmware_boards.py).
+
+    import board_driver; board_driver.main("lostcard.json")
+
+Reads one command per line from the console: a decline event (JSON) is decided and stored, and its
+decision printed as "D <json>"; "SYNC" brings the link back and syncs until the queue is empty, each
+POST relayed by the host ("POST <path> <hex body>", answered "<status> <hex reply>"); "STATUS"
+prints "S <json>"; "END" returns.
+"""
+
+import json
+import sys
+
+from lostcard.errors import SyncError
+from lostcard_mpy.platform import Platform
+
+
+class SerialTransport:
+    def post(self, path, body):
+        print("POST", path, body.hex())
+        reply = sys.stdin.readline().split()
+        if not reply or not reply[0].isdigit():
+            raise SyncError("serial: no reply from the host")
+        return int(reply[0]), bytes.fromhex(reply[1]) if len(reply) > 1 else b""
+
+
+class SerialPlatform(Platform):
+    def transport(self, url):
+        return SerialTransport()
+
+
+def main(config_path):
+    import lostcard_mpy.terminal as mpy
+
+    with open(config_path) as f:
+        config = json.load(f)
+    mpy.Platform = SerialPlatform  # the port's Terminal (gc threshold, phases) on the serial link
+    terminal = mpy.Terminal(config)
+    while True:
+        line = sys.stdin.readline().strip()
+        if line == "END":
+            return
+        if line == "SYNC":
+            terminal.link_returned(0)
+            while terminal.sync_step():
+                pass
+        if line in ("SYNC", "STATUS"):
+            print("S", json.dumps(terminal.status()))
+        elif line:
+            print("D", json.dumps(terminal.on_decline(json.loads(line))))
