@@ -121,7 +121,8 @@ def source_tree(src):
                                     "ports/qemu, mpy-cross inside)" % src)
             tops[0].rename(tree)  # atomic: a half-unpacked tree is never taken for a whole one
         except (tarfile.TarError, OSError, EOFError) as exc:
-            raise FirmwareError("cannot unpack %s: %s" % (src, exc)) from None
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise FirmwareError("cannot unpack %s (%s): give MicroPython's source .tar.xz" % (src, reason)) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     return tree
