@@ -12,7 +12,8 @@ import pytest
 
 from lostcard.decision import classify
 from lostcard_cpython.local_collector import LocalCollector
-from firmware_boards import Qemu, build
+from firmware_boards import build
+from lostcard_cpython.qemu_board import Qemu
 from terminal_setup import DEVICE, provisioned_terminal, stored_incidents
 
 

@@ -46,7 +46,9 @@ def test_the_device_bundle_is_the_device_folders_and_nothing_else(tmp_path):
     for found in tmp_path.rglob("*"):
         assert "collector" not in found.parts and "lostcard_tools" not in found.parts, found
     frozen = {p.relative_to(tmp_path / "src") for p in (tmp_path / "src").rglob("*.py")}
-    assert frozen == {p.with_suffix(".py") for p in expected}
+    # and for firmware, the policy's words as a module (generated: never in the device folders)
+    assert frozen == {p.with_suffix(".py") for p in expected} | {Path("lostcard/words.py")}
+    assert not (mpybuild.CORE / "lostcard" / "words.py").exists()
 
 
 def test_the_tools_bundle_adds_the_collector_half_and_the_tools(tmp_path):

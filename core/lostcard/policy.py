@@ -13,8 +13,8 @@ which a terminal imports only if it needs them.
 
 from .table import here, load
 
-try:  # firmware from `lostcard build-firmware` freezes the words (in ROM): no file to copy
-    from .words import TEXTS
+try:  # firmware (`lostcard build-firmware`) freezes the words, generated, in ROM: no file to copy
+    from .words import TEXTS  # type: ignore[import-not-found]
 except ImportError:  # .mpy files on flash: texts.txt beside them
     TEXTS = load(here(__file__, "texts.txt"))
 

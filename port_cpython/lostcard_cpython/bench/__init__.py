@@ -1,4 +1,4 @@
-"""`lostcard bench classify|records|queue|sync|device`: the core on CPython beside the same core
+"""`lostcard bench classify|records|queue|sync|device|firmware`: the core on CPython beside the same core
 on real MicroPython (the .mpy bundle, as a terminal runs it), one module per benchmark.
 
 harness.py runs MicroPython and prints the side-by-side tables; the bundle is compiled before
@@ -8,7 +8,11 @@ any timed region. Benchmarks print; they never assert.
 
 def run(what, out, runs, declines):
     """One benchmark by name, printed to `out`."""
-    if what == "device":
+    if what == "firmware":
+        from .firmware import run as firmware
+
+        firmware(out)
+    elif what == "device":
         from .device import run as device
 
         device(out, declines)

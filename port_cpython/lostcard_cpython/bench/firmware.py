@@ -1,0 +1,198 @@
+"""`lostcard bench firmware`: the device budgets where a terminal runs them, side by side: the .mpy
+bundle on the 64-bit PyPI interpreter, lostcard frozen into the 32-bit unix build, and frozen into
+the Cortex-M3 board in QEMU (`lostcard build-firmware`, built before anything is measured).
+
+For each, the smallest heap for (a) boot + Terminal(), (b) 50 declines with a 1,000-incident backlog
+and (c) one sync step (the unix builds; the QEMU board has no network), found by probing heaps in
+1 KiB steps (port_mpy/tools/lostcard_tools/bench_heap.py): the unix interpreters at -X heapsize,
+the board, whose heap is fixed when it is built, by a ballast taken from its 64 KiB first. A heap
+counts once it and the two above it pass: random nonces move the need by a little.
+Every column starts from the same backlog, made once by the emulator's Terminal with the same
+keys; the unix columns keep it in a directory, the board on LittleFS in its flash. The phases
+mode (the default) everywhere. On the board, on_decline is also counted in instructions (QEMU
+-icount shift=0: one instruction per virtual nanosecond).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .. import firmware, provision
+from .. import scenarios as scenario_file
+from ..local_collector import LocalCollector
+from ..paths import ROOT, micropython_env, tool
+from ..qemu_board import Qemu
+from .harness import built_bundle
+
+SECRET = bytes(range(9, 41))
+DEVICE = "BENCH-FW-1"
+BACKLOG = 1000
+DECLINES = 50
+MHZ = 168  # a Cortex-M3/M4 terminal's clock, at one instruction per cycle: a lower bound
+GOALS = {"declines": 40, "boot+decline+sync": 48}
+BOARD_HEAP_KIB = firmware.DEFAULT_HEAP >> 10
+SOURCE = ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz"
+
+
+def _backlog(tmp, url):
+    """A terminal provisioned and filled with BACKLOG incidents by the emulator: its directory."""
+    from ..terminal import Terminal
+
+    home = Path(tmp) / "terminal"
+    home.mkdir()
+    provision.write(str(home / "prov.cbor"), SECRET, DEVICE)
+    config = {"device_id": DEVICE, "queue_dir": "q", "token_key": "77" * 32,
+              "provisioning": "prov.cbor", "collector_url": url, "sync_spread_s": 0,
+              "budget_bytes": 512 << 10}
+    (home / "lostcard.json").write_text(json.dumps(config))
+    events = [item["event"] for item in scenario_file.load()]
+    with open(home / "declines.jsonl", "w", encoding="utf-8") as f:
+        for n in range(DECLINES):
+            f.write(json.dumps(events[n % len(events)], ensure_ascii=False) + "\n")
+    cwd = os.getcwd()
+    os.chdir(home)
+    try:
+        terminal = Terminal(config)
+        for n in range(BACKLOG):
+            terminal.on_decline(events[n % len(events)])
+    finally:
+        os.chdir(cwd)
+    return home
+
+
+def _probe_unix(exe, path, home, tmp, step, heap_kib):
+    work = Path(tmp) / "probe"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(home, work)
+    code = ("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', 0, "
+            "'declines.jsonl', %d)" % (step, DECLINES))
+    env = micropython_env(*path)
+    proc = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_kib, "-c", code], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return _result(proc.stdout) if proc.returncode == 0 else None
+
+
+def _result(out):
+    if out is None:
+        return None
+    for line in out.splitlines():
+        if line.startswith("OK "):
+            return json.loads(line[3:])
+    return None
+
+
+def _board_image(elf, home, bundle, tmp):
+    """The board's flash with the backlog, the config, the declines and the probe tool on it."""
+    work = Path(tmp) / "board"
+    work.mkdir()
+    board = Qemu(elf, work)
+    try:
+        board.run("import os; os.mkdir('q'); os.mkdir('lostcard_tools')")
+        for path in sorted((home / "q").iterdir()):
+            board.put("q/" + path.name, path.read_bytes())
+        for name in ("lostcard.json", "declines.jsonl"):
+            board.put(name, (home / name).read_bytes())
+        for name in ("__init__.mpy", "bench_heap.mpy"):
+            board.put("lostcard_tools/" + name, (Path(bundle) / "lostcard_tools" / name).read_bytes())
+        board.reset()
+    finally:
+        board.close()
+    return work / Qemu.IMAGE
+
+
+def _probe_board(elf, image, tmp, step, heap_kib):
+    work = Path(tmp) / "probe-board"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    shutil.copyfile(image, work / Qemu.IMAGE)
+    board = Qemu(elf, work, icount=True)
+    try:
+        ballast = BOARD_HEAP_KIB - heap_kib << 10
+        out = board.run_unchecked("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', %d, "
+                                  "'declines.jsonl', %d)" % (step, ballast, DECLINES))
+        board.reset()
+    finally:
+        board.close()
+    return _result(out)
+
+
+def smallest(probe, lo, hi):
+    """The smallest heap (KiB) in lo..hi from which it and the two above pass, with its result;
+    (None, None) if none does. A bisection finds the edge, then the heaps above are checked."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if probe(mid) is None:
+            lo = mid + 1
+        else:
+            hi = mid
+    for heap in range(lo, hi + 8):
+        first = probe(heap)
+        if first is not None and probe(heap + 1) is not None and probe(heap + 2) is not None:
+            return heap, first
+    return None, None
+
+
+def run(out):
+    if not SOURCE.exists():
+        raise SystemExit("no MicroPython source at %s: the firmware columns need it" % SOURCE)
+    with tempfile.TemporaryDirectory() as tmp, built_bundle() as bundle:
+        exe32 = firmware.build_firmware(SOURCE, "unix32", Path(tmp) / "unix32")
+        elf = firmware.build_firmware(SOURCE, "qemu-mps2-an385", Path(tmp) / "qemu")
+        tools = Path(tmp) / "tools"  # the bundle's tools alone: the frozen lostcard must be used
+        shutil.copytree(bundle, tools, ignore=shutil.ignore_patterns("lostcard", "lostcard_mpy"))
+        secret = Path(tmp) / "fleet.secret"
+        secret.write_text(SECRET.hex())
+        collector = LocalCollector(Path(tmp) / "collector.db", secret).start()
+        try:
+            home = _backlog(tmp, collector.url)
+            image = _board_image(elf["path"], home, bundle, tmp)
+            columns = {
+                "PyPI .mpy (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [bundle], home,
+                                                                    tmp, step, kib),
+                "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [".frozen", tools], home,
+                                                               tmp, step, kib),
+                "frozen Cortex-M3": lambda step, kib: None if step == "sync" else _probe_board(
+                    elf["path"], image, tmp, step, kib),
+            }
+            found = {name: {step: smallest(lambda kib: probe(step, kib), 8,
+                                           BOARD_HEAP_KIB if "M3" in name else 512)
+                            for step in ("boot", "declines", "sync")}
+                     for name, probe in columns.items()}
+        finally:
+            collector.stop()
+    _report(out, found, exe32, elf)
+
+
+def _report(out, found, exe32, elf):
+    out.write("lostcard bench firmware: smallest heap (KiB) per step, phases mode, a %d-incident "
+              "backlog\n" % BACKLOG)
+    names = list(found)
+    out.write("%-40s" % "" + "".join("%20s" % n for n in names) + "\n")
+    for step, label in (("boot", "(a) boot + Terminal()"), ("declines", "(b) %d declines" % DECLINES),
+                        ("sync", "(c) one sync step")):
+        cells = []
+        for name in names:
+            heap, _ = found[name][step]
+            cells.append("-" if heap is None and "M3" in name and step == "sync" else
+                         "none <= max" if heap is None else "%d" % heap)
+        out.write("%-40s" % label + "".join("%20s" % c for c in cells) + "\n")
+    board = found["frozen Cortex-M3"]["declines"]
+    if board[1]:
+        instructions = board[1]["median_us"] * 1000
+        out.write("on_decline on the Cortex-M3 (median): %d instructions = %.1f ms at %d MHz "
+                  "(1 instruction per cycle: a lower bound)\n" % (instructions, instructions / MHZ / 1000,
+                                                                   MHZ))
+    m3, u32 = found["frozen Cortex-M3"]["declines"][0], found["frozen unix32"]
+    peak = max(h for h in (m3, u32["boot"][0], u32["sync"][0]) if h is not None) if m3 else None
+    out.write("goal: (b) on the Cortex-M3 <= %d KiB: %s (%s KiB)\n" % (
+        GOALS["declines"], "met" if m3 and m3 <= GOALS["declines"] else "NOT met", m3))
+    out.write("goal: boot + decline + sync step <= %d KiB (Cortex-M3 declines, unix32 sync): %s (%s KiB)\n"
+              % (GOALS["boot+decline+sync"], "met" if peak and peak <= GOALS["boot+decline+sync"]
+                 else "NOT met", peak))
+    for info in (exe32, elf):
+        out.write("%s: %d bytes in flash, lostcard adds %d (goal <= 65536: %s); bundle %d bytes of .mpy\n" % (
+            info["board"], info["size"], info["lostcard_adds"],
+            "met" if info["lostcard_adds"] <= 65536 else "NOT met", info["bundle_mpy"]))
