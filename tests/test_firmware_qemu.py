@@ -24,9 +24,13 @@ def elf(tmp_path_factory):
 
 def _boot(elf, workdir):
     board = Qemu(elf, workdir)
-    # what the board runs is frozen: lostcard from ROM, nothing of it on the flash
-    assert board.run("import os, lostcard.decision as d; print(d.__file__, 'lostcard' in os.listdir())"
-                     ).split() == ["lostcard/decision.py", "False"]
+    try:
+        # what the board runs is frozen: lostcard from ROM, nothing of it on the flash
+        assert board.run("import os, lostcard.decision as d; print(d.__file__, 'lostcard' in "
+                         "os.listdir())").split() == ["lostcard/decision.py", "False"]
+    except BaseException:
+        board.close()
+        raise
     return board
 
 

@@ -33,7 +33,11 @@ class Qemu:
         self._lines = queue.Queue()
         self._partial = b""
         threading.Thread(target=self._read, daemon=True).start()
-        self.expect(">>> ")
+        try:
+            self.expect(">>> ")
+        except BaseException:  # an idle board spins a core: never leave one behind
+            self.close()
+            raise
 
     def _read(self):
         while True:
