@@ -110,7 +110,11 @@ class Qemu:
     def reset(self):
         """Power off: machine.reset() ends QEMU."""
         self.send("import machine; machine.reset()\r\n")
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a board too full to import machine: pull the plug
+            self.close()
+            raise BoardError("the board did not reset") from None
 
     def close(self):
         if self.proc.poll() is None:

@@ -63,12 +63,12 @@ def _backlog(tmp, url):
     return home
 
 
-def _probe_unix(exe, path, home, tmp, step, heap_kib):
+def _probe_unix(exe, path, home, tmp, step, heap_kib, rom=None):
     work = Path(tmp) / "probe"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(home, work)
     code = ("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', 0, "
-            "'declines.jsonl', %d)" % (step, DECLINES))
+            "'declines.jsonl', %d, %r)" % (step, DECLINES, rom))
     env = micropython_env(*path)
     proc = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_kib, "-c", code], cwd=work, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -82,6 +82,24 @@ def _result(out):
         if line.startswith("OK "):
             return json.loads(line[3:])
     return None
+
+
+def _romfs(tmp):
+    """The device bundle as a ROMFS image (mpremote's builder): its path and size."""
+    import contextlib
+    import io
+
+    from mpremote.romfs import make_romfs
+
+    from .. import mpybuild
+
+    device = Path(tmp) / "device"
+    mpybuild.build(device, tools=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # it lists every file it packs
+        image = make_romfs(str(device), mpy_cross=False)
+    path = Path(tmp) / "bundle.romfs"
+    path.write_bytes(image)
+    return str(path), len(image)
 
 
 def _board_image(elf, home, bundle, tmp):
@@ -113,8 +131,7 @@ def _probe_board(elf, image, tmp, step, heap_kib):
         ballast = BOARD_HEAP_KIB - heap_kib << 10
         out = board.run_unchecked("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', %d, "
                                   "'declines.jsonl', %d)" % (step, ballast, DECLINES))
-        board.reset()
-    finally:
+    finally:  # the probe's flash is thrown away: power off without asking the board
         board.close()
     return _result(out)
 
@@ -149,9 +166,12 @@ def run(out):
         try:
             home = _backlog(tmp, collector.url)
             image = _board_image(elf["path"], home, bundle, tmp)
+            rom, rom_size = _romfs(tmp)
             columns = {
                 "PyPI .mpy (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [bundle], home,
                                                                     tmp, step, kib),
+                "PyPI ROMFS (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [tools], home,
+                                                                     tmp, step, kib, rom),
                 "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [".frozen", tools], home,
                                                                tmp, step, kib),
                 "frozen Cortex-M3": lambda step, kib: None if step == "sync" else _probe_board(
@@ -163,10 +183,10 @@ def run(out):
                      for name, probe in columns.items()}
         finally:
             collector.stop()
-    _report(out, found, exe32, elf)
+    _report(out, found, exe32, elf, rom_size)
 
 
-def _report(out, found, exe32, elf):
+def _report(out, found, exe32, elf, rom_size):
     out.write("lostcard bench firmware: smallest heap (KiB) per step, phases mode, a %d-incident "
               "backlog\n" % BACKLOG)
     names = list(found)
@@ -179,6 +199,9 @@ def _report(out, found, exe32, elf):
             cells.append("-" if heap is None and "M3" in name and step == "sync" else
                          "none <= max" if heap is None else "%d" % heap)
         out.write("%-40s" % label + "".join("%20s" % c for c in cells) + "\n")
+    out.write("PyPI ROMFS: the %d-byte image is read into the heap (this interpreter has no "
+              "memory-mapped ROM); on a board with ROMFS in flash subtract it: the modules run "
+              "from the image in place\n" % rom_size)
     board = found["frozen Cortex-M3"]["declines"]
     if board[1]:
         instructions = board[1]["median_us"] * 1000
