@@ -68,3 +68,17 @@ def test_a_second_build_with_nothing_changed_runs_no_compiler(tmp_path, monkeypa
     again = firmware.build_firmware(SOURCE, "qemu-mps2-an385", tmp_path / "b")
     assert (tmp_path / "b" / "firmware.elf").read_bytes() == first.read_bytes()
     assert again["lostcard_adds"] <= 64 * 1024  # the budget: the frozen lostcard adds <= 64 KiB
+
+
+def test_the_frozen_words_hold_every_row_of_texts_txt():
+    from lostcard.policy import DEFAULT
+    from lostcard.table import row
+    from lostcard_cpython import mpybuild
+
+    scope = {}
+    exec(mpybuild.frozen_words(mpybuild.CORE / "lostcard" / "texts.txt"), scope)
+    keys = [line.split("|")[0] for line in DEFAULT["texts"].splitlines() if "|" in line
+            and not line.startswith("#")]
+    assert len(keys) > 100
+    for key in keys:
+        assert row(scope["TEXTS"], key) == row(DEFAULT["texts"], key), key
