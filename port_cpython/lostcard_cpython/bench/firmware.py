@@ -67,8 +67,11 @@ def _probe_unix(exe, path, home, tmp, step, heap_kib, rom=None):
     work = Path(tmp) / "probe"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(home, work)
-    code = ("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', 0, "
-            "'declines.jsonl', %d, %r)" % (step, DECLINES, rom))
+    # a ROMFS image is read into the heap first: this unix build has no memory-mapped ROM
+    mount = ("import sys, vfs; vfs.mount(vfs.VfsRom(open(%r, 'rb').read()), '/rom'); "
+             "sys.path.insert(0, '/rom'); " % rom) if rom else ""
+    code = mount + ("import lostcard_tools.bench_heap as b; b.main(%r, 'lostcard.json', 0, "
+                    "'declines.jsonl', %d)" % (step, DECLINES))
     env = micropython_env(*path)
     proc = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_kib, "-c", code], cwd=work, env=env,
                           capture_output=True, text=True, timeout=600)

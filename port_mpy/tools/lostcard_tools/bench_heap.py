@@ -4,7 +4,7 @@
 
 BALLAST bytes are taken from the heap first, so that the step runs in what is left: that is how a
 board whose heap is fixed at build time (the QEMU Cortex-M3) is probed at smaller heaps, and every
-interpreter is probed the same way. ROM, if given, is a ROMFS image of the bundle to import it from. STEP is "boot" (import and Terminal()), "declines" (COUNT
+interpreter is probed the same way. STEP is "boot" (import and Terminal()), "declines" (COUNT
 declines from the DECLINES file) or "sync" (one sync step). Prints "OK <json>" (the on_decline
 times in ticks_us: instructions/1000 under QEMU's -icount shift=0) or dies with MemoryError.
 """
@@ -15,14 +15,7 @@ import json
 from time import ticks_diff, ticks_us
 
 
-def main(step, config_path, ballast, declines=None, count=0, rom=None):
-    if rom:  # the bundle as a ROMFS image: read into the heap here (no memory-mapped ROM on unix)
-        import sys
-        import vfs
-
-        with open(rom, "rb") as f:
-            vfs.mount(vfs.VfsRom(f.read()), "/rom")
-        sys.path.insert(0, "/rom")
+def main(step, config_path, ballast, declines=None, count=0):
     gc.collect()
     hold = bytearray(ballast)  # noqa: F841  (held until the step ends)
     from lostcard_mpy import Terminal
