@@ -2,6 +2,7 @@
 
 Only `serve` creates or writes a database; the others open it read-only and never create one."""
 
+import os
 import sys
 
 from lostcard import vocab
@@ -13,29 +14,39 @@ INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
 INCIDENT_COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "prio", "last4")
 
 
-def _check_fleet(store, secret, args):
+def _check_fleet(secret, args):
     """Refuse a secret other than the one the database was created with (a typo in the file,
-    another fleet's secret): a collector that opened nothing would quarantine every record."""
-    from . import fleet_secret
+    another fleet's secret): a collector that opened nothing would quarantine every record.
+    Read-only: a refused start changes nothing."""
+    from .fleet_secret import fingerprint
 
-    mine = fleet_secret.fingerprint(secret)
-    held = store.fleet_fingerprint(mine if args.collector_command == "serve" else None)
-    if held is not None and held != mine:
+    store = _open(args)
+    try:
+        held = store.fleet_fingerprint()
+    finally:
+        store.close()
+    if held is not None and held != fingerprint(secret):
         raise LostcardError("the fleet secret in %s is not the one %s was created with "
                             "(fingerprint %s, database %s)" % (args.fleet_secret_file, args.db,
-                                                                mine, held))
+                                                                fingerprint(secret), held))
 
 
 def _serve(args):
     from .collector import bind, serve
     from .collector_store import SqliteStore
+    from .fleet_secret import fingerprint
 
     secret = read_secret(args)
     sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
     try:
+        if os.path.exists(args.db):
+            _check_fleet(secret, args)
         store = SqliteStore(args.db)
-        _check_fleet(store, secret, args)
-        serve(sock, store, secret, args.access_log)
+        try:
+            store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
+            serve(sock, store, secret, args.access_log)
+        finally:
+            store.close()  # the last connection: SQLite folds and removes its -wal and -shm
     finally:
         sock.close()
     return 0
@@ -87,11 +98,7 @@ def _report(args):
     from . import report
 
     secret = read_secret(args)
-    store = _open(args)
-    try:
-        _check_fleet(store, secret, args)
-    finally:
-        store.close()
+    _check_fleet(secret, args)
     report.write(args.db, secret, args.out)
     print("report written to %s" % args.out, file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import signal
 import threading
 import time
 
@@ -185,7 +186,13 @@ def serve(sock, store, fleet_secret, access_log=False):
              "fleet secret %s", host if ":" not in host else "[%s]" % host, port, store.path,
              store.stats()["incidents"], fingerprint(fleet_secret))
     server = uvicorn.Server(config)
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
+    # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI
+    signal.signal(signal.SIGTERM, _interrupt)
     server.run(sockets=[sock])
     if not server.started:
         raise LostcardError("the collector did not start (see the lines above)")
-    raise KeyboardInterrupt  # it stops only on a signal (Ctrl-C): the CLI says what was kept
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

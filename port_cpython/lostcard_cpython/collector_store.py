@@ -57,8 +57,13 @@ class SqliteStore:
             raise NotACollectorDatabase("%s is an empty file, not a collector database" % path)
         try:
             if readonly:
-                self.db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
-                                          check_same_thread=False, isolation_level=None)
+                # WAL mode: a reader opening a database nobody has open would create its -wal
+                # and -shm files and leave them; with no -wal there is no writer, and the file
+                # can be read as it stands
+                live = os.path.exists(path + "-wal")
+                self.db = sqlite3.connect(Path(path).resolve().as_uri() + (
+                    "?mode=ro" if live else "?mode=ro&immutable=1"), uri=True,
+                    check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
             else:
                 self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

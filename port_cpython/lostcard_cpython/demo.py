@@ -143,7 +143,11 @@ class Day:
                     self.progress(lines[-1])
         except BaseException:  # Ctrl-C: the terminal stops as in a power cut; keep what it said
             proc.kill()
-            proc.wait()
+            for line in proc.stdout:  # what it queued and said before it died
+                try:
+                    lines.append(json.loads(line))
+                except ValueError:
+                    continue
             self.record(device, lines, quiet=True)
             raise
         code = proc.wait()
@@ -215,17 +219,19 @@ class Day:
         return decided
 
     def record(self, device, lines, quiet=False):
+        """Ledger what the terminal queued (saved first: an interrupt must not lose it), then
+        print its decisions."""
+        self.ledger["queued"][device] += [line["seq"] for line in lines
+                                          if "n" in line and line["stored"]]
+        self.save_ledger()  # what was queued so far: an interrupted run still checks next time
         decided = []
         for line in lines:
-            if "n" in line and line["stored"]:
-                self.ledger["queued"][device].append(line["seq"])
             if "n" in line and not quiet:
                 if not line["stored"]:
                     raise DemoError("%s could not store decline %d" % (device, line["n"]))
                 decided.append(line)
                 self.out.write("  %-9s #%-3d %-16s %-13s | %s | %s\n" % (
                     device, line["n"], line["cause"], line["action"], line["zh"], line["en"]))
-        self.save_ledger()  # what was queued so far: an interrupted run still checks next time
         return decided
 
     def save_ledger(self):
@@ -294,6 +300,9 @@ def run(out, state="lostcard-demo", port="cpython", fresh=False):
         port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
     try:
         return day.run()
+    except KeyboardInterrupt:  # between two saves of the ledger: save what it holds
+        day.save_ledger()
+        raise
     finally:
         if day.bundle:
             shutil.rmtree(day.bundle, ignore_errors=True)
