@@ -95,14 +95,14 @@ def _release(held):
             yield _one(number, line)
 
 
-TABLE = "%-5s %-14s %-17s %-24s %-18s %4s  %s"
-TABLE_HEAD = TABLE % ("line", "id", "cause", "subcause", "action", "conf", "operator")
+TABLE = "%-5s %-17s %-22s %-17s %4s  %-32s %s"  # the id last: its length varies most
+TABLE_HEAD = TABLE % ("line", "cause", "subcause", "action", "conf", "operator", "id")
 
 
 def _row(number, decision):
-    return TABLE % (number, "-" if decision["id"] is None else decision["id"], decision["cause"], decision["subcause"],
-                    decision["action"], decision["confidence"],
-                    decision["messages"]["operator"]["en"])
+    return TABLE % (number, decision["cause"], decision["subcause"], decision["action"],
+                    decision["confidence"], decision["messages"]["operator"]["en"],
+                    "-" if decision["id"] is None else decision["id"])
 
 
 def classify_stream(stream, out, policy=None, pretty=False, table=False):
@@ -114,8 +114,8 @@ def classify_stream(stream, out, policy=None, pretty=False, table=False):
     for number, event, error in _events(stream):
         if error is not None:
             bad += 1
-            text = (TABLE % (number, "-", "error", error, "", "", "") if table
-                    else dumps({"error": error, "line": number}, pretty))
+            text = (TABLE % (number, "error", error, "", "", "", "")).rstrip() if table \
+                else dumps({"error": error, "line": number}, pretty)
         else:
             decision = classify(event, policy)
             text = _row(number, decision) if table else dumps(decision, pretty)
