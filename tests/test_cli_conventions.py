@@ -307,3 +307,15 @@ def test_the_readme_commands_run_as_written_on_what_the_demo_wrote(demo, tmp_pat
     # the README's paths are the demo's
     for path in re.findall(r"lostcard-demo/[\w./-]*\w", " ".join(_readme_commands())):
         assert (demo / path).exists(), path
+
+
+def test_bench_without_the_test_extras_says_how_to_get_them(monkeypatch, capsys):
+    from lostcard_cpython import bench
+
+    def missing(*args):
+        raise ModuleNotFoundError("No module named 'pycose'", name="pycose")
+
+    monkeypatch.setattr(bench, "run", missing)
+    assert cli.main(["bench", "records"]) == 2
+    assert capsys.readouterr().err == ("lostcard: bench needs the [test] extras (no module "
+                                       "pycose): pip install -e '.[test]'\n")

@@ -36,49 +36,27 @@ def read_secret(args):
     return fleet_secret.read(args.fleet_secret_file, args.raw_secret)
 
 
-def _number(text, kind):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError("must be a finite number: %r" % text)
-    return value
+def _in_range(kind, ok, words):
+    """An argument type: a number of `kind` (finite, if a float) for which `ok` holds."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError("must be a finite number: %r" % text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError("%s: %r" % (words, text))
+        return value
+    return parse
 
 
-def wait_seconds(text):
-    value = _number(text, float)
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError("must be from 0 to 3600 seconds: %r" % text)
-    return value
-
-
-def seconds(text):
-    value = _number(text, float)
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds: %r" % text)
-    return value
-
-
-def positive(text):
-    value = _number(text, int)
-    if not 1 <= value <= 1 << 31:
-        raise argparse.ArgumentTypeError("must be from 1 to 2**31: %r" % text)
-    return value
-
-
-def port(text):
-    value = _number(text, int)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("a TCP port is 0 to 65535: %r" % text)
-    return value
-
-
-def unix_time(text):
-    value = _number(text, int)
-    if not 0 <= value < 1 << 63:  # what SQLite's integers hold
-        raise argparse.ArgumentTypeError("a unix time is 0 or more, in seconds: %r" % text)
-    return value
+wait_seconds = _in_range(float, lambda v: 0 <= v <= 3600, "must be from 0 to 3600 seconds")
+seconds = _in_range(float, lambda v: 0 < v <= 3600, "must be more than 0 and at most 3600 seconds")
+positive = _in_range(int, lambda v: 1 <= v <= 1 << 31, "must be from 1 to 2**31")
+port = _in_range(int, lambda v: 0 <= v <= 65535, "a TCP port is 0 to 65535")
+# at most what SQLite's integers hold
+unix_time = _in_range(int, lambda v: 0 <= v < 1 << 63, "a unix time is 0 or more, in seconds")
 
 
 def collector_url(text):

@@ -24,7 +24,6 @@ from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import crypto, fastcbor
-from .collector_store import SqliteStore
 
 MAX_BODY = 64 * 1024
 DERIVATION_BUDGET = 4096  # ratchet steps per request: bounds what forged kids can cost
