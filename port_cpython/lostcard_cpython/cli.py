@@ -119,8 +119,8 @@ def parser():
     d.add_argument("--fresh", action="store_true",
                    help="start clean: delete the state directory of an earlier demo (only one "
                         "the demo made) instead of resuming it")
-    d.set_defaults(run=_demo, kept="the state directory holds what was done; run again to "
-                                   "resume")
+    d.set_defaults(run=_demo, kept="the terminal at work finished its stretch; the state "
+                                   "directory holds the day so far; run again to resume")
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
     b.add_argument("what", choices=["classify", "records", "queue", "sync", "device"],

@@ -14,10 +14,12 @@ same terminals and collector) unless --fresh starts clean.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 from lostcard.errors import LostcardError
 from tqdm import tqdm
@@ -57,6 +59,38 @@ def _claim(state, fresh):
     if not os.path.exists(marker):
         with open(marker, "w") as f:
             f.write("made by `lostcard demo`: `lostcard demo --fresh` may delete this directory\n")
+
+
+@contextmanager
+def _interrupt_after():
+    """Ctrl-C while a terminal boots is raised after its stretch and its ledger: what it queued
+    and what the ledger says stay the same. A second Ctrl-C stops the terminal (the process put
+    in the list this yields) at once, as a power cut would: its queue recovers, but the next
+    check may then differ by the record it was writing."""
+    caught, procs = [], []
+
+    def later(signum, frame):
+        if caught:
+            for proc in procs:
+                proc.kill()
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, later)
+    try:
+        yield procs
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _json_lines(stream):
+    """The JSON lines a terminal prints; any other line (a traceback) is shown if it failed."""
+    for line in stream:
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
 
 
 class Day:
@@ -130,29 +164,23 @@ class Day:
                 self.bundle
         else:
             cmd, env, cwd = [sys.executable] + args, dict(os.environ, PYTHONPATH=str(PORT_MPY)), None
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        lines = []
-        try:
-            for line in proc.stdout:
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    continue  # a traceback line: shown below if the boot failed
-                if mode == "sync" and "synced" in lines[-1]:
-                    self.progress(lines[-1])
-        except BaseException:  # Ctrl-C: the terminal stops as in a power cut; keep what it said
-            proc.kill()
-            for line in proc.stdout:  # what it queued and said before it died
-                try:
-                    lines.append(json.loads(line))
-                except ValueError:
-                    continue
-            self.record(device, lines, quiet=True)
-            raise
-        code = proc.wait()
+        with _interrupt_after() as procs:
+            # its own session: Ctrl-C at the keyboard reaches the demo, not the terminal
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
+            procs.append(proc)
+            lines = []
+            for line in _json_lines(proc.stdout):
+                lines.append(line)
+                if mode == "sync" and "synced" in line:
+                    self.progress(line)
+            self.ledger["queued"][device] += [line["seq"] for line in lines
+                                              if "n" in line and line["stored"]]
+            self.save_ledger()  # what was queued so far: an interrupted run still checks next time
+            code = proc.wait()
         if code not in (0, 3):
-            raise DemoError("%s failed on %s:\n%s" % (device, self.port, proc.stderr.read()))
+            last = proc.stderr.read().strip().splitlines()[-1:] or ["no output"]
+            raise DemoError("%s failed on %s (exit %d): %s" % (device, self.port, code, last[0]))
         return code, lines
 
     # -- the day ----------------------------------------------------------------------------------
@@ -218,15 +246,11 @@ class Day:
                      % (status["queued"], status["torn_tails"]))
         return decided
 
-    def record(self, device, lines, quiet=False):
-        """Ledger what the terminal queued (saved first: an interrupt must not lose it), then
-        print its decisions."""
-        self.ledger["queued"][device] += [line["seq"] for line in lines
-                                          if "n" in line and line["stored"]]
-        self.save_ledger()  # what was queued so far: an interrupted run still checks next time
+    def record(self, device, lines):
+        """Print the decisions of a boot (its ledger is kept by boot)."""
         decided = []
         for line in lines:
-            if "n" in line and not quiet:
+            if "n" in line:
                 if not line["stored"]:
                     raise DemoError("%s could not store decline %d" % (device, line["n"]))
                 decided.append(line)
@@ -300,9 +324,6 @@ def run(out, state="lostcard-demo", port="cpython", fresh=False):
         port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
     try:
         return day.run()
-    except KeyboardInterrupt:  # between two saves of the ledger: save what it holds
-        day.save_ledger()
-        raise
     finally:
         if day.bundle:
             shutil.rmtree(day.bundle, ignore_errors=True)
