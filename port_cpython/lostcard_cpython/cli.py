@@ -21,7 +21,7 @@ from .errors import Failed
 USAGE, FAILED, INTERRUPTED = 2, 1, 130
 EPILOG = "exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 interrupted " \
          "(Ctrl-C). -v/-q/--log-level go before or after the command."
-LEVELS = ("debug", "info", "warning", "error")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class Formatter(argparse.HelpFormatter):
@@ -88,7 +88,7 @@ def _logging_options(p, top):
                    default=default(None), help="more detail: --log-level debug")
     p.add_argument("-q", "--quiet", action="store_const", const="warning", dest="log_level",
                    default=default(None), help="only warnings and errors: --log-level warning")
-    p.add_argument("--log-level", choices=LEVELS, default=default(None),
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=default(None),
                    help="what to log on stderr (default info)")
 
 
