@@ -186,7 +186,8 @@ def main(argv=None):
 
 
 def _say(line):
-    sys.stderr.write("lostcard: %s\n" % line)
+    # one line, whatever the message holds (a child's stderr, a multi-line library error)
+    sys.stderr.write("lostcard: %s\n" % " ".join(line.split()))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def _interrupt_after():
 
 
 def _json_lines(stream):
-    """The JSON lines a terminal prints; any other line (a traceback) is shown if it failed."""
+    """The JSON lines a terminal prints; any other is skipped (a failed boot says why on stderr)."""
     for line in stream:
         try:
             yield json.loads(line)
