@@ -72,8 +72,10 @@ def test_inspect_opens_a_sealed_incident_with_the_fleet_secret(tmp_path):
 def test_inspect_refuses_the_wrong_secret(tmp_path):
     sealed, _ = _sealed_incident()
     secret = tmp_path / "other.secret"
-    secret.write_bytes(b"\x01" * 32)
+    secret.write_bytes(b"\x01" * 32)  # raw bytes: only with --raw-secret
     proc = lostcard("inspect", "--fleet-secret-file", str(secret), stdin=sealed)
+    assert proc.returncode == 2 and b"not hex" in proc.stderr
+    proc = lostcard("inspect", "--fleet-secret-file", str(secret), "--raw-secret", stdin=sealed)
     assert proc.returncode == 1 and b"authentication failed" in proc.stderr
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lostcard_cpython import paths
-from lostcard_cpython.collector_store import COLUMNS, SqliteStore
+from lostcard_cpython.collector_store import COLUMNS, NotACollectorDatabase, SqliteStore
 from test_report import PLAN, build_db
 
 SQL = re.compile(r"\bimport sqlite3\b|\bsqlite3\.|\.execute(many|script)?\(")
@@ -50,7 +50,7 @@ def test_reads_and_the_bare_insert(tmp_path):
 
 
 def test_a_reader_creates_nothing_and_writes_nothing(tmp_path):
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(NotACollectorDatabase, match="no collector database"):
         SqliteStore(str(tmp_path / "absent.db"), readonly=True)
     assert not (tmp_path / "absent.db").exists()
     SqliteStore(str(tmp_path / "c.db")).close()

@@ -32,7 +32,8 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
         assert cause + " " in out
     assert "check 1, decisions agree with their labels: yes" in out
     assert out.count("collector holds 33, each once: yes") == 3
-    assert "sync [" + "#" * 40 + "] 63/63" in out
+    assert "synced 63 of 63 incidents" in out and "\r" not in out  # no bar off a terminal
+    assert "T-DEMO-03 declines 3 more" in out  # after the check: a backlog for `queue`, `sync`
     assert out.rstrip().endswith("demo passed its final check")
     page = (tmp_path / "state" / "report.html").read_text(encoding="utf-8")
     assert "Possible skimming ring" in page and "T-DEMO-02" in page
@@ -40,7 +41,9 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
     again = demo("--state", state, "--port", port)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr
     assert "resuming round 2" in again.stdout
-    assert again.stdout.count("collector holds 66, each once: yes") == 3
+    # the first day's backlog of 3 at T-DEMO-03 synced with the second day's
+    assert again.stdout.count("collector holds 66, each once: yes") == 2
+    assert "T-DEMO-03: queued 69, collector holds 69, each once: yes" in again.stdout
 
     clean = demo("--state", state, "--port", port, "--fresh")
     assert clean.returncode == 0 and "(fresh)" in clean.stdout
@@ -54,5 +57,5 @@ def test_the_check_fails_when_the_collector_lacks_an_incident(tmp_path):
         db.execute("DELETE FROM incidents WHERE device = 'T-DEMO-03' AND seq = 5")
     proc = demo("--state", str(state))
     assert proc.returncode == 1
-    assert "check 2, T-DEMO-03: queued 66, collector holds 65, each once: NO" in proc.stdout
+    assert "check 2, T-DEMO-03: queued 69, collector holds 68, each once: NO" in proc.stdout
     assert proc.stdout.rstrip().endswith("demo FAILED its final check")

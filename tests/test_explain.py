@@ -9,7 +9,7 @@ import sys
 from lostcard.decision import classify
 from lostcard.policy import DEFAULT
 from lostcard_cpython import paths
-from lostcard_cpython.explain import account, explain_bytes
+from lostcard_cpython.explain import account, explain_stream
 
 LOST = {"id": "a", "response": {"code": "41", "source": "host", "stan_match": True}}
 APPROVAL_CROSSED = {"response": {"code": "00", "source": "host", "stan_match": False}}
@@ -97,7 +97,8 @@ def test_a_safety_rule_that_changed_the_action_is_shown_with_the_action_it_overr
 
 def test_text_account_reads_line_by_line():
     out = io.StringIO()
-    assert explain_bytes((line(TAMPERED) + line(APPROVAL_CROSSED)).encode(), out, DEFAULT) == 0
+    assert explain_stream(io.BytesIO((line(TAMPERED) + line(APPROVAL_CROSSED)).encode()), out,
+                          DEFAULT) == 0
     text = out.getvalue()
     first, second = text.split("\n\n")
     assert first.startswith("event 1 (id k)\n")

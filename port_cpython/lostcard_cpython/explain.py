@@ -182,14 +182,16 @@ def render(number, acc):
     return "\n".join(lines)
 
 
-def explain_bytes(data, out, policy, fmt="text"):
-    """Write an account (or an error object) per event line to `out`; return the bad-line count."""
+def explain_stream(stream, out, policy, fmt="text"):
+    """Write an account (or an error object) per event line of the binary `stream` to `out`, each
+    flushed as it is done; return the bad-line count."""
     bad = 0
     first = True
-    for number, event, error in _events(data):
+    for number, event, error in _events(stream):
         if error is not None:
             bad += 1
             out.write(dumps({"error": error, "line": number}) + "\n")
+            out.flush()
             continue
         acc = account(event, policy)
         if fmt == "json":
@@ -197,5 +199,6 @@ def explain_bytes(data, out, policy, fmt="text"):
             out.write(dumps(acc) + "\n")
         else:
             out.write(("" if first else "\n") + render(number, acc) + "\n")
+        out.flush()
         first = False
     return bad

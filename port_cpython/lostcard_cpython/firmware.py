@@ -22,6 +22,7 @@ from pathlib import Path
 from lostcard.errors import LostcardError
 
 from . import mpybuild
+from .errors import Failed
 from .paths import PORT_MPY
 
 BOARDS_DIR = PORT_MPY / "boards"
@@ -133,8 +134,8 @@ def _make(tree, args, log):
     with open(log, "w") as out:
         proc = subprocess.run(["make", "-j%d" % (os.cpu_count() or 2)] + args, cwd=tree, stdout=out,
                               stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise FirmwareError("make %s failed: see %s" % (args[1] if len(args) > 1 else "", log))
+    if proc.returncode != 0:  # the input was fine, the build failed: exit 1, not 2
+        raise Failed("make %s failed: see %s" % (args[1] if len(args) > 1 else "", log))
 
 
 def mpy_cross(tree):

@@ -22,32 +22,103 @@ def _parse(raw):
         return None, "invalid JSON: %s" % (exc if isinstance(exc, ValueError) else "too deep")
 
 
-def _events(data):
-    """Yield (line number, event or None, error or None). A lone JSON object may span lines.
+MAX_LINE = 1 << 20  # bytes; a longer line is an error, and memory stays bounded
+
+
+def _lines(stream):
+    """(line number, bytes) of each line of a binary stream, as it arrives; a line longer than
+    MAX_LINE comes as None (its rest read and dropped)."""
+    number = 0
+    while True:
+        line = stream.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while True:  # skip to the end of the line
+                rest = stream.readline(MAX_LINE)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            line = None
+        yield number, line
+
+
+def _one(number, line):
+    if line is None:
+        return number, None, "line longer than %d bytes" % MAX_LINE
+    event, error = _parse(line)
+    return number, event, error
+
+
+def _events(stream):
+    """Yield (line number, event or None, error or None) for each non-blank line of a binary
+    stream, each as soon as its line arrived. A JSON object at the start may span lines (an
+    indented event): its lines are held until it parses, up to MAX_LINE bytes.
 
     Lines end at newline bytes only: U+2028 and friends are legal inside JSON strings.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    stripped = data.strip()
-    if stripped.startswith(b"{") and b"\n" in stripped:
-        whole, _ = _parse(stripped)
-        if isinstance(whole, dict):
-            yield 1, whole, None
-            return
-    for number, line in enumerate(data.split(b"\n"), 1):
-        if line.strip():
-            event, error = _parse(line)
-            yield number, event, error
+    held = []  # the lines of an object spanning lines, at the start of the input
+    size = 0
+    first = True
+    for number, line in _lines(stream):
+        if number == 1 and line is not None and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if held:
+            held.append((number, line))
+            size += len(line or b"")
+            if line is not None and line.rstrip().endswith(b"}") and size <= MAX_LINE:
+                whole, _ = _parse(b"".join(part for _, part in held))
+                if isinstance(whole, dict):
+                    yield held[0][0], whole, None
+                    held = []
+            elif line is None or size > MAX_LINE:
+                yield from _release(held)
+                held = []
+            continue
+        if line is None or not line.strip():
+            if line is None:
+                yield _one(number, line)
+            continue
+        was_first, first = first, False
+        event, error = _parse(line)
+        if error is not None and was_first and line.lstrip().startswith(b"{"):
+            held, size = [(number, line)], len(line)
+            continue
+        yield number, event, error
+    yield from _release(held)
 
 
-def classify_bytes(data, out, policy=None, pretty=False):
-    """Write a decision (or an error object) per event line to `out`; return the bad-line count."""
+def _release(held):
+    """An object that never closed: each of its lines on its own."""
+    for number, line in held:
+        if line is None or line.strip():
+            yield _one(number, line)
+
+
+TABLE = "%-5s %-17s %-22s %-17s %4s  %-32s %s"  # the id last: its length varies most
+TABLE_HEAD = TABLE % ("line", "cause", "subcause", "action", "conf", "operator", "id")
+
+
+def _row(number, decision):
+    return TABLE % (number, decision["cause"], decision["subcause"], decision["action"],
+                    decision["confidence"], decision["messages"]["operator"]["en"],
+                    "-" if decision["id"] is None else decision["id"])
+
+
+def classify_stream(stream, out, policy=None, pretty=False, table=False):
+    """Write a decision (or an error object) per event line of the binary `stream` to `out`, each
+    flushed as it is decided (a filter in a pipe); return the bad-line count."""
     bad = 0
-    for number, event, error in _events(data):
+    if table:
+        out.write(TABLE_HEAD + "\n")
+    for number, event, error in _events(stream):
         if error is not None:
             bad += 1
-            out.write(dumps({"error": error, "line": number}, pretty) + "\n")
+            text = (TABLE % (number, "error", error, "", "", "", "")).rstrip() if table \
+                else dumps({"error": error, "line": number}, pretty)
         else:
-            out.write(dumps(classify(event, policy), pretty) + "\n")
+            decision = classify(event, policy)
+            text = _row(number, decision) if table else dumps(decision, pretty)
+        out.write(text + "\n")
+        out.flush()
     return bad

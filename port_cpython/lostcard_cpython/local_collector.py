@@ -46,20 +46,27 @@ class LocalCollector:
              "--fleet-secret-file", self.secret_file, "--port", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=errors)
         with errors:
-            deadline = time.monotonic() + START_TIMEOUT
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if self.proc.poll() is not None:
-                    errors.seek(0)
-                    raise LostcardError("the collector exited: "
-                                        + errors.read().decode(errors="replace"))
-                time.sleep(0.05)
-            self.stop()
-            raise LostcardError("the collector did not start on %s" % self.url)
+            try:
+                self._wait_up(errors, httpx)
+            except BaseException:  # not up, or Ctrl-C meanwhile: leave no collector behind
+                self.stop()
+                raise
+        return self
+
+    def _wait_up(self, errors, httpx):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None:
+                errors.seek(0)
+                raise LostcardError("the collector exited: "
+                                    + errors.read().decode(errors="replace").strip())
+            time.sleep(0.05)
+        raise LostcardError("the collector did not start on %s" % self.url)
 
     def wait_dead(self, timeout=10):
         """The exit code of a collector that ends by itself (its crash hook)."""

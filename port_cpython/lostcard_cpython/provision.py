@@ -5,14 +5,13 @@ chain at epoch 0 and its acknowledgement key, both derived from the fleet secret
 leaves the provisioning host. The Terminal creates its queue from the file and deletes it.
 """
 
-import os
-
 import cbor2
 
 from lostcard import keys
 from lostcard.collector import fleet
 
 from . import crypto
+from .atomic import write_new
 
 
 def provisioning(fleet_secret, device_id, first_seq=1):
@@ -23,9 +22,6 @@ def provisioning(fleet_secret, device_id, first_seq=1):
 
 
 def write(path, fleet_secret, device_id, first_seq=1):
-    """Write the file readable by its owner alone (it holds key material)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(provisioning(fleet_secret, device_id, first_seq))
-        f.flush()
-        os.fsync(f.fileno())
+    """Write the new file, readable by its owner alone (it holds key material): whole or not at
+    all, never over an existing one."""
+    write_new(path, provisioning(fleet_secret, device_id, first_seq), 0o600)

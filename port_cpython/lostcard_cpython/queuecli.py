@@ -1,26 +1,74 @@
-"""`lostcard queue status|list|inspect --dir D`: a terminal's queue as the emulator keeps it."""
+"""`lostcard queue status|list|export|inspect --dir D`: a terminal's queue as the emulator keeps
+it. Read only: nothing here writes to the queue."""
 
+import json
+import os
+
+from lostcard.errors import LostcardError
 from lostcard.lane_index import FIRST, LANES, LAST
 from lostcard.queue import STATE, Queue
 from lostcard.segment import SegmentError, read_header, scan
+from lostcard.terminal import DEFAULT_BUDGET, config_number
 
 from .jsonl import dumps
 from .storage import DirStorage
 
-
-def status(path, clock):
-    q = Queue(DirStorage(path), clock=clock)
-    return dumps(q.stats(), pretty=True)
+CONFIG = "lostcard.json"  # the emulator's layout: DIR/lostcard.json beside DIR/queue
 
 
-def listing(path):
+def _config(path, config):
+    """(the terminal's config, its file) for the queue in `path`: the given file, else the
+    lostcard.json beside the queue if its queue_dir is this one; ({}, None) if none."""
+    if config is None:
+        beside = os.path.join(os.path.dirname(os.path.abspath(path)), CONFIG)
+        if not os.path.isfile(beside):
+            return {}, None
+        config = beside
+    try:
+        with open(config, encoding="utf-8") as f:
+            data = json.load(f)
+    except ValueError as exc:
+        raise LostcardError("%s is not a terminal's JSON config: %s" % (config, exc)) from None
+    if not isinstance(data, dict):
+        raise LostcardError("%s is not a terminal's JSON config (not an object)" % config)
+    same = os.path.abspath(str(data.get("queue_dir", ""))) == os.path.abspath(path)
+    return (data, config) if same else ({}, None)
+
+
+def status(path, clock, config=None):
+    """The queue's counts, under the budget of the terminal's config (or the default)."""
+    data, source = _config(path, config)
+    budget = config_number(data, "budget_bytes", DEFAULT_BUDGET)
+    stats = Queue(DirStorage(path), budget_bytes=budget, clock=clock).stats()
+    stats["budget_bytes"] = budget
+    stats["budget_from"] = source or "the default (no terminal config beside the queue)"
+    return dumps(stats, pretty=True)
+
+
+def listing(path, fmt="table"):
     """One line per record not yet acknowledged: lane, sequence number, time, size."""
     q = Queue(DirStorage(path))
-    lines = ["lane  seq               time        bytes"]
+    lines = ["lane  seq               time        bytes"] if fmt == "table" else []
     for lane in LANES:
         for seq, sealed in q.pending(lane):
-            lines.append("%-5d %-17d %-11s %d" % (lane, seq, _time_of(q, lane, seq), len(sealed)))
+            time = _time_of(q, lane, seq)
+            if fmt == "table":
+                lines.append("%-5d %-17d %-11s %d" % (lane, seq, time, len(sealed)))
+            else:
+                lines.append(dumps({"lane": lane, "seq": seq,
+                                    "time": int(time) if time != "-" else None,
+                                    "bytes": len(sealed)}))
     return "\n".join(lines)
+
+
+def export(path, seq=None):
+    """One pending sealed record as hex: `seq`'s, or the oldest of the most urgent lane."""
+    q = Queue(DirStorage(path))
+    for lane in LANES:
+        for found, sealed in q.pending(lane):
+            if seq is None or found == seq:
+                return sealed.hex()
+    raise LostcardError("no pending record %sin %s" % ("" if seq is None else "%d " % seq, path))
 
 
 def _time_of(q, lane, seq):

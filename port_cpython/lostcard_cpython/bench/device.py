@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 from .. import provision
+from ..errors import Failed
 from .. import scenarios as scenario_file
 from ..local_collector import LocalCollector
 from ..paths import PORT_MPY
@@ -56,7 +57,8 @@ def _cpython(config, declines, count):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=600)
     if proc.returncode != 0:
-        raise SystemExit("CPython device bench failed:\n" + proc.stderr)
+        last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise Failed("CPython device bench failed: %s" % last[0])
     lines = proc.stdout.split()
     return json.loads(proc.stdout.splitlines()[0]), int(lines[-1])
 

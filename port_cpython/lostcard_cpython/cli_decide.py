@@ -1,0 +1,70 @@
+"""`lostcard classify|explain|rules-doc`: decisions from decline events, and how they came about.
+
+classify and explain are filters: each line is answered as it arrives, in bounded memory."""
+
+import sys
+from contextlib import contextmanager
+
+
+@contextmanager
+def _input(args):
+    """The policy and the binary stream of the input file (or stdin) of classify and explain."""
+    from .acquirer import load_policy
+
+    policy = load_policy(args.policy)
+    if args.file in (None, "-"):
+        yield policy, sys.stdin.buffer
+        return
+    with open(args.file, "rb") as f:
+        yield policy, f
+
+
+def _classify(args):
+    from .jsonl import classify_stream
+
+    with _input(args) as (policy, stream):
+        return 1 if classify_stream(stream, sys.stdout, policy, args.pretty,
+                                    args.format == "table") else 0
+
+
+def _explain(args):
+    from .explain import explain_stream
+
+    with _input(args) as (policy, stream):
+        return 1 if explain_stream(stream, sys.stdout, policy, args.format) else 0
+
+
+def _rules_doc(args):
+    from .rulesdoc import render
+
+    sys.stdout.write(render())
+    return 0
+
+
+def add_parsers(sub):
+    c = sub.add_parser("classify", help="classify decline events (JSON Lines) into decisions",
+                       description="One decision per input line, written as soon as the line is "
+                                   "read. Exit 1 if a line was not valid JSON (the others are "
+                                   "still decided), 2 on a bad policy file. docs/EVENT.md is the "
+                                   "input, docs/DECISION.md the output; examples/declines.jsonl "
+                                   "is a sample.")
+    c.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
+    c.add_argument("--format", choices=["json", "table"], default="json",
+                   help="json: one decision per line; table: one row per decision, for a person")
+    c.add_argument("--pretty", action="store_true", help="indented JSON for humans")
+    c.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
+                                    "the built-in policy)")
+    c.set_defaults(run=_classify, kept="the lines before the interrupt were answered")
+
+    e = sub.add_parser("explain", help="how each decline event was decided: facts, evidence, "
+                                       "discounts, safety rules")
+    e.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
+    e.add_argument("--format", choices=["text", "json"], default="text",
+                   help="text for a person, or one JSON object per event")
+    e.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
+                                    "the built-in policy)")
+    e.set_defaults(run=_explain, kept="the lines before the interrupt were answered")
+
+    rd = sub.add_parser("rules-doc", help="print docs/RULES.md: the safety invariants and every "
+                                          "rule, code, discount, action and risk of the policy")
+    rd.set_defaults(run=_rules_doc)

@@ -1,0 +1,68 @@
+"""`lostcard sync`'s loop around the core's Uploader: one log line per attempt and its outcome,
+backoff with full jitter for what may pass (the network, a busy or failing collector), and a stop
+at once for what retrying cannot fix: a collector that refuses the request (3xx, 4xx other than
+408 and 429) or an acknowledgement that does not verify. Nothing unacknowledged is ever forgotten:
+the queue stays as it was, and the next run resumes.
+"""
+
+import logging
+
+from lostcard.errors import SyncError
+from lostcard.sync import backoff_delay
+
+from .errors import Failed
+
+log = logging.getLogger("lostcard.sync")
+RETRY_STATUSES = (408, 429)  # below 500, the only answers that may change on their own
+NOT_VERIFIED = "acknowledgement did not verify"  # lostcard.sync.Uploader.step's words
+
+
+class StatusTransport:
+    """The transport, remembering the last status, and refusing at once an answer that says the
+    request itself is wrong."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.status = None
+
+    def post(self, path, body):
+        self.status = None
+        status, reply = self.transport.post(path, body)
+        self.status = status
+        if 300 <= status < 500 and status not in RETRY_STATUSES:
+            raise Failed("the collector answered %d to %s: is --url the collector's base URL? "
+                         "(retrying cannot help; nothing forgotten)" % (status, path))
+        return status, reply
+
+
+def run(uploader, transport, sleep, uniform, clock, max_failures, give_up_s):
+    """Upload until the queue is empty; the number of records acknowledged. Raises Failed when
+    it stops short: at once for what retrying cannot fix, else after `max_failures` failures in a
+    row or when the next wait would end more than `give_up_s` seconds after the start."""
+    started = clock()
+    sent, failures, attempt = 0, 0, 0
+    while True:
+        attempt += 1
+        try:
+            done = uploader.step()
+        except SyncError as exc:
+            if transport.status == 200 and str(exc).startswith(NOT_VERIFIED):
+                raise Failed("the collector's acknowledgement did not verify: the collector's "
+                             "fleet secret differs from this terminal's provisioning? (nothing "
+                             "forgotten)") from None
+            failures += 1
+            delay = backoff_delay(failures - 1, uniform)
+            if failures >= max_failures or clock() + delay - started > give_up_s:
+                log.debug("attempt %d: %s; giving up", attempt, exc)
+                raise Failed("sync stopped after %d failed attempts in a row (%s); %d sent, the "
+                             "rest stays queued: run again to resume" % (failures, exc, sent)) \
+                    from None
+            log.debug("attempt %d: %s; retrying in %.1f s", attempt, exc, delay)
+            sleep(delay)
+            continue
+        failures = 0
+        if done == 0:
+            log.debug("the queue is empty")
+            return sent
+        sent += done
+        log.debug("attempt %d: %d acknowledged, %d sent so far", attempt, done, sent)

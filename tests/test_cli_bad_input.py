@@ -1,0 +1,365 @@
+"""Every command of `lostcard`, given the mistakes a new user makes: one line on stderr starting
+`lostcard:`, no traceback, the documented exit code (2 bad usage or input, 1 the operation failed,
+130 interrupted), and no file created or deleted that the user did not ask for.
+
+The world is one demo day (a fleet secret, three terminals' queues, T-DEMO-03 with a backlog, a
+collector database) in a directory of its own; each command runs in a subprocess from a scratch
+working directory, and both directories are compared before and after.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from lostcard_cpython.local_collector import LocalCollector
+
+USAGE, FAILED, INTERRUPTED = 2, 1, 130
+
+
+def lostcard(*args, cwd, stdin=b"", timeout=120):
+    return subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", *args], cwd=cwd,
+                          input=stdin, capture_output=True, timeout=timeout)
+
+
+def snapshot(*roots):
+    """Every file and directory under `roots`, with a digest of each file's bytes."""
+    seen = {}
+    for root in roots:
+        for top, dirs, files in os.walk(root):
+            for name in dirs:
+                seen[os.path.join(top, name)] = "dir"
+            for name in files:
+                path = os.path.join(top, name)
+                if name.endswith("-shm"):  # SQLite's shared-memory index: readers use it too
+                    seen[path] = "shm"
+                    continue
+                with open(path, "rb") as f:
+                    seen[path] = hashlib.sha256(f.read()).hexdigest()
+    return seen
+
+
+def assert_one_line(proc, code):
+    err = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lostcard: "), err
+    assert proc.returncode == code, (proc.returncode, err)
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    state = root / "demo"
+    proc = lostcard("demo", "--state", str(state), cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    files = root / "files"
+    files.mkdir()
+    (files / "typo.secret").write_text((state / "fleet.secret").read_text().strip()[:-1] + "g\n")
+    (files / "short.secret").write_text("abcd\n")
+    (files / "other.secret").write_text(os.urandom(32).hex() + "\n")
+    (files / "notes.txt").write_text("not a database, not JSON, not hex\n")
+    (files / "empty.db").write_bytes(b"")
+    (files / "broken-policy.json").write_text('{"response_codes": ')
+    (files / "lostcard.json").write_text("{not json")
+    (files / "emptydir").mkdir()
+    (files / "sealed.hex").write_text("d0" + "00" * 40 + "\n")
+    return {"root": root, "state": state, "files": files,
+            "secret": str(state / "fleet.secret"), "db": str(state / "collector.db"),
+            "queue": str(state / "T-DEMO-03" / "queue")}
+
+
+def _cases(w):
+    f, s, db, q = w["files"], w["secret"], w["db"], w["queue"]
+    text, d = str(f / "notes.txt"), str(f / "emptydir")
+    missing = str(f / "missing")
+    return [
+        # the command line itself
+        ((), USAGE),
+        (("frobnicate",), USAGE),
+        (("--log-level", "loud", "classify"), USAGE),
+        # classify, explain, rules-doc
+        (("classify", missing), USAGE),
+        (("classify", d), USAGE),
+        (("classify", "--policy", str(f / "broken-policy.json")), USAGE),
+        (("classify", "--policy", missing), USAGE),
+        (("classify", "--format", "xml"), USAGE),
+        (("explain", missing), USAGE),
+        (("explain", "--format", "table"), USAGE),
+        (("rules-doc", "extra"), USAGE),
+        # demo: a state that is a file, a foreign directory, a bad port
+        (("demo", "--state", text), USAGE),
+        (("demo", "--state", str(f), "--fresh"), USAGE),
+        (("demo", "--state", str(f)), USAGE),
+        (("demo", "--port", "jython"), USAGE),
+        # bench, build-mpy
+        (("bench", "everything"), USAGE),
+        (("bench", "classify", "--runs", "0"), USAGE),
+        (("bench", "classify", "--runs", "many"), USAGE),
+        (("build-mpy", "--out", text), USAGE),
+        # keygen, provision
+        (("keygen", "--out", text), USAGE),
+        (("keygen", "--out", str(f / "no-such-dir" / "fleet.secret")), USAGE),
+        (("provision", "--fleet-secret-file", str(f / "typo.secret"), "--device-id", "T-9",
+          "--out", str(f / "p.cbor")), USAGE),
+        (("provision", "--fleet-secret-file", str(f / "short.secret"), "--device-id", "T-9",
+          "--out", str(f / "p.cbor")), USAGE),
+        (("provision", "--fleet-secret-file", missing, "--device-id", "T-9", "--out",
+          str(f / "p.cbor")), USAGE),
+        (("provision", "--fleet-secret-file", s, "--device-id", "bad id", "--out",
+          str(f / "p.cbor")), USAGE),
+        (("provision", "--fleet-secret-file", s, "--device-id", "T-9", "--out", text), USAGE),
+        (("provision", "--fleet-secret-file", s, "--device-id", "T-9", "--out",
+          str(f / "p.cbor"), "--first-seq", "-1"), USAGE),
+        # cose, inspect
+        (("cose", "open", "--key-hex", "zz", text), USAGE),
+        (("cose", "open", "--key-hex", "00" * 8, text), USAGE),
+        (("cose", "open", "--key-hex", "00" * 16, missing), USAGE),
+        (("cose", "open", "--key-hex", "00" * 16, text), FAILED),
+        (("inspect", "--fleet-secret-file", str(f / "typo.secret"), str(f / "sealed.hex")),
+         USAGE),
+        (("inspect", "--fleet-secret-file", s, missing), USAGE),
+        (("inspect", "--fleet-secret-file", s, str(f / "sealed.hex")), FAILED),
+        # queue
+        (("queue", "status", "--dir", missing), USAGE),
+        (("queue", "status", "--dir", text), USAGE),
+        (("queue", "status", "--dir", d), USAGE),
+        (("queue", "status", "--dir", q, "--config", str(f / "lostcard.json")), USAGE),
+        (("queue", "status", "--dir", q, "--config", missing), USAGE),
+        (("queue", "list", "--dir", q, "--format", "xml"), USAGE),
+        (("queue", "export", "--dir", q, "--seq", "99999"), USAGE),
+        (("queue", "drain", "--dir", q), USAGE),
+        # sync: the URL, the numbers, the directory
+        (("sync", "--dir", q, "--url", "http://[::1", "--now"), USAGE),
+        (("sync", "--dir", q, "--url", "ftp://127.0.0.1/", "--now"), USAGE),
+        (("sync", "--dir", q, "--url", "127.0.0.1:8080", "--now"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:99999", "--now"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--timeout", "-1"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--spread", "nan"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--spread", "inf"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--max-failures", "0"),
+         USAGE),
+        (("sync", "--dir", missing, "--url", "http://127.0.0.1:9", "--now"), USAGE),
+        (("sync", "--dir", d, "--url", "http://127.0.0.1:9", "--now"), USAGE),
+        # unreachable: backs off, then stops in bounded time with the queue kept
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--give-up-after", "2"),
+         FAILED),
+        # collector serve
+        (("collector", "serve", "--db", str(f / "c.db"), "--fleet-secret-file", s, "--port",
+          "70000"), USAGE),
+        (("collector", "serve", "--db", str(f / "c.db"), "--fleet-secret-file", s, "--port",
+          "-1"), USAGE),
+        (("collector", "serve", "--db", d, "--fleet-secret-file", s, "--port", "0"), USAGE),
+        (("collector", "serve", "--db", text, "--fleet-secret-file", s, "--port", "0"), USAGE),
+        (("collector", "serve", "--db", str(f / "empty.db"), "--fleet-secret-file", s, "--port",
+          "0"), USAGE),
+        (("collector", "serve", "--db", db, "--fleet-secret-file", str(f / "other.secret"),
+          "--port", "0"), USAGE),
+        (("collector", "serve", "--db", db, "--fleet-secret-file", str(f / "typo.secret"),
+          "--port", "0"), USAGE),
+        (("collector", "serve", "--db", str(f / "c.db"), "--fleet-secret-file", s, "--host",
+          "no.such.host.invalid", "--port", "0"), USAGE),
+        # the read-only commands: never create, never write
+        (("collector", "stats", "--db", missing), USAGE),
+        (("collector", "stats", "--db", d), USAGE),
+        (("collector", "stats", "--db", text), USAGE),
+        (("collector", "stats", "--db", str(f / "empty.db")), USAGE),
+        (("collector", "stats", "--db", db, "--format", "xml"), USAGE),
+        (("collector", "incidents", "--db", missing), USAGE),
+        (("collector", "incidents", "--db", db, "--since", "-5"), USAGE),
+        (("collector", "incidents", "--db", db, "--since", "1" + "0" * 30), USAGE),
+        (("collector", "incidents", "--db", db, "--cause", "stolen"), USAGE),
+        (("collector", "incidents", "--db", db, "--limit", "0"), USAGE),
+        (("collector", "report", "--db", missing, "--fleet-secret-file", s, "--out",
+          str(f / "r.html")), USAGE),
+        (("collector", "report", "--db", text, "--fleet-secret-file", s, "--out",
+          str(f / "r.html")), USAGE),
+        (("collector", "report", "--db", db, "--fleet-secret-file", str(f / "other.secret"),
+          "--out", str(f / "r.html")), USAGE),
+    ]
+
+
+def test_every_command_with_bad_input_says_one_line_and_touches_nothing(world, tmp_path):
+    from lostcard_cpython.cli import parser
+
+    cases = _cases(world)
+    driven = {" ".join(args[:2]) if args[0] in ("collector", "cose") else args[0]
+              for args, _ in cases if args and not args[0].startswith("-")}
+    commands = [a for a in parser()._actions if a.dest == "command"][0].choices
+    every = {name + (" " + sub if sub else "") for name, p in commands.items()
+             for sub in ([a for a in p._actions if a.dest.endswith("_command")][0].choices
+                         if name in ("collector", "cose") else [None])}
+    assert every <= driven, every - driven
+    failures = []
+    for args, code in cases:
+        before = snapshot(world["root"], tmp_path)
+        proc = lostcard(*args, cwd=tmp_path)
+        try:
+            assert_one_line(proc, code)
+            assert snapshot(world["root"], tmp_path) == before, "files changed"
+        except AssertionError as exc:
+            failures.append("%s: %s" % (" ".join(args), exc))
+    assert failures == []
+
+
+def test_a_foreign_directory_survives_demo_fresh(world, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    proc = lostcard("demo", "--state", str(mine), "--fresh", cwd=tmp_path)
+    line = assert_one_line(proc, USAGE)
+    assert "did not make" in line and "refusing to delete" in line
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    assert sorted(os.listdir(mine)) == ["thesis.tex"]
+
+
+@pytest.mark.parametrize("damage", ["ledger", "secret"])
+def test_a_damaged_demo_state_is_one_line_and_kept(world, tmp_path, damage):
+    state = tmp_path / "state"
+    shutil.copytree(world["state"], state)
+    target = state / ("ledger.json" if damage == "ledger" else "fleet.secret")
+    target.write_text('{"round": "x", "queued": 7' if damage == "ledger" else "zz-not-hex")
+    before = snapshot(state)
+    line = assert_one_line(lostcard("demo", "--state", str(state), cwd=tmp_path), USAGE)
+    assert "damaged" in line and "--fresh" in line
+    assert snapshot(state) == before
+
+
+def test_a_refused_provision_leaves_no_file_and_the_retry_works(world, tmp_path):
+    out = tmp_path / "prov.cbor"
+    bad = lostcard("provision", "--fleet-secret-file", world["secret"], "--device-id",
+                   "x" * 200, "--out", str(out), cwd=tmp_path)
+    assert_one_line(bad, USAGE)
+    assert os.listdir(tmp_path) == []
+    good = lostcard("provision", "--fleet-secret-file", world["secret"], "--device-id", "T-7",
+                    "--out", str(out), cwd=tmp_path)
+    assert good.returncode == 0 and out.stat().st_mode & 0o777 == 0o600
+
+
+def test_serve_on_a_busy_port_creates_no_database(world, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = lostcard("collector", "serve", "--db", str(tmp_path / "new.db"),
+                        "--fleet-secret-file", world["secret"], "--port", str(port), cwd=tmp_path)
+    assert "port %d" % port in assert_one_line(proc, USAGE)
+    assert os.listdir(tmp_path) == []
+
+
+def _collector_with(secret_file, db):
+    collector = LocalCollector(db, secret_file)
+    return collector.start()
+
+
+def test_sync_fails_fast_on_a_collector_of_another_fleet_and_on_a_wrong_path(world, tmp_path):
+    queue = tmp_path / "queue"
+    shutil.copytree(world["queue"], queue)
+    before = snapshot(queue)
+    other = _collector_with(world["files"] / "other.secret", tmp_path / "other.db")
+    try:
+        proc = lostcard("sync", "--dir", str(queue), "--url", other.url, "--now", cwd=tmp_path)
+        line = assert_one_line(proc, FAILED)
+        assert "fleet secret differs from this terminal's provisioning?" in line
+        proc = lostcard("sync", "--dir", str(queue), "--url", other.url + "/wrong", "--now",
+                        cwd=tmp_path)
+        assert "answered 404" in assert_one_line(proc, FAILED)
+    finally:
+        other.stop()
+    assert snapshot(queue) == before  # nothing forgotten
+
+
+def _interrupt(proc, ready):
+    """Wait for `ready()` (the command is at work), then Ctrl-C it; (exit code, stderr)."""
+    ready()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, err.decode()
+
+
+def _popen(args, cwd, stdin=subprocess.DEVNULL):
+    return subprocess.Popen([sys.executable, "-m", "lostcard_cpython.cli", *args], cwd=cwd,
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _check_interrupted(code, err, kept):
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert code == INTERRUPTED and len(lines) == 1, err
+    assert lines[0].startswith("lostcard: interrupted; ") and kept in lines[0]
+
+
+def test_ctrl_c_in_sync_keeps_the_queue(world, tmp_path):
+    queue = tmp_path / "queue"
+    shutil.copytree(world["queue"], queue)
+    before = snapshot(queue)
+    with socket.socket() as silent:  # a collector that accepts and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = "http://127.0.0.1:%d" % silent.getsockname()[1]
+        proc = _popen(["sync", "--dir", str(queue), "--url", url, "--now"], tmp_path)
+        conns = []
+        code, err = _interrupt(proc, lambda: conns.append(silent.accept()[0]))
+        for conn in conns:
+            conn.close()
+    _check_interrupted(code, err, "queue intact; run again to resume")
+    assert snapshot(queue) == before
+
+
+def test_ctrl_c_in_classify_after_the_first_answer(tmp_path):
+    proc = _popen(["classify"], tmp_path, stdin=subprocess.PIPE)
+    proc.stdin.write(b'{"id": "a", "response": {"code": "41", "source": "host"}}\n')
+    proc.stdin.flush()
+    first = []
+    code, err = _interrupt(proc, lambda: first.append(json.loads(proc.stdout.readline())))
+    assert first[0]["id"] == "a"
+    _check_interrupted(code, err, "answered")
+
+
+def test_ctrl_c_in_demo_stops_its_terminals_and_collector(tmp_path):
+    state = tmp_path / "state"
+    proc = _popen(["demo", "--state", str(state)], tmp_path)
+    seen = []
+
+    def ready():  # the day has begun: the collector is up and a terminal decides
+        while True:
+            line = proc.stdout.readline().decode()
+            assert line, "the demo ended before it began its day"
+            if line.startswith("  T-DEMO-01 #"):
+                seen.append(line)
+                return
+    code, err = _interrupt(proc, ready)
+    _check_interrupted(code, err, "run again to resume")
+    assert (state / ".lostcard-demo").exists() and (state / "fleet.secret").exists()
+    # what the terminals queued before the interrupt is in the ledger: the next run resumes it
+    again = lostcard("demo", "--state", str(state), cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stdout.decode()[-2000:] + again.stderr.decode()
+    assert b"resuming round 2" in again.stdout
+
+
+def test_the_help_says_the_exit_codes(tmp_path):
+    proc = lostcard("--help", cwd=tmp_path)
+    text = " ".join(proc.stdout.decode().split())
+    assert proc.returncode == 0
+    assert "1 the operation failed, 2 bad usage or input, 130 interrupted (Ctrl-C)" in text
+
+
+def test_one_line_even_for_an_unforeseen_error(tmp_path, monkeypatch, capsys):
+    from lostcard_cpython import cli
+
+    def broken(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.delenv("LOSTCARD_TRACEBACK", raising=False)
+    monkeypatch.setattr(cli, "_build_mpy", broken)
+    assert cli.main(["build-mpy", "--out", str(tmp_path)]) == FAILED
+    err = capsys.readouterr().err
+    assert err.startswith("lostcard: internal error ZeroDivisionError: a bug") and \
+        err.count("\n") == 1
