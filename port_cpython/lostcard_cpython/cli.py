@@ -163,21 +163,9 @@ def _collector(args):
     if not os.path.exists(args.db):
         raise LostcardError("no collector database %s" % args.db)
     if args.collector_command == "report":
-        from . import report
-        from .report_analysis import when
+        from . import report_command
 
-        since = None if args.since is None else when(args.since, "--since")
-        until = None if args.until is None else when(args.until, "--until", end=True)
-        out = args.out or {"html": "report.html", "json": "report.json"}.get(args.format,
-                                                                              "report-csv")
-        alerts = report.write(args.db, _read_secret(args.fleet_secret_file), out,
-                              fmt=args.format, since=since, until=until, terminals=args.terminal)
-        if alerts:  # written, but someone must act: a script or a cron job must not see success
-            print("lostcard: report written to %s, with alerts: %s" % (out, "; ".join(alerts)),
-                  file=sys.stderr)
-            return 1
-        print("report written to %s" % out, file=sys.stderr)
-        return 0
+        return report_command.run(args, _read_secret(args.fleet_secret_file))
     store = SqliteStore(args.db)
     if args.collector_command == "stats":
         print(dumps(store.stats(), pretty=True))
@@ -355,26 +343,13 @@ def parser():
     inc.add_argument("--limit", type=_positive, default=1000, help="most rows (default 1000)")
     st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
     st.add_argument("--db", default="collector.db")
-    rep = cs.add_parser(
-        "report", help="the acquirer's incident report: one self-contained HTML page, or its "
-                       "tables as csv or json",
-        description="The acquirer's incident report. Exits 1 (the report still written) when it "
-                    "raises an alert: a terminal that detected tampering, or incidents the fleet "
-                    "secret does not open; 2 on bad input.")
-    rep.add_argument("--db", default="collector.db",
-                     help="the collector's database, opened read-only (default collector.db)")
+    rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
+                                       "page, or its tables as csv or json")
+    rep.add_argument("--db", default="collector.db")
     rep.add_argument("--fleet-secret-file", required=True, help="opens the records' facts")
-    rep.add_argument("--format", choices=["html", "csv", "json"], default="html",
-                     help="html: one page (default); json: one file of every table; csv: a "
-                          "directory with one file per table, <table>.csv")
-    rep.add_argument("--out", help="the file to write, or the directory for csv (default "
-                                   "report.html, report.json or report-csv/)")
-    rep.add_argument("--since", help="first day or time, UTC: 2026-11-25, 2026-11-25T09:30 or a "
-                                     "unix time (default: no limit)")
-    rep.add_argument("--until", help="last day (included) or time (excluded), UTC "
-                                     "(default: no limit)")
-    rep.add_argument("--terminal", action="append", metavar="ID",
-                     help="only this terminal; repeat for several (default: all)")
+    from .report_command import add_options
+
+    add_options(rep)
     for parser_ in (serve, inc, st, rep):
         parser_.set_defaults(run=_collector)
     return p

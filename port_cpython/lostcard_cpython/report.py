@@ -185,17 +185,22 @@ def _terminals(index, incidents):
     for device, n, before, causes, alarms, _, held, lost in index.rows:
         listed = mine.get(device, [])[-LISTED:]
         parts.append(
-            '<article id="%s"><h3>Terminal %s</h3><p>%d incidents, %d in the previous period%s.'
+            '<article id="%s"><h3>Terminal %s</h3><p>%s, %d in the previous period%s.'
             '%s%s%s</p>%s</article>'
-            % (anchor(device), _text(device), n, before,
+            % (anchor(device), _text(device), _count(n, "incident"), before,
                ": " + _text(causes.text) if n else "",
-               " <strong>Tampering detected %d times.</strong>" % alarms if alarms else "",
-               " %d records quarantined." % held if held else "",
-               " %d records lost before upload." % lost if lost else "",
+               " <strong>Tampering detected: %s.</strong>" % _count(alarms, "incident")
+               if alarms else "",
+               " %s quarantined." % _count(held, "record") if held else "",
+               " %s lost before upload." % _count(lost, "record") if lost else "",
                ("<p>The latest %d of %d; the csv and json exports hold all.</p>"
                 % (LISTED, n) if n > LISTED else "")
                + (_html_table(incidents, listed, skip=("terminal",)) if listed else "")))
     return "".join(parts)
+
+
+def _count(n, word):
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
 
 def _alert(table, total):
@@ -203,9 +208,9 @@ def _alert(table, total):
     lines = []
     for kind, device, n in table.rows:
         if kind.data == "tamper_detected":
-            lines.append('Terminal <a href="#%s">%s</a> detected tampering (%d incidents): take '
-                         "it out of service now and check it for a skimmer."
-                         % (anchor(device), _text(device), n))
+            lines.append('Terminal <a href="#%s">%s</a> detected tampering (%s): take it out '
+                         "of service now and check it for a skimmer."
+                         % (anchor(device), _text(device), _count(n, "incident")))
         else:
             lines.append("%d of %d incidents did not open with this fleet secret: their "
                          "operator, firmware and link facts are missing below. Is it the "
@@ -270,8 +275,8 @@ def _page(report):
     scope = "<p>Period %s; previous period %s. Terminals: %s.%s</p>" % (
         period(meta["period"]), period(meta["previous_period"]),
         _text(", ".join(meta["terminals"])) if meta["terminals"] else "all",
-        " %d incidents whose terminal clock is not trusted are left out: no time filter can "
-        "place them." % meta["left_out"] if meta["left_out"] else "")
+        " Left out: %s whose terminal clock is not trusted, which no time filter can place."
+        % _count(meta["left_out"], "incident") if meta["left_out"] else "")
     nav = " · ".join('<a href="#%s">%s</a>' % (sid, _text(title)) for sid, title in SECTIONS)
     bodies = {"summary": _summary(t["summary"], t["by_cause"], t["by_action"], t["quarantine"],
                                   t["gaps"]),

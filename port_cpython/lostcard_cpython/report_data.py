@@ -3,8 +3,6 @@ the fleet secret for the facts that are not columns (operator id, network state,
 each terminal's clock judged before its times are charted.
 """
 
-import sqlite3
-
 from lostcard import policy
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
@@ -31,14 +29,11 @@ def _opener(fleet_secret):
 def load(db_path, fleet_secret, now):
     """The database's incidents (dicts, facts opened; `time` None where the clock is not
     trusted), quarantine counts and gaps (SqliteStore.report_snapshot)."""
+    store = SqliteStore(db_path, readonly=True)
     try:
-        store = SqliteStore(db_path, readonly=True)
-        try:
-            rows, quarantine, gaps = store.report_snapshot()
-        finally:
-            store.close()
-    except sqlite3.DatabaseError as exc:  # not SQLite, or not the collector's tables
-        raise LostcardError("%s is not a collector database (%s)" % (db_path, exc)) from None
+        rows, quarantine, gaps = store.report_snapshot()
+    finally:
+        store.close()
     limits = policy.DEFAULT["limits"]
     # a clock that lost power or jumped ahead: its times would stretch the chart by decades
     low, high = limits["plausible_time_min"], min(limits["plausible_time_max"], now + DAY)

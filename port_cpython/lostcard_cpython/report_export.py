@@ -23,6 +23,9 @@ FORMATS = ("html", "csv", "json")
 
 def check_out(path, fmt):
     """Refuse an output the format cannot write, before anything is read or written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise LostcardError("--out %s: no directory %s" % (path, folder))
     if fmt == "csv":
         if os.path.exists(path) and not os.path.isdir(path):
             raise LostcardError("--out %s is a file; --format csv writes a directory of tables"
