@@ -21,6 +21,7 @@ from lostcard import keys, record, sealing
 from lostcard.decision import classify
 from lostcard.vocab import ACTIONS, CAUSES
 from lostcard_cpython import crypto, report, scenarios
+from lostcard_cpython import report_export, report_tables
 from lostcard_cpython import report_labels as labels
 from lostcard_cpython.collector import Collector
 from lostcard_cpython.collector_store import SqliteStore
@@ -489,3 +490,14 @@ def test_every_terminal_link_reaches_its_part_of_the_page(tmp_path):
         part = re.search(r'<article id="%s"><h3>Terminal (.*?)</h3>' % report.anchor(device),
                          text).group(1)
         assert Page("<p>%s</p>" % part).text == device
+
+
+def test_a_csv_cell_is_never_a_formula(tmp_path):
+    table = report_tables.Table("t", "T", [report_tables.Column("operator", "Operator", False),
+                                            report_tables.Column("n", "N", True)],
+                                [("=HYPERLINK(\"http://x\")", -1), ("@SUM(A1)", 2),
+                                 ("op-07", 3)])
+    report_export.write_csv(tmp_path / "out", [table])
+    with open(tmp_path / "out" / "t.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.reader(f)) == [["operator", "n"], ["'=HYPERLINK(\"http://x\")", "-1"],
+                                       ["'@SUM(A1)", "2"], ["op-07", "3"]]

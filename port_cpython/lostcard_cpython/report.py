@@ -130,7 +130,7 @@ def _chart(chart):
     left, top, width, height = 50, 20, 560, 200
     step = width / bins
     bar = max(step * 0.8, 1)
-    parts = ['<svg viewBox="0 0 780 270" role="img" aria-labelledby="chart-title chart-desc">'
+    parts = ['<svg viewBox="0 0 800 270" role="img" aria-labelledby="chart-title chart-desc">'
              '<title id="chart-title">Incidents by cause over time</title>'
              '<desc id="chart-desc">Stacked bars, one per %s (UTC), of incidents by cause.'
              '</desc>' % unit,

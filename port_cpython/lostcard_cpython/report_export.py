@@ -51,6 +51,14 @@ def _data(cell):
     return cell.data if isinstance(cell, Cell) else cell
 
 
+def _inert(value):
+    """A text a spreadsheet would run as a formula (a stolen terminal can seal an operator id
+    "=HYPERLINK(...)") gets a leading apostrophe, which spreadsheets read as "text"."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def write_csv(directory, tables):
     if not os.path.isdir(directory):
         os.mkdir(directory)  # its parent must exist: no tree made on a typo
@@ -58,7 +66,7 @@ def write_csv(directory, tables):
         text = io.StringIO()
         out = csv.writer(text)
         out.writerow(c.key for c in table.columns)
-        out.writerows([_data(cell) for cell in row] for row in table.rows)
+        out.writerows([_inert(_data(cell)) for cell in row] for row in table.rows)
         write_text(os.path.join(directory, table.name + ".csv"), text.getvalue())
 
 

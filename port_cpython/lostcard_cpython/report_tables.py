@@ -129,7 +129,8 @@ def findings(incidents):
 
 def terminals(current, previous, quarantine, gaps):
     """Each terminal in one row, and every incident in one (by terminal, then time)."""
-    rows = [(d, n, before, _tally(causes, labels.cause), alarms, _time(last), held, lost)
+    rows = [(d, n, before, _tally(causes, labels.cause), alarms, _time(last) if n else None,
+             held, lost)
             for d, n, before, causes, alarms, last, held, lost
             in analysis.terminals(current.incidents, previous.incidents, quarantine, gaps)]
     listed = [(i["device"], _time(i["time"]), _coded(i["cause"], labels.cause),
