@@ -323,6 +323,7 @@ def test_records_the_secret_does_not_open_raise_the_alert_and_exit_1(tmp_path):
     (("--until", "yesterday"), "--until 'yesterday' is not a date"),
     (("--since", "2026-11-25T25:00"), "--since '2026-11-25T25:00' is not a date"),
     (("--since", "99999-01-01"), "--since '99999-01-01' is not a date"),
+    (("--until", "99999999999999999999"), "--until '99999999999999999999' is not a date"),
     (("--since", "\x1b[2J"), "--since '\\x1b[2J' is not a date"),
     (("--since", "2026-11-27", "--until", "2026-11-26"), "--since must be before --until"),
     (("--terminal", "T-NOWHERE"), "no terminal 'T-NOWHERE' in c.db"),
@@ -372,6 +373,11 @@ def test_since_until_and_terminal_filter_the_report_with_the_period_before(tmp_p
         str(sum(start - 2 * day <= t < start and d in chosen for d, t in times)))
     assert [r["Terminal"] for r in page.rows("terminals")] == ["T-SHOP-1", "T-SHOP-3"]
     assert "Terminals: T-SHOP-1, T-SHOP-3." in page.text
+
+    # a window that reaches past what a date can show still renders
+    page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW, since=-10 ** 13,
+                              until=10 ** 13))
+    assert _figures(page)["Incidents"] == (str(len(times)), "0")
 
     # --since alone runs to now; the previous period is as long, just before
     page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW, since=NOW - 5 * day))

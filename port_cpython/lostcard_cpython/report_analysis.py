@@ -21,7 +21,10 @@ Period = namedtuple("Period", "window incidents")  # window: (start, end) unix t
 def utc(t, fmt="%Y-%m-%d %H:%M"):
     if t is None:
         return "clock not trusted"
-    return datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    try:
+        return datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    except (OverflowError, ValueError, OSError):  # a window --since/--until put past year 9999
+        return "unix time %d" % t
 
 
 def tally(values):
@@ -43,13 +46,14 @@ def when(text, option, end=False):
     time (UTC unless it has an offset) or a unix time."""
     try:
         if text.strip().lstrip("-").isdigit():
+            datetime.fromtimestamp(int(text), timezone.utc)  # a time a date can show
             return int(text)
         if "T" not in text and " " not in text.strip():
             day = datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
             return int(day.timestamp()) + (DAY if end else 0)
         moment = datetime.fromisoformat(text)
         return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
-    except (ValueError, OverflowError):
+    except (ValueError, OverflowError, OSError):
         raise LostcardError("%s %r is not a date (2026-11-25), a UTC time (2026-11-25T09:30) or "
                             "a unix time" % (option, text)) from None
 
