@@ -6,13 +6,23 @@ out; text from terminals is hostile (an operator id and a device id carry markup
 """
 
 import copy
+import csv
+import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
 
 from lostcard import keys, record, sealing
 from lostcard.decision import classify
+from lostcard.vocab import ACTIONS, CAUSES
 from lostcard_cpython import crypto, report, scenarios
+from lostcard_cpython import report_export, report_tables
+from lostcard_cpython import report_labels as labels
 from lostcard_cpython.collector import Collector
 from lostcard_cpython.collector_store import SqliteStore
 
@@ -96,7 +106,7 @@ class Page(HTMLParser):
 
     def __init__(self, text):
         super().__init__(convert_charrefs=True)
-        self.sections, self.tags = {}, Counter()
+        self.sections, self.tags, self.text = {}, Counter(), ""
         self.section = self.cell = None
         self.feed(text)
         self.close()
@@ -120,6 +130,7 @@ class Page(HTMLParser):
             self.section = None
 
     def handle_data(self, data):
+        self.text += data
         if self.section is not None:
             self.section["text"] += data
         if self.cell is not None:
@@ -162,10 +173,10 @@ def test_each_section_lists_what_the_acquirer_must_act_on(tmp_path):
     assert figures["Records evicted by terminals before upload (lanes 1–3)"] == "5"
     assert figures["Corrupt records found by terminals"] == "2"
     assert figures["Records that did not open with this fleet secret"] == "0"
-    causes = Counter(d["cause"] for d in decisions)
+    causes = Counter(labels.cause(d["cause"]) for d in decisions)
     assert {r["Cause"]: int(r["Incidents"]) for r in page.rows("summary", 1)} == causes
     assert {r["Action"]: int(r["Incidents"]) for r in page.rows("summary", 2)} \
-        == Counter(d["action"] for d in decisions)
+        == Counter(labels.action(d["action"]) for d in decisions)
     assert [r["Terminal"] for r in page.rows("summary", 3)] == ["T-SHOP-1"]  # quarantine
     assert [list(r.values()) for r in page.rows("summary", 4)] == [["T-SHOP-3", "0", "1", "4",
                                                                     "2"]]
@@ -182,14 +193,14 @@ def test_each_section_lists_what_the_acquirer_must_act_on(tmp_path):
 
     faults = page.rows("device-faults")
     assert [(r["Terminal"], r["Device faults"]) for r in faults] == [(EVIL_DEVICE, "2")]
-    assert set(re.findall(r"(\w+) ×", faults[0]["Subcauses"])) == {"reader_fault",
-                                                                    "tamper_detected"}
+    assert set(re.findall(r"(\w[\w ]*) ×", faults[0]["Subcauses"])) == {"Reader fault",
+                                                                         "Tamper detected"}
 
     operators = page.rows("operator-errors")
     assert [(r["Operator"], r["Operator errors"]) for r in operators] == [(HOSTILE, "2")]
     assert operators[0]["Terminals"] == "T-SHOP-1, T-SHOP-2"
-    assert set(re.findall(r"(\w+) ×", operators[0]["Subcauses"])) == {"wrong_txn_type",
-                                                                       "forced_fallback"}
+    assert set(re.findall(r"(\w[\w ]*) ×", operators[0]["Subcauses"])) == {
+        "Wrong transaction type", "Forced fallback"}
 
     network = page.rows("network")
     assert [(r["Terminal"], r["Network faults"]) for r in network] == [("T-SHOP-3", "4"),
@@ -202,8 +213,8 @@ def test_each_section_lists_what_the_acquirer_must_act_on(tmp_path):
     assert [(r["Card token"], r["Last 4"], r["Terminals"]) for r in ring] \
         == [(token.hex()[:8] + "…", "1111", "2")]
     seen = ring[0]["Incidents (terminal at UTC time, subcause)"]
-    assert seen == ("T-SHOP-1 at 2026-11-25 09:46 (reported_lost); "
-                    "T-SHOP-2 at 2026-11-26 15:46 (cloned_stripe)")
+    assert seen == ("T-SHOP-1 at 2026-11-25 09:46 (Reported lost); "
+                    "T-SHOP-2 at 2026-11-26 15:46 (Cloned stripe)")
     # no card number, no whole token
     assert STOLEN_PAN not in text and token.hex() not in text
     _no_remote_resources(text)
@@ -248,23 +259,251 @@ def test_a_span_under_two_days_is_charted_per_hour(tmp_path):
                                                             "2026-11-26 15:00"]
 
 
-def test_the_collector_report_command_writes_the_page(tmp_path):
-    import subprocess
-    import sys
-
-    build_db(tmp_path / "c.db")
-    (tmp_path / "fleet.secret").write_text(SECRET.hex())
-    out = tmp_path / "report.html"
+def _command(tmp_path, *args, plan=PLAN, secret=SECRET):
+    """`lostcard collector report` on a database of `plan`, in tmp_path: (process, stderr lines)."""
+    if not (tmp_path / "c.db").exists():
+        build_db(tmp_path / "c.db", plan)
+    (tmp_path / "fleet.secret").write_text(secret.hex())
     proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector", "report",
-                           "--db", str(tmp_path / "c.db"), "--fleet-secret-file",
-                           str(tmp_path / "fleet.secret"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    page = out.read_text(encoding="utf-8")
+                           "--db", "c.db", "--fleet-secret-file", "fleet.secret", *args],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    return proc, proc.stderr.splitlines()
+
+
+def test_the_collector_report_command_writes_the_page(tmp_path):
+    calm = [row for row in PLAN if not row[1].startswith("tamper")]
+    proc, err = _command(tmp_path, "--out", "report.html", plan=calm)
+    assert proc.returncode == 0 and err == ["report written to report.html"], proc.stderr
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
     for sid, _ in report.SECTIONS:
         assert 'id="%s"' % sid in page
+    assert 'class="alert"' not in page
     missing = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector", "report",
                               "--db", str(tmp_path / "absent.db"), "--fleet-secret-file",
                               str(tmp_path / "fleet.secret")], capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "no collector database" in missing.stderr
+
+
+def _alert(text):
+    """The alert box's lines, which must come before the first section."""
+    top = text.split("<section")[0]
+    box = re.search(r'<div class="alert" role="alert">(.*?)</div>', top, re.S)
+    return [Page(item).text for item in re.findall(r"<li>(.*?)</li>", box.group(1))] if box \
+        else []
+
+
+def test_a_tampered_terminal_raises_the_alert_and_exit_1(tmp_path):
+    proc, err = _command(tmp_path)
+    assert proc.returncode == 1 and len(err) == 1 and "Traceback" not in proc.stderr
+    assert err[0] == ("lostcard: report written to report.html, with alerts: terminal %s "
+                      "detected tampering" % EVIL_DEVICE)
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert _alert(text) == ["Terminal %s detected tampering (1 incident): take it out of "
+                            "service now and check it for a skimmer." % EVIL_DEVICE]
+    # the alert links to the terminal's part of the page
+    target = re.search(r'<div class="alert".*?href="#([^"]+)"', text, re.S).group(1)
+    assert 'id="%s"' % target in text and target == report.anchor(EVIL_DEVICE)
+    assert "T-&lt;i&gt;&amp;&quot;9" in text.split("<section")[0]
+
+
+def test_records_the_secret_does_not_open_raise_the_alert_and_exit_1(tmp_path):
+    calm = [row for row in PLAN if not row[1].startswith("tamper")]
+    proc, err = _command(tmp_path, "--out", "r.html", plan=calm, secret=b"\x01" * 32)
+    assert proc.returncode == 1 and err == [
+        "lostcard: report written to r.html, with alerts: %d of %d incidents did not open with "
+        "this fleet secret" % (len(calm), len(calm))]
+    lines = _alert((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert len(lines) == 1 and lines[0].startswith("%d of %d incidents did not open with this "
+                                                   "fleet secret" % (len(calm), len(calm)))
+
+
+@pytest.mark.parametrize("args, said", [
+    (("--since", "2026-13-01"), "--since '2026-13-01' is not a date"),
+    (("--until", "yesterday"), "--until 'yesterday' is not a date"),
+    (("--since", "2026-11-25T25:00"), "--since '2026-11-25T25:00' is not a date"),
+    (("--since", "99999-01-01"), "--since '99999-01-01' is not a date"),
+    (("--until", "99999999999999999999"), "--until '99999999999999999999' is not a date"),
+    (("--since", "\x1b[2J"), "--since '\\x1b[2J' is not a date"),
+    (("--since", "2026-11-27", "--until", "2026-11-26"), "--since must be before --until"),
+    (("--terminal", "T-NOWHERE"), "no terminal 'T-NOWHERE' in c.db"),
+    (("--format", "csv", "--out", "c.db"), "--out c.db is a file; --format csv writes a "
+                                          "directory of tables"),
+    (("--out", "."), "--out . is a directory; --format html writes one file"),
+    (("--out", "no/such/r.html"), "--out no/such/r.html: no directory "),
+])
+def test_bad_filters_are_one_line_and_exit_2_with_nothing_written(tmp_path, args, said):
+    build_db(tmp_path / "c.db")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc, err = _command(tmp_path, *args)
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr
+    assert err[0].startswith("lostcard: " + said), err
+    # SQLite's own -wal and -shm beside a WAL database it read are the store's business
+    after = [p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))]
+    assert sorted(after) == before + ["fleet.secret"]
+
+
+def _figures(page):
+    return {r["Figure"]: (r["Value"], r["Previous period"]) for r in page.rows("summary")}
+
+
+def test_since_until_and_terminal_filter_the_report_with_the_period_before(tmp_path):
+    build_db(tmp_path / "c.db")
+    times = [(d, BASE + int(h * 3600)) for d, _, h, _ in PLAN if h is not None]
+    day = 86400
+    start, end = BASE - BASE % day + day, BASE - BASE % day + 3 * day  # 11-26 and 11-27
+    page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW, since=start, until=end))
+    figures = _figures(page)
+    assert figures["Incidents"] == (str(sum(start <= t < end for _, t in times)),
+                                    str(sum(start - 2 * day <= t < start for _, t in times)))
+    assert figures["Period (terminal clocks)"] == (
+        "2026-11-26 00:00 – 2026-11-28 00:00 UTC", "2026-11-24 00:00 – 2026-11-26 00:00 UTC")
+    assert "Left out: 1 incident whose terminal clock is not trusted" in page.text
+    listed = page.rows("terminals", 1)  # the first terminal's incidents
+    assert all("2026-11-26" <= r["Time (UTC)"] < "2026-11-28" for r in listed)
+
+    # the command line: dates, --until's day included, --terminal repeated
+    proc, _ = _command(tmp_path, "--since", "2026-11-26", "--until", "2026-11-27", "--terminal",
+                       "T-SHOP-3", "--terminal", "T-SHOP-1", "--out", "f.html")
+    assert proc.returncode == 0, proc.stderr
+    page = Page((tmp_path / "f.html").read_text(encoding="utf-8"))
+    chosen = {"T-SHOP-1", "T-SHOP-3"}
+    assert _figures(page)["Incidents"] == (
+        str(sum(start <= t < end and d in chosen for d, t in times)),
+        str(sum(start - 2 * day <= t < start and d in chosen for d, t in times)))
+    assert [r["Terminal"] for r in page.rows("terminals")] == ["T-SHOP-1", "T-SHOP-3"]
+    assert "Terminals: T-SHOP-1, T-SHOP-3." in page.text
+
+    # a window that reaches past what a date can show still renders
+    page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW, since=-10 ** 13,
+                              until=10 ** 13))
+    assert _figures(page)["Incidents"] == (str(len(times)), "0")
+
+    # --since alone runs to now; the previous period is as long, just before
+    page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW, since=NOW - 5 * day))
+    assert _figures(page)["Incidents"] == (
+        str(sum(t >= NOW - 5 * day for _, t in times)),
+        str(sum(NOW - 10 * day - 1 <= t < NOW - 5 * day for _, t in times)))
+
+
+def test_the_exports_hold_every_table_and_parse(tmp_path):
+    proc, _ = _command(tmp_path, "--format", "json", "--out", "r.json")
+    assert proc.returncode == 1  # the tampered terminal
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    built = report.build(tmp_path / "c.db", SECRET)["tables"]
+    assert list(data["tables"]) == list(built) and "alerts" in built and "incidents" in built
+    for name, table in built.items():
+        exported = data["tables"][name]
+        assert exported["columns"] == [c.key for c in table.columns]
+        assert len(exported["rows"]) == len(table.rows), name
+    incidents = data["tables"]["incidents"]["rows"]
+    assert len(incidents) == len(PLAN)
+    assert Counter(r["cause"] for r in incidents) == Counter(
+        classify(e)["cause"] for _, e in _events(PLAN))
+    assert {r["terminal"] for r in incidents} == {d for d, _, _, _ in PLAN}
+    assert data["tables"]["alerts"]["rows"] == [
+        {"alert": "tamper_detected", "terminal": EVIL_DEVICE, "incidents": 1}]
+    assert data["period"]["start"] == "2026-11-25T09:46:40Z"  # the first incident
+
+    proc, _ = _command(tmp_path, "--format", "csv", "--out", "tables")
+    assert proc.returncode == 1
+    files = sorted(p.name for p in (tmp_path / "tables").iterdir())
+    assert files == sorted(name + ".csv" for name in built)
+    for name, table in built.items():
+        with open(tmp_path / "tables" / (name + ".csv"), newline="", encoding="utf-8") as f:
+            head, *rows = list(csv.reader(f))
+        assert head == [c.key for c in table.columns] and len(rows) == len(table.rows), name
+    with open(tmp_path / "tables" / "by_cause.csv", newline="", encoding="utf-8") as f:
+        by_cause = {r["cause"]: int(r["incidents"]) for r in csv.DictReader(f)}
+    assert by_cause == Counter(classify(e)["cause"] for _, e in _events(PLAN))
+    token = crypto.hmac_sha256(TOKEN_KEY, STOLEN_PAN.encode())[:record.TOKEN_LEN].hex()
+    for path in [tmp_path / "r.json"] + list((tmp_path / "tables").iterdir()):
+        text = path.read_text(encoding="utf-8")
+        assert STOLEN_PAN not in text and token not in text, path
+
+
+SNAKE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")
+
+
+def test_people_read_labels_not_codes(tmp_path):
+    text, decisions = _render(tmp_path)
+    page = Page(text)
+    assert SNAKE.findall(page.text) == []  # no cause, subcause, action or table code shown
+    svg = re.search(r"<svg.*?</svg>", text, re.S).group(0)
+    legend = re.findall(r'<text x="650" y="\d+"( lang="zh")?>([^<]*)</text>', svg)
+    drawn = [c for c in CAUSES if c in {d["cause"] for d in decisions}]
+    assert legend == [pair for c in drawn for pair in (("", labels.CAUSE[c]),
+                                                       (' lang="zh"', labels.CAUSE_ZH[c]))]
+    assert labels.subcause("cvv_mismatch") == "CVV mismatch"
+    assert labels.subcause("hotlist_not_updated") == "Hot list not updated"
+
+
+def test_every_cause_has_the_chinese_name_of_docs_decision(tmp_path):
+    with open(Path(__file__).parent.parent / "docs" / "DECISION.md", encoding="utf-8") as f:
+        documented = dict(re.findall(r"^\| `(\w+)` \| ([^|`]+?) \|", f.read(), re.M))
+    assert set(CAUSES) <= set(documented)
+    assert labels.CAUSE_ZH == {c: documented[c] for c in CAUSES}
+    assert set(labels.CAUSE) == set(CAUSES) and set(labels.ACTION) == set(ACTIONS)
+
+
+class Lang(HTMLParser):
+    """Each text's language: the nearest lang attribute around it."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.texts = [], []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ("meta", "rect", "line", "br"):  # void or self-closed
+            self.stack.append(dict(attrs).get("lang") or (self.stack[-1] if self.stack else ""))
+
+    def handle_endtag(self, tag):
+        if tag not in ("meta", "rect", "line", "br"):
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append((self.stack[-1] if self.stack else "", data))
+
+
+def test_chinese_is_marked_chinese_and_the_rest_english(tmp_path):
+    text, _ = _render(tmp_path)
+    assert text.startswith('<!DOCTYPE html><html lang="en">')
+    texts = Lang(text).texts
+    chinese = [(lang, t) for lang, t in texts if report.CHINESE.search(t)]
+    assert len(chinese) > 20 and {lang for lang, _ in chinese} == {"zh"}
+    for lang, t in chinese:  # the span holds the Chinese alone
+        assert report.CHINESE.fullmatch(t), t
+    assert {lang for lang, t in texts if not report.CHINESE.search(t)} == {"en"}
+    assert re.search(r":lang\(zh\)\{font-family:[^}]*\"Noto Sans CJK SC\"", text)
+
+
+def test_every_terminal_link_reaches_its_part_of_the_page(tmp_path):
+    text, _ = _render(tmp_path)
+    targets = set(re.findall(r'href="#([^"]+)"', text))
+    ids = set(re.findall(r' id="([^"]+)"', text))
+    assert targets <= ids
+    terminals = {d for d, _, _, _ in PLAN}
+    assert {report.anchor(d) for d in terminals} <= targets
+    page = Page(text)
+    for sid, key in (("device-faults", "Terminal"), ("network", "Terminal"),
+                     ("terminals", "Terminal")):
+        for row in page.rows(sid):
+            assert 'href="#%s"' % report.anchor(row[key]) in text
+    assert [r["Terminal"] for r in page.rows("terminals")] == sorted(terminals)
+    for device in terminals:  # the part names the terminal, escaped
+        part = re.search(r'<article id="%s"><h3>Terminal (.*?)</h3>' % report.anchor(device),
+                         text).group(1)
+        assert Page("<p>%s</p>" % part).text == device
+
+
+def test_a_csv_cell_is_never_a_formula(tmp_path):
+    table = report_tables.Table("t", "T", [report_tables.Column("operator", "Operator", False),
+                                            report_tables.Column("n", "N", True)],
+                                [("=HYPERLINK(\"http://x\")", -1), ("@SUM(A1)", 2),
+                                 ("op-07", 3)])
+    report_export.write_csv(tmp_path / "out", [table])
+    with open(tmp_path / "out" / "t.csv", newline="", encoding="utf-8") as f:
+        assert list(csv.reader(f)) == [["operator", "n"], ["'=HYPERLINK(\"http://x\")", "-1"],
+                                       ["'@SUM(A1)", "2"], ["op-07", "3"]]

@@ -86,3 +86,41 @@ def test_an_empty_report_renders_in_chromium(browser, tmp_path):
     _screenshot(browser, tmp_path / "empty.png")
     assert "None in this period." in browser.find_element(By.ID, "skimming").text
     _check_page(browser)
+
+
+# a label drawn in its font on a canvas, and as many private-use code points (no font has them:
+# each is the font's missing-glyph box) drawn alike: how many pixels each inks, how many differ;
+# then the label's width on the page (in the chart's own units for SVG)
+MEASURE = """
+const el = arguments[0], style = getComputedStyle(el), text = el.textContent;
+const boxes = Array.from(text, (_, n) => String.fromCodePoint(0xE000 + n)).join("");
+function ink(s) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 400; canvas.height = 60;
+  const ctx = canvas.getContext("2d");
+  ctx.font = style.fontSize + " " + style.fontFamily;
+  ctx.fillText(s, 2, 40);
+  return ctx.getImageData(0, 0, 400, 60).data.filter((_, n) => n % 4 == 3);
+}
+const label = ink(text), box = ink(boxes);
+return [label.filter(a => a).length, label.filter((a, n) => a != box[n]).length,
+        el.getComputedTextLength ? el.getComputedTextLength() : el.getBoundingClientRect().width,
+        parseFloat(style.fontSize), Array.from(text).length,
+        el.closest("[lang]").getAttribute("lang")];
+"""
+
+
+def test_chinese_labels_render_with_real_glyphs(browser, tmp_path):
+    """Each Chinese label is drawn with glyphs, not missing-glyph boxes, and as wide as CJK
+    glyphs are (one em each). Without a CJK font (Debian's fonts-noto-cjk, which .ci/run
+    installs) the label's pixels are the boxes' pixels."""
+    _open(browser, tmp_path, fill=True)
+    labels = browser.find_elements(By.CSS_SELECTOR, '#summary td span[lang="zh"]') \
+        + browser.find_elements(By.CSS_SELECTOR, '#chart svg text[lang="zh"]')
+    assert len(labels) >= 12  # the causes' names in the table and the chart's legend
+    for label in labels:
+        inked, differ, width, size, chars, lang = browser.execute_script(MEASURE, label)
+        assert lang == "zh" and chars >= 4
+        assert inked > 0 and differ > 0.3 * inked, (label.text, inked, differ)
+        assert abs(width - chars * size) <= 0.1 * width, (label.text, width, chars, size)
+    _check_page(browser)

@@ -95,13 +95,11 @@ def _stats(args):
 
 
 def _report(args):
-    from . import report
+    from . import report_command
 
     secret = read_secret(args)
     _check_fleet(secret, args)
-    report.write(args.db, secret, args.out)
-    print("report written to %s" % args.out, file=sys.stderr)
-    return 0
+    return report_command.run(args, secret)
 
 
 def add_parsers(sub):
@@ -134,8 +132,10 @@ def add_parsers(sub):
     st.set_defaults(run=_stats)
 
     rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
-                                       "page")
+                                       "page, or its tables as csv or json")
     rep.add_argument("--db", default="collector.db", help="the collector's database (read only)")
     add_secret(rep, "opens the records' facts")
-    rep.add_argument("--out", default="report.html", help="the page to write")
+    from .report_command import add_options
+
+    add_options(rep)
     rep.set_defaults(run=_report)

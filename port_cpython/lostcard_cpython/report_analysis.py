@@ -1,27 +1,35 @@
 """The report's analysis of opened incidents (report_data.load): the summary figures, incidents
 binned over time, and what the acquirer must act on — terminals with repeated device faults,
 operators with repeated errors, network hot spots, cards declined as compromised at several
-terminals. Rows hold plain texts and numbers; report.py escapes and draws them.
+terminals — each for the report's period, which `periods` picks with the one before it. Rows hold
+codes, numbers and unix times; report_tables words them for people and for the exports.
 """
 
 from bisect import bisect_left
-from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from collections import Counter, defaultdict, namedtuple
+from datetime import date, datetime, timezone
+
+from lostcard.errors import LostcardError
 
 REPEATED = 2  # a terminal's device faults or an operator's errors from this many on are listed
 HOT_SPOTS = 10  # network hot spots listed
 TOKEN_SHOWN = 8  # hex digits of a card token shown: enough to tell cards apart in one report
 HOUR, DAY = 3600, 86400
+Period = namedtuple("Period", "window incidents")  # window: (start, end) unix times, or None
 
 
 def utc(t, fmt="%Y-%m-%d %H:%M"):
     if t is None:
         return "clock not trusted"
-    return datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    try:
+        return datetime.fromtimestamp(t, timezone.utc).strftime(fmt)
+    except (OverflowError, ValueError, OSError):  # a window --since/--until put past year 9999
+        return "unix time %d" % t
 
 
 def tally(values):
-    return ", ".join("%s ×%d" % (v, n) for v, n in Counter(values).most_common())
+    """[(value, count)], most frequent first."""
+    return Counter(values).most_common()
 
 
 def span(incidents):
@@ -29,21 +37,76 @@ def span(incidents):
     return (min(times), max(times)) if times else (None, None)
 
 
-def summary_figures(incidents, quarantine, gaps):
-    """(figure, value) rows."""
-    first, last = span(incidents)
-    period = "%s – %s UTC" % (utc(first), utc(last)) if first is not None else "none"
+def shown(token):
+    return token.hex()[:TOKEN_SHOWN] + "…"
+
+
+def when(text, option, end=False):
+    """The unix time an option gives: a date (UTC; as an end, the day included), an ISO 8601
+    time (UTC unless it has an offset) or a unix time."""
+    try:
+        if text.strip().lstrip("-").isdigit():
+            datetime.fromtimestamp(int(text), timezone.utc)  # a time a date can show
+            return int(text)
+        if "T" not in text and " " not in text.strip():
+            day = datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
+            return int(day.timestamp()) + (DAY if end else 0)
+        moment = datetime.fromisoformat(text)
+        return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+    except (ValueError, OverflowError, OSError):
+        raise LostcardError("%s %r is not a date (2026-11-25), a UTC time (2026-11-25T09:30) or "
+                            "a unix time" % (option, text)) from None
+
+
+def periods(incidents, since, until, now):
+    """(the report's Period, the Period of the same length just before it, incidents left out
+    because their terminal's clock is not trusted). No bound: every incident, over the data's
+    range; --since alone runs to now (or the last incident), --until alone from the data's
+    first incident."""
+    dated = [i for i in incidents if i["time"] is not None]
+    first, last = span(dated)
+    if since is None and until is None:
+        window = (first, last) if first is not None else None
+        before = (2 * first - last, first) if first is not None else None
+        return Period(window, incidents), Period(before, []), 0
+    start = first if since is None else since
+    end = max(now, last or now) + 1 if until is None else until
+    if start is None:  # only --until, and no incident has a trusted time
+        return Period(None, []), Period(None, []), len(incidents)
+    length = max(end - start, 0)
+    return (Period((start, end), [i for i in dated if start <= i["time"] < end]),
+            Period((start - length, start),
+                   [i for i in dated if start - length <= i["time"] < start]),
+            len(incidents) - len(dated))
+
+
+def tampered(incidents):
+    """{terminal: incidents} of the terminals that detected tampering."""
+    found = Counter(i["device"] for i in incidents
+                    if i["subcause"] == "tamper_detected" or i["facts"].get("tamper"))
+    return dict(sorted(found.items()))
+
+
+def summary_figures(current, previous, quarantine, gaps):
+    """(figure, value, value in the previous period) rows; quarantine and gaps carry no time,
+    so they have no previous value."""
+    def period(window):
+        return "%s – %s UTC" % (utc(window[0]), utc(window[1])) if window else "none"
+
+    def both(count):
+        return count(current.incidents), count(previous.incidents)
     return [
-        ("Incidents", len(incidents)), ("Terminals", len({i["device"] for i in incidents})),
-        ("Period (terminal clocks)", period),
-        ("Incidents whose terminal clock is not trusted",
-         sum(1 for i in incidents if i["time"] is None)),
-        ("Quarantined records", sum(n for _, _, n in quarantine)),
+        ("Incidents",) + both(len),
+        ("Terminals",) + both(lambda found: len({i["device"] for i in found})),
+        ("Period (terminal clocks)", period(current.window), period(previous.window)),
+        ("Incidents whose terminal clock is not trusted",) + both(
+            lambda found: sum(1 for i in found if i["time"] is None)),
+        ("Quarantined records", sum(n for _, _, n in quarantine), None),
         ("Records evicted by terminals before upload (lanes 1–3)",
-         sum(sum(g[1:4]) for g in gaps)),
-        ("Corrupt records found by terminals", sum(g[4] for g in gaps)),
-        ("Records that did not open with this fleet secret",
-         sum(1 for i in incidents if not i["opened"])),
+         sum(sum(g[1:4]) for g in gaps), None),
+        ("Corrupt records found by terminals", sum(g[4] for g in gaps), None),
+        ("Records that did not open with this fleet secret",) + both(
+            lambda found: sum(1 for i in found if not i["opened"])),
     ]
 
 
@@ -66,9 +129,8 @@ def repeated_device_faults(incidents):
         if i["cause"] == "device_fault":
             by_device[i["device"]].append(i)
     rows = [(device, len(found), tally(i["subcause"] for i in found),
-             ", ".join(sorted({i["facts"]["firmware"] for i in found
-                               if "firmware" in i["facts"]})) or "not reported",
-             utc(span(found)[1]))
+             sorted({i["facts"]["firmware"] for i in found if "firmware" in i["facts"]}),
+             span(found)[1])
             for device, found in by_device.items() if len(found) >= REPEATED]
     rows.sort(key=lambda r: (-r[1], r[0]))
     return rows
@@ -86,7 +148,7 @@ def repeated_operator_errors(incidents):
             else:
                 anonymous += 1
     rows = [(operator, len(found), tally(i["subcause"] for i in found),
-             ", ".join(sorted({i["device"] for i in found})), utc(span(found)[1]))
+             sorted({i["device"] for i in found}), span(found)[1])
             for operator, found in by_operator.items() if len(found) >= REPEATED]
     rows.sort(key=lambda r: (-r[1], r[0]))
     return rows, anonymous
@@ -105,10 +167,8 @@ def network_hot_spots(incidents):
         times = sorted(i["time"] for i in found if i["time"] is not None)
         windows = [(bisect_left(times, t + HOUR) - n, t) for n, t in enumerate(times)]
         count, start = max(windows, key=lambda w: (w[0], -w[1]), default=(0, None))
-        window = "%s – %s" % (utc(start), utc(start + HOUR, "%H:%M")) if times else utc(None)
-        rows.append((device, len(found), tally(i["subcause"] for i in found), window, count,
-                     tally(i["facts"]["network"] for i in found if "network" in i["facts"])
-                     or "not reported"))
+        rows.append((device, len(found), tally(i["subcause"] for i in found), start, count,
+                     tally(i["facts"]["network"] for i in found if "network" in i["facts"])))
     rows.sort(key=lambda r: (-r[1], r[0]))
     return rows[:HOT_SPOTS]
 
@@ -120,10 +180,28 @@ def cards_at_several_terminals(incidents):
     for i in incidents:
         if i["cause"] == "card_compromised" and i["token"]:
             by_card[bytes(i["token"])].append(i)
-    rows = [(token.hex()[:TOKEN_SHOWN] + "…", found[0]["last4"] or "",
-             found[0]["brand"] or "", len({i["device"] for i in found}),
-             "; ".join("%s at %s (%s)" % (i["device"], utc(i["time"]), i["subcause"])
-                       for i in sorted(found, key=lambda i: (i["time"] or 0, i["device"]))))
+    rows = [(shown(token), found[0]["last4"] or "", found[0]["brand"] or "",
+             len({i["device"] for i in found}),
+             [(i["device"], i["time"], i["subcause"])
+              for i in sorted(found, key=lambda i: (i["time"] or 0, i["device"]))])
             for token, found in by_card.items() if len({i["device"] for i in found}) > 1]
     rows.sort(key=lambda r: (-r[3], r[0]))
     return rows
+
+
+def terminals(current, previous, quarantine, gaps):
+    """(terminal, incidents, in the previous period, causes, tampering, last, quarantined, lost
+    before upload) for every terminal the report names, in the order of their ids."""
+    mine = defaultdict(list)
+    for i in current:
+        mine[i["device"]].append(i)
+    before = Counter(i["device"] for i in previous)
+    held = Counter()
+    for device, _, n in quarantine:
+        held[device] += n
+    lost = {g[0]: sum(g[1:]) for g in gaps}
+    alarms = tampered(current)
+    names = sorted(set(mine) | set(before) | set(held) | {d for d, n in lost.items() if n})
+    return [(device, len(mine[device]), before[device],
+             tally(i["cause"] for i in mine[device]), alarms.get(device, 0),
+             span(mine[device])[1], held[device], lost.get(device, 0)) for device in names]
