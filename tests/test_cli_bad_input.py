@@ -104,6 +104,11 @@ def _cases(w):
         (("bench", "classify", "--runs", "0"), USAGE),
         (("bench", "classify", "--runs", "many"), USAGE),
         (("build-mpy", "--out", text), USAGE),
+        # build-firmware: not a source, an unknown board, a heap that is no size
+        (("build-firmware", "--micropython", str(f), "--board", "unix32", "--out", str(f / "fw")), USAGE),
+        (("build-firmware", "--micropython", text, "--board", "esp32", "--out", str(f / "fw")), USAGE),
+        (("build-firmware", "--micropython", text, "--board", "unix32", "--out", str(f / "fw"),
+          "--heap", "64K"), USAGE),
         # keygen, provision
         (("keygen", "--out", text), USAGE),
         (("keygen", "--out", str(f / "no-such-dir" / "fleet.secret")), USAGE),

@@ -85,7 +85,8 @@ def _build_firmware(args):
     from . import firmware
 
     info = firmware.build_firmware(args.micropython, args.board, args.out, args.heap)
-    print("%s  %s firmware (heap %d KiB)" % (info["path"], info["board"], info["heap"] // 1024))
+    heap = " (heap %d KiB)" % (info["heap"] // 1024) if info["heap"] else ""
+    print("%s  %s firmware%s" % (info["path"], info["board"], heap))
     print("%7d  bytes of firmware in flash (text + data)" % info["size"])
     print("%7d  bytes lostcard adds, frozen (goal <= 64 KiB: %s)" % (
         info["lostcard_adds"], "met" if info["lostcard_adds"] <= 64 * 1024 else "NOT met"))
@@ -148,7 +149,7 @@ def parser():
                         "(cached: a rebuild with nothing changed is a copy)")
     bf.add_argument("--micropython", required=True, metavar="SRC",
                     help="a MicroPython source tree or its .tar.xz (1.28.0)")
-    bf.add_argument("--board", required=True, choices=["unix32", "qemu-mps2-an385"],
+    bf.add_argument("--board", required=True, metavar="BOARD",
                     help="unix32: the unix port as a 32-bit binary; qemu-mps2-an385: Cortex-M3 in QEMU")
     bf.add_argument("--out", required=True, help="directory for the image (micropython or firmware.elf)")
     bf.add_argument("--heap", type=positive, default=64 * 1024,

@@ -4,11 +4,14 @@ The boards live in port_mpy/boards/<board>/ (the port's variant or board files, 
 the board freezes besides lostcard, and any C it needs). A build unpacks the MicroPython source once,
 builds its mpy-cross, freezes `build-mpy`'s bundle (manifest.py, the sources, the words as
 lostcard/words.py) and runs the port's make. Everything is cached under ~/.cache/lostcard/firmware
-(or $LOSTCARD_CACHE): the unpacked source by the tarball's hash, make's build directories by board
-(so a changed bundle recompiles only the frozen modules), and each finished image by the hash of all
-its inputs, so that a second build with nothing changed is a copy.
+(or $LOSTCARD_CACHE): the unpacked source by the tarball's hash, make's build directories by the
+hash of the source, the board's files, the compiler and the heap (so a changed bundle recompiles
+only the frozen modules, and a changed flag a whole new directory), and each finished image by that
+and the bundle's hash, so that a second build with nothing changed is a copy. One build at a time
+holds the cache (a lock), and the image is always relinked.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -48,6 +51,7 @@ class Board:
         return BOARDS_DIR / self.name
 
     def make_args(self, build, manifest, mpy_cross, heap):
+        # MPY_CROSS: the source's own, built into the cache, so the tree is only read
         common = ["BUILD=%s" % build, "FROZEN_MANIFEST=%s" % manifest, "MPY_CROSS=%s" % mpy_cross]
         if self.port == "unix":
             return common + ["VARIANT_DIR=%s" % self.dir]
@@ -74,23 +78,34 @@ def _digest(*parts):
     return h.hexdigest()[:20]
 
 
+def _skipped(part):
+    return part in (".git", "__pycache__") or part.startswith("build")
+
+
 def _tree_digest(root):
-    """Every file's path and bytes under `root`, in a stable order."""
+    """Every file's path and bytes under `root`, in a stable order (not git's history, caches or
+    build directories: what a build reads)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(p for p in Path(root).rglob("*")
+                       if p.is_file() and not any(_skipped(part) for part in p.relative_to(root).parts)):
         h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
 
 def _check_tools(board):
-    missing = [t for t in ("make", board.compiler, board.size_tool) if shutil.which(t) is None]
+    if shutil.which("make") is None:
+        raise FirmwareError("make not found: apt-get install make")
+    missing = [t for t in (board.compiler, board.size_tool) if shutil.which(t) is None]
     if missing:
         raise FirmwareError("%s not found: the %s board needs Debian's %s (apt-get install %s)"
                             % (", ".join(missing), board.name, board.package, board.package))
-    if board.name == "unix32":
-        probe = subprocess.run(["gcc", "-m32", "-print-file-name=libgcc.a"], capture_output=True, text=True)
-        if probe.returncode != 0 or not os.path.isabs(probe.stdout.strip()):
-            raise FirmwareError("gcc cannot build 32-bit code: apt-get install gcc-multilib")
+    # the C library the board links: a compiler without it fails deep inside make
+    library, flags = ("libgcc.a", ["-m32"]) if board.port == "unix" else ("libc.a", [])
+    probe = subprocess.run([board.compiler] + flags + ["-print-file-name=" + library],
+                           capture_output=True, text=True)
+    if probe.returncode != 0 or not os.path.isabs(probe.stdout.strip()):
+        raise FirmwareError("%s cannot build for %s: apt-get install %s"
+                            % (board.compiler, board.name, board.package))
 
 
 def _is_tree(path):
@@ -98,13 +113,14 @@ def _is_tree(path):
 
 
 def source_tree(src):
-    """The MicroPython tree for SRC (a tree, or its .tar.xz unpacked once into the cache)."""
+    """The MicroPython tree for SRC (a tree, or its .tar.xz unpacked once into the cache) and a
+    digest of its content."""
     src = Path(src)
     if src.is_dir():
         if not _is_tree(src):
             raise FirmwareError("%s is not a MicroPython source tree (no %s)" % (src, ", ".join(
                 m for m in MARKERS if not (src / m).exists())))
-        return src.resolve()
+        return src.resolve(), _tree_digest(src)
     if not src.is_file():
         raise FirmwareError("%s does not exist: give a MicroPython source tree or its .tar.xz" % src)
     with open(src, "rb") as f:
@@ -126,7 +142,7 @@ def source_tree(src):
             raise FirmwareError("cannot unpack %s (%s): give MicroPython's source .tar.xz" % (src, reason)) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-    return tree
+    return tree, key
 
 
 def _make(tree, args, log):
@@ -138,64 +154,85 @@ def _make(tree, args, log):
         raise Failed("make %s failed: see %s" % (args[1] if len(args) > 1 else "", log))
 
 
-def mpy_cross(tree):
-    exe = tree / "mpy-cross" / "build" / "mpy-cross"
-    if not exe.exists():
-        _make(tree, ["-C", "mpy-cross"], cache_root() / "mpy-cross.log")
-    return exe
+def mpy_cross(tree, tree_key):
+    """The source's own mpy-cross, built once into the cache (never into the user's tree); a
+    stamp written after make succeeds tells a whole build from one cut short."""
+    build = cache_root() / ("mpy-cross-" + tree_key)
+    if not (build / "done").exists():
+        shutil.rmtree(build, ignore_errors=True)
+        build.mkdir(parents=True)
+        _make(tree, ["-C", "mpy-cross", "BUILD=%s" % build], build / "make.log")
+        (build / "done").write_text("")
+    return build / "mpy-cross"
 
 
 def image_size(board, path):
-    """Bytes the image puts in flash (text + data), from binutils' size."""
-    out = subprocess.run([board.size_tool, str(path)], capture_output=True, text=True, check=True).stdout
-    text, data = out.splitlines()[1].split()[:2]
-    return int(text) + int(data)
+    """Bytes the image puts in flash (text + data), from binutils' size; Failed if it is no image."""
+    proc = subprocess.run([board.size_tool, str(path)], capture_output=True, text=True)
+    try:
+        text, data = proc.stdout.splitlines()[1].split()[:2]
+        return int(text) + int(data)
+    except (IndexError, ValueError):
+        raise Failed("%s is not a whole image (%s)" % (path, proc.stderr.strip() or "no size")) from None
 
 
-def _build_one(tree, board, bundle_manifest, heap, tag):
+def _build_one(tree, board, build_key, mpy, bundle_manifest, heap, tag):
     """Build the board's firmware freezing the board's manifest and (if given) lostcard's;
-    return (image path, size). `tag` names the build directory kept for incremental rebuilds."""
-    build = cache_root() / ("build-%s-%s-%s-%d" % (_digest(tree)[:8], board.name, tag, heap))
+    return (image path, size). The build directory is kept for incremental rebuilds of the same
+    source, board files, compiler and heap (`build_key`); only the frozen modules change in it."""
+    build = cache_root() / ("build-%s-%s-%s" % (board.name, build_key, tag))
     build.mkdir(parents=True, exist_ok=True)
     manifest = build / "manifest.py"
     lines = ['include("%s")' % (board.dir / "manifest.py")]
     if bundle_manifest:
         lines.append('include("%s")' % bundle_manifest)
     manifest.write_text("\n".join(lines) + "\n")
-    _make(tree, ["-C", "ports/" + board.port] + board.make_args(build, manifest, mpy_cross(tree), heap),
-          build / "make.log")
     image = build / board.image
+    image.unlink(missing_ok=True)  # always relinked: a link cut short leaves a newer, broken file
+    _make(tree, ["-C", "ports/" + board.port] + board.make_args(build, manifest, mpy, heap),
+          build / "make.log")
     return image, image_size(board, image)
 
 
+def _toolchain(board):
+    """The compiler's first line of --version: a new compiler makes new objects."""
+    proc = subprocess.run([board.compiler, "--version"], capture_output=True, text=True)
+    return proc.stdout.splitlines()[0] if proc.stdout else ""
+
+
 def build_firmware(src, board_name, out_dir, heap=DEFAULT_HEAP):
-    """Build the firmware into out_dir; return a dict of what was built (also in out_dir/firmware.json)."""
+    """Build the firmware into out_dir; return a dict of what was built (also in out_dir/firmware.json).
+    `heap` is the qemu board's (fixed at build time); the unix build takes -X heapsize at run time."""
     board = BOARDS.get(board_name)
     if board is None:
         raise FirmwareError("unknown board %r: choose one of %s" % (board_name, ", ".join(BOARDS)))
-    if heap < 16 * 1024 or heap % 1024:
+    if board.port != "qemu":
+        heap = 0
+    elif heap < 16 * 1024 or heap % 1024:
         raise FirmwareError("--heap must be a whole number of KiB, at least 16 KiB (got %d)" % heap)
     _check_tools(board)
-    tree = source_tree(src)
+    tree, tree_key = source_tree(src)
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory() as scratch:
+    cache_root().mkdir(parents=True, exist_ok=True)
+    with open(cache_root() / ".lock", "w") as lock, tempfile.TemporaryDirectory() as scratch:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time in a cache shared by checkouts
         bundle = Path(scratch) / "bundle"
         mpybuild.build_device(bundle)
-        key = _digest(tree, _tree_digest(tree) if Path(src).is_dir() else "", _tree_digest(board.dir),
-                      _tree_digest(bundle), heap)
+        build_key = _digest(tree_key, _tree_digest(board.dir), _toolchain(board), heap)
+        key = _digest(build_key, _tree_digest(bundle))
         done = cache_root() / ("image-%s-%s" % (board.name, key))
         if not (done / "firmware.json").exists():
-            base_image, base_size = _build_one(tree, board, None, heap, "base")
-            image, size = _build_one(tree, board, bundle / "manifest.py", heap, "lostcard")
+            mpy = mpy_cross(tree, tree_key)
+            _, base_size = _build_one(tree, board, build_key, mpy, None, heap, "base")
+            image, size = _build_one(tree, board, build_key, mpy, bundle / "manifest.py", heap, "lostcard")
             info = {"board": board.name, "image": board.image, "heap": heap, "size": size,
                     "lostcard_adds": size - base_size, "bundle_mpy": sum(
                         p.stat().st_size for p in bundle.rglob("*.mpy")), "key": key}
             staging = Path(tempfile.mkdtemp(dir=done.parent, prefix=".image-"))
             shutil.copy2(image, staging / board.image)
             (staging / "firmware.json").write_text(json.dumps(info, indent=1) + "\n")
-            shutil.rmtree(done, ignore_errors=True)
-            staging.rename(done)
-    _publish(done, board, out_dir)
+            staging.rename(done)  # the image is whole before its name says it is there
+        _publish(done, board, out_dir)
     return json.loads((done / "firmware.json").read_text()) | {"path": str(out_dir / board.image)}
 
 

@@ -19,8 +19,9 @@ MICROPY_VFS_LFS2 = 1
 # cryptolib (AES ECB/CBC for AES-CCM) on axTLS's AES alone, without TLS: the board has no network
 CFLAGS += -DMICROPY_PY_CRYPTOLIB=1 -DMICROPY_SSL_AXTLS=1 -I$(TOP)/lib/axtls/ssl -I$(TOP)/lib/axtls/crypto \
 	-I$(TOP)/extmod/axtls-include -I$(BOARD_DIR)/hostboard/include
-# time.time() from the wall clock; os.urandom from the board's entropy source
-CFLAGS += -DMICROPY_PY_TIME_TIME_TIME_NS=1 -DMICROPY_PY_OS_URANDOM=1 \
+# time.time() from the wall clock, counted from 1970 like the host's (the port's default is 2000,
+# which would date LittleFS files 30 years ahead); os.urandom from the board's entropy source
+CFLAGS += -DMICROPY_PY_TIME_TIME_TIME_NS=1 -DMICROPY_EPOCH_IS_1970=1 -DMICROPY_PY_OS_URANDOM=1 \
 	-DMICROPY_PY_TIME_INCLUDEFILE="\"$(BOARD_DIR)/hostboard/time_include.h\""
 # the port's mp_hal_get_random is a fixed-seed LCG: nonces and sync ids need real entropy
 LDFLAGS += -Wl,--wrap=mp_hal_get_random

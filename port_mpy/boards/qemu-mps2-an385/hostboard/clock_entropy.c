@@ -16,7 +16,8 @@ void __wrap_mp_hal_get_random(size_t n, uint8_t *buf) {
     if (fd < 0) {
         fd = semihost_open("/dev/urandom", SEMIHOST_RB);
     }
-    // never hand out predictable bytes: a nonce reused under one key breaks AES-CCM
+    // never hand out predictable bytes: a sync nonce that repeats after a reboot would let an old
+    // acknowledgement be replayed
     if (fd < 0 || semihost_read(fd, buf, n) != 0) {
         mp_raise_OSError(MP_EIO);
     }
