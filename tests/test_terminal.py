@@ -212,4 +212,5 @@ def test_storage_errors_in_a_sync_step_back_off_and_never_escape(tmp_path):
 
     t.storage.read = broken
     assert t.sync_step() == 0 and "EIO" in t.last_error and platform.posts == 0
-    assert t.status()["next_sync_in_s"] > 0 or "error" in t.status()
+    status = t.status()  # reading the queue may fail too: then status() says so
+    assert "error" in status or status["next_sync_in_s"] > 0

@@ -16,8 +16,8 @@ epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-
 writable=True, for uploading (acks but no appends).
 """
 
-from .lane_index import FIRST, FIRST_MASK, FRAMES, LANES, LAST, OLDEST, OPEN, SIZE, WIDTH, \
-    LaneIndex, key_of, segment_name
+from .lane_index import BYTES, COUNT, FIRST_MASK, FRAMES, LANES, LAST, NEWEST, OLDEST, OPEN, \
+    SIZE, WIDTH, after, key_of, segment_name
 from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
     S_EVICTED, S_RESERVED, STATE, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
@@ -31,7 +31,7 @@ def _flash_full(exc):
 
 class Queue:
     def __init__(self, storage, make_sealer=None, rotate_bytes=2048, budget_bytes=65536,
-                 clock=None, writable=None, resume_seq=None):
+                 clock=None, writable=None, resume=None):
         self.storage = storage
         self.rotate_bytes = rotate_bytes
         self.budget = budget_bytes
@@ -39,62 +39,106 @@ class Queue:
         # without a sealer the queue only looks (writes and deletes nothing) unless told it may
         # acknowledge: an uploader needs acks, not keys
         self.writable = make_sealer is not None if writable is None else writable
-        self._sealing = make_sealer is not None
-        self._recover()
+        self._recover(resume)
         if make_sealer is not None:
             # after the segments are read: on a small heap, the scans leave no holes between the
             # sealing code (CBOR, COSE, CCM, keys) that the sealer loads
             self.sealer = make_sealer(self.state[S_EPOCH], self.state[S_CHAIN])
-        # reopened in the same power-on (a terminal's phases): go on from the caller's next
-        # number, inside the reservation already on flash, instead of burning a new block
-        if resume_seq is not None and self._used() < resume_seq <= self.state[S_RESERVED]:
-            self.next_seq = resume_seq
 
     provision = staticmethod(provision)  # queue_state.provision: a new queue's state file
 
     # -- recovery -----------------------------------------------------------------------------
 
-    def _recover(self):
-        has_state = False
-        keys = []  # lane << 60 | first seq: a small int (8 bytes) where a name costs ~60
-        self.unreadable = []
-        for name in self.storage.list():
-            if name == STATE:
-                has_state = True
-            elif name.endswith(".seg"):
-                key = key_of(name)
-                if key is None:
-                    self.unreadable.append((name, "not a segment name"))  # kept, reported
-                else:
-                    keys.append(key)
-        if not has_state:
+    def _recover(self, resume):
+        try:
+            self.state = state = load(self.storage)
+        except OSError as exc:
+            if exc.args[0] != 2:  # ENOENT
+                raise
             raise QueueError("no queue state: provision the queue first")
-        self.state = state = load(self.storage)
         self._written = state[S_RESERVED], state[S_EPOCH]  # what _save expects to find on flash
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
-        self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         self.sealer = None
-        self.lanes = {}
+        self.unreadable = []
         self.torn = 0
-        corrupt_found = {}
-        keys.sort()
-        for lane in LANES:  # room for the segments found and the next one
-            self.lanes[lane] = LaneIndex(lane, 1 + sum(1 for key in keys if key >> 60 == lane))
-        for i in range(len(keys)):
-            lane, first = keys[i] >> 60, keys[i] & FIRST_MASK
-            newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
-            last = self._load(lane, first, corrupt_found, newest)
-            if last is not None:
-                self.next_seq = max(self.next_seq, last + 1)
-        if count_corrupt(state, corrupt_found) and self.writable:
-            self._save()
+        self.segs = None  # {lane: sorted first seqs}, listed when first needed
+        self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
+        if self.writable and self._resume(resume):
+            return
+        self._scan_all()
+        for lane in LANES:
+            self.next_seq = max(self.next_seq, self.rows[lane][LAST] + 1)
         if self.writable:
             for lane in LANES:
                 self._drop_acked(lane)
 
+    def checkpoint(self):
+        """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
+        state it matches, the next number and the lanes' rows; a few dozen integers."""
+        state = self.state
+        return [state[S_RESERVED], state[S_EPOCH], list(state[S_CURSORS]), self.next_seq,
+                [self.rows[lane] for lane in LANES]]
+
+    def _resume(self, resume):
+        """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
+        if they still describe the flash: the state as it left it, each lane's open segment as
+        long as it says. False: the caller scans everything."""
+        state = self.state
+        try:
+            reserved, epoch, cursors, next_seq, rows = resume
+            if reserved != state[S_RESERVED] or epoch != state[S_EPOCH] \
+                    or cursors != state[S_CURSORS] or len(rows) != 3:
+                return False
+            for lane in LANES:
+                row = rows[lane - 1]
+                if len(row) != WIDTH:
+                    return False
+                if row[OPEN]:
+                    data = self.storage.read(segment_name(lane, row[NEWEST]))
+                    if len(data) != row[SIZE] or read_header(data) != (lane, epoch):
+                        return False
+        except (TypeError, ValueError, OSError, SegmentError):
+            return False
+        self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}
+        # go on from the caller's next number, inside the reservation already on flash,
+        # instead of burning a new block
+        if self._used() < next_seq <= reserved:
+            self.next_seq = next_seq
+        return True
+
+    def _scan_all(self):
+        """Index every segment: at the first open of a power-on, or when `resume` did not fit."""
+        segs = {1: [], 2: [], 3: []}
+        for name in self.storage.list():
+            if name.endswith(".seg"):
+                key = key_of(name)
+                if key is None:
+                    self.unreadable.append((name, "not a segment name"))  # kept, reported
+                else:
+                    segs[key >> 60].append(key & FIRST_MASK)
+        self.rows = {}
+        corrupt_found = {}
+        for lane in LANES:
+            row = self.rows[lane] = [0] * WIDTH
+            firsts = segs[lane]
+            firsts.sort()
+            usable = segs[lane] = []
+            for i in range(len(firsts)):
+                got = self._load(lane, firsts[i], corrupt_found, i + 1 == len(firsts))
+                if got is not None:
+                    usable.append(firsts[i])
+                    row[OLDEST] = row[OLDEST] or firsts[i]
+                    row[NEWEST] = firsts[i]
+                    row[SIZE], row[FRAMES], row[OPEN], row[LAST] = got
+                    row[BYTES] += got[0]
+                    row[COUNT] += got[1]
+        self.segs = segs
+        if count_corrupt(self.state, corrupt_found) and self.writable:
+            self._save()
+
     def _load(self, lane, first, corrupt_found, newest):
-        """Index a segment; its last seq, or None if it holds no usable segment."""
+        """(size, frames, open, last seq) of a segment; None if it is not a usable one."""
         name = segment_name(lane, first)
         data = self.storage.read(name)
         if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
@@ -117,12 +161,42 @@ class Queue:
             if self.writable:  # set the torn append aside for good: atomically, the good frames
                 data = data[:frames[-1][3] if frames else HEADER_LEN]
                 self.storage.replace(name, data)
-        open_ = newest and not torn and not corrupt and self._sealing \
-            and epoch == self.state[S_EPOCH]
-        last = frames[-1][0] if frames else first - 1
-        self.lanes[lane].add((first, last, epoch, len(data), len(frames),
-                              frames[0][1] if frames else -1, 1 if open_ else 0))
-        return last
+        open_ = newest and not torn and not corrupt and epoch == self.state[S_EPOCH]
+        return len(data), len(frames), 1 if open_ else 0, frames[-1][0] if frames else first - 1
+
+    def _segments(self, lane):
+        """The lane's segments' first seqs, sorted: the directory is listed once per queue, when an
+        upload or an eviction first goes past a lane's oldest segment."""
+        if self.segs is None:
+            segs = {1: [], 2: [], 3: []}
+            for name in self.storage.list():
+                key = key_of(name) if name.endswith(".seg") else None
+                if key is not None:
+                    oldest = self.rows[key >> 60][OLDEST]
+                    # below the oldest: a segment whose removal failed after it was forgotten
+                    if oldest and key & FIRST_MASK >= oldest:
+                        segs[key >> 60].append(key & FIRST_MASK)
+            for firsts in segs.values():
+                firsts.sort()
+            self.segs = segs
+        return self.segs[lane]
+
+    def segments(self, lane):
+        """Yield the first seqs of the lane's segments, oldest first."""
+        first = self.rows[lane][OLDEST]
+        while first:
+            yield first
+            first = after(self._segments(lane), first)
+
+    def _forget(self, lane, first, size, frames):
+        """The lane's oldest segment, `first`, is gone from flash: out of its row."""
+        row = self.rows[lane]
+        row[BYTES] -= size
+        row[COUNT] -= frames
+        if first == row[NEWEST]:
+            row[OLDEST] = row[NEWEST] = row[SIZE] = row[FRAMES] = row[OPEN] = 0
+        else:
+            row[OLDEST] = after(self._segments(lane), first)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -130,9 +204,7 @@ class Queue:
         """The highest sequence number on flash or acknowledged."""
         used = max(self.state[S_CURSORS])
         for lane in LANES:
-            index = self.lanes[lane]
-            if index.count:
-                used = max(used, index.get(index.count - 1, LAST))
+            used = max(used, self.rows[lane][LAST])
         return used
 
     def _save(self):
@@ -158,27 +230,27 @@ class Queue:
         self.state[S_CHAIN] = self.sealer.chain()
         self._evicting_if_full(lane, self._save)
         for lane in LANES:
-            index = self.lanes[lane]
-            for i in range(index.count):
-                index.set(i, OPEN, 0)
+            self.rows[lane][OPEN] = 0
 
     # -- appending ----------------------------------------------------------------------------
 
     def _total(self, lanes=LANES):
         total = 0
         for lane in lanes:
-            index = self.lanes[lane]
-            for i in range(index.count):
-                total += index.get(i, SIZE)
+            total += self.rows[lane][BYTES]
         return total
 
     def _evict_one(self, lane_from):
         """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
         (a routine record never pushes out an urgent one); False if there is none."""
         for lane in (3, 2, 1):
-            index = self.lanes[lane]
-            if lane >= lane_from and index.count:
-                self.state[S_EVICTED][lane - 1] += self._unacked(index, 0)
+            first = self.rows[lane][OLDEST]
+            if lane >= lane_from and first:
+                name = segment_name(lane, first)
+                data = self.storage.read(name)
+                frames = scan(data)[0]
+                cursor = self.state[S_CURSORS][lane - 1]
+                self.state[S_EVICTED][lane - 1] += sum(1 for f in frames if f[0] > cursor)
                 try:
                     self._save()  # count first: a cut may then overcount, never hide a loss
                     saved = True
@@ -186,29 +258,22 @@ class Queue:
                     if not _flash_full(exc):
                         raise
                     saved = False  # the flash is too full to rewrite the state: free it first
-                self.storage.remove(index.name(0))
-                index.drop_oldest()
+                self.storage.remove(name)
+                self._forget(lane, first, len(data), len(frames))
                 if not saved:
                     self._save()  # (a cut just before this hides that segment's loss)
                 return True
         return False
 
-    def _unacked(self, index, i):
-        cursor = self.state[S_CURSORS][index.lane - 1]
-        if index.get(i, LAST) <= cursor:
-            return 0
-        if index.get(i, FIRST) > cursor:
-            return index.get(i, FRAMES)
-        frames, _, _ = scan(self.storage.read(index.name(i)))
-        return sum(1 for f in frames if f[0] > cursor)
-
     def _room(self, lane, need):
-        """Evict until `need` more bytes fit; False (evicting nothing) if even dropping every
-        segment no more urgent than `lane` could not make room."""
+        """Evict until `need` more bytes fit in the budget and on the file system; False
+        (evicting nothing) if even dropping every segment no more urgent than `lane` could not
+        make room in the budget."""
         urgent = self._total([more_urgent for more_urgent in LANES if more_urgent < lane])
         if urgent + need > self.budget:
             return False
-        while self._total() + need > self.budget:
+        free = getattr(self.storage, "free", None)  # an optional hook: not every port can tell
+        while self._total() + need > self.budget or free and free() < need:
             if not self._evict_one(lane):
                 return False
         return True
@@ -238,48 +303,40 @@ class Queue:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
         seq = self._evicting_if_full(lane, self._take_seq)
-        index = self.lanes[lane]
-        # the segment appends go to, by its first seq: eviction renumbers the rows
-        current = None
-        if index.count and index.get(index.count - 1, OPEN):
-            current = index.get(index.count - 1, FIRST)
-            if index.get(index.count - 1, SIZE) >= self.rotate_bytes:
-                self._rotate(lane)
-                current = None
+        row = self.rows[lane]
+        if row[OPEN] and row[SIZE] >= self.rotate_bytes:
+            self._rotate(lane)
         now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
         if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
             self._lost(lane)
             return None
         while True:
-            if current is not None and not (index.count
-                                            and index.get(index.count - 1, FIRST) == current):
-                current = None  # evicted to make room
-            try:
-                if current is None:
+            try:  # to the lane's open segment (eviction may have closed it), else a new one
+                if row[OPEN]:
+                    self.storage.append(segment_name(lane, row[NEWEST]), data)
+                else:
                     epoch = self.sealer.epoch
                     self.storage.append(segment_name(lane, seq), header(lane, epoch) + data)
-                    index.add((seq, seq - 1, epoch, HEADER_LEN, 0, -1, 1))  # once on flash
-                    current = seq
-                else:
-                    self.storage.append(segment_name(lane, current), data)
+                    if self.segs is not None:  # once on flash: the lane's newest
+                        self.segs[lane].append(seq)
+                    row[OLDEST] = row[OLDEST] or seq
+                    row[NEWEST], row[SIZE], row[FRAMES], row[OPEN] = seq, HEADER_LEN, 0, 1
+                    row[BYTES] += HEADER_LEN
                 break
             except OSError as exc:
-                if current is not None:
-                    index.set(index.count - 1, OPEN, 0)  # never append after a write that failed
-                current = None
+                row[OPEN] = 0  # never append after a write that failed
                 if not _flash_full(exc):
                     raise
                 if not self._evict_one(lane):
                     self._lost(lane)
                     return None
                 # the flash, not the budget, was full: room made, retry
-        i = index.count - 1
-        index.set(i, SIZE, index.get(i, SIZE) + len(data))
-        index.set(i, FRAMES, index.get(i, FRAMES) + 1)
-        index.set(i, LAST, seq)
-        if index.get(i, OLDEST) < 0:
-            index.set(i, OLDEST, now)
+        row[SIZE] += len(data)
+        row[FRAMES] += 1
+        row[BYTES] += len(data)
+        row[COUNT] += 1
+        row[LAST] = seq
         return seq
 
     def _now(self):
@@ -295,25 +352,21 @@ class Queue:
 
         A snapshot of the lane: appends and acks made while iterating show on the next call.
         """
-        cursor = self.state[S_CURSORS][priority - 1]
-        last = cursor
-        index = self.lanes[priority]
-        # a snapshot: a growing index moves to a new array, dropping rows only moves `head`
-        rows, start = index.rows, index.head * WIDTH
-        for i in range(start, start + index.count * WIDTH, WIDTH):
-            if rows[i + LAST] <= last:
-                continue
+        last = self.state[S_CURSORS][priority - 1]
+        top = self.rows[priority][LAST]
+        for first in self.segments(priority):
+            if last >= top:  # done: no listing for a segment past the last
+                return
             try:
-                data = self.storage.read(segment_name(priority, rows[i + FIRST]))
+                data = self.storage.read(segment_name(priority, first))
             except OSError as exc:
                 # nothing after this segment may be sent, or an ack would pass it by: stop the
                 # lane if it was evicted while the caller iterated, else say why
                 if exc.args and exc.args[0] == 2:  # ENOENT
                     return
                 raise
-            frames, _, _ = scan(data)
-            for seq, _, start, end in frames:
-                if seq > last:  # also skips a record a retried write left twice
+            for seq, _, start, end in scan(data)[0]:
+                if last < seq <= top:  # also skips a record a retried write left twice
                     last = seq
                     yield seq, data[start:end]
 
@@ -330,10 +383,20 @@ class Queue:
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
-        index = self.lanes[lane]
-        while index.count and index.get(0, LAST) <= cursor:  # a lane's segments are in seq order
-            self.storage.remove(index.name(0))
-            index.drop_oldest()
+        row = self.rows[lane]
+        while row[OLDEST]:  # a lane's segments are in seq order
+            first = row[OLDEST]
+            name = segment_name(lane, first)
+            if first == row[NEWEST]:
+                size, frames, last = row[SIZE], row[FRAMES], row[LAST]
+            else:
+                data = self.storage.read(name)
+                found = scan(data)[0]
+                size, frames, last = len(data), len(found), found[-1][0] if found else first - 1
+            if last > cursor:
+                return
+            self.storage.remove(name)
+            self._forget(lane, first, size, frames)
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -348,18 +411,21 @@ class Queue:
         by_priority = {}
         oldest = None
         for lane in LANES:
-            count = 0
+            row = self.rows[lane]
             cursor = self.state[S_CURSORS][lane - 1]
-            index = self.lanes[lane]
-            for i in range(index.count):
-                if index.get(i, LAST) > cursor:
-                    count += self._unacked(index, i)
-                    first = index.get(i, OLDEST)
-                    if index.get(i, FIRST) <= cursor:  # partly acknowledged: its first due record
-                        first = [f[1] for f in scan(self.storage.read(index.name(i)))[0]
-                                 if f[0] > cursor][0]
-                    if first >= 0 and (oldest is None or first < oldest):
-                        oldest = first
+            count = 0
+            if row[LAST] > cursor:
+                count = row[COUNT]
+                # the acknowledged records still on flash, and the first one due, are in the
+                # oldest segments (a writable queue drops acknowledged segments: one read)
+                for first in self.segments(lane):
+                    frames = scan(self.storage.read(segment_name(lane, first)))[0]
+                    due = [f[1] for f in frames if f[0] > cursor]
+                    count -= len(frames) - len(due)
+                    if due:
+                        if oldest is None or due[0] < oldest:
+                            oldest = due[0]
+                        break
             by_priority[lane] = count
         total = self._total()
         now = self._now()
