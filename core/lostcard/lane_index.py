@@ -5,7 +5,8 @@ A segment file is named `<lane>-<first seq, 16 hex digits>.seg` (docs/QUEUE.md, 
 A row is what the queue keeps of a lane whatever its backlog: eight integers (a row per segment
 made a 5,000-incident backlog cost ~67 KiB of MicroPython heap). The segments between a lane's
 oldest and newest are found by listing the directory, only when an upload or an eviction goes
-past the oldest; older segments never change, so nothing else needs them.
+past the oldest, one at a time (Queue._after); older segments never change, so nothing else
+needs them.
 """
 
 LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
@@ -32,14 +33,3 @@ def key_of(name):
         return None
     return lane << 60 | first
 
-
-def after(firsts, first):
-    """The smallest of the sorted `firsts` above `first`; 0 if none is."""
-    low, high = 0, len(firsts)
-    while low < high:
-        mid = (low + high) // 2
-        if firsts[mid] <= first:
-            low = mid + 1
-        else:
-            high = mid
-    return firsts[low] if low < len(firsts) else 0

@@ -17,7 +17,7 @@ writable=True, for uploading (acks but no appends).
 """
 
 from .lane_index import BYTES, COUNT, FIRST_MASK, FRAMES, LANES, LAST, NEWEST, OLDEST, OPEN, \
-    SIZE, WIDTH, after, key_of, segment_name
+    SIZE, WIDTH, key_of, segment_name
 from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
     S_EVICTED, S_RESERVED, STATE, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
@@ -26,7 +26,9 @@ MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotat
 
 
 def _flash_full(exc):
-    return exc.args and exc.args[0] == 28  # ENOSPC, as a literal: errno would cost a module
+    # ENOSPC, or LittleFS's ENAMETOOLONG: a full flash with no room left for a new file's name
+    # (the queue's names are short); literals, as errno would cost a module
+    return exc.args and exc.args[0] in (28, 36)
 
 
 class Queue:
@@ -62,13 +64,11 @@ class Queue:
         self.sealer = None
         self.unreadable = []
         self.torn = 0
-        self.segs = None  # {lane: sorted first seqs}, listed when first needed
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         if self.writable and self._resume(resume):
             return
         self._scan_all()
-        for lane in LANES:
-            self.next_seq = max(self.next_seq, self.rows[lane][LAST] + 1)
+        self.next_seq = max(self.next_seq, self._used() + 1)
         if self.writable:
             for lane in LANES:
                 self._drop_acked(lane)
@@ -77,8 +77,9 @@ class Queue:
         """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
         state it matches, the next number and the lanes' rows; a few dozen integers."""
         state = self.state
+        # copies, made now: lists the scan made early would stay pinned amid its freed garbage
         return [state[S_RESERVED], state[S_EPOCH], list(state[S_CURSORS]), self.next_seq,
-                [self.rows[lane] for lane in LANES]]
+                [list(self.rows[lane]) for lane in LANES]]
 
     def _resume(self, resume):
         """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
@@ -88,7 +89,7 @@ class Queue:
         try:
             reserved, epoch, cursors, next_seq, rows = resume
             if reserved != state[S_RESERVED] or epoch != state[S_EPOCH] \
-                    or cursors != state[S_CURSORS] or len(rows) != 3:
+                    or cursors != state[S_CURSORS]:
                 return False
             for lane in LANES:
                 row = rows[lane - 1]
@@ -96,9 +97,9 @@ class Queue:
                     return False
                 if row[OPEN]:
                     data = self.storage.read(segment_name(lane, row[NEWEST]))
-                    if len(data) != row[SIZE] or read_header(data) != (lane, epoch):
+                    if len(data) != row[SIZE] or data[:HEADER_LEN] != header(lane, epoch):
                         return False
-        except (TypeError, ValueError, OSError, SegmentError):
+        except (TypeError, ValueError, IndexError, OSError):
             return False
         self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}
         # go on from the caller's next number, inside the reservation already on flash,
@@ -109,31 +110,28 @@ class Queue:
 
     def _scan_all(self):
         """Index every segment: at the first open of a power-on, or when `resume` did not fit."""
-        segs = {1: [], 2: [], 3: []}
+        keys = []  # lane << 60 | first seq: a small int (8 bytes) where a name costs ~60
         for name in self.storage.list():
             if name.endswith(".seg"):
                 key = key_of(name)
                 if key is None:
                     self.unreadable.append((name, "not a segment name"))  # kept, reported
                 else:
-                    segs[key >> 60].append(key & FIRST_MASK)
-        self.rows = {}
+                    keys.append(key)
+        keys.sort()
+        self.rows = {1: [0] * WIDTH, 2: [0] * WIDTH, 3: [0] * WIDTH}
         corrupt_found = {}
-        for lane in LANES:
-            row = self.rows[lane] = [0] * WIDTH
-            firsts = segs[lane]
-            firsts.sort()
-            usable = segs[lane] = []
-            for i in range(len(firsts)):
-                got = self._load(lane, firsts[i], corrupt_found, i + 1 == len(firsts))
-                if got is not None:
-                    usable.append(firsts[i])
-                    row[OLDEST] = row[OLDEST] or firsts[i]
-                    row[NEWEST] = firsts[i]
-                    row[SIZE], row[FRAMES], row[OPEN], row[LAST] = got
-                    row[BYTES] += got[0]
-                    row[COUNT] += got[1]
-        self.segs = segs
+        for i in range(len(keys)):
+            lane, first = keys[i] >> 60, keys[i] & FIRST_MASK
+            newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
+            got = self._load(lane, first, corrupt_found, newest)
+            if got is not None:
+                row = self.rows[lane]
+                row[OLDEST] = row[OLDEST] or first
+                row[NEWEST:BYTES] = [first, got[0], got[1], got[2]]
+                row[LAST] = got[3]
+                row[BYTES] += got[0]
+                row[COUNT] += got[1]
         if count_corrupt(self.state, corrupt_found) and self.writable:
             self._save()
 
@@ -164,48 +162,48 @@ class Queue:
         open_ = newest and not torn and not corrupt and epoch == self.state[S_EPOCH]
         return len(data), len(frames), 1 if open_ else 0, frames[-1][0] if frames else first - 1
 
-    def _segments(self, lane):
-        """The lane's segments' first seqs, sorted: the directory is listed once per queue, when an
-        upload or an eviction first goes past a lane's oldest segment."""
-        if self.segs is None:
-            segs = {1: [], 2: [], 3: []}
-            for name in self.storage.list():
-                key = key_of(name) if name.endswith(".seg") else None
-                if key is not None:
-                    oldest = self.rows[key >> 60][OLDEST]
-                    # below the oldest: a segment whose removal failed after it was forgotten
-                    if oldest and key & FIRST_MASK >= oldest:
-                        segs[key >> 60].append(key & FIRST_MASK)
-            for firsts in segs.values():
-                firsts.sort()
-            self.segs = segs
-        return self.segs[lane]
+    def _after(self, lane, first):
+        """The first seq of the lane's segment after `first`, 0 if none: one listing of the
+        directory, keeping no name but the best (segment names are fixed-width hex, so they sort
+        as their numbers do)."""
+        if first == self.rows[lane][NEWEST]:
+            return 0
+        start = found = segment_name(lane, first)
+        for name in self.storage.list():
+            if start < name and (found == start or name < found) and name[0] == start[0] \
+                    and key_of(name) is not None:
+                found = name
+        return 0 if found == start else key_of(found) & FIRST_MASK
 
     def segments(self, lane):
         """Yield the first seqs of the lane's segments, oldest first."""
         first = self.rows[lane][OLDEST]
         while first:
             yield first
-            first = after(self._segments(lane), first)
+            first = self._after(lane, first)
 
-    def _forget(self, lane, first, size, frames):
-        """The lane's oldest segment, `first`, is gone from flash: out of its row."""
+    def _oldest(self, lane):
+        """(name, size, frames) of the lane's oldest segment."""
+        name = segment_name(lane, self.rows[lane][OLDEST])
+        data = self.storage.read(name)
+        return name, len(data), scan(data)[0]
+
+    def _remove_oldest(self, lane, name, size, frames):
+        """Delete the lane's oldest segment, `name`, and take it out of the lane's row."""
+        self.storage.remove(name)
         row = self.rows[lane]
         row[BYTES] -= size
         row[COUNT] -= frames
-        if first == row[NEWEST]:
-            row[OLDEST] = row[NEWEST] = row[SIZE] = row[FRAMES] = row[OPEN] = 0
+        if row[OLDEST] == row[NEWEST]:
+            row[OLDEST:BYTES] = [0, 0, 0, 0, 0]
         else:
-            row[OLDEST] = after(self._segments(lane), first)
+            row[OLDEST] = self._after(lane, row[OLDEST])
 
     # -- state --------------------------------------------------------------------------------
 
     def _used(self):
         """The highest sequence number on flash or acknowledged."""
-        used = max(self.state[S_CURSORS])
-        for lane in LANES:
-            used = max(used, self.rows[lane][LAST])
-        return used
+        return max(self.state[S_CURSORS] + [self.rows[lane][LAST] for lane in LANES])
 
     def _save(self):
         self._written = save(self.storage, self.state, self._written)
@@ -235,20 +233,14 @@ class Queue:
     # -- appending ----------------------------------------------------------------------------
 
     def _total(self, lanes=LANES):
-        total = 0
-        for lane in lanes:
-            total += self.rows[lane][BYTES]
-        return total
+        return sum(self.rows[lane][BYTES] for lane in lanes)
 
     def _evict_one(self, lane_from):
         """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
         (a routine record never pushes out an urgent one); False if there is none."""
         for lane in (3, 2, 1):
-            first = self.rows[lane][OLDEST]
-            if lane >= lane_from and first:
-                name = segment_name(lane, first)
-                data = self.storage.read(name)
-                frames = scan(data)[0]
+            if lane >= lane_from and self.rows[lane][OLDEST]:
+                name, size, frames = self._oldest(lane)
                 cursor = self.state[S_CURSORS][lane - 1]
                 self.state[S_EVICTED][lane - 1] += sum(1 for f in frames if f[0] > cursor)
                 try:
@@ -258,10 +250,9 @@ class Queue:
                     if not _flash_full(exc):
                         raise
                     saved = False  # the flash is too full to rewrite the state: free it first
-                self.storage.remove(name)
-                self._forget(lane, first, len(data), len(frames))
-                if not saved:
-                    self._save()  # (a cut just before this hides that segment's loss)
+                self._remove_oldest(lane, name, size, len(frames))
+                if not saved:  # (a cut just before this hides that segment's loss)
+                    self._evicting_if_full(lane_from, self._save)
                 return True
         return False
 
@@ -269,7 +260,7 @@ class Queue:
         """Evict until `need` more bytes fit in the budget and on the file system; False
         (evicting nothing) if even dropping every segment no more urgent than `lane` could not
         make room in the budget."""
-        urgent = self._total([more_urgent for more_urgent in LANES if more_urgent < lane])
+        urgent = self._total(range(1, lane))  # the lanes more urgent than `lane`
         if urgent + need > self.budget:
             return False
         free = getattr(self.storage, "free", None)  # an optional hook: not every port can tell
@@ -318,10 +309,8 @@ class Queue:
                 else:
                     epoch = self.sealer.epoch
                     self.storage.append(segment_name(lane, seq), header(lane, epoch) + data)
-                    if self.segs is not None:  # once on flash: the lane's newest
-                        self.segs[lane].append(seq)
-                    row[OLDEST] = row[OLDEST] or seq
-                    row[NEWEST], row[SIZE], row[FRAMES], row[OPEN] = seq, HEADER_LEN, 0, 1
+                    row[OLDEST] = row[OLDEST] or seq  # once on flash: the lane's newest
+                    row[NEWEST:BYTES] = [seq, HEADER_LEN, 0, 1]
                     row[BYTES] += HEADER_LEN
                 break
             except OSError as exc:
@@ -383,20 +372,11 @@ class Queue:
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
-        row = self.rows[lane]
-        while row[OLDEST]:  # a lane's segments are in seq order
-            first = row[OLDEST]
-            name = segment_name(lane, first)
-            if first == row[NEWEST]:
-                size, frames, last = row[SIZE], row[FRAMES], row[LAST]
-            else:
-                data = self.storage.read(name)
-                found = scan(data)[0]
-                size, frames, last = len(data), len(found), found[-1][0] if found else first - 1
-            if last > cursor:
+        while self.rows[lane][OLDEST]:  # a lane's segments are in seq order
+            name, size, frames = self._oldest(lane)
+            if (frames[-1][0] if frames else self.rows[lane][OLDEST] - 1) > cursor:
                 return
-            self.storage.remove(name)
-            self._forget(lane, first, size, frames)
+            self._remove_oldest(lane, name, size, len(frames))
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -413,9 +393,8 @@ class Queue:
         for lane in LANES:
             row = self.rows[lane]
             cursor = self.state[S_CURSORS][lane - 1]
-            count = 0
-            if row[LAST] > cursor:
-                count = row[COUNT]
+            count = row[COUNT] if row[LAST] > cursor else 0
+            if count:
                 # the acknowledged records still on flash, and the first one due, are in the
                 # oldest segments (a writable queue drops acknowledged segments: one read)
                 for first in self.segments(lane):

@@ -282,8 +282,8 @@ def parser():
     d.set_defaults(run=_demo)
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device"])
-    b.add_argument("--declines", type=_positive, default=500, help="device: declines per run")
+    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "backlog"])
+    b.add_argument("--declines", type=_positive, default=500, help="device, backlog: declines per run")
     b.add_argument("--runs", type=_positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
 
