@@ -1,6 +1,7 @@
 """The queue on a file system smaller than its budget, on real LittleFS (tests/mpy/littlefs_full.py
 on MicroPython): urgent records are kept by evicting routine ones, and every routine record that
-goes is counted. The same rules over in-memory storage, on both interpreters: tests/mpy/test_queue.py.
+goes is counted. The same rules over in-memory storage, on both interpreters:
+tests/mpy/test_queue.py.
 """
 
 from micropython_process import micropython

@@ -109,39 +109,49 @@ class Queue:
         return True
 
     def _scan_all(self):
-        """Index every segment: at the first open of a power-on, or when `resume` did not fit."""
-        keys = []  # lane << 60 | first seq: a small int (8 bytes) where a name costs ~60
+        """Index every segment: at the first open of a power-on, or when `resume` did not fit.
+
+        Two passes over the listing and no list of names: the first finds each lane's newest
+        segment (the only one that may have a torn tail), the second reads them all."""
+        newest = {1: 0, 2: 0, 3: 0}
         for name in self.storage.list():
-            if name.endswith(".seg"):
-                key = key_of(name)
-                if key is None:
-                    self.unreadable.append((name, "not a segment name"))  # kept, reported
-                else:
-                    keys.append(key)
-        keys.sort()
+            key = key_of(name) if name.endswith(".seg") else 0
+            if key is None:
+                self.unreadable.append((name, "not a segment name"))  # kept, reported
+            elif key:
+                newest[key >> 60] = max(newest[key >> 60], key & FIRST_MASK)
         self.rows = {1: [0] * WIDTH, 2: [0] * WIDTH, 3: [0] * WIDTH}
         corrupt_found = {}
-        for i in range(len(keys)):
-            lane, first = keys[i] >> 60, keys[i] & FIRST_MASK
-            newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
-            got = self._load(lane, first, corrupt_found, newest)
-            if got is not None:
-                row = self.rows[lane]
-                row[OLDEST] = row[OLDEST] or first
-                row[NEWEST:BYTES] = [first, got[0], got[1], got[2]]
-                row[LAST] = got[3]
-                row[BYTES] += got[0]
-                row[COUNT] += got[1]
+        repairs = []  # made once the listing is read to its end
+        for name in self.storage.list():
+            key = key_of(name) if name.endswith(".seg") else None
+            if key is not None:
+                lane, first = key >> 60, key & FIRST_MASK
+                got = self._load(lane, first, corrupt_found, first == newest[lane], repairs)
+                if got is not None:
+                    row = self.rows[lane]
+                    row[OLDEST] = min(row[OLDEST] or first, first)
+                    if first > row[NEWEST]:
+                        row[NEWEST:BYTES] = [first, got[0], got[1], got[2]]
+                    row[LAST] = max(row[LAST], got[3])
+                    row[BYTES] += got[0]
+                    row[COUNT] += got[1]
+        for name, data in repairs:
+            if data:  # set the torn append aside for good: atomically, the good frames
+                self.storage.replace(name, data)
+            else:  # the cut interrupted its creation: that append never returned
+                self.storage.remove(name)
         if count_corrupt(self.state, corrupt_found) and self.writable:
             self._save()
 
-    def _load(self, lane, first, corrupt_found, newest):
-        """(size, frames, open, last seq) of a segment; None if it is not a usable one."""
+    def _load(self, lane, first, corrupt_found, newest, repairs):
+        """(size, frames, open, last seq) of a segment; None if it is not a usable one. What
+        to change on flash goes to `repairs`: (name, the good bytes, or None to remove it)."""
         name = segment_name(lane, first)
         data = self.storage.read(name)
-        if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
+        if len(data) < HEADER_LEN:
             if self.writable:
-                self.storage.remove(name)
+                repairs.append((name, None))
             return None
         try:
             header_lane, epoch = read_header(data)
@@ -156,9 +166,9 @@ class Queue:
             corrupt_found[name] = corrupt
         if torn:
             self.torn += 1
-            if self.writable:  # set the torn append aside for good: atomically, the good frames
-                data = data[:frames[-1][3] if frames else HEADER_LEN]
-                self.storage.replace(name, data)
+            data = data[:frames[-1][3] if frames else HEADER_LEN]
+            if self.writable:
+                repairs.append((name, data))
         open_ = newest and not torn and not corrupt and epoch == self.state[S_EPOCH]
         return len(data), len(frames), 1 if open_ else 0, frames[-1][0] if frames else first - 1
 

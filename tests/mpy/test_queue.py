@@ -400,8 +400,8 @@ def test_a_missing_stale_or_corrupt_checkpoint_falls_back_to_the_full_scan():
     q, storage, checkpoint = _backlog()
     q.ack(3, 5)  # the state moved on since the checkpoint
     rows = checkpoint[4]
-    bad = [None, "x", checkpoint[:4], checkpoint, [checkpoint[0], checkpoint[1], checkpoint[2],
-                                                    checkpoint[3], [rows[0][:3], rows[1], rows[2]]]]
+    short_row = checkpoint[:4] + [[rows[0][:3], rows[1], rows[2]]]
+    bad = [None, "x", checkpoint[:4], checkpoint, short_row]
     fresh = q.checkpoint()
     grown = [list(row) for row in fresh[4]]
     grown[2][4], grown[2][2] = 1, grown[2][2] + 7  # an open segment longer than on flash
