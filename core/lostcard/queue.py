@@ -7,8 +7,12 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 - Nothing stored is rewritten: records are appended to segment files; `ack` writes a cursor.
 - Each segment is sealed under its own epoch key; rotating advances the ratchet, and the state
   file keeps only the new chain key.
-- Bounded: past the byte budget, whole segments are evicted, routine (priority 3) before urgent
-  (priority 1), and every evicted record is counted in the state file for the next sync.
+- Bounded: past the byte budget, or when the file system has less free space than a record
+  needs, whole segments are evicted, routine (priority 3) before urgent (priority 1), and every
+  evicted record is counted in the state file for the next sync.
+- Opening costs the same whatever the backlog, but once per power-on: the first open scans every
+  segment; a reopen passes the checkpoint() the last queue left (`resume`) and reads only each
+  lane's open segment. Each lane is a row of running figures (lane_index.py), not a list.
 
 `storage` is the port's file store (Storage in lostcard/platform.py).
 `make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
@@ -78,8 +82,13 @@ class Queue:
         state it matches, the next number and the lanes' rows; a few dozen integers."""
         state = self.state
         # copies, made now: lists the scan made early would stay pinned amid its freed garbage
-        return [state[S_RESERVED], state[S_EPOCH], list(state[S_CURSORS]), self.next_seq,
+        return [state[S_RESERVED], state[S_EPOCH], self._marks(), self.next_seq,
                 [list(self.rows[lane]) for lane in LANES]]
+
+    def _marks(self):
+        """The cursors, evictions and corruption of the state: with the reservation and the
+        epoch, what every write of the state changes."""
+        return self.state[S_CURSORS] + self.state[S_EVICTED] + [self.state[S_CORRUPT]]
 
     def _resume(self, resume):
         """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
@@ -87,9 +96,9 @@ class Queue:
         long as it says. False: the caller scans everything."""
         state = self.state
         try:
-            reserved, epoch, cursors, next_seq, rows = resume
+            reserved, epoch, marks, next_seq, rows = resume
             if reserved != state[S_RESERVED] or epoch != state[S_EPOCH] \
-                    or cursors != state[S_CURSORS]:
+                    or marks != self._marks():
                 return False
             for lane in LANES:
                 row = rows[lane - 1]
