@@ -70,15 +70,18 @@ def test_a_second_build_with_nothing_changed_runs_no_compiler(tmp_path, monkeypa
     assert again["lostcard_adds"] <= 64 * 1024  # the budget: the frozen lostcard adds <= 64 KiB
 
 
-def test_the_frozen_words_hold_every_row_of_texts_txt():
+def test_the_frozen_words_answer_every_row_as_texts_txt_does():
+    from lostcard.collector.policy_check import check
     from lostcard.policy import DEFAULT
     from lostcard.table import row
     from lostcard_cpython import mpybuild
 
     scope = {}
     exec(mpybuild.frozen_words(mpybuild.CORE / "lostcard" / "texts.txt"), scope)
+    frozen = scope["TEXTS"]
     keys = [line.split("|")[0] for line in DEFAULT["texts"].splitlines() if "|" in line
             and not line.startswith("#")]
     assert len(keys) > 100
-    for key in keys:
-        assert row(scope["TEXTS"], key) == row(DEFAULT["texts"], key), key
+    for key in keys + ["why:", "nothing:here"]:  # prefixes and strangers: no row
+        assert row(frozen, key) == row(DEFAULT["texts"], key), key
+    check(dict(DEFAULT, texts=frozen))  # the collector's policy check reads the frozen words too

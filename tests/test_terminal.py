@@ -212,4 +212,37 @@ def test_storage_errors_in_a_sync_step_back_off_and_never_escape(tmp_path):
 
     t.storage.read = broken
     assert t.sync_step() == 0 and "EIO" in t.last_error and platform.posts == 0
-    assert t.status()["next_sync_in_s"] > 0 or "error" in t.status()
+    status = t.status()  # reading the queue may fail too: then status() says so
+    assert "error" in status or status["next_sync_in_s"] > 0
+
+
+def test_in_phases_a_reopened_queue_resumes_from_the_checkpoint_without_a_listing(tmp_path):
+    # the core's Terminal in phases on the emulator's platform, no module unloaded: each call
+    # reopens the queue, as on a device, from the checkpoint the Terminal kept
+    class Everything:
+        def __contains__(self, name):
+            return True
+
+    class Phased(Clock):
+        keep = Everything()
+        listings = 0
+
+        def storage(self, path):
+            platform = self
+
+            class Counting(DirStorage):
+                def list(self):
+                    platform.listings += 1
+                    return DirStorage.list(self)
+
+            return Counting(path)
+
+    platform = Phased()
+    t = core.Terminal(_config(tmp_path, rotate_bytes=300), platform)
+    for event in EVENTS[:30]:
+        assert t.on_decline(event)["stored"]
+    listed = platform.listings
+    seqs = [t.on_decline(event)["seq"] for event in EVENTS[30:40]]
+    assert platform.listings == listed  # no reopen listed (or read) the whole queue
+    assert seqs == list(range(seqs[0], seqs[0] + 10))  # and no reserved number was burnt
+    assert t.status()["queued"] == 40

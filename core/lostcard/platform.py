@@ -45,12 +45,19 @@ the calls that returned left, plus what a failed or cut call may have added.
   .append(name, data)
       Add `data` at the end of the file, creating it. Durable when it returns. On an error or a
       cut the file may hold any prefix of `data`, or be left empty if it was new. A full flash
-      raises OSError (ENOSPC, 28), which the queue answers by evicting and retrying.
+      raises OSError (ENOSPC, 28), which the queue answers by evicting and retrying (LittleFS
+      says ENAMETOOLONG, 36, when a full flash has no room for a new file's name: the queue's
+      names are short, so it takes that as ENOSPC too).
   .replace(name, data)
       Make `data` the file's whole content: atomic and durable when it returns (after a cut, the
       old content or the new, never a mix). A full flash raises OSError (ENOSPC, 28).
   .remove(name)
       Delete the file; durable when it returns.
+  .free()
+      Bytes the directory's file system can still take, as its own accounting says (statvfs:
+      free blocks times their size, less what the file system keeps for itself), so the queue
+      makes room before the flash is full. Optional: a storage without it is full only when a
+      write raises ENOSPC.
 
 Transport: HTTP to the collector (docs/SYNC.md). No TLS needed: records are sealed and
 acknowledgements MAC'd, and the caller verifies both.

@@ -7,8 +7,12 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 - Nothing stored is rewritten: records are appended to segment files; `ack` writes a cursor.
 - Each segment is sealed under its own epoch key; rotating advances the ratchet, and the state
   file keeps only the new chain key.
-- Bounded: past the byte budget, whole segments are evicted, routine (priority 3) before urgent
-  (priority 1), and every evicted record is counted in the state file for the next sync.
+- Bounded: past the byte budget, or when the file system has less free space than a record
+  needs, whole segments are evicted, routine (priority 3) before urgent (priority 1), and every
+  evicted record is counted in the state file for the next sync.
+- Opening costs the same whatever the backlog, but once per power-on: the first open scans every
+  segment; a reopen passes the checkpoint() the last queue left (`resume`) and reads only each
+  lane's open segment. Each lane is a row of running figures (lane_index.py), not a list.
 
 `storage` is the port's file store (Storage in lostcard/platform.py).
 `make_sealer(epoch, chain)` gives the sealer for an epoch: seal(record, seq) -> bytes, advance(),
@@ -16,8 +20,8 @@ epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-
 writable=True, for uploading (acks but no appends).
 """
 
-from .lane_index import FIRST, FIRST_MASK, FRAMES, LANES, LAST, OLDEST, OPEN, SIZE, WIDTH, \
-    LaneIndex, key_of, segment_name
+from .lane_index import BYTES, COUNT, FIRST_MASK, FRAMES, LANES, LAST, NEWEST, OLDEST, OPEN, \
+    SIZE, WIDTH, key_of, segment_name
 from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
     S_EVICTED, S_RESERVED, STATE, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
@@ -26,12 +30,14 @@ MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotat
 
 
 def _flash_full(exc):
-    return exc.args and exc.args[0] == 28  # ENOSPC, as a literal: errno would cost a module
+    # ENOSPC, or LittleFS's ENAMETOOLONG: a full flash with no room left for a new file's name
+    # (the queue's names are short); literals, as errno would cost a module
+    return exc.args and exc.args[0] in (28, 36)
 
 
 class Queue:
     def __init__(self, storage, make_sealer=None, rotate_bytes=2048, budget_bytes=65536,
-                 clock=None, writable=None, resume_seq=None):
+                 clock=None, writable=None, resume=None):
         self.storage = storage
         self.rotate_bytes = rotate_bytes
         self.budget = budget_bytes
@@ -39,67 +45,122 @@ class Queue:
         # without a sealer the queue only looks (writes and deletes nothing) unless told it may
         # acknowledge: an uploader needs acks, not keys
         self.writable = make_sealer is not None if writable is None else writable
-        self._sealing = make_sealer is not None
-        self._recover()
+        self._recover(resume)
         if make_sealer is not None:
             # after the segments are read: on a small heap, the scans leave no holes between the
             # sealing code (CBOR, COSE, CCM, keys) that the sealer loads
             self.sealer = make_sealer(self.state[S_EPOCH], self.state[S_CHAIN])
-        # reopened in the same power-on (a terminal's phases): go on from the caller's next
-        # number, inside the reservation already on flash, instead of burning a new block
-        if resume_seq is not None and self._used() < resume_seq <= self.state[S_RESERVED]:
-            self.next_seq = resume_seq
 
     provision = staticmethod(provision)  # queue_state.provision: a new queue's state file
 
     # -- recovery -----------------------------------------------------------------------------
 
-    def _recover(self):
-        has_state = False
-        keys = []  # lane << 60 | first seq: a small int (8 bytes) where a name costs ~60
-        self.unreadable = []
-        for name in self.storage.list():
-            if name == STATE:
-                has_state = True
-            elif name.endswith(".seg"):
-                key = key_of(name)
-                if key is None:
-                    self.unreadable.append((name, "not a segment name"))  # kept, reported
-                else:
-                    keys.append(key)
-        if not has_state:
+    def _recover(self, resume):
+        try:
+            self.state = state = load(self.storage)
+        except OSError as exc:
+            if exc.args[0] != 2:  # ENOENT
+                raise
             raise QueueError("no queue state: provision the queue first")
-        self.state = state = load(self.storage)
         self._written = state[S_RESERVED], state[S_EPOCH]  # what _save expects to find on flash
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
-        self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         self.sealer = None
-        self.lanes = {}
+        self.unreadable = []
         self.torn = 0
-        corrupt_found = {}
-        keys.sort()
-        for lane in LANES:  # room for the segments found and the next one
-            self.lanes[lane] = LaneIndex(lane, 1 + sum(1 for key in keys if key >> 60 == lane))
-        for i in range(len(keys)):
-            lane, first = keys[i] >> 60, keys[i] & FIRST_MASK
-            newest = i + 1 == len(keys) or keys[i + 1] >> 60 != lane
-            last = self._load(lane, first, corrupt_found, newest)
-            if last is not None:
-                self.next_seq = max(self.next_seq, last + 1)
-        if count_corrupt(state, corrupt_found) and self.writable:
-            self._save()
+        self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
+        if self.writable and self._resume(resume):
+            return
+        self._scan_all()
+        self.next_seq = max(self.next_seq, self._used() + 1)
         if self.writable:
             for lane in LANES:
                 self._drop_acked(lane)
 
-    def _load(self, lane, first, corrupt_found, newest):
-        """Index a segment; its last seq, or None if it holds no usable segment."""
+    def checkpoint(self):
+        """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
+        state it matches, the next number and the lanes' rows; a few dozen integers."""
+        state = self.state
+        # copies, made now: lists the scan made early would stay pinned amid its freed garbage
+        return [state[S_RESERVED], state[S_EPOCH], self._marks(), self.next_seq,
+                [list(self.rows[lane]) for lane in LANES]]
+
+    def _marks(self):
+        """The cursors, evictions and corruption of the state: with the reservation and the
+        epoch, what every write of the state changes."""
+        return self.state[S_CURSORS] + self.state[S_EVICTED] + [self.state[S_CORRUPT]]
+
+    def _resume(self, resume):
+        """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
+        if they still describe the flash: the state as it left it, each lane's open segment as
+        long as it says. False: the caller scans everything."""
+        state = self.state
+        try:
+            reserved, epoch, marks, next_seq, rows = resume
+            if reserved != state[S_RESERVED] or epoch != state[S_EPOCH] \
+                    or marks != self._marks():
+                return False
+            for lane in LANES:
+                row = rows[lane - 1]
+                if len(row) != WIDTH:
+                    return False
+                if row[OPEN]:
+                    data = self.storage.read(segment_name(lane, row[NEWEST]))
+                    if len(data) != row[SIZE] or data[:HEADER_LEN] != header(lane, epoch):
+                        return False
+        except (TypeError, ValueError, IndexError, OSError):
+            return False
+        self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}
+        # go on from the caller's next number, inside the reservation already on flash,
+        # instead of burning a new block
+        if self._used() < next_seq <= reserved:
+            self.next_seq = next_seq
+        return True
+
+    def _scan_all(self):
+        """Index every segment: at the first open of a power-on, or when `resume` did not fit.
+
+        Two passes over the listing and no list of names: the first finds each lane's newest
+        segment (the only one that may have a torn tail), the second reads them all."""
+        newest = {1: 0, 2: 0, 3: 0}
+        for name in self.storage.list():
+            key = key_of(name) if name.endswith(".seg") else 0
+            if key is None:
+                self.unreadable.append((name, "not a segment name"))  # kept, reported
+            elif key:
+                newest[key >> 60] = max(newest[key >> 60], key & FIRST_MASK)
+        self.rows = {1: [0] * WIDTH, 2: [0] * WIDTH, 3: [0] * WIDTH}
+        corrupt_found = {}
+        repairs = []  # made once the listing is read to its end
+        for name in self.storage.list():
+            key = key_of(name) if name.endswith(".seg") else None
+            if key is not None:
+                lane, first = key >> 60, key & FIRST_MASK
+                got = self._load(lane, first, corrupt_found, first == newest[lane], repairs)
+                if got is not None:
+                    row = self.rows[lane]
+                    row[OLDEST] = min(row[OLDEST] or first, first)
+                    if first > row[NEWEST]:
+                        row[NEWEST:BYTES] = [first, got[0], got[1], got[2]]
+                    row[LAST] = max(row[LAST], got[3])
+                    row[BYTES] += got[0]
+                    row[COUNT] += got[1]
+        for name, data in repairs:
+            if data:  # set the torn append aside for good: atomically, the good frames
+                self.storage.replace(name, data)
+            else:  # the cut interrupted its creation: that append never returned
+                self.storage.remove(name)
+        if count_corrupt(self.state, corrupt_found) and self.writable:
+            self._save()
+
+    def _load(self, lane, first, corrupt_found, newest, repairs):
+        """(size, frames, open, last seq) of a segment; None if it is not a usable one. What
+        to change on flash goes to `repairs`: (name, the good bytes, or None to remove it)."""
         name = segment_name(lane, first)
         data = self.storage.read(name)
-        if len(data) < HEADER_LEN:  # the cut interrupted its creation: that append never returned
+        if len(data) < HEADER_LEN:
             if self.writable:
-                self.storage.remove(name)
+                repairs.append((name, None))
             return None
         try:
             header_lane, epoch = read_header(data)
@@ -114,26 +175,54 @@ class Queue:
             corrupt_found[name] = corrupt
         if torn:
             self.torn += 1
-            if self.writable:  # set the torn append aside for good: atomically, the good frames
-                data = data[:frames[-1][3] if frames else HEADER_LEN]
-                self.storage.replace(name, data)
-        open_ = newest and not torn and not corrupt and self._sealing \
-            and epoch == self.state[S_EPOCH]
-        last = frames[-1][0] if frames else first - 1
-        self.lanes[lane].add((first, last, epoch, len(data), len(frames),
-                              frames[0][1] if frames else -1, 1 if open_ else 0))
-        return last
+            data = data[:frames[-1][3] if frames else HEADER_LEN]
+            if self.writable:
+                repairs.append((name, data))
+        open_ = newest and not torn and not corrupt and epoch == self.state[S_EPOCH]
+        return len(data), len(frames), 1 if open_ else 0, frames[-1][0] if frames else first - 1
+
+    def _after(self, lane, first):
+        """The first seq of the lane's segment after `first`, 0 if none: one listing of the
+        directory, keeping no name but the best (segment names are fixed-width hex, so they sort
+        as their numbers do)."""
+        if first == self.rows[lane][NEWEST]:
+            return 0
+        start = found = segment_name(lane, first)
+        for name in self.storage.list():
+            if start < name and (found == start or name < found) and name[0] == start[0] \
+                    and key_of(name) is not None:
+                found = name
+        return 0 if found == start else key_of(found) & FIRST_MASK
+
+    def segments(self, lane):
+        """Yield the first seqs of the lane's segments, oldest first."""
+        first = self.rows[lane][OLDEST]
+        while first:
+            yield first
+            first = self._after(lane, first)
+
+    def _oldest(self, lane):
+        """(name, size, frames) of the lane's oldest segment."""
+        name = segment_name(lane, self.rows[lane][OLDEST])
+        data = self.storage.read(name)
+        return name, len(data), scan(data)[0]
+
+    def _remove_oldest(self, lane, name, size, frames):
+        """Delete the lane's oldest segment, `name`, and take it out of the lane's row."""
+        self.storage.remove(name)
+        row = self.rows[lane]
+        row[BYTES] -= size
+        row[COUNT] -= frames
+        if row[OLDEST] == row[NEWEST]:
+            row[OLDEST:BYTES] = [0, 0, 0, 0, 0]
+        else:
+            row[OLDEST] = self._after(lane, row[OLDEST])
 
     # -- state --------------------------------------------------------------------------------
 
     def _used(self):
         """The highest sequence number on flash or acknowledged."""
-        used = max(self.state[S_CURSORS])
-        for lane in LANES:
-            index = self.lanes[lane]
-            if index.count:
-                used = max(used, index.get(index.count - 1, LAST))
-        return used
+        return max(self.state[S_CURSORS] + [self.rows[lane][LAST] for lane in LANES])
 
     def _save(self):
         self._written = save(self.storage, self.state, self._written)
@@ -158,27 +247,21 @@ class Queue:
         self.state[S_CHAIN] = self.sealer.chain()
         self._evicting_if_full(lane, self._save)
         for lane in LANES:
-            index = self.lanes[lane]
-            for i in range(index.count):
-                index.set(i, OPEN, 0)
+            self.rows[lane][OPEN] = 0
 
     # -- appending ----------------------------------------------------------------------------
 
     def _total(self, lanes=LANES):
-        total = 0
-        for lane in lanes:
-            index = self.lanes[lane]
-            for i in range(index.count):
-                total += index.get(i, SIZE)
-        return total
+        return sum(self.rows[lane][BYTES] for lane in lanes)
 
     def _evict_one(self, lane_from):
         """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
         (a routine record never pushes out an urgent one); False if there is none."""
         for lane in (3, 2, 1):
-            index = self.lanes[lane]
-            if lane >= lane_from and index.count:
-                self.state[S_EVICTED][lane - 1] += self._unacked(index, 0)
+            if lane >= lane_from and self.rows[lane][OLDEST]:
+                name, size, frames = self._oldest(lane)
+                cursor = self.state[S_CURSORS][lane - 1]
+                self.state[S_EVICTED][lane - 1] += sum(1 for f in frames if f[0] > cursor)
                 try:
                     self._save()  # count first: a cut may then overcount, never hide a loss
                     saved = True
@@ -186,29 +269,21 @@ class Queue:
                     if not _flash_full(exc):
                         raise
                     saved = False  # the flash is too full to rewrite the state: free it first
-                self.storage.remove(index.name(0))
-                index.drop_oldest()
-                if not saved:
-                    self._save()  # (a cut just before this hides that segment's loss)
+                self._remove_oldest(lane, name, size, len(frames))
+                if not saved:  # (a cut just before this hides that segment's loss)
+                    self._evicting_if_full(lane_from, self._save)
                 return True
         return False
 
-    def _unacked(self, index, i):
-        cursor = self.state[S_CURSORS][index.lane - 1]
-        if index.get(i, LAST) <= cursor:
-            return 0
-        if index.get(i, FIRST) > cursor:
-            return index.get(i, FRAMES)
-        frames, _, _ = scan(self.storage.read(index.name(i)))
-        return sum(1 for f in frames if f[0] > cursor)
-
     def _room(self, lane, need):
-        """Evict until `need` more bytes fit; False (evicting nothing) if even dropping every
-        segment no more urgent than `lane` could not make room."""
-        urgent = self._total([more_urgent for more_urgent in LANES if more_urgent < lane])
+        """Evict until `need` more bytes fit in the budget and on the file system; False
+        (evicting nothing) if even dropping every segment no more urgent than `lane` could not
+        make room in the budget."""
+        urgent = self._total(range(1, lane))  # the lanes more urgent than `lane`
         if urgent + need > self.budget:
             return False
-        while self._total() + need > self.budget:
+        free = getattr(self.storage, "free", None)  # an optional hook: not every port can tell
+        while self._total() + need > self.budget or free and free() < need:
             if not self._evict_one(lane):
                 return False
         return True
@@ -238,48 +313,38 @@ class Queue:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
         seq = self._evicting_if_full(lane, self._take_seq)
-        index = self.lanes[lane]
-        # the segment appends go to, by its first seq: eviction renumbers the rows
-        current = None
-        if index.count and index.get(index.count - 1, OPEN):
-            current = index.get(index.count - 1, FIRST)
-            if index.get(index.count - 1, SIZE) >= self.rotate_bytes:
-                self._rotate(lane)
-                current = None
+        row = self.rows[lane]
+        if row[OPEN] and row[SIZE] >= self.rotate_bytes:
+            self._rotate(lane)
         now = self._now()
         data = frame(seq, now, self.sealer.seal(record, seq))
         if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
             self._lost(lane)
             return None
         while True:
-            if current is not None and not (index.count
-                                            and index.get(index.count - 1, FIRST) == current):
-                current = None  # evicted to make room
-            try:
-                if current is None:
+            try:  # to the lane's open segment (eviction may have closed it), else a new one
+                if row[OPEN]:
+                    self.storage.append(segment_name(lane, row[NEWEST]), data)
+                else:
                     epoch = self.sealer.epoch
                     self.storage.append(segment_name(lane, seq), header(lane, epoch) + data)
-                    index.add((seq, seq - 1, epoch, HEADER_LEN, 0, -1, 1))  # once on flash
-                    current = seq
-                else:
-                    self.storage.append(segment_name(lane, current), data)
+                    row[OLDEST] = row[OLDEST] or seq  # once on flash: the lane's newest
+                    row[NEWEST:BYTES] = [seq, HEADER_LEN, 0, 1]
+                    row[BYTES] += HEADER_LEN
                 break
             except OSError as exc:
-                if current is not None:
-                    index.set(index.count - 1, OPEN, 0)  # never append after a write that failed
-                current = None
+                row[OPEN] = 0  # never append after a write that failed
                 if not _flash_full(exc):
                     raise
                 if not self._evict_one(lane):
                     self._lost(lane)
                     return None
                 # the flash, not the budget, was full: room made, retry
-        i = index.count - 1
-        index.set(i, SIZE, index.get(i, SIZE) + len(data))
-        index.set(i, FRAMES, index.get(i, FRAMES) + 1)
-        index.set(i, LAST, seq)
-        if index.get(i, OLDEST) < 0:
-            index.set(i, OLDEST, now)
+        row[SIZE] += len(data)
+        row[FRAMES] += 1
+        row[BYTES] += len(data)
+        row[COUNT] += 1
+        row[LAST] = seq
         return seq
 
     def _now(self):
@@ -295,25 +360,21 @@ class Queue:
 
         A snapshot of the lane: appends and acks made while iterating show on the next call.
         """
-        cursor = self.state[S_CURSORS][priority - 1]
-        last = cursor
-        index = self.lanes[priority]
-        # a snapshot: a growing index moves to a new array, dropping rows only moves `head`
-        rows, start = index.rows, index.head * WIDTH
-        for i in range(start, start + index.count * WIDTH, WIDTH):
-            if rows[i + LAST] <= last:
-                continue
+        last = self.state[S_CURSORS][priority - 1]
+        top = self.rows[priority][LAST]
+        for first in self.segments(priority):
+            if last >= top:  # done: no listing for a segment past the last
+                return
             try:
-                data = self.storage.read(segment_name(priority, rows[i + FIRST]))
+                data = self.storage.read(segment_name(priority, first))
             except OSError as exc:
                 # nothing after this segment may be sent, or an ack would pass it by: stop the
                 # lane if it was evicted while the caller iterated, else say why
                 if exc.args and exc.args[0] == 2:  # ENOENT
                     return
                 raise
-            frames, _, _ = scan(data)
-            for seq, _, start, end in frames:
-                if seq > last:  # also skips a record a retried write left twice
+            for seq, _, start, end in scan(data)[0]:
+                if last < seq <= top:  # also skips a record a retried write left twice
                     last = seq
                     yield seq, data[start:end]
 
@@ -330,10 +391,11 @@ class Queue:
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
-        index = self.lanes[lane]
-        while index.count and index.get(0, LAST) <= cursor:  # a lane's segments are in seq order
-            self.storage.remove(index.name(0))
-            index.drop_oldest()
+        while self.rows[lane][OLDEST]:  # a lane's segments are in seq order
+            name, size, frames = self._oldest(lane)
+            if (frames[-1][0] if frames else self.rows[lane][OLDEST] - 1) > cursor:
+                return
+            self._remove_oldest(lane, name, size, len(frames))
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -348,18 +410,20 @@ class Queue:
         by_priority = {}
         oldest = None
         for lane in LANES:
-            count = 0
+            row = self.rows[lane]
             cursor = self.state[S_CURSORS][lane - 1]
-            index = self.lanes[lane]
-            for i in range(index.count):
-                if index.get(i, LAST) > cursor:
-                    count += self._unacked(index, i)
-                    first = index.get(i, OLDEST)
-                    if index.get(i, FIRST) <= cursor:  # partly acknowledged: its first due record
-                        first = [f[1] for f in scan(self.storage.read(index.name(i)))[0]
-                                 if f[0] > cursor][0]
-                    if first >= 0 and (oldest is None or first < oldest):
-                        oldest = first
+            count = row[COUNT] if row[LAST] > cursor else 0
+            if count:
+                # the acknowledged records still on flash, and the first one due, are in the
+                # oldest segments (a writable queue drops acknowledged segments: one read)
+                for first in self.segments(lane):
+                    frames = scan(self.storage.read(segment_name(lane, first)))[0]
+                    due = [f[1] for f in frames if f[0] > cursor]
+                    count -= len(frames) - len(due)
+                    if due:
+                        if oldest is None or due[0] < oldest:
+                            oldest = due[0]
+                        break
             by_priority[lane] = count
         total = self._total()
         now = self._now()

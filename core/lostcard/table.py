@@ -3,8 +3,8 @@
 The numbers of the policy live in RAM as single strings (one heap block each on MicroPython, where
 the same data as dicts of lists cost several times more). Its words, texts.txt, stay on flash on a
 terminal and are read a line at a time, so that ~9 KiB of explanations and terminal texts cost no
-heap; CPython reads the file into memory once; firmware freezes it as bytes, which stay in ROM.
-`row` works on every kind of table.
+heap; CPython reads the file into memory once; firmware freezes it (a generated module whose
+table has the FileTable's row()). `row` works on every kind of table.
 """
 
 import sys
@@ -67,12 +67,6 @@ def here(module_file, name):
 
 def row(table, key):
     """The fields after `key` on its row, or None if no row starts with `key`."""
-    if isinstance(table, bytes):  # frozen: searched in place, only the row is copied
-        start = table.find(b"\n" + key.encode() + b"|")
-        if start < 0:
-            return None
-        start += len(key) + 2
-        return str(table[start:table.find(b"\n", start)], "utf-8").split("|")
     if not isinstance(table, str):
         return table.row(key)
     n = len(key)

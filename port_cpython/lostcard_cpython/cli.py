@@ -135,9 +135,9 @@ def parser():
                                    "directory holds the day so far; run again to resume")
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
-    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "firmware"],
-                   help="what to measure")
-    b.add_argument("--declines", type=positive, default=500, help="device: declines per run")
+    b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "backlog",
+                                    "firmware"], help="what to measure")
+    b.add_argument("--declines", type=positive, default=500, help="device, backlog: declines per run")
     b.add_argument("--runs", type=positive, default=200, help="timed runs per scenario")
     b.set_defaults(run=_bench)
 

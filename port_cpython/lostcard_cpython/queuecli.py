@@ -5,7 +5,7 @@ import json
 import os
 
 from lostcard.errors import LostcardError
-from lostcard.lane_index import FIRST, LANES, LAST
+from lostcard.lane_index import LANES, segment_name
 from lostcard.queue import STATE, Queue
 from lostcard.segment import SegmentError, read_header, scan
 from lostcard.terminal import DEFAULT_BUDGET, config_number
@@ -72,10 +72,9 @@ def export(path, seq=None):
 
 
 def _time_of(q, lane, seq):
-    index = q.lanes[lane]
-    for i in range(index.count):
-        if index.get(i, FIRST) <= seq <= index.get(i, LAST):
-            for found, time, _, _ in scan(q.storage.read(index.name(i)))[0]:
+    for first in q.segments(lane):
+        if first <= seq:
+            for found, time, _, _ in scan(q.storage.read(segment_name(lane, first)))[0]:
                 if found == seq:
                     return str(time)
     return "-"

@@ -60,3 +60,7 @@ class DirStorage:
     def remove(self, name):
         os.remove(self._p(name))
         self._sync_dir()
+
+    def free(self):
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize

@@ -43,3 +43,10 @@ class FlashStorage:
 
     def remove(self, name):
         os.remove(self.path + "/" + name)
+
+    def free(self):
+        # LittleFS counts the blocks in use by walking the file system, sometimes some twice:
+        # on a full flash the free count (blocks less used) wraps around to ~2**32. Two blocks
+        # are kept back for its copy-on-write of a file's last block and of its metadata
+        st = os.statvfs(self.path)
+        return max(0, (st[4] if st[4] <= st[2] else 0) - 2) * st[0]

@@ -75,10 +75,3 @@ def test_a_retain_code_without_the_pick_up_flag_is_refused():
     entry[4] = "p"
     check(with_overrides(DEFAULT, {"name": "acq-z", "response_codes": {"42": entry}}))
 
-
-def test_a_frozen_bytes_table_answers_as_the_text_does():
-    text = "\nwhy:a|第一|x\nwhy:ab|second\nlast|end\n"
-    frozen = text.encode()
-    for key in ("why:a", "why:ab", "last", "why", "nothing"):
-        assert row(frozen, key) == row(text, key), key
-    assert row(frozen, "why:a") == ["第一", "x"] and row(frozen, "why") is None

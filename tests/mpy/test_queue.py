@@ -344,3 +344,90 @@ def test_a_segment_that_cannot_be_read_stops_its_lane_and_is_never_passed_by():
     assert list(q.pending(3)) == []  # nothing from after it, which an ack would pass by
     storage.read = read
     assert _pending(q, 3) == list(range(1, 13))
+
+
+class CountingStorage(MemoryStorage):
+    """Counts the listings and the reads of each file; a file system of `capacity` bytes."""
+
+    def __init__(self, files=None):
+        MemoryStorage.__init__(self, files)
+        self.listings = 0
+        self.reads = {}
+        self.capacity = 1 << 30
+
+    def list(self):
+        self.listings += 1
+        return MemoryStorage.list(self)
+
+    def read(self, name):
+        self.reads[name] = self.reads.get(name, 0) + 1
+        return MemoryStorage.read(self, name)
+
+    def free(self):
+        return self.capacity - sum(len(data) for data in self.files.values())
+
+
+def _backlog():
+    """A queue of many closed segments in lanes 1 and 3, and its checkpoint."""
+    q, storage = _queue(CountingStorage(), rotate_bytes=60)
+    for i in range(30):
+        q.append({"n": i}, 1 if i % 3 == 0 else 3)
+    return q, storage, q.checkpoint()
+
+
+def _same(q, seen):
+    """`q` holds what a queue that scanned everything (`seen`) holds (a queue that scans
+    everything resumes its numbers at the reservation mark: the next number may differ)."""
+    mine, theirs = q.stats(), seen.stats()
+    assert mine.pop("next_seq") <= theirs.pop("next_seq") and mine == theirs
+    for lane in (1, 2, 3):
+        assert _pending(q, lane) == _pending(seen, lane)
+
+
+def test_a_reopen_with_the_checkpoint_reads_only_the_open_segments():
+    q, storage, checkpoint = _backlog()
+    segments = len([n for n in storage.list() if n.endswith(".seg")])
+    assert segments > 8
+    storage.listings, storage.reads = 0, {}
+    again = Queue(storage, PlainSealer, rotate_bytes=60, resume=checkpoint)
+    seq = again.append({"n": 30}, 3)  # the budget from running totals: no segment walked
+    assert storage.listings == 0 and sum(storage.reads.values()) <= 3, storage.reads
+    assert seq == q.next_seq  # no reserved number burnt either
+    _same(again, _queue(storage, rotate_bytes=60)[0])
+
+
+def test_a_missing_stale_or_corrupt_checkpoint_falls_back_to_the_full_scan():
+    q, storage, checkpoint = _backlog()
+    q.ack(3, 5)  # the state moved on since the checkpoint
+    rows = checkpoint[4]
+    short_row = checkpoint[:4] + [[rows[0][:3], rows[1], rows[2]]]
+    bad = [None, "x", checkpoint[:4], checkpoint, short_row]
+    fresh = q.checkpoint()
+    grown = [list(row) for row in fresh[4]]
+    grown[2][4], grown[2][2] = 1, grown[2][2] + 7  # an open segment longer than on flash
+    bad.append(fresh[:4] + [grown])
+    for resume in bad:
+        storage.listings = 0
+        again = Queue(storage, PlainSealer, rotate_bytes=60, resume=resume)
+        assert storage.listings > 0, resume  # scanned everything
+        _same(again, Queue(storage, rotate_bytes=60))
+    storage.listings = 0
+    Queue(storage, PlainSealer, rotate_bytes=60, resume=fresh)
+    assert storage.listings == 0  # the current one is taken
+
+
+def test_a_full_file_system_evicts_routine_records_before_urgent_ones():
+    q, storage = _queue(CountingStorage(), rotate_bytes=60)
+    urgent = [q.append({"u": i}, 1) for i in range(3)]
+    for i in range(6):
+        q.append({"r": i}, 3)
+    storage.capacity -= storage.free() - 10  # full: the budget (64 KiB) is far off
+    seq = q.append({"u": 3}, 1)
+    routine = _pending(q, 3)
+    assert _pending(q, 1) == urgent + [seq] and len(routine) < 6
+    assert q.stats()["evicted"] == {1: 0, 2: 0, 3: 6 - len(routine)}  # each one counted
+    storage.capacity -= storage.free() - 10  # full again: a routine record makes room only
+    late = q.append({"r": 6}, 3)  # among routine ones, or is itself lost, counted
+    assert _pending(q, 1) == urgent + [seq]
+    assert late is None or _pending(q, 3)[-1] == late
+    assert q.stats()["evicted"][3] + len(_pending(q, 3)) == 7  # every routine one kept or counted

@@ -21,7 +21,9 @@ def rows(table):
 
     Blank lines and '#' comments (texts.txt has them) are skipped.
     """
-    if not isinstance(table, str):  # a FileTable
+    if hasattr(table, "text"):  # firmware's frozen words (lostcard/words.py, generated)
+        table = str(table.text, "utf-8")
+    elif not isinstance(table, str):  # a FileTable
         with open(table.path) as f:
             for line in f:
                 if line.strip() and line[0] != "#":

@@ -1,4 +1,4 @@
-"""`lostcard bench classify|records|queue|sync|device|firmware`: the core on CPython beside the same core
+"""`lostcard bench classify|records|queue|sync|device|backlog|firmware`: the core on CPython beside the same core
 on real MicroPython (the .mpy bundle, as a terminal runs it), one module per benchmark.
 
 harness.py runs MicroPython and prints the side-by-side tables; the bundle is compiled before
@@ -16,6 +16,10 @@ def run(what, out, runs, declines):
         from .device import run as device
 
         device(out, declines)
+    elif what == "backlog":
+        from .backlog import run as backlog
+
+        backlog(out, declines)
     elif what == "records":
         from .records import run as records
 
