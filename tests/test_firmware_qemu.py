@@ -90,3 +90,38 @@ def test_declines_on_the_board_then_a_reboot_and_a_sync_over_the_console(elf, bu
     assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))  # each once, none lost
     assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
     assert quarantined == 0
+
+
+def test_os_urandom_is_the_hosts_entropy_not_the_ports_fixed_seed(elf, tmp_path):
+    """The qemu port's own mp_hal_get_random is an LCG from seed 0: the same bytes after every
+    reset, which would repeat sync nonces. The board replaces it at link time."""
+    lcg_first_bytes = bytes.fromhex("3c47d1aa629f57a3")
+    seen = []
+    for _ in range(2):  # two power-ons
+        board = _boot(elf, tmp_path)
+        try:
+            seen.append(bytes.fromhex(board.run("import os; print(os.urandom(8).hex())").strip()))
+            board.reset()
+        finally:
+            board.close()
+    assert seen[0] != seen[1] and lcg_first_bytes not in seen
+
+
+def test_a_flash_that_does_not_mount_is_kept_not_formatted(elf, tmp_path):
+    board = _boot(elf, tmp_path)
+    try:
+        board.put("keep.txt", b"incidents")
+        board.reset()
+    finally:
+        board.close()
+    image = tmp_path / Qemu.IMAGE
+    whole = image.read_bytes()
+    image.write_bytes(whole[:4096])  # cut short, as a crash while it was created would
+    board = Qemu(elf, tmp_path)
+    try:
+        listing = board.run_unchecked("import os; print(os.listdir())")
+        board.close()
+    finally:
+        board.close()
+    assert listing is None or "keep.txt" not in listing  # no file system, and none made up
+    assert image.read_bytes() == whole[:4096]  # not reformatted

@@ -14,7 +14,7 @@ import pytest
 from lostcard.decision import classify
 from lostcard_cpython import paths, scenarios
 from lostcard_cpython.local_collector import LocalCollector, free_port
-from firmware_boards import build, tools_only, unix32
+from firmware_boards import SOURCE, build, tools_only, unix32
 from terminal_setup import DEVICE, lostcard, provisioned_terminal, status, stored_incidents
 
 HEAP = "48K"
@@ -49,6 +49,16 @@ def test_every_block_write_cut_on_littlefs(exe, tools):
     assert cuts == writes and cuts >= 40  # exhaustive: a cut at every block write
 
 
+def _readme_build(host):
+    """Run the README's `build-firmware` line in `host` (with the tests' MicroPython source); the
+    firmware it wrote."""
+    readme = (paths.ROOT / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"^\s*\.venv/bin/lostcard (build-firmware .*)$", readme, re.M).group(1).split()
+    line[line.index("--micropython") + 1] = str(SOURCE)
+    lostcard(*line[:1], *[str(host / w) if w.startswith("build/") else w for w in line[1:]])
+    return host / "build" / "fw" / "micropython"
+
+
 def _recipe_copies(readme):
     """The `mpremote cp SRC :DEST` lines of the README's freezing recipe and of its provisioning
     step, in order."""
@@ -62,6 +72,7 @@ def test_the_readme_freezing_recipe_then_a_day_offline_and_a_sync(exe, tmp_path,
     host = tmp_path / "host"  # the integrator's machine, in the checkout as the README has it
     host.mkdir()
     lostcard("build-mpy", "--out", str(host / "build" / "device"))
+    exe = _readme_build(host)  # the README's build-firmware line, on the tests' source
     secret, events = provisioned_terminal(host, "http://127.0.0.1:%d" % port, 30, queue_dir="queue",
                                           provisioning="prov.cbor", resident=resident)
     flash = tmp_path / "flash"  # the device's file system: what the recipe copies, nothing else

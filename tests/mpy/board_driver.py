@@ -4,7 +4,7 @@
 
 Reads one command per line from the console: a decline event (JSON) is decided and stored, and its
 decision printed as "D <json>"; "SYNC" brings the link back and syncs until the queue is empty, each
-POST relayed by the host ("POST <path> <hex body>", answered "<status> <hex reply>"); "STATUS"
+POST relayed by the host ("POST <path> <hex body>", answered "<status> <hex reply, or - if empty>"); "STATUS"
 prints "S <json>"; "END" returns.
 """
 
@@ -18,10 +18,13 @@ from lostcard_mpy.platform import Platform
 class SerialTransport:
     def post(self, path, body):
         print("POST", path, body.hex())
-        reply = sys.stdin.readline().split()
-        if not reply or not reply[0].isdigit():
+        reply = sys.stdin.readline().split()  # "<status> <hex body or ->"
+        if len(reply) != 2 or not reply[0].isdigit():
             raise SyncError("serial: no reply from the host")
-        return int(reply[0]), bytes.fromhex(reply[1]) if len(reply) > 1 else b""
+        try:
+            return int(reply[0]), b"" if reply[1] == "-" else bytes.fromhex(reply[1])
+        except ValueError:
+            raise SyncError("serial: a reply that is not hex")
 
 
 class SerialPlatform(Platform):

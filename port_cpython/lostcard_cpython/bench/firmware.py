@@ -8,8 +8,9 @@ and (c) one sync step (the unix builds; the QEMU board has no network), found by
 the board, whose heap is fixed when it is built, by a ballast taken from its 64 KiB first. A heap
 counts once it and the two above it pass: random nonces move the need by a little.
 Every column starts from the same backlog, made once by the emulator's Terminal with the same
-keys; the unix columns keep it in a directory, the board on LittleFS in its flash. The phases
-mode (the default) everywhere. On the board, on_decline is also counted in instructions (QEMU
+keys; the unix columns keep it in a directory (the host's file system: no cache in the heap), the
+board on LittleFS in its flash (whose caches are in the heap): not the same storage, so the board's
+figure is the one to hold against the goal. The phases mode (the default) everywhere. On the board, on_decline is also counted in instructions (QEMU
 -icount shift=0: one instruction per virtual nanosecond).
 """
 
@@ -148,9 +149,10 @@ def smallest(probe, lo, hi):
             lo = mid + 1
         else:
             hi = mid
-    for heap in range(lo, hi + 8):
+    for heap in range(lo, hi + 1):
         first = probe(heap)
-        if first is not None and probe(heap + 1) is not None and probe(heap + 2) is not None:
+        # heaps past the top cannot be probed (the board's is fixed): they count as passing
+        if first is not None and all(probe(h) is not None for h in (heap + 1, heap + 2) if h <= hi):
             return heap, first
     return None, None
 
@@ -184,12 +186,15 @@ def run(out):
                                            BOARD_HEAP_KIB if "M3" in name else 512)
                             for step in ("boot", "declines", "sync")}
                      for name, probe in columns.items()}
+            # on_decline's cost at the board's whole heap: at the smallest one the collector runs
+            # far more often than a terminal's would
+            timed = _probe_board(elf["path"], image, tmp, "declines", BOARD_HEAP_KIB)
         finally:
             collector.stop()
-    _report(out, found, exe32, elf, rom_size)
+    _report(out, found, timed, exe32, elf, rom_size)
 
 
-def _report(out, found, exe32, elf, rom_size):
+def _report(out, found, timed, exe32, elf, rom_size):
     out.write("lostcard bench firmware: smallest heap (KiB) per step, phases mode, a %d-incident "
               "backlog\n" % BACKLOG)
     names = list(found)
@@ -205,17 +210,21 @@ def _report(out, found, exe32, elf, rom_size):
     out.write("PyPI ROMFS: the %d-byte image is read into the heap (this interpreter has no "
               "memory-mapped ROM); on a board with ROMFS in flash subtract it: the modules run "
               "from the image in place\n" % rom_size)
-    board = found["frozen Cortex-M3"]["declines"]
-    if board[1]:
-        instructions = board[1]["median_us"] * 1000
-        out.write("on_decline on the Cortex-M3 (median): %d instructions = %.1f ms at %d MHz "
-                  "(1 instruction per cycle: a lower bound)\n" % (instructions, instructions / MHZ / 1000,
-                                                                   MHZ))
-    m3, u32 = found["frozen Cortex-M3"]["declines"][0], found["frozen unix32"]
-    peak = max(h for h in (m3, u32["boot"][0], u32["sync"][0]) if h is not None) if m3 else None
+    if timed:
+        instructions = timed["median_us"] * 1000
+        out.write("on_decline on the Cortex-M3 at its %d KiB heap (median of %d): %d instructions = "
+                  "%.1f ms at %d MHz (one instruction per cycle; flash wait states and the flash's "
+                  "own program time, which the emulated file costs nothing, come on top)\n"
+                  % (BOARD_HEAP_KIB, DECLINES, instructions, instructions / MHZ / 1000, MHZ))
+    m3 = found["frozen Cortex-M3"]
+    u32 = found["frozen unix32"]
+    steps = (m3["boot"][0], m3["declines"][0], u32["sync"][0])
+    peak = max(steps) if None not in steps else None
+    m3 = m3["declines"][0]
     out.write("goal: (b) on the Cortex-M3 <= %d KiB: %s (%s KiB)\n" % (
         GOALS["declines"], "met" if m3 and m3 <= GOALS["declines"] else "NOT met", m3))
-    out.write("goal: boot + decline + sync step <= %d KiB (Cortex-M3 declines, unix32 sync): %s (%s KiB)\n"
+    out.write("goal: boot + decline + sync step <= %d KiB (Cortex-M3 boot and declines, unix32 sync: the "
+              "board has no network): %s (%s KiB)\n"
               % (GOALS["boot+decline+sync"], "met" if peak and peak <= GOALS["boot+decline+sync"]
                  else "NOT met", peak))
     for info in (exe32, elf):

@@ -3,8 +3,8 @@
     import lostcard_tools.bench_heap as b; b.main(STEP, CONFIG, BALLAST, DECLINES, COUNT)
 
 BALLAST bytes are taken from the heap first, so that the step runs in what is left: that is how a
-board whose heap is fixed at build time (the QEMU Cortex-M3) is probed at smaller heaps, and every
-interpreter is probed the same way. STEP is "boot" (import and Terminal()), "declines" (COUNT
+board whose heap is fixed at build time (the QEMU Cortex-M3) is probed at smaller heaps (the unix
+interpreters take -X heapsize and no ballast). STEP is "boot" (import and Terminal()), "declines" (COUNT
 declines from the DECLINES file) or "sync" (one sync step). Prints "OK <json>" (the on_decline
 times in ticks_us: instructions/1000 under QEMU's -icount shift=0) or dies with MemoryError.
 """
