@@ -1,6 +1,7 @@
 """`lostcard build-firmware`: refusals that say what is missing, nothing half-written, the cache."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -48,11 +49,12 @@ def test_an_archive_that_is_not_micropython_is_refused(tmp_path):
     assert [p.name for p in (tmp_path / "cache" / "firmware").iterdir()] == []  # no half-unpacked tree
 
 
-def test_a_missing_cross_compiler_names_the_package(tmp_path):
+def test_a_missing_make_or_cross_compiler_names_the_package(tmp_path):
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path)}  # no make, no compilers
-    proc = cli("--micropython", str(tmp_path), "--board", "qemu-mps2-an385", "--out", str(tmp_path / "o"),
-               env=env)
-    _refused(proc, "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
+    args = ("--micropython", str(tmp_path), "--board", "qemu-mps2-an385", "--out", str(tmp_path / "o"))
+    _refused(cli(*args, env=env), "make not found: apt-get install make")
+    (tmp_path / "make").symlink_to(shutil.which("make"))  # make, still no cross compiler
+    _refused(cli(*args, env=env), "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
     assert not (tmp_path / "o").exists()
 
 
