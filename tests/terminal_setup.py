@@ -49,3 +49,23 @@ def stored_incidents(db_path, device):
                           (device,)).fetchall()
         quarantined = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     return rows, quarantined
+
+
+def assert_shown_in_order(stdout, events):
+    """Every decline shown on the terminal's two lines, in order, as CPython decides it."""
+    from lostcard.decision import classify
+
+    lines = stdout.splitlines()
+    for n, event in enumerate(events):
+        operator = classify(event)["messages"]["operator"]
+        assert lines[2 * n:2 * n + 2] == [operator["zh"], operator["en"]]
+
+
+def assert_collected_once(db_path, events):
+    """The collector holds each incident once, none lost, with CPython's causes, none quarantined."""
+    from lostcard.decision import classify
+
+    rows, quarantined = stored_incidents(db_path, DEVICE)
+    assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))
+    assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
+    assert quarantined == 0

@@ -13,15 +13,13 @@ are copied into the heap when a .mpy file is imported (frozen firmware keeps the
 
 import json
 import subprocess
-import sys
 
 import pytest
 
-from lostcard.decision import classify
 from lostcard_cpython import paths
 from lostcard_cpython.local_collector import LocalCollector, free_port
-from terminal_setup import DEVICE, lostcard, provisioned_terminal as _setup, status as _status, \
-    stored_incidents
+from terminal_setup import assert_collected_once, assert_shown_in_order, lostcard, \
+    provisioned_terminal as _setup, status as _status
 
 TERMINAL_HEAP = "112K"
 
@@ -55,10 +53,7 @@ def test_a_session_offline_then_synced_from_the_built_bundle(device_bundle, tmp_
     assert status["queued"] == len(events) and status["link"] == "down"
     assert status["evicted"] == 0 and status["corrupt"] == 0
     assert not (tmp_path / "prov.cbor").exists()  # the key material went into the queue state
-    lines = offline.stdout.splitlines()
-    for n, event in enumerate(events):  # every decline shown, in order, as CPython decides it
-        operator = classify(event)["messages"]["operator"]
-        assert lines[2 * n:2 * n + 2] == [operator["zh"], operator["en"]]
+    assert_shown_in_order(offline.stdout, events)
 
     collector = LocalCollector(tmp_path / "collector.db", secret, port=port).start()
     try:
@@ -68,10 +63,7 @@ def test_a_session_offline_then_synced_from_the_built_bundle(device_bundle, tmp_
         assert again["queued"] == 0
     finally:
         collector.stop()
-    rows, quarantined = stored_incidents(tmp_path / "collector.db", DEVICE)
-    assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))  # each once, none lost
-    assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
-    assert quarantined == 0
+    assert_collected_once(tmp_path / "collector.db", events)
 
 
 def test_a_terminal_refuses_a_bad_config_before_any_decline(device_bundle, tmp_path):

@@ -14,7 +14,7 @@ from lostcard.decision import classify
 from lostcard_cpython.local_collector import LocalCollector
 from firmware_boards import build
 from lostcard_cpython.qemu_board import Qemu
-from terminal_setup import DEVICE, provisioned_terminal, stored_incidents
+from terminal_setup import assert_collected_once, provisioned_terminal
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +86,7 @@ def test_declines_on_the_board_then_a_reboot_and_a_sync_over_the_console(elf, bu
     finally:
         board.close()
         collector.stop()
-    rows, quarantined = stored_incidents(tmp_path / "collector.db", DEVICE)
-    assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))  # each once, none lost
-    assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
-    assert quarantined == 0
+    assert_collected_once(tmp_path / "collector.db", events)
 
 
 def test_os_urandom_is_the_hosts_entropy_not_the_ports_fixed_seed(elf, tmp_path):

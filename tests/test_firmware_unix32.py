@@ -15,7 +15,8 @@ from lostcard.decision import classify
 from lostcard_cpython import paths, scenarios
 from lostcard_cpython.local_collector import LocalCollector, free_port
 from firmware_boards import SOURCE, build, tools_only, unix32
-from terminal_setup import DEVICE, lostcard, provisioned_terminal, status, stored_incidents
+from terminal_setup import assert_collected_once, assert_shown_in_order, lostcard, \
+    provisioned_terminal, status
 
 HEAP = "48K"
 
@@ -92,10 +93,7 @@ def test_the_readme_freezing_recipe_then_a_day_offline_and_a_sync(exe, tmp_path,
                      heap=HEAP)
     state = status(offline)
     assert state["queued"] == len(events) and state["link"] == "down" and state["evicted"] == 0
-    lines = offline.stdout.splitlines()
-    for n, event in enumerate(events):  # every decline shown, in order, as CPython decides it
-        operator = classify(event)["messages"]["operator"]
-        assert lines[2 * n:2 * n + 2] == [operator["zh"], operator["en"]]
+    assert_shown_in_order(offline.stdout, events)
 
     collector = LocalCollector(tmp_path / "collector.db", secret, port=port).start()
     try:
@@ -103,9 +101,6 @@ def test_the_readme_freezing_recipe_then_a_day_offline_and_a_sync(exe, tmp_path,
         assert online["queued"] == 0 and online["link"] == "up"
     finally:
         collector.stop()
-    rows, quarantined = stored_incidents(tmp_path / "collector.db", DEVICE)
-    assert [seq for seq, _ in rows] == list(range(1, len(events) + 1))  # each once, none lost
-    assert [cause for _, cause in rows] == [classify(e)["cause"] for e in events]
-    assert quarantined == 0
+    assert_collected_once(tmp_path / "collector.db", events)
     assert sorted(p.name for p in flash.iterdir()) == ["lostcard.json", "main.py", "queue",
                                                       "token.key"]  # prov.cbor consumed

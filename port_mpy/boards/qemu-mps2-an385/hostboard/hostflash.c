@@ -34,21 +34,24 @@ static void seek_to(flash_obj_t *self, mp_obj_t block_in, mp_int_t offset, size_
     }
 }
 
-static mp_obj_t flash_readblocks(size_t n_args, const mp_obj_t *args) {
+// readblocks/writeblocks(block, buf[, offset]): 0, or -EIO if the host moved fewer bytes
+static mp_obj_t transfer(size_t n_args, const mp_obj_t *args, bool write) {
     flash_obj_t *self = MP_OBJ_TO_PTR(args[0]);
     mp_buffer_info_t buf;
-    mp_get_buffer_raise(args[2], &buf, MP_BUFFER_WRITE);
+    mp_get_buffer_raise(args[2], &buf, write ? MP_BUFFER_READ : MP_BUFFER_WRITE);
     seek_to(self, args[1], n_args == 4 ? mp_obj_get_int(args[3]) : 0, buf.len);
-    return MP_OBJ_NEW_SMALL_INT(semihost_read(self->fd, buf.buf, buf.len) == 0 ? 0 : -MP_EIO);
+    uint32_t left = write ? semihost_write(self->fd, buf.buf, buf.len)
+        : semihost_read(self->fd, buf.buf, buf.len);
+    return MP_OBJ_NEW_SMALL_INT(left == 0 ? 0 : -MP_EIO);
+}
+
+static mp_obj_t flash_readblocks(size_t n_args, const mp_obj_t *args) {
+    return transfer(n_args, args, false);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(flash_readblocks_obj, 3, 4, flash_readblocks);
 
 static mp_obj_t flash_writeblocks(size_t n_args, const mp_obj_t *args) {
-    flash_obj_t *self = MP_OBJ_TO_PTR(args[0]);
-    mp_buffer_info_t buf;
-    mp_get_buffer_raise(args[2], &buf, MP_BUFFER_READ);
-    seek_to(self, args[1], n_args == 4 ? mp_obj_get_int(args[3]) : 0, buf.len);
-    return MP_OBJ_NEW_SMALL_INT(semihost_write(self->fd, buf.buf, buf.len) == 0 ? 0 : -MP_EIO);
+    return transfer(n_args, args, true);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(flash_writeblocks_obj, 3, 4, flash_writeblocks);
 
