@@ -6,12 +6,12 @@ any timed region. Benchmarks print; they never assert.
 """
 
 
-def run(what, out, runs, declines):
+def run(what, out, runs, declines, source=None):
     """One benchmark by name, printed to `out`."""
     if what == "firmware":
         from .firmware import run as firmware
 
-        firmware(out)
+        firmware(out, source)
     elif what == "device":
         from .device import run as device
 

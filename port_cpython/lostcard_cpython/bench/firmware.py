@@ -35,6 +35,7 @@ DECLINES = 50
 MHZ = 168  # a Cortex-M3/M4 terminal's clock, at one instruction per cycle: a lower bound
 GOALS = {"declines": 40, "boot+decline+sync": 48}
 BOARD_HEAP_KIB = firmware.DEFAULT_HEAP >> 10
+# the source the tests use too (tests/firmware_boards.py); `bench firmware --micropython` names another
 SOURCE = ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz"
 
 
@@ -157,12 +158,14 @@ def smallest(probe, lo, hi):
     return None, None
 
 
-def run(out):
-    if not SOURCE.exists():
-        raise SystemExit("no MicroPython source at %s: the firmware columns need it" % SOURCE)
+def run(out, source=None):
+    source = Path(source or SOURCE)
+    if not source.exists():
+        raise firmware.FirmwareError("no MicroPython source at %s: give --micropython SRC (1.28.0, a "
+                                     "tree or its .tar.xz)" % source)
     with tempfile.TemporaryDirectory() as tmp, built_bundle() as bundle:
-        exe32 = firmware.build_firmware(SOURCE, "unix32", Path(tmp) / "unix32")
-        elf = firmware.build_firmware(SOURCE, "qemu-mps2-an385", Path(tmp) / "qemu")
+        exe32 = firmware.build_firmware(source, "unix32", Path(tmp) / "unix32")
+        elf = firmware.build_firmware(source, "qemu-mps2-an385", Path(tmp) / "qemu")
         tools = Path(tmp) / "tools"  # the bundle's tools alone: the frozen lostcard must be used
         shutil.copytree(bundle, tools, ignore=shutil.ignore_patterns("lostcard", "lostcard_mpy"))
         secret = Path(tmp) / "fleet.secret"
