@@ -1,7 +1,8 @@
 """`lostcard bench classify|records|queue|sync|device|backlog|firmware`: the core on CPython beside the same core
 on real MicroPython (the .mpy bundle, as a terminal runs it), one module per benchmark.
 
-harness.py runs MicroPython and prints the side-by-side tables; the bundle is compiled before
+`device` is the terminal's budgets: the .mpy bundle beside CPython, then `firmware`'s table (the .mpy
+bundle, a ROMFS image, frozen unix32, frozen Cortex-M3 in QEMU). harness.py runs MicroPython and prints the side-by-side tables; the bundle is compiled before
 any timed region. Benchmarks print; they never assert.
 """
 
@@ -12,10 +13,13 @@ def run(what, out, runs, declines, source=None):
         from .firmware import run as firmware
 
         firmware(out, source)
-    elif what == "device":
+    elif what == "device":  # the .mpy bundle beside CPython, then the deployments side by side
         from .device import run as device
+        from .firmware import run as firmware
 
         device(out, declines)
+        out.write("\n")
+        firmware(out, source)
     elif what == "backlog":
         from .backlog import run as backlog
 
