@@ -50,9 +50,8 @@ class Board:
     def dir(self):
         return BOARDS_DIR / self.name
 
-    def make_args(self, build, manifest, mpy_cross, heap):
-        # MPY_CROSS: the source's own, built into the cache, so the tree is only read
-        common = ["BUILD=%s" % build, "FROZEN_MANIFEST=%s" % manifest, "MPY_CROSS=%s" % mpy_cross]
+    def make_args(self, build, manifest, heap):
+        common = ["BUILD=%s" % build, "FROZEN_MANIFEST=%s" % manifest]
         if self.port == "unix":
             return common + ["VARIANT_DIR=%s" % self.dir]
         return common + ["BOARD=MPS2_AN385", "BOARD_DIR=%s" % self.dir, "USER_C_MODULES=%s" % self.dir,
@@ -145,11 +144,17 @@ def source_tree(src):
     return tree, key
 
 
-def _make(tree, args, log):
-    """Run make in `tree`; on failure one line naming the log with the compiler's output."""
+def _make(tree, args, log, mpy_cross=None):
+    """Run make in `tree`; on failure one line naming the log with the compiler's output. With
+    `mpy_cross`, make uses it and builds none of its own (one would inherit make's BUILD); the
+    manifest tool reads it from the environment."""
+    env = dict(os.environ)
+    if mpy_cross:
+        args = args + ["MICROPY_MPYCROSS=%s" % mpy_cross]
+        env["MICROPY_MPYCROSS"] = str(mpy_cross)
     with open(log, "w") as out:
         proc = subprocess.run(["make", "-j%d" % (os.cpu_count() or 2)] + args, cwd=tree, stdout=out,
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:  # the input was fine, the build failed: exit 1, not 2
         raise Failed("make %s failed: see %s" % (args[1] if len(args) > 1 else "", log))
 
@@ -189,8 +194,8 @@ def _build_one(tree, board, build_key, mpy, bundle_manifest, heap, tag):
     manifest.write_text("\n".join(lines) + "\n")
     image = build / board.image
     image.unlink(missing_ok=True)  # always relinked: a link cut short leaves a newer, broken file
-    _make(tree, ["-C", "ports/" + board.port] + board.make_args(build, manifest, mpy, heap),
-          build / "make.log")
+    _make(tree, ["-C", "ports/" + board.port] + board.make_args(build, manifest, heap),
+          build / "make.log", mpy)
     return image, image_size(board, image)
 
 
