@@ -19,8 +19,8 @@ def add_options(parser):
                              "directory with one file per table, <table>.csv")
     parser.add_argument("--out", help="the file to write, or the directory for csv (default "
                                       "report.html, report.json or report-csv)")
-    parser.add_argument("--since", help="first day or time, UTC: 2026-11-25, 2026-11-25T09:30 "
-                                        "or a unix time (default: no limit)")
+    parser.add_argument("--since", help="first day or time, UTC: 2026-11-25 (or 20261125), "
+                                        "2026-11-25T09:30 or a unix time (default: no limit)")
     parser.add_argument("--until", help="last day (included) or time (excluded), UTC "
                                         "(default: no limit)")
     parser.add_argument("--terminal", action="append", metavar="ID",
@@ -34,7 +34,7 @@ def run(args, fleet_secret):
     until = None if args.until is None else when(args.until, "--until", end=True)
     out = args.out or DEFAULT_OUT[args.format]
     alerts = report.write(args.db, fleet_secret, out, fmt=args.format, since=since, until=until,
-                          terminals=args.terminal)
+                          terminals=args.terminal, secret_path=args.fleet_secret_file)
     if alerts:  # written, but someone must act: a script or a cron job must not see success
         print("lostcard: report written to %s, with alerts: %s" % (out, "; ".join(alerts)),
               file=sys.stderr)
