@@ -12,8 +12,9 @@ DEFAULT_OUT = {"html": "report.html", "json": "report.json", "csv": "report-csv"
 def add_options(parser):
     parser.description = (
         "The acquirer's incident report. Exits 1 (the report still written) when it raises an "
-        "alert: a terminal that detected tampering, or incidents the fleet secret does not open; "
-        "2 on bad input, with nothing written.")
+        "alert: a terminal that detected tampering, incidents the fleet secret does not open, "
+        "quarantined records that failed authentication; 1 too when it could not be written "
+        "(nothing left of it); 2 on bad input, with nothing written.")
     parser.add_argument("--format", choices=FORMATS, default="html",
                         help="html: one page (default); json: one file of every table; csv: a "
                              "directory with one file per table, <table>.csv")
