@@ -104,3 +104,12 @@ def test_a_failed_csv_report_keeps_the_earlier_one_whole(tmp_path):
     assert err == ["lostcard: tables/incidents.csv: cannot write: File too large"], proc.stderr
     assert _files(tmp_path) == before and sorted(os.listdir(tmp_path / "tables")) == sorted(
         name.split("/")[1] for name in before if name.startswith("tables/"))
+
+
+def test_what_a_killed_csv_report_left_is_no_obstacle_and_goes(tmp_path):
+    build_db(tmp_path / "c.db")
+    left = tmp_path / "tables" / (report_export.WRITING + "x1")
+    left.mkdir(parents=True)
+    (left / "summary.csv").write_text("half")
+    report.write(tmp_path / "c.db", SECRET, tmp_path / "tables", fmt="csv", now=NOW)
+    assert not left.exists() and report_export.MARKER in os.listdir(tmp_path / "tables")

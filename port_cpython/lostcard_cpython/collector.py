@@ -43,6 +43,7 @@ class Collector:
         self.fleet = fleet.FleetKeys(crypto, fleet_secret, store.anchors())
         self.keys_lock = threading.Lock()  # FleetKeys caches as it opens
         self.batches = 0
+        self.warn_lock = threading.Lock()
         self.warned_at, self.unwarned = None, 0  # quarantined batches since the last warning
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
@@ -86,24 +87,26 @@ class Collector:
         count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
                                        {d: anchors[d] for d in anchors if d == device})
         self._die_if("die_after_commit")
-        if quarantined:
-            self._warn(device, len(quarantined), quarantined[0][2])
+        if count:  # the store quarantines a record under a sequence number already used too
+            self._warn(device, count, quarantined[0][2] if quarantined
+                       else "sequence number reused")
         return acked, count
 
     def _warn(self, device, count, reason):
         """One line for a batch with quarantined records, at most one every WARN_EVERY seconds
         (with how many batches it did not report): an operator must see that a terminal, or a
         whole fleet under another secret, is sending records that are not stored."""
-        self.unwarned += 1
-        now = time.monotonic()
-        if self.warned_at is not None and now - self.warned_at < WARN_EVERY:
-            return
+        with self.warn_lock:  # batches are ingested in threads
+            self.unwarned += 1
+            now = time.monotonic()
+            if self.warned_at is not None and now - self.warned_at < WARN_EVERY:
+                return
+            unwarned, self.warned_at, self.unwarned = self.unwarned - 1, now, 0
         log.warning("terminal %s: records quarantined: %d (%s)%s%s", device, count, reason,
                     "; the collector's fleet secret differs from the terminals'?"
                     if reason.startswith(NOT_AUTHENTIC) else "",
                     "; %d more batches with quarantined records since the last warning"
-                    % (self.unwarned - 1) if self.unwarned > 1 else "")
-        self.warned_at, self.unwarned = now, 0
+                    % unwarned if unwarned else "")
 
     def reply(self, device, nonce, acked, items, quarantined):
         ack_key = fleet.ack_key(crypto, self.fleet_secret, device)

@@ -25,6 +25,7 @@ from .report_tables import Cell, iso
 FORMATS = ("html", "csv", "json")
 MARKER = "lostcard-report.txt"
 MARKED = "lostcard collector report: its tables, one file a line\n"
+WRITING = ".lostcard-writing."  # the temporary directory inside --out
 
 
 def _same(path, other):
@@ -48,7 +49,7 @@ def check_out(path, fmt, keep=()):
             raise LostcardError("--out %s is a file; --format csv writes a directory of tables"
                                 % path)
         found = os.listdir(path) if os.path.isdir(path) else []
-        if found and MARKER not in found:
+        if MARKER not in found and any(not n.startswith(WRITING) for n in found):
             raise LostcardError("--out %s is a directory that holds other files; --format csv "
                                 "writes a new or empty directory, or an earlier report's" % path)
         targets = [os.path.join(path, name) for name in found]
@@ -104,15 +105,12 @@ def write_csv(directory, tables):
     on a typo), replacing an earlier report's tables, the ones it had and this one has not too;
     on a failure, nothing of this report is left."""
     made = not os.path.isdir(directory)
-    name = None
+    names = [table.name + ".csv" for table in tables]
+    name, work = None, None
     try:
         if made:
             os.mkdir(directory)
-        work = tempfile.mkdtemp(dir=directory, prefix=".writing.")
-    except OSError as exc:
-        raise _cannot_write(directory, exc) from None
-    names = [table.name + ".csv" for table in tables]
-    try:
+        work = tempfile.mkdtemp(dir=directory, prefix=WRITING)
         for name, table in zip(names, tables):
             text = io.StringIO()
             out = csv.writer(text)
@@ -124,21 +122,28 @@ def write_csv(directory, tables):
         with open(os.path.join(work, MARKER), "w", encoding="utf-8") as f:
             f.write(MARKED + "".join(n + "\n" for n in names))
     except BaseException as exc:
-        shutil.rmtree(work)
-        if made:
+        if work:
+            shutil.rmtree(work)
+        if made and os.path.isdir(directory):
             os.rmdir(directory)
         if isinstance(exc, OSError):
-            raise _cannot_write(os.path.join(directory, name), exc) from None
+            raise _cannot_write(os.path.join(directory, name) if name else directory,
+                                exc) from None
         raise
     earlier = _listed(directory)
-    for name in names + [MARKER]:  # renames: nothing left to fail for want of space
-        os.replace(os.path.join(work, name), os.path.join(directory, name))
+    try:
+        for name in names + [MARKER]:  # renames: nothing left to fail for want of space
+            os.replace(os.path.join(work, name), os.path.join(directory, name))
+    except OSError as exc:  # something of the user's in the way, a directory named a table
+        raise _cannot_write(os.path.join(directory, name), exc) from None
     for name in sorted(set(earlier) - set(names)):
         try:
             os.remove(os.path.join(directory, name))
         except FileNotFoundError:
             pass
-    os.rmdir(work)
+    for name in os.listdir(directory):  # ours, and any a killed run left
+        if name.startswith(WRITING):
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
 
 def _listed(directory):

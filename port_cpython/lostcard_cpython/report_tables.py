@@ -183,9 +183,9 @@ def alerts(incidents, quarantine):
     unopened = sum(1 for i in incidents if not i["opened"])
     if unopened:
         rows.append((Cell("not_opened", "Did not open with this fleet secret"), None, unopened))
-    forged = analysis.not_authenticated(quarantine)
-    if forged:
+    failed = analysis.not_authenticated(quarantine)
+    if failed:
         rows.append((Cell("not_authenticated", "Quarantined: did not authenticate"), None,
-                     forged))
+                     failed))
     return _table("alerts", "Alerts", (("alert", "Alert"), ("terminal", "Terminal"),
                                        ("incidents!", "Incidents")), rows)
