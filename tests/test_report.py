@@ -21,6 +21,8 @@ from lostcard import keys, record, sealing
 from lostcard.decision import classify
 from lostcard.vocab import ACTIONS, CAUSES
 from lostcard_cpython import crypto, report, scenarios
+from lostcard_cpython import collector as collector_module
+from lostcard_cpython import report_analysis as analysis
 from lostcard_cpython import report_export, report_tables
 from lostcard_cpython import report_labels as labels
 from lostcard_cpython.collector import Collector
@@ -77,10 +79,8 @@ def _events(plan):
     return out
 
 
-def build_db(path, plan=PLAN):
-    """A collector database holding the plan's incidents, one quarantined record and GAPS;
-    returns the decisions made, in the plan's order."""
-    collector = Collector(SqliteStore(str(path)), SECRET)
+def sealed_batches(plan):
+    """({terminal: [(seq, record sealed under SECRET)]}, the decisions in the plan's order)."""
     batches, decisions = {}, []
     for device, event in _events(plan):
         decision = classify(event)
@@ -92,9 +92,17 @@ def build_db(path, plan=PLAN):
         seq = len(items) + 1
         items.append((seq, sealer.seal(record.build(event, decision, device, 0, crypto,
                                                     TOKEN_KEY), seq)))
-    for device, (sealer, items) in batches.items():
-        if device == "T-SHOP-1":  # a record damaged on the way: quarantined, not stored
-            items.append((len(items) + 1, items[0][1][:-1] + bytes([items[0][1][-1] ^ 1])))
+    return {device: items for device, (_, items) in batches.items()}, decisions
+
+
+def build_db(path, plan=PLAN):
+    """A collector database holding the plan's incidents, one quarantined record and GAPS;
+    returns the decisions made, in the plan's order."""
+    collector = Collector(SqliteStore(str(path)), SECRET)
+    batches, decisions = sealed_batches(plan)
+    for device, items in batches.items():
+        if device == "T-SHOP-1":  # a record sent again under another seq: quarantined
+            items.append((len(items) + 1, items[0][1]))
         acked, quarantined = collector.ingest(device, 3, items, GAPS.get(device, [0, 0, 0, 0]))
         assert (acked, quarantined) == (len(items), int(device == "T-SHOP-1"))
     collector.store.close()
@@ -259,14 +267,15 @@ def test_a_span_under_two_days_is_charted_per_hour(tmp_path):
                                                             "2026-11-26 15:00"]
 
 
-def _command(tmp_path, *args, plan=PLAN, secret=SECRET):
-    """`lostcard collector report` on a database of `plan`, in tmp_path: (process, stderr lines)."""
+def _command(tmp_path, *args, plan=PLAN, secret=SECRET, **run):
+    """`lostcard collector report` on a database of `plan`, in tmp_path: (process, stderr lines).
+    `run`: more for subprocess.run."""
     if not (tmp_path / "c.db").exists():
         build_db(tmp_path / "c.db", plan)
     (tmp_path / "fleet.secret").write_text(secret.hex())
     proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector", "report",
                            "--db", "c.db", "--fleet-secret-file", "fleet.secret", *args],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, **run)
     return proc, proc.stderr.splitlines()
 
 
@@ -325,6 +334,9 @@ def test_records_the_secret_does_not_open_raise_the_alert_and_exit_1(tmp_path):
     (("--since", "99999-01-01"), "--since '99999-01-01' is not a date"),
     (("--until", "99999999999999999999"), "--until '99999999999999999999' is not a date"),
     (("--since", "\x1b[2J"), "--since '\\x1b[2J' is not a date"),
+    (("--since", "-1"), "--since '-1' is before 1970"),
+    (("--since", "1969-12-31"), "--since '1969-12-31' is before 1970"),
+    (("--until", "20261325"), "--until '20261325' is not a date"),
     (("--since", "2026-11-27", "--until", "2026-11-26"), "--since must be before --until"),
     (("--terminal", "T-NOWHERE"), "no terminal 'T-NOWHERE' in c.db"),
     (("--format", "csv", "--out", "c.db"), "--out c.db is a file; --format csv writes a "
@@ -408,12 +420,12 @@ def test_the_exports_hold_every_table_and_parse(tmp_path):
     proc, _ = _command(tmp_path, "--format", "csv", "--out", "tables")
     assert proc.returncode == 1
     files = sorted(p.name for p in (tmp_path / "tables").iterdir())
-    assert files == sorted(name + ".csv" for name in built)
+    assert files == sorted([name + ".csv" for name in built] + [report_export.MARKER])
     for name, table in built.items():
-        with open(tmp_path / "tables" / (name + ".csv"), newline="", encoding="utf-8") as f:
+        with open(tmp_path / "tables" / (name + ".csv"), newline="", encoding="utf-8-sig") as f:
             head, *rows = list(csv.reader(f))
         assert head == [c.key for c in table.columns] and len(rows) == len(table.rows), name
-    with open(tmp_path / "tables" / "by_cause.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "tables" / "by_cause.csv", newline="", encoding="utf-8-sig") as f:
         by_cause = {r["cause"]: int(r["incidents"]) for r in csv.DictReader(f)}
     assert by_cause == Counter(classify(e)["cause"] for _, e in _events(PLAN))
     token = crypto.hmac_sha256(TOKEN_KEY, STOLEN_PAN.encode())[:record.TOKEN_LEN].hex()
@@ -504,6 +516,85 @@ def test_a_csv_cell_is_never_a_formula(tmp_path):
                                 [("=HYPERLINK(\"http://x\")", -1), ("@SUM(A1)", 2),
                                  ("op-07", 3)])
     report_export.write_csv(tmp_path / "out", [table])
-    with open(tmp_path / "out" / "t.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "out" / "t.csv", newline="", encoding="utf-8-sig") as f:
         assert list(csv.reader(f)) == [["operator", "n"], ["'=HYPERLINK(\"http://x\")", "-1"],
                                        ["'@SUM(A1)", "2"], ["op-07", "3"]]
+
+
+def test_a_collector_given_another_fleets_secret_warns_and_the_report_alerts(tmp_path, caplog):
+    other = b"\x01" * 32  # the collector's; the terminals sealed under SECRET
+    collector = Collector(SqliteStore(str(tmp_path / "c.db")), other)
+    batches, _ = sealed_batches(PLAN)
+    with caplog.at_level("WARNING", "lostcard.collector"):
+        for device, items in batches.items():
+            assert collector.ingest(device, 3, items, [0, 0, 0, 0]) == (len(items), len(items))
+    collector.store.close()
+    warned = [r.getMessage() for r in caplog.records if r.name == "lostcard.collector"]
+    first = next(iter(batches))
+    assert warned == ["terminal %s: records quarantined: %d (authentication failed); the "
+                      "collector's fleet secret differs from the terminals'?"
+                      % (first, len(batches[first]))]  # one a minute, however many batches
+    proc, err = _command(tmp_path, "--out", "r.html", secret=other)
+    assert proc.returncode == 1 and err == [
+        "lostcard: report written to r.html, with alerts: %d records quarantined for failing "
+        "authentication (the collector's secret differs from the terminals'?)" % len(PLAN)]
+    lines = _alert((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert len(lines) == 1 and lines[0].startswith(
+        "%d records quarantined for failing authentication: the collector's secret differs "
+        "from the terminals'?" % len(PLAN))
+
+
+def test_a_warning_after_a_minute_counts_the_batches_it_did_not_report(tmp_path, caplog):
+    collector = Collector(SqliteStore(str(tmp_path / "c.db")), SECRET)
+    batches, _ = sealed_batches(PLAN)
+    sealed = batches["T-SHOP-1"][0][1]
+    with caplog.at_level("WARNING", "lostcard.collector"):
+        for n in range(3):  # the same record again under another seq: quarantined
+            if n == 2:  # a minute on
+                collector.warned_at -= collector_module.WARN_EVERY
+            collector.ingest("T-SHOP-1", 3, [(99, sealed)], [0, 0, 0, 0])
+    collector.store.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "terminal T-SHOP-1: records quarantined: 1 (sequence number differs from the batch's)",
+        "terminal T-SHOP-1: records quarantined: 1 (sequence number differs from the batch's); "
+        "1 more batches with quarantined records since the last warning"]
+
+
+def test_8_digits_are_a_date_not_a_unix_time():
+    assert analysis.when("20261125", "--since") == analysis.when("2026-11-25", "--since")
+    assert analysis.when("20261125", "--until", end=True) == analysis.when(
+        "2026-11-25", "--until", end=True) == BASE - BASE % 86400 + 86400
+    assert analysis.when("1795600000", "--since") == BASE  # 10 digits: a unix time
+
+
+def test_the_exports_hold_codes_iso_times_and_plain_values(tmp_path):
+    build_db(tmp_path / "c.db")
+    folder = tmp_path / "tables"
+    report.write(tmp_path / "c.db", SECRET, folder, now=NOW, fmt="csv")
+    for path in folder.glob("*.csv"):  # Excel reads Chinese right only after a byte order mark
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf"), path
+
+    def rows(name):
+        with open(folder / (name + ".csv"), newline="", encoding="utf-8-sig") as f:
+            return list(csv.DictReader(f))
+    summary = {r["figure"]: r for r in rows("summary")}
+    assert all(re.fullmatch(r"[a-z_]+", code) for code in summary)
+    assert summary["incidents"]["label"] == "Incidents"
+    assert summary["period"]["value"] == "2026-11-25T09:46:40Z/2026-11-29T13:46:40Z"
+    assert summary["period"]["previous"] == "2026-11-21T05:46:40Z/2026-11-25T09:46:40Z"
+    assert {r["cause"]: r["cause_zh"] for r in rows("by_cause")}["card_compromised"] == \
+        labels.CAUSE_ZH["card_compromised"]
+    tokens = [r["card_token"] for r in rows("skimming") + rows("incidents") if r["card_token"]]
+    assert tokens and all(re.fullmatch(r"[0-9a-f]{8}", t) for t in tokens)
+    assert {r["opened"] for r in rows("incidents")} == {"true"}
+
+    data = json.loads(report_export.json_text(*(lambda b: (b["meta"], b["tables"].values()))(
+        report.build(tmp_path / "c.db", SECRET, now=NOW))))
+    figures = {r["figure"]: r for r in data["tables"]["summary"]["rows"]}
+    assert figures["period"]["value"] == summary["period"]["value"]
+    assert {r["opened"] for r in data["tables"]["incidents"]["rows"]} == {True}
+    # the page still shows people words: the label, the period with a dash, the token going on
+    page = Page(report.render(tmp_path / "c.db", SECRET, now=NOW))
+    assert _figures(page)["Period (terminal clocks)"][0] == \
+        "2026-11-25 09:46 – 2026-11-29 13:46 UTC"
+    assert all(r["Card token"].endswith("…") for r in page.rows("skimming"))

@@ -24,10 +24,12 @@ from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import crypto, fastcbor
+from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
 DERIVATION_BUDGET = 4096  # ratchet steps per request: bounds what forged kids can cost
 READ_DEADLINE = 10.0  # seconds to receive a body
+WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
 # abruptly while handling the N-th batch, as a crash or a power cut would.
 FAULT_ENV = "LOSTCARD_COLLECTOR_FAULT"
@@ -41,6 +43,8 @@ class Collector:
         self.fleet = fleet.FleetKeys(crypto, fleet_secret, store.anchors())
         self.keys_lock = threading.Lock()  # FleetKeys caches as it opens
         self.batches = 0
+        self.warn_lock = threading.Lock()
+        self.warned_at, self.unwarned = None, 0  # quarantined batches since the last warning
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
         self.fault_at = int(at) if at else 0
@@ -83,7 +87,26 @@ class Collector:
         count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
                                        {d: anchors[d] for d in anchors if d == device})
         self._die_if("die_after_commit")
+        if count:  # the store quarantines a record under a sequence number already used too
+            self._warn(device, count, quarantined[0][2] if quarantined
+                       else "sequence number reused")
         return acked, count
+
+    def _warn(self, device, count, reason):
+        """One line for a batch with quarantined records, at most one every WARN_EVERY seconds
+        (with how many batches it did not report): an operator must see that a terminal, or a
+        whole fleet under another secret, is sending records that are not stored."""
+        with self.warn_lock:  # batches are ingested in threads
+            self.unwarned += 1
+            now = time.monotonic()
+            if self.warned_at is not None and now - self.warned_at < WARN_EVERY:
+                return
+            unwarned, self.warned_at, self.unwarned = self.unwarned - 1, now, 0
+        log.warning("terminal %s: records quarantined: %d (%s)%s%s", device, count, reason,
+                    "; the collector's fleet secret differs from the terminals'?"
+                    if reason.startswith(NOT_AUTHENTIC) else "",
+                    "; %d more batches with quarantined records since the last warning"
+                    % unwarned if unwarned else "")
 
     def reply(self, device, nonce, acked, items, quarantined):
         ack_key = fleet.ack_key(crypto, self.fleet_secret, device)

@@ -116,8 +116,9 @@ def _section(sid, title, body):
 
 
 def _summary(figures, by_cause, by_action, quarantine, gaps):
-    return (_html_table(figures) + "".join("<h3>%s</h3>%s" % (_text(t.title), _or_none(t))
-                                          for t in (by_cause, by_action, quarantine, gaps)))
+    return (_html_table(figures, skip=("label",))  # the figure's cell shows its label
+            + "".join("<h3>%s</h3>%s" % (_text(t.title), _or_none(t))
+                      for t in (by_cause, by_action, quarantine, gaps)))
 
 
 def _chart(chart):
@@ -211,10 +212,15 @@ def _alert(table, total):
             lines.append('Terminal <a href="#%s">%s</a> detected tampering (%s): take it out '
                          "of service now and check it for a skimmer."
                          % (anchor(device), _text(device), _count(n, "incident")))
-        else:
+        elif kind.data == "not_opened":
             lines.append("%d of %d incidents did not open with this fleet secret: their "
                          "operator, firmware and link facts are missing below. Is it the "
                          "collector's fleet secret?" % (n, total))
+        else:
+            lines.append("%s quarantined for failing authentication: the collector's secret "
+                         "differs from the terminals'? Check that it runs with the fleet secret "
+                         "they were provisioned with (Quarantined records names them); "
+                         "otherwise the records were damaged or forged." % _count(n, "record"))
     if not lines:
         return ""
     return ('<div class="alert" role="alert"><h2>Alert</h2><ul>%s</ul></div>'
@@ -223,9 +229,13 @@ def _alert(table, total):
 
 def alert_lines(table, total):
     """The alerts in one line each, for the command to say why it exits 1."""
-    return ["terminal %s detected tampering" % device if kind.data == "tamper_detected"
-            else "%d of %d incidents did not open with this fleet secret" % (n, total)
-            for kind, device, n in table.rows]
+    said = {"tamper_detected": lambda device, n: "terminal %s detected tampering" % device,
+            "not_opened": lambda device, n: "%d of %d incidents did not open with this fleet "
+                                            "secret" % (n, total),
+            "not_authenticated": lambda device, n: "%s quarantined for failing authentication "
+                                                   "(the collector's secret differs from the "
+                                                   "terminals'?)" % _count(n, "record")}
+    return [said[kind.data](device, n) for kind, device, n in table.rows]
 
 
 SECTIONS = (("summary", "Summary"), ("chart", "Incidents by cause over time"),
@@ -258,7 +268,7 @@ def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=Non
     every = (tables.summary(current, previous, quarantine, gaps)
              + ([chart[0]] if chart else [])
              + found + tables.terminals(current, previous, quarantine, gaps)
-             + [tables.alerts(current.incidents)])
+             + [tables.alerts(current.incidents, quarantine)])
     return {"meta": {"generated": now, "period": current.window,
                      "previous_period": previous.window,
                      "terminals": sorted(set(terminals)) if terminals else None,
@@ -269,11 +279,8 @@ def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=Non
 
 def _page(report):
     t, meta = report["tables"], report["meta"]
-
-    def period(window):
-        return "%s – %s UTC" % (utc(window[0]), utc(window[1])) if window else "none"
     scope = "<p>Period %s; previous period %s. Terminals: %s.%s</p>" % (
-        period(meta["period"]), period(meta["previous_period"]),
+        tables.period(meta["period"]), tables.period(meta["previous_period"]),
         _text(", ".join(meta["terminals"])) if meta["terminals"] else "all",
         " Left out: %s whose terminal clock is not trusted, which no time filter can place."
         % _count(meta["left_out"], "incident") if meta["left_out"] else "")
@@ -304,11 +311,14 @@ def render(db_path, fleet_secret, now=None, since=None, until=None, terminals=No
 
 
 def write(db_path, fleet_secret, out_path, now=None, fmt="html", since=None, until=None,
-          terminals=None):
+          terminals=None, secret_path=None):
     """Write the report on the collector database at `db_path` to `out_path`: the page
-    (html), one file of every table (json) or a directory of them (csv; report_export).
-    Returns its alerts, one line each: a reason for the command to exit 1."""
-    report_export.check_out(out_path, fmt)
+    (html), one file of every table (json) or a directory of them (csv; report_export),
+    never over the database or the fleet secret's file `secret_path`. Returns its alerts, one
+    line each: a reason for the command to exit 1."""
+    keep = [("the collector database", str(db_path) + end) for end in ("", "-wal", "-shm")]
+    report_export.check_out(out_path, fmt, keep + (
+        [("the fleet secret file", secret_path)] if secret_path else []))
     report = build(db_path, fleet_secret, now, since, until, terminals)
     if fmt == "html":
         report_export.write_text(out_path, _page(report))

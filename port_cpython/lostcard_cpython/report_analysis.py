@@ -15,6 +15,7 @@ REPEATED = 2  # a terminal's device faults or an operator's errors from this man
 HOT_SPOTS = 10  # network hot spots listed
 TOKEN_SHOWN = 8  # hex digits of a card token shown: enough to tell cards apart in one report
 HOUR, DAY = 3600, 86400
+NOT_AUTHENTIC = "authentication failed"  # how AuthenticationError's reasons start in quarantine
 Period = namedtuple("Period", "window incidents")  # window: (start, end) unix times, or None
 
 
@@ -38,24 +39,36 @@ def span(incidents):
 
 
 def shown(token):
-    return token.hex()[:TOKEN_SHOWN] + "…"
+    """The first TOKEN_SHOWN hex digits of a card token: the exports' value (the page adds "…")."""
+    return token.hex()[:TOKEN_SHOWN]
 
 
 def when(text, option, end=False):
-    """The unix time an option gives: a date (UTC; as an end, the day included), an ISO 8601
-    time (UTC unless it has an offset) or a unix time."""
+    """The unix time an option gives: a date (UTC, 2026-11-25 or 20261125; as an end, the day
+    included), an ISO 8601 time (UTC unless it has an offset) or a unix time, none before 1970
+    (no terminal reports one)."""
     try:
-        if text.strip().lstrip("-").isdigit():
-            datetime.fromtimestamp(int(text), timezone.utc)  # a time a date can show
-            return int(text)
-        if "T" not in text and " " not in text.strip():
+        digits = text.strip()
+        if len(digits) == 8 and digits.isdigit():  # YYYYMMDD: as a unix time it would be 1970
+            day = datetime.strptime(digits, "%Y%m%d").replace(tzinfo=timezone.utc)
+            t = int(day.timestamp()) + (DAY if end else 0)
+        elif digits.lstrip("-").isdigit():
+            t = int(digits)
+            datetime.fromtimestamp(t, timezone.utc)  # a time a date can show
+        elif "T" not in text and " " not in digits:
             day = datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
-            return int(day.timestamp()) + (DAY if end else 0)
-        moment = datetime.fromisoformat(text)
-        return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp())
+            t = int(day.timestamp()) + (DAY if end else 0)
+        else:
+            moment = datetime.fromisoformat(text)
+            t = int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+                    .timestamp())
     except (ValueError, OverflowError, OSError):
         raise LostcardError("%s %r is not a date (2026-11-25), a UTC time (2026-11-25T09:30) or "
                             "a unix time" % (option, text)) from None
+    if t < 0:
+        raise LostcardError("%s %r is before 1970: no terminal reports such a time"
+                            % (option, text))
+    return t
 
 
 def periods(incidents, since, until, now):
@@ -87,25 +100,28 @@ def tampered(incidents):
     return dict(sorted(found.items()))
 
 
-def summary_figures(current, previous, quarantine, gaps):
-    """(figure, value, value in the previous period) rows; quarantine and gaps carry no time,
-    so they have no previous value."""
-    def period(window):
-        return "%s – %s UTC" % (utc(window[0]), utc(window[1])) if window else "none"
+def not_authenticated(quarantine):
+    """How many quarantined records failed authentication: sealed under another key (another
+    fleet's secret, or a forgery) or damaged."""
+    return sum(n for _, reason, n in quarantine if reason.startswith(NOT_AUTHENTIC))
 
+
+def summary_figures(current, previous, quarantine, gaps):
+    """(code, figure, value, value in the previous period) rows; the period's values are its
+    windows. Quarantine and gaps carry no time, so they have no previous value."""
     def both(count):
         return count(current.incidents), count(previous.incidents)
     return [
-        ("Incidents",) + both(len),
-        ("Terminals",) + both(lambda found: len({i["device"] for i in found})),
-        ("Period (terminal clocks)", period(current.window), period(previous.window)),
-        ("Incidents whose terminal clock is not trusted",) + both(
+        ("incidents", "Incidents") + both(len),
+        ("terminals", "Terminals") + both(lambda found: len({i["device"] for i in found})),
+        ("period", "Period (terminal clocks)", current.window, previous.window),
+        ("clock_not_trusted", "Incidents whose terminal clock is not trusted") + both(
             lambda found: sum(1 for i in found if i["time"] is None)),
-        ("Quarantined records", sum(n for _, _, n in quarantine), None),
-        ("Records evicted by terminals before upload (lanes 1–3)",
+        ("quarantined", "Quarantined records", sum(n for _, _, n in quarantine), None),
+        ("evicted_before_upload", "Records evicted by terminals before upload (lanes 1–3)",
          sum(sum(g[1:4]) for g in gaps), None),
-        ("Corrupt records found by terminals", sum(g[4] for g in gaps), None),
-        ("Records that did not open with this fleet secret",) + both(
+        ("corrupt", "Corrupt records found by terminals", sum(g[4] for g in gaps), None),
+        ("not_opened", "Records that did not open with this fleet secret") + both(
             lambda found: sum(1 for i in found if not i["opened"])),
     ]
 

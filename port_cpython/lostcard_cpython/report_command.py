@@ -12,15 +12,16 @@ DEFAULT_OUT = {"html": "report.html", "json": "report.json", "csv": "report-csv"
 def add_options(parser):
     parser.description = (
         "The acquirer's incident report. Exits 1 (the report still written) when it raises an "
-        "alert: a terminal that detected tampering, or incidents the fleet secret does not open; "
-        "2 on bad input, with nothing written.")
+        "alert: a terminal that detected tampering, incidents the fleet secret does not open, "
+        "quarantined records that failed authentication; 1 too when it could not be written "
+        "(nothing left of it); 2 on bad input, with nothing written.")
     parser.add_argument("--format", choices=FORMATS, default="html",
                         help="html: one page (default); json: one file of every table; csv: a "
                              "directory with one file per table, <table>.csv")
     parser.add_argument("--out", help="the file to write, or the directory for csv (default "
                                       "report.html, report.json or report-csv)")
-    parser.add_argument("--since", help="first day or time, UTC: 2026-11-25, 2026-11-25T09:30 "
-                                        "or a unix time (default: no limit)")
+    parser.add_argument("--since", help="first day or time, UTC: 2026-11-25 (or 20261125), "
+                                        "2026-11-25T09:30 or a unix time (default: no limit)")
     parser.add_argument("--until", help="last day (included) or time (excluded), UTC "
                                         "(default: no limit)")
     parser.add_argument("--terminal", action="append", metavar="ID",
@@ -34,7 +35,7 @@ def run(args, fleet_secret):
     until = None if args.until is None else when(args.until, "--until", end=True)
     out = args.out or DEFAULT_OUT[args.format]
     alerts = report.write(args.db, fleet_secret, out, fmt=args.format, since=since, until=until,
-                          terminals=args.terminal)
+                          terminals=args.terminal, secret_path=args.fleet_secret_file)
     if alerts:  # written, but someone must act: a script or a cron job must not see success
         print("lostcard: report written to %s, with alerts: %s" % (out, "; ".join(alerts)),
               file=sys.stderr)

@@ -20,6 +20,20 @@ def iso(t):
     return None if t is None else utc(t, "%Y-%m-%dT%H:%M:%SZ")
 
 
+def period(window):
+    """A period for people: "2026-11-25 09:46 – 2026-11-29 13:46 UTC"."""
+    return "%s – %s UTC" % (utc(window[0]), utc(window[1])) if window else "none"
+
+
+def _period(window):
+    """A period as an ISO 8601 interval for the exports ("start/end"), as text for people."""
+    return Cell("%s/%s" % (iso(window[0]), iso(window[1])) if window else None, period(window))
+
+
+def _token(token):
+    return Cell(token, token + "…")  # the page says the token goes on; the exports keep hex
+
+
 def _time(t, fmt="%Y-%m-%d %H:%M"):
     return Cell(iso(t), utc(t, fmt))
 
@@ -45,7 +59,10 @@ def _in_order(found, order):
 
 def summary(current, previous, quarantine, gaps):
     """The summary section's tables: figures, by cause, by action, quarantine, gaps."""
-    figures = analysis.summary_figures(current, previous, quarantine, gaps)
+    figures = [(Cell(code, label), label, _period(value), _period(before))
+               if code == "period" else (Cell(code, label), label, value, before)
+               for code, label, value, before
+               in analysis.summary_figures(current, previous, quarantine, gaps)]
     now, before = (analysis.tally(i["cause"] for i in p.incidents) for p in (current, previous))
     now, before = dict(now), dict(before)
     total = len(current.incidents)
@@ -59,8 +76,9 @@ def summary(current, previous, quarantine, gaps):
                  for a in _in_order(now, ACTIONS)] if total else []
     previous_column = "Previous period"
     return [
-        _table("summary", "Summary", (("figure", "Figure"), ("value!", "Value"),
-                                      ("previous!", previous_column)), figures),
+        _table("summary", "Summary", (("figure", "Figure"), ("label", "Label"),
+                                      ("value!", "Value"), ("previous!", previous_column)),
+               figures),
         _table("by_cause", "By cause", (("cause", "Cause"), ("cause_zh", "中文"),
                                         ("incidents!", "Incidents"), ("share_pct!", "Share"),
                                         ("previous!", previous_column)), by_cause),
@@ -120,7 +138,7 @@ def findings(incidents):
             ("card_token", "Card token"), ("last4", "Last 4"), ("brand", "Brand"),
             ("terminals!", "Terminals"),
             ("incidents", "Incidents (terminal at UTC time, subcause)")),
-            [(token, last4, brand, n, Cell(
+            [(_token(token), last4, brand, n, Cell(
                 "; ".join("%s %s %s" % (d, iso(t) or "-", s) for d, t, s in seen),
                 "; ".join("%s at %s (%s)" % (d, utc(t), labels.subcause(s)) for d, t, s in seen)))
              for token, last4, brand, n, seen in analysis.cards_at_several_terminals(incidents)]),
@@ -137,7 +155,7 @@ def terminals(current, previous, quarantine, gaps):
                _coded(i["subcause"], labels.subcause), _coded(i["action"], labels.action),
                i["facts"].get("operator_id"), i["facts"].get("network"),
                i["facts"].get("firmware"),
-               analysis.shown(bytes(i["token"])) if i["token"] else None, i["last4"],
+               _token(analysis.shown(bytes(i["token"]))) if i["token"] else None, i["last4"],
                i["brand"], Cell(i["opened"], "yes" if i["opened"] else "no"))
               for i in sorted(current.incidents, key=lambda i: (i["device"], i["time"] or 0))]
     return [
@@ -155,13 +173,19 @@ def terminals(current, previous, quarantine, gaps):
     ]
 
 
-def alerts(incidents):
+def alerts(incidents, quarantine):
     """What must not wait: terminals that detected tampering, incidents the secret did not
-    open. A table like the others, so that the exports carry it too."""
+    open, quarantined records that did not authenticate (a collector given another fleet's
+    secret quarantines every record). A table like the others, so that the exports carry it
+    too."""
     rows = [(Cell("tamper_detected", "Tampering detected"), device, n)
             for device, n in analysis.tampered(incidents).items()]
     unopened = sum(1 for i in incidents if not i["opened"])
     if unopened:
         rows.append((Cell("not_opened", "Did not open with this fleet secret"), None, unopened))
+    failed = analysis.not_authenticated(quarantine)
+    if failed:
+        rows.append((Cell("not_authenticated", "Quarantined: did not authenticate"), None,
+                     failed))
     return _table("alerts", "Alerts", (("alert", "Alert"), ("terminal", "Terminal"),
                                        ("incidents!", "Incidents")), rows)
