@@ -68,6 +68,8 @@ class Queue:
         self.sealer = None
         self.unreadable = []
         self.torn = 0
+        # appends and acks under way or failed: what they left on flash only a scan can tell
+        self.busy = 0
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         if self.writable and self._resume(resume):
             return
@@ -79,11 +81,15 @@ class Queue:
 
     def checkpoint(self):
         """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
-        state it matches, the next number and the lanes' rows; a few dozen integers."""
+        state it matches, the next number and the lanes' rows; a few dozen integers. None (the
+        next open scans everything) after a write failed, or on a full heap."""
         state = self.state
-        # copies, made now: lists the scan made early would stay pinned amid its freed garbage
-        return [state[S_RESERVED], state[S_EPOCH], self._marks(), self.next_seq,
-                [list(self.rows[lane]) for lane in LANES]]
+        try:
+            # copies, made now: lists the scan made early would stay pinned amid its freed garbage
+            return None if self.busy else [state[S_RESERVED], state[S_EPOCH], self._marks(),
+                                           self.next_seq, [list(self.rows[lane]) for lane in LANES]]
+        except MemoryError:
+            return None
 
     def _marks(self):
         """The cursors, evictions and corruption of the state: with the reservation and the
@@ -110,7 +116,7 @@ class Queue:
                         return False
         except (TypeError, ValueError, IndexError, OSError):
             return False
-        self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}
+        self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}  # taken, not copied: the caller's no more
         # go on from the caller's next number, inside the reservation already on flash,
         # instead of burning a new block
         if self._used() < next_seq <= reserved:
@@ -184,15 +190,21 @@ class Queue:
     def _after(self, lane, first):
         """The first seq of the lane's segment after `first`, 0 if none: one listing of the
         directory, keeping no name but the best (segment names are fixed-width hex, so they sort
-        as their numbers do)."""
-        if first == self.rows[lane][NEWEST]:
-            return 0
-        start = found = segment_name(lane, first)
-        for name in self.storage.list():
-            if start < name and (found == start or name < found) and name[0] == start[0] \
-                    and key_of(name) is not None:
-                found = name
-        return 0 if found == start else key_of(found) & FIRST_MASK
+        as their numbers do). Passes over a file with the name but not the header of this lane's
+        segments (a later format version): the scan did not index it, nothing may send or
+        delete it."""
+        while first != self.rows[lane][NEWEST]:
+            start = found = segment_name(lane, first)
+            for name in self.storage.list():
+                if start < name and (found == start or name < found) and name[0] == start[0] \
+                        and key_of(name) is not None:
+                    found = name
+            if found == start:
+                return 0
+            first = key_of(found) & FIRST_MASK
+            if self.storage.read(found)[:4] == header(lane, 0)[:4]:
+                return first
+        return 0
 
     def segments(self, lane):
         """Yield the first seqs of the lane's segments, oldest first."""
@@ -209,14 +221,15 @@ class Queue:
 
     def _remove_oldest(self, lane, name, size, frames):
         """Delete the lane's oldest segment, `name`, and take it out of the lane's row."""
-        self.storage.remove(name)
         row = self.rows[lane]
+        after = self._after(lane, row[OLDEST])  # first: a failed listing leaves the row as it was
+        self.storage.remove(name)
         row[BYTES] -= size
         row[COUNT] -= frames
-        if row[OLDEST] == row[NEWEST]:
-            row[OLDEST:BYTES] = [0, 0, 0, 0, 0]
-        else:
-            row[OLDEST] = self._after(lane, row[OLDEST])
+        if after:
+            row[OLDEST] = after
+        else:  # empty: no figure a failed write left behind outlives it
+            row[OLDEST:LAST] = [0, 0, 0, 0, 0, 0, 0]
 
     # -- state --------------------------------------------------------------------------------
 
@@ -279,11 +292,16 @@ class Queue:
         """Evict until `need` more bytes fit in the budget and on the file system; False
         (evicting nothing) if even dropping every segment no more urgent than `lane` could not
         make room in the budget."""
-        urgent = self._total(range(1, lane))  # the lanes more urgent than `lane`
-        if urgent + need > self.budget:
+        if self._total(range(1, lane)) + need > self.budget:  # the lanes more urgent than `lane`
             return False
-        free = getattr(self.storage, "free", None)  # an optional hook: not every port can tell
-        while self._total() + need > self.budget or free and free() < need:
+        limit = self.budget
+        try:  # asked once: evicting frees at least what the segments held
+            limit = min(limit, self._total() + self.storage.free())
+        except (AttributeError, OSError):
+            # no free() on this port, or it failed (LittleFS's statvfs walks every file and
+            # fails on one corrupt block): unknown, a write that does not fit raises ENOSPC
+            pass
+        while self._total() + need > limit:
             if not self._evict_one(lane):
                 return False
         return True
@@ -291,6 +309,7 @@ class Queue:
     def _lost(self, lane):
         self.state[S_EVICTED][lane - 1] += 1
         self._save()
+        self.busy -= 1  # the append ends here
 
     def _evicting_if_full(self, lane, write):
         """`write()`, again after evicting once if the flash was too full for it."""
@@ -312,6 +331,7 @@ class Queue:
         if self.sealer is None:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
+        self.busy += 1  # until it returns: a failed write may leave bytes no row counts
         seq = self._evicting_if_full(lane, self._take_seq)
         row = self.rows[lane]
         if row[OPEN] and row[SIZE] >= self.rotate_bytes:
@@ -322,29 +342,38 @@ class Queue:
             self._lost(lane)
             return None
         while True:
-            try:  # to the lane's open segment (eviction may have closed it), else a new one
-                if row[OPEN]:
-                    self.storage.append(segment_name(lane, row[NEWEST]), data)
+            # to the lane's open segment (eviction may have closed it), else a new one
+            first, good = (row[NEWEST], row[SIZE]) if row[OPEN] else (seq, 0)
+            name = segment_name(lane, first)
+            try:
+                if good:
+                    self.storage.append(name, data)
                 else:
-                    epoch = self.sealer.epoch
-                    self.storage.append(segment_name(lane, seq), header(lane, epoch) + data)
+                    self.storage.append(name, header(lane, self.sealer.epoch) + data)
                     row[OLDEST] = row[OLDEST] or seq  # once on flash: the lane's newest
                     row[NEWEST:BYTES] = [seq, HEADER_LEN, 0, 1]
                     row[BYTES] += HEADER_LEN
                 break
             except OSError as exc:
                 row[OPEN] = 0  # never append after a write that failed
+                self.busy += 1  # for good: the next open scans what it left
                 if not _flash_full(exc):
                     raise
                 if not self._evict_one(lane):
                     self._lost(lane)
                     return None
-                # the flash, not the budget, was full: room made, retry
+                # the flash, not the budget, was full: room made. Set the failed write's bytes
+                # aside before a newer segment follows (a scan would count them corrupt), retry
+                try:
+                    self.storage.replace(name, self.storage.read(name)[:good])
+                except OSError:
+                    pass  # evicted, or never made
         row[SIZE] += len(data)
         row[FRAMES] += 1
         row[BYTES] += len(data)
         row[COUNT] += 1
         row[LAST] = seq
+        self.busy -= 1
         return seq
 
     def _now(self):
@@ -384,10 +413,12 @@ class Queue:
             raise QueueError("no lane %r to acknowledge, or the queue is read-only" % (priority,))
         through_seq = min(through_seq, self.next_seq - 1)  # never past what was handed out
         cursors = self.state[S_CURSORS]
+        self.busy += 1
         if through_seq > cursors[priority - 1]:
             cursors[priority - 1] = through_seq
             self._save()  # the cursor is durable before any file goes
         self._drop_acked(priority)
+        self.busy -= 1
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
