@@ -43,7 +43,7 @@ def check_state_keys(doc):
     for device in (None, "T-1"):
         storage = MemoryStorage()
         queue.Queue.provision(storage, bytes(32), 1, device, bytes(32) if device else None)
-        written = set(cbor.decode(storage.read(queue.STATE)))
+        written = set(cbor.decode(storage.read(queue_state.STATE)))
         optional = {queue_state.S_DEVICE, queue_state.S_ACK_KEY}
         assert written == (set(numbers) if device else set(numbers) - optional)
 

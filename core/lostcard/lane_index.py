@@ -12,11 +12,11 @@ needs them.
 LANES = (1, 2, 3)  # priority 1 urgent .. 3 routine: a lane of segments each
 FIRST_MASK = (1 << 60) - 1  # a first seq fits beside its lane in one key, lane << 60 | first
 
-# a lane's row: the first seq of its OLDEST and NEWEST segment (0: none), the newest's SIZE,
-# FRAMES and whether it takes appends (OPEN), the lane's BYTES and COUNT of frames on flash,
-# and the LAST seq stored in it (0: none)
-OLDEST, NEWEST, SIZE, FRAMES, OPEN, BYTES, COUNT, LAST = range(8)
-WIDTH = 8
+# a lane's row: the first seq of its OLDEST and NEWEST segment (0: none), the newest's SIZE and
+# whether it takes appends (OPEN), the lane's BYTES and COUNT of frames on flash, and the LAST
+# seq stored in it (0: none)
+OLDEST, NEWEST, SIZE, OPEN, BYTES, COUNT, LAST = range(7)
+WIDTH = 7
 
 
 def segment_name(lane, first_seq):

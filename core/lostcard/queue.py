@@ -20,10 +20,10 @@ epoch, chain(); sealing.Sealer is the real one. Without it the queue opens read-
 writable=True, for uploading (acks but no appends).
 """
 
-from .lane_index import BYTES, COUNT, FIRST_MASK, FRAMES, LANES, LAST, NEWEST, OLDEST, OPEN, \
+from .lane_index import BYTES, COUNT, FIRST_MASK, LANES, LAST, NEWEST, OLDEST, OPEN, \
     SIZE, WIDTH, key_of, segment_name
 from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
-    S_EVICTED, S_RESERVED, STATE, QueueError, count_corrupt, load, provision, save
+    S_EVICTED, S_RESERVED, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
 
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
@@ -68,8 +68,9 @@ class Queue:
         self.sealer = None
         self.unreadable = []
         self.torn = 0
-        # appends and acks under way or failed: what they left on flash only a scan can tell
-        self.busy = 0
+        # writes and removes under way or failed: what they left on flash only a scan can tell (a
+        # failed write of the state needs no mark: the checkpoint's marks no longer match it)
+        self.suspect = 0
         self.next_seq = state[S_RESERVED]  # numbers below may have been used before the cut
         if self.writable and self._resume(resume):
             return
@@ -83,18 +84,18 @@ class Queue:
         """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
         state it matches, the next number and the lanes' rows; a few dozen integers. None (the
         next open scans everything) after a write failed, or on a full heap."""
-        state = self.state
         try:
             # copies, made now: lists the scan made early would stay pinned amid its freed garbage
-            return None if self.busy else [state[S_RESERVED], state[S_EPOCH], self._marks(),
-                                           self.next_seq, [list(self.rows[lane]) for lane in LANES]]
+            return None if self.suspect else self._marks() + [
+                self.next_seq, [list(self.rows[lane]) for lane in LANES]]
         except MemoryError:
             return None
 
     def _marks(self):
-        """The cursors, evictions and corruption of the state: with the reservation and the
-        epoch, what every write of the state changes."""
-        return self.state[S_CURSORS] + self.state[S_EVICTED] + [self.state[S_CORRUPT]]
+        """The reservation, the epoch, and [the cursors, evictions and corruption]: what every
+        write of the state changes."""
+        state = self.state
+        return [state[S_RESERVED], state[S_EPOCH], state[S_CURSORS] + self.gaps()]
 
     def _resume(self, resume):
         """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
@@ -102,24 +103,23 @@ class Queue:
         long as it says. False: the caller scans everything."""
         state = self.state
         try:
-            reserved, epoch, marks, next_seq, rows = resume
-            if reserved != state[S_RESERVED] or epoch != state[S_EPOCH] \
-                    or marks != self._marks():
+            if resume[:3] != self._marks():
                 return False
+            next_seq, rows = resume[3:]
             for lane in LANES:
                 row = rows[lane - 1]
                 if len(row) != WIDTH:
                     return False
                 if row[OPEN]:
                     data = self.storage.read(segment_name(lane, row[NEWEST]))
-                    if len(data) != row[SIZE] or data[:HEADER_LEN] != header(lane, epoch):
+                    if len(data) != row[SIZE] or data[:HEADER_LEN] != header(lane, state[S_EPOCH]):
                         return False
         except (TypeError, ValueError, IndexError, OSError):
             return False
         self.rows = {1: rows[0], 2: rows[1], 3: rows[2]}  # taken, not copied: the caller's no more
         # go on from the caller's next number, inside the reservation already on flash,
         # instead of burning a new block
-        if self._used() < next_seq <= reserved:
+        if self._used() < next_seq <= state[S_RESERVED]:
             self.next_seq = next_seq
         return True
 
@@ -147,7 +147,7 @@ class Queue:
                     row = self.rows[lane]
                     row[OLDEST] = min(row[OLDEST] or first, first)
                     if first > row[NEWEST]:
-                        row[NEWEST:BYTES] = [first, got[0], got[1], got[2]]
+                        row[NEWEST:BYTES] = [first, got[0], got[2]]
                     row[LAST] = max(row[LAST], got[3])
                     row[BYTES] += got[0]
                     row[COUNT] += got[1]
@@ -193,13 +193,13 @@ class Queue:
         as their numbers do). Passes over a file with the name but not the header of this lane's
         segments (a later format version): the scan did not index it, nothing may send or
         delete it."""
+        end = segment_name(lane + 1, 0)  # sorts after every name of the lane
         while first != self.rows[lane][NEWEST]:
-            start = found = segment_name(lane, first)
+            start, found = segment_name(lane, first), end
             for name in self.storage.list():
-                if start < name and (found == start or name < found) and name[0] == start[0] \
-                        and key_of(name) is not None:
+                if start < name < found and key_of(name) is not None:
                     found = name
-            if found == start:
+            if found == end:
                 return 0
             first = key_of(found) & FIRST_MASK
             if self.storage.read(found)[:4] == header(lane, 0)[:4]:
@@ -223,13 +223,15 @@ class Queue:
         """Delete the lane's oldest segment, `name`, and take it out of the lane's row."""
         row = self.rows[lane]
         after = self._after(lane, row[OLDEST])  # first: a failed listing leaves the row as it was
+        self.suspect += 1
         self.storage.remove(name)
+        self.suspect -= 1
         row[BYTES] -= size
         row[COUNT] -= frames
         if after:
             row[OLDEST] = after
         else:  # empty: no figure a failed write left behind outlives it
-            row[OLDEST:LAST] = [0, 0, 0, 0, 0, 0, 0]
+            row[OLDEST:LAST] = [0] * 6
 
     # -- state --------------------------------------------------------------------------------
 
@@ -309,7 +311,6 @@ class Queue:
     def _lost(self, lane):
         self.state[S_EVICTED][lane - 1] += 1
         self._save()
-        self.busy -= 1  # the append ends here
 
     def _evicting_if_full(self, lane, write):
         """`write()`, again after evicting once if the flash was too full for it."""
@@ -331,32 +332,28 @@ class Queue:
         if self.sealer is None:
             raise QueueError("queue opened read-only")
         lane = priority if priority in LANES else 3
-        self.busy += 1  # until it returns: a failed write may leave bytes no row counts
         seq = self._evicting_if_full(lane, self._take_seq)
         row = self.rows[lane]
         if row[OPEN] and row[SIZE] >= self.rotate_bytes:
             self._rotate(lane)
-        now = self._now()
-        data = frame(seq, now, self.sealer.seal(record, seq))
+        data = frame(seq, self._now(), self.sealer.seal(record, seq))
         if len(data) - FRAME_HEAD > MAX_RECORD or not self._room(lane, len(data) + HEADER_LEN):
             self._lost(lane)
             return None
         while True:
             # to the lane's open segment (eviction may have closed it), else a new one
-            first, good = (row[NEWEST], row[SIZE]) if row[OPEN] else (seq, 0)
-            name = segment_name(lane, first)
+            good = row[OPEN] and row[SIZE]  # bytes of the segment before this write
+            name = segment_name(lane, row[NEWEST] if good else seq)
             try:
-                if good:
-                    self.storage.append(name, data)
-                else:
-                    self.storage.append(name, header(lane, self.sealer.epoch) + data)
+                written = data if good else header(lane, self.sealer.epoch) + data
+                self.storage.append(name, written)
+                if not good:
                     row[OLDEST] = row[OLDEST] or seq  # once on flash: the lane's newest
-                    row[NEWEST:BYTES] = [seq, HEADER_LEN, 0, 1]
-                    row[BYTES] += HEADER_LEN
+                    row[NEWEST:BYTES] = [seq, 0, 1]
                 break
             except OSError as exc:
                 row[OPEN] = 0  # never append after a write that failed
-                self.busy += 1  # for good: the next open scans what it left
+                self.suspect = 1  # for good: the next open scans what it left
                 if not _flash_full(exc):
                     raise
                 if not self._evict_one(lane):
@@ -368,12 +365,10 @@ class Queue:
                     self.storage.replace(name, self.storage.read(name)[:good])
                 except OSError:
                     pass  # evicted, or never made
-        row[SIZE] += len(data)
-        row[FRAMES] += 1
-        row[BYTES] += len(data)
+        row[SIZE] += len(written)
+        row[BYTES] += len(written)
         row[COUNT] += 1
         row[LAST] = seq
-        self.busy -= 1
         return seq
 
     def _now(self):
@@ -413,12 +408,10 @@ class Queue:
             raise QueueError("no lane %r to acknowledge, or the queue is read-only" % (priority,))
         through_seq = min(through_seq, self.next_seq - 1)  # never past what was handed out
         cursors = self.state[S_CURSORS]
-        self.busy += 1
         if through_seq > cursors[priority - 1]:
             cursors[priority - 1] = through_seq
             self._save()  # the cursor is durable before any file goes
         self._drop_acked(priority)
-        self.busy -= 1
 
     def _drop_acked(self, lane):
         cursor = self.state[S_CURSORS][lane - 1]
@@ -433,8 +426,7 @@ class Queue:
     def gaps(self):
         """[evicted lane 1, 2, 3, corrupt]: what the next sync reports lost (from the state,
         without reading any segment)."""
-        evicted = self.state[S_EVICTED]
-        return [evicted[0], evicted[1], evicted[2], self.state[S_CORRUPT]]
+        return self.state[S_EVICTED] + [self.state[S_CORRUPT]]
 
     def stats(self):
         """Counts for the terminal's status screen and the next sync."""
@@ -457,14 +449,13 @@ class Queue:
                         break
             by_priority[lane] = count
         total = self._total()
-        now = self._now()
         gaps = self.gaps()
         return {
             "records": by_priority[1] + by_priority[2] + by_priority[3],
             "by_priority": by_priority,
             "bytes": total,
             "free_budget": max(0, self.budget - total),
-            "oldest_age_s": None if oldest is None else max(0, now - oldest),
+            "oldest_age_s": None if oldest is None else max(0, self._now() - oldest),
             "evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
             "corrupt": gaps[3],
             "torn_tails": self.torn,

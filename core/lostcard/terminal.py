@@ -89,9 +89,12 @@ class Terminal:
             return self._queue
         from .queue import Queue
 
+        # taken out, not shared: a phase that fails before it leaves a checkpoint (the open may
+        # already have removed segments) makes the next one scan
+        resume, self._resume = self._resume, None
         queue = Queue(self.storage, self._make_sealer if sealing else None, rotate_bytes=self.rotate,
                       budget_bytes=self.budget, clock=self.platform.clock, writable=True,
-                      resume=self._resume)
+                      resume=resume)
         self.torn_tails += queue.torn  # a reopened queue finds each torn append once
         if queue.device_id is not None and queue.device_id != self.device_id:
             raise ConfigError("queue %s belongs to %s, not %s"
@@ -183,10 +186,9 @@ class Terminal:
 
     def _store(self, record, priority):
         queue = self._open_queue(True)
-        try:
-            return queue.append(record, priority)
-        finally:
-            self._resume = queue.checkpoint()
+        seq = queue.append(record, priority)  # if it raises, no checkpoint: the next phase scans
+        self._resume = queue.checkpoint()
+        return seq
 
     def sync_step(self):
         """Upload at most one batch if one is due; return how many incidents the collector
@@ -270,7 +272,7 @@ class Terminal:
             "last_sync": self.last_sync,
             "link": self.link,
             "next_sync_in_s": max(0.0, self._next_try - self.platform.clock()),
-            "evicted": stats["evicted"][1] + stats["evicted"][2] + stats["evicted"][3],
+            "evicted": sum(stats["evicted"].values()),
             "corrupt": stats["corrupt"],
             "torn_tails": self.torn_tails,  # appends a power cut interrupted, set aside
         }

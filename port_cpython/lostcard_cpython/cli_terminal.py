@@ -43,7 +43,7 @@ def _cose_open(args):
 
 def _queue_dir(path):
     """A directory holding a terminal's queue (never created here: DirStorage would)."""
-    from lostcard.queue import STATE
+    from lostcard.queue_state import STATE
 
     if not os.path.isdir(path):
         raise LostcardError("no queue directory %s" % path)

@@ -6,7 +6,8 @@ import os
 
 from lostcard.errors import LostcardError
 from lostcard.lane_index import LANES, segment_name
-from lostcard.queue import STATE, Queue
+from lostcard.queue import Queue
+from lostcard.queue_state import STATE
 from lostcard.segment import SegmentError, read_header, scan
 from lostcard.terminal import DEFAULT_BUDGET, config_number
 
