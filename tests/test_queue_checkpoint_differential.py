@@ -243,3 +243,44 @@ def test_append_failures():
 
 def test_an_unknown_version_segment_is_kept():
     assert [v for s in SEEDS for v in run(s, foreign=True)] == []
+
+
+class _BadWalk(MemoryStorage):
+    def free(self):  # LittleFS's statvfs on a corrupt block anywhere in the file system
+        raise OSError(84, "statvfs")
+
+
+def test_a_failing_free_space_query_counts_as_unknown():
+    storage = _BadWalk()
+    Queue.provision(storage, CHAIN)
+    q = Queue(storage, PlainSealer, **KW)
+    assert q.append({"urgent": 1}, 1) == 1 and q.checkpoint() is not None
+
+
+class _Eio(MemoryStorage):
+    fail = False
+
+    def append(self, name, data):
+        if self.fail:  # all but the last byte, then EIO
+            self.fail = False
+            MemoryStorage.append(self, name, data[:-1])
+            raise OSError(5, name)
+        MemoryStorage.append(self, name, data)
+
+
+def test_a_failed_append_leaves_no_checkpoint_and_its_bytes_are_trimmed_by_the_next_scan():
+    storage = _Eio()
+    Queue.provision(storage, CHAIN)
+    cp = None
+    for i in range(60):
+        q = Queue(storage, PlainSealer, resume=cp, **KW)
+        storage.fail = i % 7 == 3
+        try:
+            q.append({"n": i, "pad": "x" * 40}, 3)
+        except OSError:
+            assert q.checkpoint() is None  # the next phase scans
+        cp = q.checkpoint()
+        if cp is not None:  # the rows count what is on flash, within the budget
+            on_flash = sum(len(d) for n, d in storage.files.items() if n.endswith(".seg"))
+            assert q.rows[3][BYTES] == on_flash <= KW["budget_bytes"]
+    assert Queue(MemoryStorage(dict(storage.files)), None).gaps()[3] == 0

@@ -246,3 +246,31 @@ def test_in_phases_a_reopened_queue_resumes_from_the_checkpoint_without_a_listin
     assert platform.listings == listed  # no reopen listed (or read) the whole queue
     assert seqs == list(range(seqs[0], seqs[0] + 10))  # and no reserved number was burnt
     assert t.status()["queued"] == 40
+
+
+def test_in_phases_a_checkpoint_lost_to_a_full_heap_costs_a_scan_not_a_store(tmp_path, monkeypatch):
+    # checkpoint() on a full heap: the append it follows was stored, and the next phase, with no
+    # checkpoint to trust, scans; no sequence number is handed out twice
+    class Everything:
+        def __contains__(self, name):
+            return True
+
+    class Phased(Clock):
+        keep = Everything()
+
+    t = core.Terminal(_config(tmp_path, rotate_bytes=300), Phased())
+    seqs = [t.on_decline(event)["seq"] for event in EVENTS[:8]]
+    marks = Queue._marks
+    calls = []
+
+    def full_heap(queue):  # the open's check of the checkpoint, then checkpoint() itself
+        calls.append(queue)
+        if len(calls) == 2:
+            raise MemoryError("memory allocation failed")
+        return marks(queue)
+
+    monkeypatch.setattr(Queue, "_marks", full_heap)
+    decision = t.on_decline(EVENTS[8])
+    assert decision["stored"] and "store_error" not in decision and t._resume is None
+    seqs += [decision["seq"]] + [t.on_decline(event)["seq"] for event in EVENTS[9:20]]
+    assert None not in seqs and len(set(seqs)) == len(seqs) == 20

@@ -46,10 +46,9 @@ class Queue:
         # acknowledge: an uploader needs acks, not keys
         self.writable = make_sealer is not None if writable is None else writable
         self._recover(resume)
-        if make_sealer is not None:
-            # after the segments are read: on a small heap, the scans leave no holes between the
-            # sealing code (CBOR, COSE, CCM, keys) that the sealer loads
-            self.sealer = make_sealer(self.state[S_EPOCH], self.state[S_CHAIN])
+        # after the segments are read: on a small heap, the scans leave no holes between the
+        # sealing code (CBOR, COSE, CCM, keys) that the sealer loads
+        self.sealer = make_sealer and make_sealer(self.state[S_EPOCH], self.state[S_CHAIN])
 
     provision = staticmethod(provision)  # queue_state.provision: a new queue's state file
 
@@ -65,7 +64,6 @@ class Queue:
         self._written = state[S_RESERVED], state[S_EPOCH]  # what _save expects to find on flash
         self.device_id = state.get(S_DEVICE)
         self.ack_key = state.get(S_ACK_KEY)
-        self.sealer = None
         self.unreadable = []
         self.torn = 0
         # writes and removes under way or failed: what they left on flash only a scan can tell (a
@@ -128,8 +126,9 @@ class Queue:
 
         Two passes over the listing and no list of names: the first finds each lane's newest
         segment (the only one that may have a torn tail), the second reads them all."""
+        storage = self.storage
         newest = {1: 0, 2: 0, 3: 0}
-        for name in self.storage.list():
+        for name in storage.list():
             key = key_of(name) if name.endswith(".seg") else 0
             if key is None:
                 self.unreadable.append((name, "not a segment name"))  # kept, reported
@@ -138,7 +137,7 @@ class Queue:
         self.rows = {1: [0] * WIDTH, 2: [0] * WIDTH, 3: [0] * WIDTH}
         corrupt_found = {}
         repairs = []  # made once the listing is read to its end
-        for name in self.storage.list():
+        for name in storage.list():
             key = key_of(name) if name.endswith(".seg") else None
             if key is not None:
                 lane, first = key >> 60, key & FIRST_MASK
@@ -151,11 +150,11 @@ class Queue:
                     row[LAST] = max(row[LAST], got[3])
                     row[BYTES] += got[0]
                     row[COUNT] += got[1]
-        for name, data in repairs:
+        for name, data in repairs if self.writable else ():  # a read-only queue changes nothing
             if data:  # set the torn append aside for good: atomically, the good frames
-                self.storage.replace(name, data)
+                storage.replace(name, data)
             else:  # the cut interrupted its creation: that append never returned
-                self.storage.remove(name)
+                storage.remove(name)
         if count_corrupt(self.state, corrupt_found) and self.writable:
             self._save()
 
@@ -165,16 +164,14 @@ class Queue:
         name = segment_name(lane, first)
         data = self.storage.read(name)
         if len(data) < HEADER_LEN:
-            if self.writable:
-                repairs.append((name, None))
+            repairs.append((name, None))
             return None
         try:
             header_lane, epoch = read_header(data)
+            if header_lane != lane:
+                raise SegmentError("lane %d does not match its name" % header_lane)
         except SegmentError as exc:
             self.unreadable.append((name, str(exc)))  # kept on flash, reported, never deleted
-            return None
-        if header_lane != lane:
-            self.unreadable.append((name, "lane %d does not match its name" % header_lane))
             return None
         frames, corrupt, torn = scan(data, newest)
         if corrupt:
@@ -182,8 +179,7 @@ class Queue:
         if torn:
             self.torn += 1
             data = data[:frames[-1][3] if frames else HEADER_LEN]
-            if self.writable:
-                repairs.append((name, data))
+            repairs.append((name, data))
         open_ = newest and not torn and not corrupt and epoch == self.state[S_EPOCH]
         return len(data), len(frames), 1 if open_ else 0, frames[-1][0] if frames else first - 1
 
@@ -227,7 +223,7 @@ class Queue:
         self.storage.remove(name)
         self.suspect -= 1
         row[BYTES] -= size
-        row[COUNT] -= frames
+        row[COUNT] -= len(frames)
         if after:
             row[OLDEST] = after
         else:  # empty: no figure a failed write left behind outlives it
@@ -244,8 +240,8 @@ class Queue:
 
     def _take_seq(self):
         seq = self.next_seq
-        if seq >= self.state[S_RESERVED]:
-            reserved = self.state[S_RESERVED]
+        reserved = self.state[S_RESERVED]
+        if seq >= reserved:
             self.state[S_RESERVED] = seq + RESERVE
             try:
                 self._save()  # durable before the number is used: a cut cannot make us reuse it
@@ -284,7 +280,7 @@ class Queue:
                     if not _flash_full(exc):
                         raise
                     saved = False  # the flash is too full to rewrite the state: free it first
-                self._remove_oldest(lane, name, size, len(frames))
+                self._remove_oldest(lane, name, size, frames)
                 if not saved:  # (a cut just before this hides that segment's loss)
                     self._evicting_if_full(lane_from, self._save)
                 return True
@@ -374,8 +370,7 @@ class Queue:
     def _now(self):
         """The terminal clock as a frame stores it: whole seconds in 0..2**32-1 (a clock that
         lost power or jumped ahead must not stop a record from being stored)."""
-        now = int(self.clock()) if self.clock else 0
-        return 0 if now < 0 else now if now <= 0xFFFFFFFF else 0xFFFFFFFF
+        return min(max(0, int(self.clock()) if self.clock else 0), 0xFFFFFFFF)
 
     # -- forwarding ---------------------------------------------------------------------------
 
@@ -394,7 +389,7 @@ class Queue:
             except OSError as exc:
                 # nothing after this segment may be sent, or an ack would pass it by: stop the
                 # lane if it was evicted while the caller iterated, else say why
-                if exc.args and exc.args[0] == 2:  # ENOENT
+                if exc.args[0] == 2:  # ENOENT (the storage's errors carry their errno)
                     return
                 raise
             for seq, _, start, end in scan(data)[0]:
@@ -405,7 +400,7 @@ class Queue:
     def ack(self, priority, through_seq):
         """The collector stored this lane's records up to `through_seq`: forget them."""
         if priority not in LANES or not self.writable:
-            raise QueueError("no lane %r to acknowledge, or the queue is read-only" % (priority,))
+            raise QueueError("no lane %r to acknowledge, or a read-only queue" % (priority,))
         through_seq = min(through_seq, self.next_seq - 1)  # never past what was handed out
         cursors = self.state[S_CURSORS]
         if through_seq > cursors[priority - 1]:
@@ -419,7 +414,7 @@ class Queue:
             name, size, frames = self._oldest(lane)
             if (frames[-1][0] if frames else self.rows[lane][OLDEST] - 1) > cursor:
                 return
-            self._remove_oldest(lane, name, size, len(frames))
+            self._remove_oldest(lane, name, size, frames)
 
     # -- reporting ----------------------------------------------------------------------------
 

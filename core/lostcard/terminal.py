@@ -76,7 +76,7 @@ class Terminal:
             return
         keep = self.platform.keep
         for name in list(sys.modules):
-            if name not in keep and (name.startswith("lostcard.") or name.startswith("lostcard_")):
+            if name not in keep and name[:9] in ("lostcard.", "lostcard_"):
                 del sys.modules[name]
                 parent, _, child = name.rpartition(".")
                 if parent in sys.modules:
