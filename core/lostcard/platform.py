@@ -56,8 +56,8 @@ the calls that returned left, plus what a failed or cut call may have added.
   .free()
       Bytes the directory's file system can still take, as its own accounting says (statvfs:
       free blocks times their size, less what the file system keeps for itself), so the queue
-      makes room before the flash is full. Optional: a storage without it is full only when a
-      write raises ENOSPC.
+      makes room before the flash is full. Optional: a storage without it, or whose free()
+      raises OSError, is full only when a write raises ENOSPC.
 
 Transport: HTTP to the collector (docs/SYNC.md). No TLS needed: records are sealed and
 acknowledgements MAC'd, and the caller verifies both.
