@@ -1,7 +1,8 @@
 """What the `lostcard` commands share: argument types that refuse bad values at parse time (one
-line, exit 2), the fleet-secret options and readers of messages."""
+line, exit 2), the fleet-secret options, readers of messages and the success line."""
 
 import argparse
+import logging
 import math
 import re
 import sys
@@ -23,6 +24,13 @@ def read_message(source):
         return bytes.fromhex(text.decode("ascii")) if text else data
     except (UnicodeDecodeError, ValueError):
         return data
+
+
+def done(message):
+    """A command's success line on stderr, at info level: -q or --log-level warning silence it.
+    Plain, without the log lines' time and level: it is the command's answer, not a diagnostic."""
+    if logging.getLogger("lostcard").isEnabledFor(logging.INFO):
+        print(message, file=sys.stderr)
 
 
 def add_secret(p, what):

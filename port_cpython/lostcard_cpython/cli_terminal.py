@@ -6,8 +6,8 @@ import sys
 
 from lostcard.errors import LostcardError
 
-from .cli_args import (add_secret, collector_url, positive, read_message, read_secret, seconds,
-                       wait_seconds)
+from .cli_args import (add_secret, collector_url, done, positive, read_message, read_secret,
+                       seconds, wait_seconds)
 from .errors import Failed
 
 QUEUE_KEPT = "queue intact; run again to resume"
@@ -24,8 +24,8 @@ def _keygen(args):
     from . import fleet_secret
 
     fleet_secret.generate(args.out)
-    print("fleet secret written to %s (hex, owner-only): keep it on the provisioning host and "
-          "the collector, never on a terminal" % args.out, file=sys.stderr)
+    done("fleet secret written to %s (hex, owner-only): keep it on the provisioning host and "
+         "the collector, never on a terminal" % args.out)
     return 0
 
 
@@ -98,7 +98,7 @@ def _sync(args):
                             progress=lambda acked, remaining: bar.update(acked))
         sent = upload.run(uploader, transport, time.sleep, random.uniform, time.monotonic,
                           args.max_failures, args.give_up_after)
-    print("synced %d incidents; %d left" % (sent, queue.stats()["records"]), file=sys.stderr)
+    done("synced %d incidents; %d left" % (sent, queue.stats()["records"]))
     return 0
 
 
@@ -106,8 +106,8 @@ def _provision(args):
     from . import provision
 
     provision.write(args.out, read_secret(args), args.device_id, args.first_seq)
-    print("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
-          % (args.device_id, args.out), file=sys.stderr)
+    done("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
+         % (args.device_id, args.out))
     return 0
 
 

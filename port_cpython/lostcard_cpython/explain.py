@@ -11,7 +11,7 @@ from lostcard.decision import TIE_ORDER, classify, decide, lookup
 from lostcard.event import FIELDS, NAMES, read_event
 from lostcard.table import row
 
-from .jsonl import _events, dumps
+from .jsonl import Tally, _events, dumps
 from .rulesdoc import SAFETY_RULES
 
 # a fact's flat name (lostcard.event.NAMES) -> its place in the event, as docs/EVENT.md writes it
@@ -182,23 +182,18 @@ def render(number, acc):
     return "\n".join(lines)
 
 
-def explain_stream(stream, out, policy, fmt="text"):
-    """Write an account (or an error object) per event line of the binary `stream` to `out`, each
-    flushed as it is done; return the bad-line count."""
-    bad = 0
-    first = True
+def explain_stream(stream, out, policy, fmt="text", tally=None):
+    """Write an account (or an error) per event line of the binary `stream` to `out`, each
+    flushed as it is done; return the bad-line count. `tally`, if given, counts the lines."""
+    tally = tally or Tally()
     for number, event, error in _events(stream):
-        if error is not None:
-            bad += 1
-            out.write(dumps({"error": error, "line": number}) + "\n")
-            out.flush()
-            continue
-        acc = account(event, policy)
+        first = not tally.lines
+        tally.count(number, error)
         if fmt == "json":
-            acc = dict(line=number, **acc)
-            out.write(dumps(acc) + "\n")
+            out.write(dumps({"error": error, "line": number} if error is not None
+                            else dict(line=number, **account(event, policy))) + "\n")
         else:
-            out.write(("" if first else "\n") + render(number, acc) + "\n")
+            out.write(("" if first else "\n") + ("line %d: not decided: %s" % (number, error)
+                      if error is not None else render(number, account(event, policy))) + "\n")
         out.flush()
-        first = False
-    return bad
+    return tally.bad
