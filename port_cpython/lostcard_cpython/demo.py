@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from . import fleet_secret, mpybuild, provision
 from .atomic import write_replace
+from .collector_store import DatabaseError, SqliteStore
 from .errors import Failed
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
@@ -62,6 +63,13 @@ def _claim(state, fresh):
     if not os.path.exists(marker):
         with open(marker, "w") as f:
             f.write("made by `lostcard demo`: `lostcard demo --fresh` may delete this directory\n")
+
+
+def _check_database(path):
+    """A collector database the collector will open, if there is one: checked before the
+    terminals' files are rewritten, so that a damaged one changes nothing."""
+    if os.path.exists(path):
+        SqliteStore(path, readonly=True).close()
 
 
 @contextmanager
@@ -128,7 +136,8 @@ class Day:
                            for seq in self.ledger["queued"][t]):
                     raise ValueError("a sequence number that is not a number")
             self.ledger["round"] = int(self.ledger["round"]) + 1
-        except (LostcardError, ValueError, KeyError, TypeError) as exc:
+            _check_database(os.path.join(self.state, "collector.db"))
+        except (LostcardError, ValueError, KeyError, TypeError, DatabaseError) as exc:
             raise LostcardError("the demo's state in %s is damaged (%s: %s); start over with "
                                 "--fresh" % (self.state, type(exc).__name__, exc)) from None
         self.collector = LocalCollector(os.path.join(self.state, "collector.db"),
@@ -278,8 +287,6 @@ class Day:
     # -- the closing summary and check ---------------------------------------------------------
 
     def summary(self, decided, statuses, sync_s):
-        from .collector_store import SqliteStore
-
         by_cause, by_action, wrong = {}, {}, []
         for line in decided:
             by_cause[line["cause"]] = by_cause.get(line["cause"], 0) + 1
