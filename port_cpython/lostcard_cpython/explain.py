@@ -187,13 +187,15 @@ def explain_stream(stream, out, policy, fmt="text", tally=None):
     flushed as it is done; return the bad-line count. `tally`, if given, counts the lines."""
     tally = tally or Tally()
     for number, event, error in _events(stream):
-        first = not tally.lines
+        between = "\n" if tally.lines and fmt == "text" else ""  # a blank line between accounts
         tally.count(number, error)
-        if fmt == "json":
-            out.write(dumps({"error": error, "line": number} if error is not None
-                            else dict(line=number, **account(event, policy))) + "\n")
+        if error is not None:
+            text = dumps({"error": error, "line": number}) if fmt == "json" \
+                else "line %d: not decided: %s" % (number, error)
+        elif fmt == "json":
+            text = dumps(dict(line=number, **account(event, policy)))
         else:
-            out.write(("" if first else "\n") + ("line %d: not decided: %s" % (number, error)
-                      if error is not None else render(number, account(event, policy))) + "\n")
+            text = render(number, account(event, policy))
+        out.write(between + text + "\n")
         out.flush()
     return tally.bad
