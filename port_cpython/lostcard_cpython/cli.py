@@ -7,18 +7,15 @@ what state was kept.
 """
 
 import argparse
+import errno
 import logging
 import os
 import sys
 
-from lostcard.errors import AuthenticationError, LostcardError, SyncError
-
-from . import cli_collector, cli_decide, cli_terminal
-from .cli_args import positive
-from .collector_store import DatabaseError
-from .errors import Failed
-
+# only the standard library above: what loads before main()'s try cannot turn Ctrl-C into one line
 USAGE, FAILED, INTERRUPTED = 2, 1, 130
+# a write (or the disk under a read) that failed, whichever module wrote: never the user's input
+WRITE_FAILED = {errno.ENOSPC, errno.EFBIG, errno.EIO, errno.EROFS, errno.EDQUOT}
 EPILOG = "exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 interrupted " \
          "(Ctrl-C). -v/-q/--log-level go before or after the command."
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -56,6 +53,8 @@ def _demo(args):
 
 
 def _bench(args):
+    from lostcard.errors import LostcardError
+
     from . import bench
 
     try:
@@ -115,6 +114,9 @@ def _commands(p):
 
 def parser():
     from importlib.metadata import version
+
+    from . import cli_collector, cli_decide, cli_terminal
+    from .cli_args import positive
 
     p = Parser(prog="lostcard", description="Explain lost-card declines at the POS.")
     p.add_argument("--version", action="version", version="lostcard %s" % version("lostcard"))
@@ -194,21 +196,37 @@ def main(argv=None):
         kept = getattr(args, "kept", None)
         _say("interrupted" + ("; %s" % kept if kept else ""))
         return INTERRUPTED
-    except (Failed, SyncError, AuthenticationError) as exc:
+    except Exception as exc:
+        code = _expected(exc)
+        if code is None:  # a bug: still one line, and the way to see more
+            if os.environ.get("LOSTCARD_TRACEBACK"):
+                raise
+            _say("internal error %s: %s (a bug; LOSTCARD_TRACEBACK=1 shows where)"
+                 % (type(exc).__name__, exc))
+            return FAILED
+        return code
+
+
+def _expected(exc):
+    """Say an expected failure and return its exit code; None for a bug."""
+    from lostcard.errors import AuthenticationError, LostcardError, SyncError
+
+    from .collector_store import DatabaseError
+    from .errors import Failed
+
+    if isinstance(exc, (Failed, SyncError, AuthenticationError)):
         _say(_message(exc))
         return FAILED
-    except (LostcardError, OSError) as exc:
+    if isinstance(exc, OSError) and exc.errno in WRITE_FAILED:
+        _say(_message(exc))
+        return FAILED
+    if isinstance(exc, (LostcardError, OSError)):  # an input that could not be opened or read
         _say(_message(exc))
         return USAGE
-    except DatabaseError as exc:
+    if isinstance(exc, DatabaseError):
         _say("database: %s" % exc)
         return USAGE
-    except Exception as exc:  # a bug: still one line, and the way to see more
-        if os.environ.get("LOSTCARD_TRACEBACK"):
-            raise
-        _say("internal error %s: %s (a bug; LOSTCARD_TRACEBACK=1 shows where)"
-             % (type(exc).__name__, exc))
-        return FAILED
+    return None
 
 
 def _say(line):

@@ -1,7 +1,8 @@
 """What the `lostcard` commands share: argument types that refuse bad values at parse time (one
-line, exit 2), the fleet-secret options and readers of messages."""
+line, exit 2), the fleet-secret options, readers of messages and the success line."""
 
 import argparse
+import logging
 import math
 import re
 import sys
@@ -23,6 +24,28 @@ def read_message(source):
         return bytes.fromhex(text.decode("ascii")) if text else data
     except (UnicodeDecodeError, ValueError):
         return data
+
+
+def read_cose(source):
+    """read_message, refusing at once what is not CBOR at all (empty, text, a database): bad
+    input, not a message that failed to authenticate."""
+    from lostcard import cbor
+    from lostcard.errors import CBORError, LostcardError
+
+    message = read_message(source)
+    try:
+        cbor.decode(message)
+    except CBORError as exc:
+        raise LostcardError("%s: not a COSE message (not CBOR: %s)"
+                            % ("standard input" if source in (None, "-") else source, exc)) from None
+    return message
+
+
+def done(message):
+    """A command's success line on stderr, at info level: -q or --log-level warning silence it.
+    Plain, without the log lines' time and level: it is the command's answer, not a diagnostic."""
+    if logging.getLogger("lostcard").isEnabledFor(logging.INFO):
+        print(message, file=sys.stderr)
 
 
 def add_secret(p, what):
@@ -53,10 +76,10 @@ def _in_range(kind, ok, words):
 
 wait_seconds = _in_range(float, lambda v: 0 <= v <= 3600, "must be from 0 to 3600 seconds")
 seconds = _in_range(float, lambda v: 0 < v <= 3600, "must be more than 0 and at most 3600 seconds")
+# a request cannot succeed in less: a smaller --timeout only turns every attempt into a failure
+timeout = _in_range(float, lambda v: 0.1 <= v <= 3600, "must be from 0.1 to 3600 seconds")
 positive = _in_range(int, lambda v: 1 <= v <= 1 << 31, "must be from 1 to 2**31")
 port = _in_range(int, lambda v: 0 <= v <= 65535, "a TCP port is 0 to 65535")
-# at most what SQLite's integers hold
-unix_time = _in_range(int, lambda v: 0 <= v < 1 << 63, "a unix time is 0 or more, in seconds")
 
 
 def collector_url(text):

@@ -8,7 +8,7 @@ import sys
 from lostcard import vocab
 from lostcard.errors import LostcardError
 
-from .cli_args import add_secret, port, positive, read_secret, unix_time
+from .cli_args import add_secret, port, positive, read_secret
 
 INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
 INCIDENT_COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "prio", "last4")
@@ -60,8 +60,12 @@ def _open(args):
 
 def _incidents(args):
     from .jsonl import dumps
+    from .report_analysis import when
 
-    rows = _open(args).incidents(args.cause, args.device, args.since, args.limit + 1)
+    since = None if args.since is None else when(args.since, "--since")  # as the report reads it
+    if since is not None and since < 0:  # SQLite would take it; no terminal's clock says it
+        raise LostcardError("--since %r is before 1970" % args.since)
+    rows = _open(args).incidents(args.cause, args.device, since, args.limit + 1)
     if args.format == "table":
         print(INCIDENT_TABLE % INCIDENT_COLUMNS)
     for row in rows[:args.limit]:
@@ -118,8 +122,9 @@ def add_parsers(sub):
     inc.add_argument("--db", default="collector.db", help="the collector's database (read only)")
     inc.add_argument("--cause", choices=vocab.CAUSES, help="only this cause (default: all)")
     inc.add_argument("--device", help="only this terminal (default: all)")
-    inc.add_argument("--since", type=unix_time,
-                     help="only from this unix time on, on the terminals' clocks (default: all)")
+    inc.add_argument("--since", help="only from this day or time on, on the terminals' clocks: "
+                                     "2026-11-25, 2026-11-25T09:30 (UTC) or a unix time "
+                                     "(default: all)")
     inc.add_argument("--limit", type=positive, default=1000, help="most rows")
     inc.add_argument("--format", choices=["json", "table"], default="json",
                      help="one JSON object per line, or a table for a person")

@@ -19,19 +19,32 @@ def _input(args):
         yield policy, f
 
 
-def _classify(args):
-    from .jsonl import classify_stream
+def _summed_up(tally):
+    """Exit 1 with one line on stderr if some lines were bad (each is answered in the output)."""
+    summary = tally.summary()
+    if summary is None:
+        return 0
+    sys.stderr.write("lostcard: %s\n" % summary)
+    return 1
 
+
+def _classify(args):
+    from .jsonl import Tally, classify_stream
+
+    tally = Tally()
     with _input(args) as (policy, stream):
-        return 1 if classify_stream(stream, sys.stdout, policy, args.pretty,
-                                    args.format == "table") else 0
+        classify_stream(stream, sys.stdout, policy, args.pretty, args.format == "table", tally)
+    return _summed_up(tally)
 
 
 def _explain(args):
     from .explain import explain_stream
+    from .jsonl import Tally
 
+    tally = Tally()
     with _input(args) as (policy, stream):
-        return 1 if explain_stream(stream, sys.stdout, policy, args.format) else 0
+        explain_stream(stream, sys.stdout, policy, args.format, tally)
+    return _summed_up(tally)
 
 
 def _rules_doc(args):
@@ -57,7 +70,12 @@ def add_parsers(sub):
     c.set_defaults(run=_classify, kept="the lines before the interrupt were answered")
 
     e = sub.add_parser("explain", help="how each decline event was decided: facts, evidence, "
-                                       "discounts, safety rules")
+                                       "discounts, safety rules",
+                       description="For each input line, how its decision came about: the facts "
+                                   "read, the evidence and discounts per cause, the safety rules "
+                                   "applied. Exit 1 if a line was not valid JSON (the others are "
+                                   "still explained), 2 on a bad policy file. docs/EVENT.md is "
+                                   "the input; examples/declines.jsonl is a sample.")
     e.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
     e.add_argument("--format", choices=["text", "json"], default="text",
                    help="text for a person, or one JSON object per event")

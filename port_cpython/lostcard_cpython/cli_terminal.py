@@ -6,8 +6,8 @@ import sys
 
 from lostcard.errors import LostcardError
 
-from .cli_args import (add_secret, collector_url, positive, read_message, read_secret, seconds,
-                       wait_seconds)
+from .cli_args import (add_secret, collector_url, done, positive, read_cose, read_secret,
+                       seconds, timeout, wait_seconds)
 from .errors import Failed
 
 QUEUE_KEPT = "queue intact; run again to resume"
@@ -24,8 +24,8 @@ def _keygen(args):
     from . import fleet_secret
 
     fleet_secret.generate(args.out)
-    print("fleet secret written to %s (hex, owner-only): keep it on the provisioning host and "
-          "the collector, never on a terminal" % args.out, file=sys.stderr)
+    done("fleet secret written to %s (hex, owner-only): keep it on the provisioning host and "
+         "the collector, never on a terminal" % args.out)
     return 0
 
 
@@ -37,7 +37,7 @@ def _cose_open(args):
     key = _hex_arg(args.key_hex, "--key-hex")
     if len(key) != 16:
         raise LostcardError("--key-hex must be 16 bytes (32 hex digits) for AES-CCM-16-64-128")
-    print(cose.open(crypto.aead(key), read_message(args.file)).hex())
+    print(cose.open(crypto.aead(key), read_cose(args.file)).hex())
     return 0
 
 
@@ -98,7 +98,7 @@ def _sync(args):
                             progress=lambda acked, remaining: bar.update(acked))
         sent = upload.run(uploader, transport, time.sleep, random.uniform, time.monotonic,
                           args.max_failures, args.give_up_after)
-    print("synced %d incidents; %d left" % (sent, queue.stats()["records"]), file=sys.stderr)
+    done("synced %d incidents; %d left" % (sent, queue.stats()["records"]))
     return 0
 
 
@@ -106,8 +106,8 @@ def _provision(args):
     from . import provision
 
     provision.write(args.out, read_secret(args), args.device_id, args.first_seq)
-    print("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
-          % (args.device_id, args.out), file=sys.stderr)
+    done("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
+         % (args.device_id, args.out))
     return 0
 
 
@@ -117,7 +117,7 @@ def _inspect(args):
     from .incidents import open_incident
     from .jsonl import dumps
 
-    secret, message = read_secret(args), read_message(args.file)
+    secret, message = read_secret(args), read_cose(args.file)
     try:
         incident = open_incident(secret, message)
     except RecordError as exc:  # opened, but not a record of ours
@@ -177,7 +177,7 @@ def add_parsers(sub):
     sy.add_argument("--now", action="store_true", help="skip the random delay before starting")
     sy.add_argument("--spread", type=wait_seconds, default=60.0,
                     help="longest random delay before the first upload, seconds")
-    sy.add_argument("--timeout", type=seconds, default=10.0, help="per request, seconds")
+    sy.add_argument("--timeout", type=timeout, default=10.0, help="per request, seconds")
     sy.add_argument("--max-failures", type=positive, default=8,
                     help="give up after this many failures in a row")
     sy.add_argument("--give-up-after", type=seconds, default=10.0,

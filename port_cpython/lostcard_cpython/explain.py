@@ -11,7 +11,7 @@ from lostcard.decision import TIE_ORDER, classify, decide, lookup
 from lostcard.event import FIELDS, NAMES, read_event
 from lostcard.table import row
 
-from .jsonl import _events, dumps
+from .jsonl import Tally, _events, dumps
 from .rulesdoc import SAFETY_RULES
 
 # a fact's flat name (lostcard.event.NAMES) -> its place in the event, as docs/EVENT.md writes it
@@ -182,23 +182,20 @@ def render(number, acc):
     return "\n".join(lines)
 
 
-def explain_stream(stream, out, policy, fmt="text"):
-    """Write an account (or an error object) per event line of the binary `stream` to `out`, each
-    flushed as it is done; return the bad-line count."""
-    bad = 0
-    first = True
+def explain_stream(stream, out, policy, fmt="text", tally=None):
+    """Write an account (or an error) per event line of the binary `stream` to `out`, each
+    flushed as it is done; return the bad-line count. `tally`, if given, counts the lines."""
+    tally = tally or Tally()
     for number, event, error in _events(stream):
+        between = "\n" if tally.lines and fmt == "text" else ""  # a blank line between accounts
+        tally.count(number, error)
         if error is not None:
-            bad += 1
-            out.write(dumps({"error": error, "line": number}) + "\n")
-            out.flush()
-            continue
-        acc = account(event, policy)
-        if fmt == "json":
-            acc = dict(line=number, **acc)
-            out.write(dumps(acc) + "\n")
+            text = dumps({"error": error, "line": number}) if fmt == "json" \
+                else "line %d: not decided: %s" % (number, error)
+        elif fmt == "json":
+            text = dumps(dict(line=number, **account(event, policy)))
         else:
-            out.write(("" if first else "\n") + render(number, acc) + "\n")
+            text = render(number, account(event, policy))
+        out.write(between + text + "\n")
         out.flush()
-        first = False
-    return bad
+    return tally.bad

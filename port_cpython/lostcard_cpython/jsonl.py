@@ -95,6 +95,26 @@ def _release(held):
             yield _one(number, line)
 
 
+class Tally:
+    """The lines a filter answered and the bad ones among them, for its summary line."""
+
+    def __init__(self):
+        self.lines, self.bad, self.first = 0, 0, None
+
+    def count(self, number, error):
+        self.lines += 1
+        if error is not None:
+            self.bad += 1
+            self.first = self.first or number
+
+    def summary(self):
+        """One line on the bad lines (None if there were none): the output holds each one's why."""
+        if self.bad:
+            return "%d of %d lines were not valid JSON (first: line %d)" % (
+                self.bad, self.lines, self.first)
+        return None
+
+
 TABLE = "%-5s %-17s %-22s %-17s %4s  %-32s %s"  # the id last: its length varies most
 TABLE_HEAD = TABLE % ("line", "cause", "subcause", "action", "conf", "operator", "id")
 
@@ -105,15 +125,16 @@ def _row(number, decision):
                     "-" if decision["id"] is None else decision["id"])
 
 
-def classify_stream(stream, out, policy=None, pretty=False, table=False):
+def classify_stream(stream, out, policy=None, pretty=False, table=False, tally=None):
     """Write a decision (or an error object) per event line of the binary `stream` to `out`, each
-    flushed as it is decided (a filter in a pipe); return the bad-line count."""
-    bad = 0
+    flushed as it is decided (a filter in a pipe); return the bad-line count. `tally`, if given,
+    counts the lines."""
+    tally = tally or Tally()
     if table:
         out.write(TABLE_HEAD + "\n")
     for number, event, error in _events(stream):
+        tally.count(number, error)
         if error is not None:
-            bad += 1
             text = (TABLE % (number, "error", error, "", "", "", "")).rstrip() if table \
                 else dumps({"error": error, "line": number}, pretty)
         else:
@@ -121,4 +142,4 @@ def classify_stream(stream, out, policy=None, pretty=False, table=False):
             text = _row(number, decision) if table else dumps(decision, pretty)
         out.write(text + "\n")
         out.flush()
-    return bad
+    return tally.bad

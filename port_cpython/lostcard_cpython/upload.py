@@ -6,6 +6,7 @@ the queue stays as it was, and the next run resumes.
 """
 
 import logging
+import ssl
 
 from lostcard.errors import SyncError
 from lostcard.sync import backoff_delay
@@ -27,12 +28,31 @@ class StatusTransport:
 
     def post(self, path, body):
         self.status = None
-        status, reply = self.transport.post(path, body)
+        try:
+            status, reply = self.transport.post(path, body)
+        except SyncError as exc:
+            refused = _tls_refused(exc)
+            if refused is not None:
+                raise Failed("the TLS handshake failed (%s): does the collector serve https at "
+                             "--url? (retrying cannot help; nothing forgotten)"
+                             % (refused.reason or refused)) from None
+            raise
         self.status = status
         if 300 <= status < 500 and status not in RETRY_STATUSES:
             raise Failed("the collector answered %d to %s: is --url the collector's base URL? "
                          "(retrying cannot help; nothing forgotten)" % (status, path))
         return status, reply
+
+
+def _tls_refused(exc):
+    """The TLS error under a network failure, if the handshake itself failed: a plain-HTTP
+    server or a certificate refused answer the same way every time. An EOF mid-handshake may be
+    the network's, and is retried."""
+    while exc is not None:
+        if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def run(uploader, transport, sleep, uniform, clock, max_failures, give_up_s):
