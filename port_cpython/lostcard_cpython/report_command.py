@@ -3,6 +3,7 @@ module so that the command line only hands over the database and the fleet secre
 
 import sys
 
+from .cli_args import done
 from .report_analysis import when
 from .report_export import FORMATS
 
@@ -40,5 +41,5 @@ def run(args, fleet_secret):
         print("lostcard: report written to %s, with alerts: %s" % (out, "; ".join(alerts)),
               file=sys.stderr)
         return 1
-    print("report written to %s" % out, file=sys.stderr)
+    done("report written to %s" % out)
     return 0
