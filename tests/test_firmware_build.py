@@ -1,5 +1,6 @@
 """`lostcard build-firmware`: refusals that say what is missing, nothing half-written, the cache."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -87,3 +88,18 @@ def test_the_frozen_words_answer_every_row_as_texts_txt_does():
     for key in keys + ["why:", "nothing:here"]:  # prefixes and strangers: no row
         assert row(frozen, key) == row(DEFAULT["texts"], key), key
     check(dict(DEFAULT, texts=frozen))  # the collector's policy check reads the frozen words too
+
+
+def test_a_link_cut_short_in_the_build_cache_is_relinked_not_served(tmp_path):
+    first = build("qemu-mps2-an385", tmp_path / "a")
+    key = json.loads((tmp_path / "a" / "firmware.json").read_text())["key"]
+    cache = firmware.cache_root()
+    done = cache / ("image-qemu-mps2-an385-" + key)
+    linked = [p for p in cache.glob("build-qemu-mps2-an385-*-lostcard/firmware.elf")
+              if p.read_bytes() == first.read_bytes()]
+    assert linked
+    linked[0].write_bytes(first.read_bytes()[:100_000])  # a killed linker's newer, broken file
+    shutil.rmtree(done)  # as if the bundle had changed: the image must be made again
+    again = firmware.build_firmware(SOURCE, "qemu-mps2-an385", tmp_path / "b")
+    assert (tmp_path / "b" / "firmware.elf").read_bytes() == first.read_bytes()
+    assert again["lostcard_adds"] > 0
