@@ -15,6 +15,10 @@ class BoardError(LostcardError):
     """The board raised, or did not say what was expected in time."""
 
 
+class BoardTimeout(BoardError):
+    """The board said nothing expected in time: a hang or a starved host, not the program's answer."""
+
+
 class Qemu:
     """One power-on of the MPS2-AN385 board: its flash image is `workdir`/lostcard-flash.img, so a
     second Qemu on the same workdir is a reboot. `icount` counts instructions deterministically."""
@@ -57,7 +61,7 @@ class Qemu:
             except queue.Empty:
                 chunk = b""
             if chunk is None or time.monotonic() > deadline:
-                raise BoardError("board said %r, never %r" % (self._partial[-2000:], marker))
+                raise BoardTimeout("board said %r, never %r" % (self._partial[-2000:], marker))
             self._partial += chunk
         cut = self._partial.index(marker) + len(marker)
         out, self._partial = self._partial[:cut], self._partial[cut:]
@@ -75,11 +79,14 @@ class Qemu:
         self.start(code)
         return self.finish()
 
-    def run_unchecked(self, code):
-        """Run `code`; its output, or None if it raised (a MemoryError at a probed heap)."""
+    def run_unchecked(self, code, timeout=600):
+        """Run `code`; its output, or None if it raised (a MemoryError at a probed heap). A board
+        that says nothing within `timeout` seconds raises BoardTimeout: no answer is not a failure."""
         self.start(code)
         try:
-            return self.finish()
+            return self.finish(timeout)
+        except BoardTimeout:
+            raise
         except BoardError:
             return None
 
@@ -90,10 +97,10 @@ class Qemu:
         self.send(code.encode() + b"\x04")
         self.expect("OK")
 
-    def finish(self):
+    def finish(self, timeout=120):
         """Wait for the program start() began to end; its output after the last line() read, or
         BoardError with the board's traceback."""
-        out, err = self.expect(b"\x04>")[:-2].split("\x04")[:2]
+        out, err = self.expect(b"\x04>", timeout)[:-2].split("\x04")[:2]
         self.send(b"\x02")  # back to the friendly REPL
         self.expect(">>> ")
         if err:
