@@ -132,15 +132,14 @@ def test_a_pretty_object_then_more_lines():
 
 
 def test_classify_table_format():
-    proc = lostcard("classify", "--format", "table", str(paths.ROOT / "examples" /
-                                                         "declines.jsonl"))
+    proc = lostcard("classify", "--format", "table", str(paths.FIXTURES / "declines-sample.jsonl"))
     lines = proc.stdout.decode().splitlines()
     assert proc.returncode == 0 and lines[0].split()[:3] == ["line", "cause", "subcause"]
     assert len(lines) == 13 and "retain_card" in lines[1]
 
 
 def test_the_sample_file_is_read_as_is_and_covers_every_cause():
-    proc = lostcard("classify", str(paths.ROOT / "examples" / "declines.jsonl"))
+    proc = lostcard("classify", str(paths.FIXTURES / "declines-sample.jsonl"))
     assert proc.returncode == 0 and proc.stderr == b""
     causes = {json.loads(line)["cause"] for line in proc.stdout.splitlines()}
     assert causes == {"card_data_error", "card_compromised", "network_fault", "device_fault",
