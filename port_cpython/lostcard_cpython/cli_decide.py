@@ -54,20 +54,25 @@ def _rules_doc(args):
     return 0
 
 
+def _reads_events(p, run):
+    """What classify and explain share: the events file, the acquirer policy, what Ctrl-C keeps."""
+    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
+    p.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
+                                    "the built-in policy)")
+    p.set_defaults(run=run, kept="the lines before the interrupt were answered")
+
+
 def add_parsers(sub):
     c = sub.add_parser("classify", help="classify decline events (JSON Lines) into decisions",
                        description="One decision per input line, written as soon as the line is "
                                    "read. Exit 1 if a line was not valid JSON (the others are "
                                    "still decided), 2 on a bad policy file. docs/EVENT.md is the "
-                                   "input, docs/DECISION.md the output; examples/declines.jsonl "
-                                   "is a sample.")
-    c.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
+                                   "input, docs/DECISION.md the output; "
+                                   "fixtures/declines-sample.jsonl is a sample.")
+    _reads_events(c, _classify)
     c.add_argument("--format", choices=["json", "table"], default="json",
                    help="json: one decision per line; table: one row per decision, for a person")
     c.add_argument("--pretty", action="store_true", help="indented JSON for humans")
-    c.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
-                                    "the built-in policy)")
-    c.set_defaults(run=_classify, kept="the lines before the interrupt were answered")
 
     e = sub.add_parser("explain", help="how each decline event was decided: facts, evidence, "
                                        "discounts, safety rules",
@@ -75,13 +80,10 @@ def add_parsers(sub):
                                    "read, the evidence and discounts per cause, the safety rules "
                                    "applied. Exit 1 if a line was not valid JSON (the others are "
                                    "still explained), 2 on a bad policy file. docs/EVENT.md is "
-                                   "the input; examples/declines.jsonl is a sample.")
-    e.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
+                                   "the input; fixtures/declines-sample.jsonl is a sample.")
+    _reads_events(e, _explain)
     e.add_argument("--format", choices=["text", "json"], default="text",
                    help="text for a person, or one JSON object per event")
-    e.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
-                                    "the built-in policy)")
-    e.set_defaults(run=_explain, kept="the lines before the interrupt were answered")
 
     rd = sub.add_parser("rules-doc", help="print docs/RULES.md: the safety invariants and every "
                                           "rule, code, discount, action and risk of the policy")
