@@ -7,7 +7,6 @@ set) fails instead. Builds are cached (~/.cache/lostcard/firmware), so only the 
 """
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import pytest
 
 from lostcard_cpython import firmware, paths
 
-SOURCE = Path(os.environ.get("LOSTCARD_MICROPYTHON_SRC")
-              or paths.ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz")
+SOURCE = firmware.DEFAULT_SOURCE
+tools_only = firmware.tools_only
 
 
 def build(board, out, heap=firmware.DEFAULT_HEAP):
@@ -28,15 +27,8 @@ def build(board, out, heap=firmware.DEFAULT_HEAP):
     return Path(firmware.build_firmware(SOURCE, board, out, heap)["path"])
 
 
-def tools_only(bundle, out):
-    """The test bundle without the device packages: frozen lostcard must be the one imported
-    (sys.path puts '' before '.frozen', so a lostcard/ directory in the working one would win)."""
-    shutil.copytree(bundle, out, ignore=shutil.ignore_patterns("lostcard", "lostcard_mpy"))
-    return out
-
-
 def unix32(exe, args, cwd, heap="48K", path=(), timeout=300):
-    env = dict(os.environ, MICROPYPATH=":".join([".frozen"] + [str(p) for p in path]))
+    env = paths.micropython_env(*path)  # frozen modules first
     env["LOSTCARD_FIXTURES"] = str(paths.FIXTURES)
     return subprocess.run([str(exe), "-X", "heapsize=" + heap] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)

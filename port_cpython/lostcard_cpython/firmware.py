@@ -26,9 +26,12 @@ from lostcard.errors import LostcardError
 
 from . import mpybuild
 from .errors import Failed
-from .paths import PORT_MPY
+from .paths import PORT_MPY, ROOT
 
 BOARDS_DIR = PORT_MPY / "boards"
+# the source the tests and benchmarks build from: MicroPython 1.28.0 beside the checkout
+DEFAULT_SOURCE = Path(os.environ.get("LOSTCARD_MICROPYTHON_SRC")
+                      or ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz")
 DEFAULT_HEAP = 64 * 1024
 MARKERS = ("py/mpconfig.h", "mpy-cross/Makefile", "ports/unix/Makefile", "ports/qemu/Makefile")
 
@@ -239,6 +242,13 @@ def build_firmware(src, board_name, out_dir, heap=DEFAULT_HEAP):
             staging.rename(done)  # the image is whole before its name says it is there
         _publish(done, board, out_dir)
     return json.loads((done / "firmware.json").read_text()) | {"path": str(out_dir / board.image)}
+
+
+def tools_only(bundle, out):
+    """A compiled bundle (mpybuild.build) without the device packages, to run beside frozen
+    firmware: sys.path puts '' before '.frozen', so a lostcard/ directory there would win."""
+    shutil.copytree(bundle, out, ignore=shutil.ignore_patterns("lostcard", "lostcard_mpy"))
+    return out
 
 
 def _publish(done, board, out_dir):

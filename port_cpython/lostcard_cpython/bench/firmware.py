@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import firmware, provision
 from .. import scenarios as scenario_file
 from ..local_collector import LocalCollector
-from ..paths import ROOT, micropython_env, tool
+from ..paths import micropython_env, tool
 from ..qemu_board import Qemu
 from .harness import built_bundle
 
@@ -35,8 +35,6 @@ DECLINES = 50
 MHZ = 168  # a Cortex-M3/M4 terminal's clock, at one instruction per cycle: a lower bound
 GOALS = {"declines": 40, "boot+decline+sync": 48}
 BOARD_HEAP_KIB = firmware.DEFAULT_HEAP >> 10
-# the source the tests use too (tests/firmware_boards.py); `bench firmware --micropython` names another
-SOURCE = ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz"
 
 
 def _backlog(tmp, url):
@@ -159,15 +157,14 @@ def smallest(probe, lo, hi):
 
 
 def run(out, source=None):
-    source = Path(source or SOURCE)
+    source = Path(source or firmware.DEFAULT_SOURCE)
     if not source.exists():
         raise firmware.FirmwareError("no MicroPython source at %s: give --micropython SRC (1.28.0, a "
                                      "tree or its .tar.xz)" % source)
     with tempfile.TemporaryDirectory() as tmp, built_bundle() as bundle:
         exe32 = firmware.build_firmware(source, "unix32", Path(tmp) / "unix32")
         elf = firmware.build_firmware(source, "qemu-mps2-an385", Path(tmp) / "qemu")
-        tools = Path(tmp) / "tools"  # the bundle's tools alone: the frozen lostcard must be used
-        shutil.copytree(bundle, tools, ignore=shutil.ignore_patterns("lostcard", "lostcard_mpy"))
+        tools = firmware.tools_only(bundle, Path(tmp) / "tools")  # the frozen lostcard must be used
         secret = Path(tmp) / "fleet.secret"
         secret.write_text(SECRET.hex())
         collector = LocalCollector(Path(tmp) / "collector.db", secret).start()
@@ -180,7 +177,7 @@ def run(out, source=None):
                                                                     tmp, step, kib),
                 "PyPI ROMFS (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [tools], home,
                                                                      tmp, step, kib, rom),
-                "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [".frozen", tools], home,
+                "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [tools], home,
                                                                tmp, step, kib),
                 "frozen Cortex-M3": lambda step, kib: None if step == "sync" else _probe_board(
                     elf["path"], image, tmp, step, kib),
