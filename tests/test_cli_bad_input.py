@@ -132,8 +132,8 @@ def _cases(w):
         (("provision", "--fleet-secret-file", s, "--device-id", "bad id", "--out",
           str(f / "p.cbor")), USAGE),
         (("provision", "--fleet-secret-file", s, "--device-id", "T-9", "--out", text), USAGE),
-        (("provision", "--fleet-secret-file", s, "--device-id", "T-9", "--out",
-          str(f / "p.cbor"), "--first-seq", "-1"), USAGE),
+        (("provision", "--fleet-secret-file", s, "--device-id", "T-" + "9" * 40, "--out",
+          str(f / "p.cbor")), USAGE),
         # cose, inspect
         (("cose", "open", "--key-hex", "zz", text), USAGE),
         (("cose", "open", "--key-hex", "00" * 8, text), USAGE),

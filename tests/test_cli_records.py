@@ -7,6 +7,7 @@ import sys
 from lostcard import keys, record, sealing
 from lostcard.decision import classify
 from lostcard_cpython import crypto, paths
+from lostcard.collector.fleet import device_root, first_chain
 
 VECTOR = paths.FIXTURES / "vectors" / "cose" / "aes-ccm-enc-01.json"
 KEY = "849b57219dae48de646d07dbb533566e"
@@ -46,7 +47,7 @@ def test_cose_open_says_authentication_failed_on_any_tamper():
 
 def _sealed_incident():
     item = json.loads(paths.SCENARIOS.read_text(encoding="utf-8").splitlines()[0])
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-0009"))
+    chain = first_chain(crypto, device_root(crypto, SECRET, "T-0009"))
     device = keys.DeviceKeys(crypto, "T-0009", 0, chain)
     device.advance()
     r = record.build(item["event"], classify(item["event"]), "T-0009", 77, crypto, b"k" * 32)

@@ -58,3 +58,36 @@ def test_a_reader_creates_nothing_and_writes_nothing(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         reader.insert_rows([("T-1", 1, None, "c", "s", "a", 1, None, None, "p", 0, b"x")])
     reader.close()
+
+
+def test_the_quarantine_keeps_bytes_up_to_its_bounds_and_counts_the_rest_once(tmp_path,
+                                                                            monkeypatch):
+    from lostcard_cpython import collector_store
+
+    monkeypatch.setattr(collector_store, "QUARANTINE_PER_DEVICE", 3)
+    monkeypatch.setattr(collector_store, "QUARANTINE_TOTAL", 5)
+    store = SqliteStore(str(tmp_path / "c.db"))
+
+    def bad(device, n):  # what Collector.ingest hands over for a record that failed
+        sealed = b"%s record %d" % (device.encode(), n)
+        return (device, bytes([n]) * 32, "authentication failed", sealed)
+
+    assert store.store_batch("T-1", [], [bad("T-1", n) for n in range(5)], None) == 5
+    store.store_batch("T-1", [], [bad("T-1", n) for n in range(5)], None)  # a replay
+    store.store_batch("T-2", [], [bad("T-2", n) for n in range(4)], None)
+    stats = store.stats()
+    store.close()
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        kept = dict(db.execute("SELECT device, SUM(length(sealed) > 0) FROM quarantine "
+                               "GROUP BY device").fetchall())
+    assert kept == {"T-1": 3, "T-2": 2}  # 3 per terminal, 5 in all
+    assert stats["quarantined"] == 9 and stats["quarantine_bytes_dropped"] == 4  # each once
+    assert stats["quarantine_bounds"] == {"per_device": 3, "total": 5}
+
+
+def test_a_new_database_is_readable_by_its_owner_alone(tmp_path):
+    store = SqliteStore(str(tmp_path / "c.db"))
+    store.store_batch("T-1", [], [], [0, 0, 0, 0])
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    store.close()
+    assert modes and set(modes.values()) == {0o600}, modes

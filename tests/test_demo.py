@@ -54,7 +54,8 @@ def test_the_check_fails_when_the_collector_lacks_an_incident(tmp_path):
     state = tmp_path / "state"
     assert demo("--state", str(state)).returncode == 0
     with sqlite3.connect(state / "collector.db") as db:
-        db.execute("DELETE FROM incidents WHERE device = 'T-DEMO-03' AND seq = 5")
+        db.execute("DELETE FROM incidents WHERE device = 'T-DEMO-03' AND seq = (SELECT seq FROM "
+                   "incidents WHERE device = 'T-DEMO-03' ORDER BY seq LIMIT 1 OFFSET 4)")
     proc = demo("--state", str(state))
     assert proc.returncode == 1
     assert "check 2, T-DEMO-03: queued 69, collector holds 68, each once: NO" in proc.stdout

@@ -5,7 +5,6 @@ import builtins
 from pathlib import Path
 
 from lostcard import cose, keys
-from lostcard.collector.fleet import KeyNotDerivableNow
 from lostcard.errors import LostcardError
 from lostcard_cpython import cli, crypto, demo, mpybuild, paths
 from lostcard_cpython.collector import Collector
@@ -73,10 +72,7 @@ def test_build_and_demo_errors_are_one_line_and_their_exit_codes(tmp_path, monke
 
 
 class _Store:
-    def anchors(self):
-        return {}
-
-    def store_batch(self, device, rows, quarantined, gaps, anchors):
+    def store_batch(self, device, rows, quarantined, gaps):
         self.rows, self.quarantined = rows, quarantined
         return len(quarantined)
 
@@ -87,23 +83,16 @@ def _sealed(epoch, seq):
                      kid=keys.kid("T-0001", epoch))
 
 
-def test_the_collector_waits_for_a_key_it_cannot_derive_now_and_quarantines_the_rest(monkeypatch):
+def test_the_collector_acknowledges_every_record_stored_or_quarantined(monkeypatch):
     store = _Store()
     collector = Collector(store, b"\x11" * 32)
-    too_far = collector.fleet.MAX_AHEAD + 1
-    items = [[1, _sealed(0, 1)], [2, _sealed(too_far, 2)], [3, _sealed(0, 3)]]
-    # the first does not open (quarantined, acknowledged); the second waits, and all after it
-    assert collector.ingest("T-0001", 3, items, None) == (1, 1)
-    assert store.rows == [] and len(store.quarantined) == 1
+    far = 40000  # no window: a terminal back after any outage is served
+    items = [[1, _sealed(0, 1)], [2, _sealed(far, 2)], [3, _sealed(0, 3)]]
+    assert collector.ingest("T-0001", 3, items, None) == (3, 3)  # none opens: all quarantined
+    assert store.rows == [] and len(store.quarantined) == 3
 
-    def refused(device_id, epoch):  # a refusal for good, whatever its message says
-        raise keys.KeyScheduleError("derivation budget of this request spent: too far")
+    def refused(device_id, incarnation, epoch):  # a refusal, whatever its message says
+        raise keys.KeyScheduleError("too far")
 
     monkeypatch.setattr(collector.fleet, "record_key", refused)
     assert collector.ingest("T-0001", 3, items, None) == (3, 3)
-
-    def not_now(device_id, epoch):
-        raise KeyNotDerivableNow("any words")
-
-    monkeypatch.setattr(collector.fleet, "record_key", not_now)
-    assert collector.ingest("T-0001", 3, items, None) == (0, 0)

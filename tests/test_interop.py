@@ -21,6 +21,7 @@ from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard_cpython import crypto, scenarios
 from lostcard_tools.recorded import recorded_part
+from lostcard.collector.fleet import device_root, first_chain
 from micropython_process import micropython
 
 SECRET = bytes(range(32))
@@ -46,12 +47,12 @@ def sealed_on_micropython(bundle, tmp_path_factory):
 
 
 def _record_key(epoch):
-    return FleetKeys(crypto, SECRET).record_key(DEVICE, epoch)
+    return FleetKeys(crypto, SECRET).record_key(DEVICE, 0, epoch)
 
 
 def test_micropython_seals_exactly_what_cpython_seals(sealed_on_micropython):
     items, sealed = sealed_on_micropython
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
+    chain = first_chain(crypto, device_root(crypto, SECRET, DEVICE))
     device = keys.DeviceKeys(crypto, DEVICE, 0, chain)
     for n, (item, message) in enumerate(zip(items, sealed)):
         r = record.build(item["event"], classify(item["event"]), DEVICE, 1000 + n, crypto,

@@ -5,13 +5,14 @@ import shutil
 import subprocess
 import sys
 
-from lostcard import cose, keys, record, sealing
+from lostcard import cose, record, sealing
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, paths, scenarios
 from lostcard_cpython.storage import DirStorage
+from lostcard.collector.fleet import parse_kid
 
 GOLDEN = paths.FIXTURES / "queue-v1"
 SECRET = bytes(range(32))
@@ -42,7 +43,7 @@ def test_a_version_1_queue_opens_without_loss(tmp_path):
                                 b"golden-token-key"), 1)
     assert seq > 12
     sealed = [s for n, s in q.pending(1) if n == seq][0]
-    assert keys.parse_kid(cose.parse(sealed)[1].get(4)) == (DEVICE, 3)
+    assert parse_kid(cose.parse(sealed)[1].get(4)) == (DEVICE, 3)
     assert record_check.open_sealed(crypto, fleet, sealed)[record.K_SEQ] == seq
 
 

@@ -6,7 +6,7 @@ store with fsync.
 
 import pytest
 
-from lostcard import keys, record, sealing
+from lostcard import record, sealing
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
 from lostcard.decision import classify
@@ -15,6 +15,7 @@ from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.storage import DirStorage
 from lostcard_tools.cut_storage import CutStorage
 from lostcard_tools.fake_flash import PowerCut
+from lostcard.collector.fleet import device_root, first_chain
 from micropython_process import micropython
 from queue_fakes import MemoryStorage
 
@@ -100,7 +101,7 @@ def _check(q, done):
 
 def _provisioned():
     files = {}
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
+    chain = first_chain(crypto, device_root(crypto, SECRET, DEVICE))
     Queue.provision(_storage(files), chain)
     return files
 
@@ -147,7 +148,7 @@ def test_block_write_cuts_on_littlefs_sampled_larger_workload(bundle):
 
 
 def test_directory_storage_keeps_the_queue_across_restarts(tmp_path):
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, DEVICE))
+    chain = first_chain(crypto, device_root(crypto, SECRET, DEVICE))
     storage = DirStorage(str(tmp_path / "q"))
     Queue.provision(storage, chain)
     q = Queue(storage, _sealer, rotate_bytes=300)

@@ -11,6 +11,7 @@ from lostcard.collector.policy_check import rows
 from lostcard.policy import DEFAULT
 from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.incidents import describe
+from lostcard.collector.fleet import device_root, first_chain
 
 SECRET = b"\x42" * 32
 
@@ -56,7 +57,7 @@ def test_default_rules_and_subcauses_have_catalog_numbers():
 
 
 def test_records_open_to_what_was_decided():
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-1"))
+    chain = first_chain(crypto, device_root(crypto, SECRET, "T-1"))
     device = keys.DeviceKeys(crypto, "T-1", 0, chain)
     fleet = FleetKeys(crypto, SECRET)
     for n, item in enumerate(scenarios.load()):

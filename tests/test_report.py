@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lostcard import keys, record, sealing
+from lostcard import record, sealing
 from lostcard.decision import classify
 from lostcard.vocab import ACTIONS, CAUSES
 from lostcard_cpython import crypto, report, scenarios
@@ -27,6 +27,7 @@ from lostcard_cpython import report_export, report_tables
 from lostcard_cpython import report_labels as labels
 from lostcard_cpython.collector import Collector
 from lostcard_cpython.collector_store import SqliteStore
+from lostcard.collector.fleet import device_root, first_chain
 
 SECRET = bytes(range(7, 39))
 TOKEN_KEY = b"\x33" * 32
@@ -86,7 +87,7 @@ def sealed_batches(plan):
         decision = classify(event)
         decisions.append(decision)
         if device not in batches:
-            chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device))
+            chain = first_chain(crypto, device_root(crypto, SECRET, device))
             batches[device] = (sealing.Sealer(crypto, device, 0, chain), [])
         sealer, items = batches[device]
         seq = len(items) + 1
@@ -551,7 +552,9 @@ def test_a_warning_after_a_minute_counts_the_batches_it_did_not_report(tmp_path,
     with caplog.at_level("WARNING", "lostcard.collector"):
         for n in range(3):  # the same record again under another seq: quarantined
             if n == 2:  # a minute on
-                collector.warned_at -= collector_module.WARN_EVERY
+                at, unwarned = collector.warned["batches with quarantined records"]
+                collector.warned["batches with quarantined records"] = (
+                    at - collector_module.WARN_EVERY, unwarned)
             collector.ingest("T-SHOP-1", 3, [(99, sealed)], [0, 0, 0, 0])
     collector.store.close()
     assert [r.getMessage() for r in caplog.records] == [

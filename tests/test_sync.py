@@ -13,7 +13,7 @@ import cbor2
 import httpx
 import pytest
 
-from lostcard import keys, protocol, record, sealing
+from lostcard import protocol, record, sealing
 from lostcard.collector import fleet
 from lostcard.decision import classify
 from lostcard.errors import SyncError
@@ -23,6 +23,7 @@ from lostcard_cpython import crypto, scenarios
 from lostcard_cpython.local_collector import LocalCollector
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.transport import HttpTransport
+from lostcard.collector.fleet import device_root, first_chain
 from fault_proxy import FaultProxy
 from micropython_process import micropython
 
@@ -33,7 +34,7 @@ ITEMS = scenarios.load()
 def _device(tmp_path, device_id, count=12):
     """A provisioned terminal queue holding `count` sealed incidents; (queue, appended seqs)."""
     path = str(tmp_path / device_id)
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    chain = first_chain(crypto, device_root(crypto, SECRET, device_id))
     Queue.provision(DirStorage(path), chain, device_id=device_id,
                     ack_key=fleet.ack_key(crypto, SECRET, device_id))
     q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device_id, e, c),
@@ -49,6 +50,13 @@ def _device(tmp_path, device_id, count=12):
 def _uploader(q, url, timeout=1.0):
     return Uploader(q, HttpTransport(url, timeout=timeout), crypto, os.urandom, q.device_id,
                     q.ack_key, batch_bytes=700)
+
+
+def _body(q, items, lane=3, gaps=None, nonce=None):
+    """A batch of `items` as q's device makes it: its request MAC under the device's ack key."""
+    gaps = q.gaps() if gaps is None else gaps
+    return protocol.encode_batch(crypto, q.ack_key, q.device_id, nonce or os.urandom(16), lane,
+                                 items, gaps, protocol.digest(items))
 
 
 def _pending(q):
@@ -141,8 +149,7 @@ def test_connection_reset_or_too_slow_loses_and_duplicates_nothing(env, mode):
 
 def test_the_same_batch_twice_is_stored_once(env):
     q, seqs = _device(env["tmp"], "T-SYNC-4", count=3)
-    body = protocol.encode_batch(q.device_id, os.urandom(16), 3,
-                                 [[s, b] for s, b in q.pending(3)])
+    body = _body(q, [[s, b] for s, b in q.pending(3)])
     first = httpx.post(env["collector"].url + "/v1/batch", content=body)
     second = httpx.post(env["collector"].url + "/v1/batch", content=body)
     assert first.status_code == second.status_code == 200
@@ -181,8 +188,7 @@ def test_forged_replayed_and_other_device_acks_change_nothing(env):
 def test_junk_bodies_get_clear_4xx_and_the_collector_serves_on(env):
     url = env["collector"].url + "/v1/batch"
     q, _ = _device(env["tmp"], "T-SYNC-6", count=1)
-    good = protocol.encode_batch(q.device_id, os.urandom(16), 3,
-                                 [[s, b] for s, b in q.pending(3)])
+    good = _body(q, [[s, b] for s, b in q.pending(3)])
     for body, status in ((good[:-5], 400), (b"\xff" * 100, 400), (b"", 400),
                          (cbor2.dumps({1: "T-1", 2: b"x", 3: 1, 4: []}), 400),
                          (cbor2.dumps({1: "bad id", 2: bytes(16), 3: 1, 4: []}), 400),
@@ -202,8 +208,7 @@ def test_records_of_another_device_or_tampered_are_quarantined_and_acknowledged(
     tampered = bytearray(items[0][1])
     tampered[-1] ^= 1
     foreign = [b for _, b in stranger.pending(3)][0]
-    body = protocol.encode_batch(q.device_id, os.urandom(16), 3,
-                                 [[items[0][0], bytes(tampered)], [items[1][0], foreign],
+    body = _body(q, [[items[0][0], bytes(tampered)], [items[1][0], foreign],
                                   items[2]])
     reply = httpx.post(env["collector"].url + "/v1/batch", content=body)
     assert reply.status_code == 200
@@ -318,8 +323,16 @@ def test_gaps_come_only_from_batches_whose_records_open_and_never_shrink(env):
     q.state[6] = [0, 1, 7]
     q.state[7] = 2
     _drain(q, env["proxy"].url)
+    url = env["collector"].url + "/v1/batch"
     forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: [], 5: [0, 0, 0, 0]})
-    assert httpx.post(env["collector"].url + "/v1/batch", content=forged).status_code == 200
+    assert httpx.post(url, content=forged).status_code == 403  # no request MAC
+    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: [], 5: [9, 9, 9, 9],
+                          6: bytes(16)})
+    assert httpx.post(url, content=forged).status_code == 403  # a MAC that does not check
+    # a genuine batch replayed with other counts: the MAC covers them
+    genuine = cbor2.loads(_body(q, [], gaps=[0, 1, 7, 2]))
+    genuine[5] = [50, 50, 50, 50]
+    assert httpx.post(url, content=cbor2.dumps(genuine)).status_code == 403
     with sqlite3.connect(env["db"]) as con:
         row = con.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
                           "WHERE device = ?", ("T-SYNC-GAPS",)).fetchone()
@@ -332,20 +345,20 @@ def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
     poison = [bytes.fromhex("c5821b400000000000000001"), bytes.fromhex("d8648a"), b"\xf7",
               b"\xd0\x83\x43\xa1\x01\x0a\xa0\x40", b"\xff" * 300]
     batch = [[items[0][0], p] for p in poison]
-    body = protocol.encode_batch(q.device_id, os.urandom(16), 3, batch)
+    body = _body(q, batch)
     reply = httpx.post(env["collector"].url + "/v1/batch", content=body)
     assert reply.status_code == 200 and cbor2.loads(reply.content)[3] == len(poison)
     # a terminal provisioned again under the same id seals other content under the same
     # numbers: the collector keeps the first, quarantines the second and says why
-    good = protocol.encode_batch(q.device_id, os.urandom(16), 3, items)
+    good = _body(q, items)
     assert httpx.post(env["collector"].url + "/v1/batch", content=good).status_code == 200
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, "T-SYNC-POISON"))
+    chain = first_chain(crypto, device_root(crypto, SECRET, "T-SYNC-POISON"))
     event = ITEMS[50]["event"]
     other = [[items[0][0], sealing.Sealer(crypto, "T-SYNC-POISON", 0, chain).seal(
         record.build(event, classify(event), "T-SYNC-POISON", 0, crypto, b"t" * 32),
         items[0][0])]]
     assert other[0][1] != items[0][1]
-    body = protocol.encode_batch(q.device_id, os.urandom(16), 3, other)
+    body = _body(q, other)
     assert cbor2.loads(httpx.post(env["collector"].url + "/v1/batch", content=body).content)[3] == 1
     with sqlite3.connect(env["db"]) as con:
         reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]

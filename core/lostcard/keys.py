@@ -1,23 +1,26 @@
 """Keys: one fleet secret at the collector, a one-way ratchet of epoch keys on each terminal.
 
     device root   = HKDF(fleet secret, salt "lostcard device v1", info device id)
-    chain(0)      = HKDF(device root, info "lostcard epoch 0")
+    chain(0)      = HKDF(device root, info "lostcard epoch 0" [|| incarnation, 4 bytes BE if > 0])
     chain(e + 1)  = HKDF(chain(e), info "lostcard ratchet")        one way: e+1 from e, never back
     record key(e) = HKDF(chain(e), info "lostcard record key")[:16] AES-128 for COSE
     kid           = device id (UTF-8) || e (2 bytes, big-endian)
     IV            = HMAC(device id, "lostcard iv")[:5] || sequence number (8 bytes, big-endian)
 
-A terminal is provisioned with chain(0) (never the fleet secret) and holds only the current chain
-key: after `advance()` it cannot recompute an earlier record key, so a stolen terminal cannot open
-the records it already wrote. The collector derives any epoch from the fleet secret. The IV repeats
-under a key only if a sequence number repeats, which the queue prevents (docs/SECURITY.md).
+A terminal is provisioned with chain(0) (never the fleet secret) and its first sequence number,
+incarnation << 24: a terminal provisioned again under the same device id gets a new random
+incarnation, so new keys and new nonces (docs/SECURITY.md). The terminal needs neither the
+incarnation nor the root: the provisioning host and the collector derive them
+(lostcard.collector.fleet). It holds only the current chain key: after `advance()` it cannot
+recompute an earlier record key, so a stolen terminal cannot open the records it already wrote.
+The IV repeats under a key only if a sequence number repeats, which the queue prevents.
 
 `crypto` is the platform's crypto module (Crypto in lostcard/platform.py).
 """
 
 from .errors import LostcardError
 
-MAX_EPOCH = 1 << 16  # bounds the collector's work for a forged kid; see docs/SECURITY.md
+MAX_EPOCH = 1 << 16  # the kid's 2 bytes; a terminal provisioned again starts a new range
 MAX_DEVICE_ID = 32
 MAX_SEQ = 1 << 64
 
@@ -35,14 +38,6 @@ def check_device_id(device_id):
     return device_id.encode()
 
 
-def device_root(crypto, fleet_secret, device_id):
-    return crypto.hkdf_sha256(fleet_secret, b"lostcard device v1", check_device_id(device_id), 32)
-
-
-def first_chain(crypto, root):
-    return crypto.hkdf_sha256(root, b"", b"lostcard epoch 0", 32)
-
-
 def next_chain(crypto, chain):
     return crypto.hkdf_sha256(chain, b"", b"lostcard ratchet", 32)
 
@@ -55,18 +50,6 @@ def kid(device_id, epoch):
     if not 0 <= epoch < MAX_EPOCH:
         raise KeyScheduleError("epoch out of range")
     return check_device_id(device_id) + epoch.to_bytes(2, "big")
-
-
-def parse_kid(kid_bytes):
-    """(device id, epoch) named by a kid; KeyScheduleError if it names none."""
-    if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 3:
-        raise KeyScheduleError("kid too short")
-    epoch = int.from_bytes(kid_bytes[-2:], "big")
-    name = kid_bytes[:-2]
-    for b in name:  # printable ASCII only, so one device has exactly one kid per epoch
-        if not 0x20 < b <= 0x7E:
-            raise KeyScheduleError("kid does not name a device")
-    return str(name, "ascii"), epoch
 
 
 def iv(crypto, device_id, seq):

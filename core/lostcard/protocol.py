@@ -1,13 +1,17 @@
 """The upload protocol's messages (normative: docs/SYNC.md), shared by terminals and collector.
 
     batch = {1: device id, 2: request nonce (16 bytes), 3: lane (1..3),
-             4: [* [seq, sealed incident (bstr)]], ? 5: gaps}  gaps = [evicted lane 1, 2, 3, corrupt]
+             4: [* [seq, sealed incident (bstr)]], ? 5: gaps, 6: request MAC (16 bytes)}
+    gaps = [evicted lane 1, 2, 3, corrupt]
+    request MAC = HMAC-SHA256(ack key, CBOR [device id, nonce, lane, batch digest, gaps or null])[:16]
     reply = {1: acknowledged sequence number (0 = none), 2: ack MAC (16 bytes), 3: quarantined}
     ack MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged, batch digest])[:16]
     batch digest = SHA-256 of the CBOR encoding of the batch's records list (key 4)
 
-The digest ties the acknowledgement to the records the collector received: a reply to a batch
-whose records someone swapped on the way does not verify at the terminal.
+The request MAC lets the collector refuse, before it stores or derives anything, a batch that
+its device did not make, and covers the gap counts; the ack MAC ties the acknowledgement to this
+request and to the records the collector received. The two inputs are CBOR arrays of 5 and 4
+items: one can never be taken for the other.
 
 The collector replies only after its transaction committed; a terminal forgets records only for
 a reply whose MAC checks under its own ack key and its own fresh nonce. The collector's half
@@ -38,11 +42,13 @@ def ack_mac(crypto, key, device_id, nonce, acked, items_digest):
     return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked, items_digest]))[:MAC_LEN]
 
 
-def encode_batch(device_id, nonce, lane, sealed, gaps=None):
-    batch = {1: device_id, 2: nonce, 3: lane, 4: sealed}
-    if gaps is not None:
-        batch[5] = gaps
-    return cbor.encode(batch)
+def request_mac(crypto, key, device_id, nonce, lane, items_digest, gaps):
+    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, lane, items_digest, gaps]))[:MAC_LEN]
+
+
+def encode_batch(crypto, key, device_id, nonce, lane, sealed, gaps, items_digest):
+    return cbor.encode({1: device_id, 2: nonce, 3: lane, 4: sealed, 5: gaps, 6: request_mac(
+        crypto, key, device_id, nonce, lane, items_digest, gaps)})
 
 
 def verified_ack(crypto, key, device_id, nonce, items_digest, body):

@@ -24,7 +24,8 @@ def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
     device id and ack key, when given, are kept for the sync (docs/SYNC.md).
 
     Refused where a queue has been: starting its sequence numbers and keys over would reuse
-    (key, IV) pairs. A re-provisioned terminal gets a new device id and an empty directory.
+    (key, IV) pairs. A terminal provisioned again gets a new provisioning file (a new
+    incarnation: docs/SECURITY.md) and an empty directory.
     """
     used = False
     for name in storage.list():  # to the end: a dropped listing keeps the directory open

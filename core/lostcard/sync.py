@@ -19,9 +19,18 @@ def backoff_delay(failures, uniform, base=1.0, cap=300.0):
     return uniform(0, min(cap, base * (1 << min(failures, 30))))
 
 
+def retry_delay(exc, failures, uniform, cap=300.0):
+    """backoff_delay, but never shorter than a busy collector's Retry-After, which transports
+    pass as the SyncError's second argument (lostcard/platform.py)."""
+    delay = backoff_delay(failures, uniform, cap=cap)
+    if isinstance(exc, SyncError) and len(exc.args) > 1:
+        return max(delay, exc.args[1] or 0)
+    return delay
+
+
 class Uploader:
     def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
-                 batch_bytes=1536, progress=None):
+                 batch_bytes=1536, progress=None, last_failed=0):
         self.queue = queue
         self.transport = transport
         self.crypto = crypto
@@ -30,10 +39,17 @@ class Uploader:
         self.ack_key = ack_key
         self.batch_bytes = batch_bytes
         self.progress = progress
+        # the lane whose batch failed last goes after the others: a lane the collector never
+        # acknowledges (a record it fails on) must not hold back the rest of the backlog
+        self.last_failed = last_failed
 
     def _batch(self):
         """(lane, [(seq, sealed)]) of the next batch, urgent lanes first; (None, []) if none."""
-        for lane in (1, 2, 3):
+        order = [1, 2, 3]
+        if self.last_failed:
+            order.remove(self.last_failed)
+            order.append(self.last_failed)
+        for lane in order:
             batch = []
             size = 0
             for seq, sealed in self.queue.pending(lane):
@@ -54,15 +70,17 @@ class Uploader:
         lane, batch = self._batch()
         if not batch:
             return 0
-        gaps = self.queue.gaps()
+        self.last_failed = lane  # until the collector acknowledges some of it
         nonce = self.random_bytes(protocol.NONCE_LEN)
         items = [[q, s] for q, s in batch]
-        body = protocol.encode_batch(self.device_id, nonce, lane, items, gaps)
+        digest = protocol.digest(items)
+        body = protocol.encode_batch(self.crypto, self.ack_key, self.device_id, nonce, lane, items,
+                                     self.queue.gaps(), digest)
         status, reply = self.transport.post(BATCH_PATH, body)
         if status != 200:
             raise SyncError("collector answered %d" % status)
-        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce,
-                                      protocol.digest(items), reply)
+        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce, digest,
+                                      reply)
         if acked is None:
             raise SyncError("acknowledgement did not verify: nothing forgotten")
         last = batch[-1][0]
@@ -71,6 +89,7 @@ class Uploader:
         if done == 0:
             raise SyncError("collector acknowledged none of the batch")
         self.queue.ack(lane, acked)
+        self.last_failed = 0
         if self.progress is not None:
             self.progress(done, self.queue.stats()["records"])
         return done
@@ -83,10 +102,10 @@ class Uploader:
         while True:
             try:
                 done = self.step()
-            except SyncError:
+            except SyncError as exc:
                 if max_failures is not None and failures + 1 >= max_failures:
                     raise
-                sleep(backoff_delay(failures, uniform))
+                sleep(retry_delay(exc, failures, uniform))
                 failures += 1
                 continue
             failures = 0

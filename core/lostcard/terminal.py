@@ -61,6 +61,7 @@ class Terminal:
         self.last_sync = None  # clock() of the last batch the collector acknowledged
         self.link = "unknown"  # "up" after an acknowledged batch, "down" after a failed one
         self._failures = 0
+        self._last_failed = 0  # the lane that failed last: sync.Uploader sends it after the others
         self._next_try = 0.0
         self.last_error = None
         self.torn_tails = 0  # since this boot
@@ -211,9 +212,9 @@ class Terminal:
             self._end_phase()
 
     def _back_off(self, exc):
-        from .sync import backoff_delay
+        from .sync import retry_delay
 
-        delay = backoff_delay(self._failures, self._uniform, cap=MAX_SYNC_DELAY)
+        delay = retry_delay(exc, self._failures, self._uniform, MAX_SYNC_DELAY)
         self._next_try = self.platform.clock() + delay
         self._failures += 1
         self.last_error = "%s: %s" % (type(exc).__name__, exc)
@@ -227,7 +228,8 @@ class Terminal:
         if self.resident:
             self._transport = transport  # one HTTP client, its connection kept alive
         uploader = Uploader(queue, transport, self.platform.hmac(),
-                            self.platform.random_bytes, queue.device_id, queue.ack_key)
+                            self.platform.random_bytes, queue.device_id, queue.ack_key,
+                            last_failed=self._last_failed)
         try:
             done = uploader.step()
         except SyncError as exc:
@@ -236,6 +238,7 @@ class Terminal:
             return 0
         finally:
             self._resume = queue.checkpoint()
+            self._last_failed = uploader.last_failed
         self._failures = 0
         self._next_try = 0.0
         if done:

@@ -92,6 +92,10 @@ def _stats(args):
         print("  %-17s %d" % (cause, count))
     for reason, count in stats["quarantine_reasons"].items():
         print("  quarantined: %s: %d" % (reason, count))
+    bounds = stats["quarantine_bounds"]
+    print("quarantine keeps the bytes of %d records per terminal, %d in all; past that only "
+          "digest and reason: %d so far" % (bounds["per_device"], bounds["total"],
+                                             stats["quarantine_bytes_dropped"]))
     gaps = stats["known_gaps"]
     print("known gaps: evicted %s; corrupt %d" % (", ".join(
         "priority %d: %d" % kv for kv in gaps["evicted"].items()), gaps["corrupt"]))

@@ -105,7 +105,7 @@ def _sync(args):
 def _provision(args):
     from . import provision
 
-    provision.write(args.out, read_secret(args), args.device_id, args.first_seq)
+    provision.write(args.out, read_secret(args), args.device_id)
     done("provisioning file for %s written to %s: copy it to the terminal once, then delete it"
          % (args.device_id, args.out))
     return 0
@@ -136,8 +136,6 @@ def add_parsers(sub):
     add_secret(pr, "the fleet secret the terminal's keys derive from")
     pr.add_argument("--device-id", required=True, help="the terminal's id, e.g. T-0001")
     pr.add_argument("--out", required=True, help="the file to write (must not exist)")
-    pr.add_argument("--first-seq", type=positive, default=1,
-                    help="the terminal's first sequence number")
     pr.set_defaults(run=_provision)
 
     co = sub.add_parser("cose", help="COSE_Encrypt0 tools")

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lostcard import keys, protocol, record, vocab
+from lostcard import protocol, record, vocab
 from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
@@ -27,7 +27,7 @@ from . import crypto, fastcbor
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
-DERIVATION_BUDGET = 4096  # ratchet steps per request: bounds what forged kids can cost
+MAX_ACK_KEYS = 100000  # cached ack keys of authentic devices (32 bytes each)
 READ_DEADLINE = 10.0  # seconds to receive a body
 WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
@@ -40,11 +40,13 @@ class Collector:
     def __init__(self, store, fleet_secret):
         self.store = store
         self.fleet_secret = fleet_secret
-        self.fleet = fleet.FleetKeys(crypto, fleet_secret, store.anchors())
-        self.keys_lock = threading.Lock()  # FleetKeys caches as it opens
+        self.fleet = fleet.FleetKeys(crypto, fleet_secret)
+        self.keys_lock = threading.Lock()  # FleetKeys caches as it derives
+        self.ack_keys = {}  # device -> ack key, of devices whose batches authenticated
         self.batches = 0
+        self.refused = 0  # batches refused as not authenticated, since the start
         self.warn_lock = threading.Lock()
-        self.warned_at, self.unwarned = None, 0  # quarantined batches since the last warning
+        self.warned = {}  # kind -> (monotonic time of the last warning, batches not reported)
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
         self.fault_at = int(at) if at else 0
@@ -53,21 +55,36 @@ class Collector:
         if self.fault == moment and self.batches == self.fault_at:
             os._exit(70)
 
-    def ingest(self, device, lane, items, gaps):
-        """Open, check and store one batch; return (acknowledged seq, quarantined count).
+    def authenticate(self, device, nonce, lane, items_digest, gaps, mac):
+        """The device's ack key if the batch's request MAC checks under it; NotAuthenticated if
+        not. Costs one HKDF for a device not yet seen, and caches keys of authentic devices only,
+        so made-up device ids fill nothing."""
+        key = self.ack_keys.get(device)
+        if key is None:
+            key = fleet.ack_key(crypto, self.fleet_secret, device)
+        try:
+            intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac)
+        except intake.NotAuthenticated as exc:
+            self.refused += 1
+            self._warn("refused batches", "batch from %s refused: %s" % (device, exc))
+            raise
+        if device not in self.ack_keys:
+            if len(self.ack_keys) >= MAX_ACK_KEYS:
+                self.ack_keys.clear()
+            self.ack_keys[device] = key
+        return key
 
-        Acknowledges through the last record it stored, found already stored, or quarantined,
-        and stops before a record whose key it cannot derive now (a key-schedule limit, not a
-        bad record: the terminal sends it again later). Gaps count only from a batch in which a
-        record of the device opened: nobody else can change what a device reported.
-        """
+    def ingest(self, device, lane, items, gaps):
+        """Open, check and store one authenticated batch; return (acknowledged seq, quarantined
+        count). Every record is acknowledged: stored, found already stored, or quarantined; no
+        key is out of reach (fleet.FleetKeys). Gaps count only from a batch in which a record
+        of the device opened."""
         self.batches += 1
         rows, quarantined = [], []
         now = int(time.time())
         acked = 0
         opened = False
         with self.keys_lock:
-            self.fleet.budget = DERIVATION_BUDGET
             for seq, sealed in items:
                 try:
                     r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode,
@@ -76,42 +93,35 @@ class Collector:
                         raise RecordError("sequence number differs from the batch's")
                     rows.append(_row(device, seq, r, now, sealed))
                     opened = True
-                except fleet.KeyNotDerivableNow:
-                    break  # not now: acknowledge up to here, the terminal resends the rest
                 except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                     quarantined.append(_quarantine(device, sealed, exc))
                 acked = seq
-            self.fleet.budget = None
-            anchors = self.fleet.anchors()
         self._die_if("die_before_commit")
-        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
-                                       {d: anchors[d] for d in anchors if d == device})
+        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None)
         self._die_if("die_after_commit")
         if count:  # the store quarantines a record under a sequence number already used too
-            self._warn(device, count, quarantined[0][2] if quarantined
-                       else "sequence number reused")
+            reason = quarantined[0][2] if quarantined else "sequence number reused"
+            self._warn("batches with quarantined records", "terminal %s: records quarantined: %d (%s)%s" % (
+                device, count, reason, "; the collector's fleet secret differs from the "
+                "terminals'?" if reason.startswith(NOT_AUTHENTIC) else ""))
         return acked, count
 
-    def _warn(self, device, count, reason):
-        """One line for a batch with quarantined records, at most one every WARN_EVERY seconds
-        (with how many batches it did not report): an operator must see that a terminal, or a
-        whole fleet under another secret, is sending records that are not stored."""
-        with self.warn_lock:  # batches are ingested in threads
-            self.unwarned += 1
+    def _warn(self, kind, line):
+        """One line per kind of trouble at most every WARN_EVERY seconds (with how many batches it
+        did not report): an operator must see a terminal, a fleet under another secret or a
+        forger at work, and a flood must not flood the log. Batches run in threads."""
+        with self.warn_lock:
+            at, unwarned = self.warned.get(kind, (None, 0))
             now = time.monotonic()
-            if self.warned_at is not None and now - self.warned_at < WARN_EVERY:
+            if at is not None and now - at < WARN_EVERY:
+                self.warned[kind] = (at, unwarned + 1)
                 return
-            unwarned, self.warned_at, self.unwarned = self.unwarned - 1, now, 0
-        log.warning("terminal %s: records quarantined: %d (%s)%s%s", device, count, reason,
-                    "; the collector's fleet secret differs from the terminals'?"
-                    if reason.startswith(NOT_AUTHENTIC) else "",
-                    "; %d more batches with quarantined records since the last warning"
-                    % unwarned if unwarned else "")
+            self.warned[kind] = (now, 0)
+        log.warning("%s%s", line, "; %d more %s since the last warning" % (unwarned, kind)
+                    if unwarned else "")
 
-    def reply(self, device, nonce, acked, items, quarantined):
-        ack_key = fleet.ack_key(crypto, self.fleet_secret, device)
-        return intake.encode_reply(crypto, ack_key, device, nonce, acked, protocol.digest(items),
-                                     quarantined)
+    def reply(self, key, device, nonce, acked, items_digest, quarantined):
+        return intake.encode_reply(crypto, key, device, nonce, acked, items_digest, quarantined)
 
 
 def _row(device, seq, r, now, sealed):
@@ -155,12 +165,18 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
         if body is None:
             return _error(413, "body larger than %d bytes" % max_body)
         try:
-            device, nonce, lane, items, gaps = intake.decode_batch(body, max_body)
-            keys.check_device_id(device)
-        except (ProtocolError, keys.KeyScheduleError) as exc:
+            device, nonce, lane, items, gaps, mac = intake.decode_batch(body, max_body)
+        except intake.NotAuthenticated as exc:
+            return _error(403, str(exc))
+        except ProtocolError as exc:
             return _error(400, str(exc))
+        digest = protocol.digest(items)
+        try:  # before anything is stored or any record key derived
+            key = collector.authenticate(device, nonce, lane, digest, gaps, mac)
+        except intake.NotAuthenticated as exc:
+            return _error(403, str(exc))
         acked, quarantined = await run_in_threadpool(collector.ingest, device, lane, items, gaps)
-        return Response(collector.reply(device, nonce, acked, items, quarantined),
+        return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
                         media_type="application/cbor")
 
     async def health(request):

@@ -3,7 +3,9 @@ server database can follow. Every query of the collector's database is a method 
 collector, the report, the demo and the benchmarks speak no SQL themselves.
 
 Each incident is stored once, keyed by (device, seq). Records that fail to open or check go to
-`quarantine` with the reason. A device's reported evictions and corruptions go to `gaps`.
+`quarantine` with the reason, their bytes kept up to a bound per device and in total (past it
+only their digest and reason: counted, never their bytes). A device's reported evictions and
+corruptions go to `gaps`.
 """
 
 import hashlib
@@ -29,9 +31,13 @@ CREATE TABLE IF NOT EXISTS quarantine (
 CREATE TABLE IF NOT EXISTS gaps (
     device TEXT PRIMARY KEY, evicted_1 INTEGER, evicted_2 INTEGER, evicted_3 INTEGER,
     corrupt INTEGER, reported INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS anchors (device TEXT PRIMARY KEY, epoch INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# quarantined records whose bytes are kept, per device and in all (a few KiB each at most): only
+# authenticated batches reach the quarantine, and these bound what even a stolen terminal's keys
+# can make the collector keep
+QUARANTINE_PER_DEVICE = 1000
+QUARANTINE_TOTAL = 100000
 COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "token", "last4",
            "policy", "received", "sealed")
 
@@ -66,10 +72,17 @@ class SqliteStore:
                     check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
             else:
-                self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")  # a reply follows a durable commit
-                self.db.executescript(SCHEMA)
+                # readable by its owner alone, as the fleet secret: it holds every incident
+                # (SQLite gives the -wal and -shm files the database's mode)
+                umask = os.umask(0o077)
+                try:
+                    self.db = sqlite3.connect(path, check_same_thread=False,
+                                              isolation_level=None)
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                    self.db.execute("PRAGMA synchronous=FULL")  # replies follow durable commits
+                    self.db.executescript(SCHEMA)
+                finally:
+                    os.umask(umask)
         except sqlite3.Error as exc:
             raise NotACollectorDatabase("%s is not a collector database (%s)" % (path, exc)) \
                 from None
@@ -89,11 +102,11 @@ class SqliteStore:
                 row = None
         return row[0] if row else None
 
-    def store_batch(self, device, incidents, quarantined, gaps, anchors):
+    def store_batch(self, device, incidents, quarantined, gaps):
         """One transaction, durable on return: incidents (rows of COLUMNS; the same record again
         is ignored, another record under a stored (device, seq) is quarantined), quarantined
-        (device, digest, reason, sealed), the device's gap counts (each only ever grows), and
-        the key-schedule anchors ({device: epoch}). Returns how many were quarantined."""
+        (device, digest, reason, sealed; past the bounds without the bytes), and the device's gap
+        counts (each only ever grows). Returns how many were quarantined."""
         now = int(time.time())
         quarantined = list(quarantined)
         with self._transaction():
@@ -105,9 +118,12 @@ class SqliteStore:
                 elif held[0] != row[11]:
                     quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
                                         "sequence number reused", row[11]))
-            self.db.executemany(
-                "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
-                [(d, digest, reason, now, sealed) for d, digest, reason, sealed in quarantined])
+            if quarantined:
+                room = self._quarantine_room(device)
+                for d, digest, reason, sealed in quarantined:
+                    kept = self.db.execute("INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
+                                           (d, digest, reason, now, sealed if room > 0 else b""))
+                    room -= kept.rowcount
             if gaps is not None:
                 self.db.execute(
                     "INSERT INTO gaps VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
@@ -116,10 +132,14 @@ class SqliteStore:
                     "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
                     "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported",
                     (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
-            self.db.executemany(
-                "INSERT INTO anchors VALUES (?,?) ON CONFLICT(device) DO UPDATE SET "
-                "epoch = MAX(epoch, excluded.epoch)", list(anchors.items()))
         return len(quarantined)
+
+    def _quarantine_room(self, device):
+        """How many more quarantined records of `device` may keep their bytes."""
+        held = "SELECT COUNT(*) FROM quarantine WHERE length(sealed) > 0"
+        return min(QUARANTINE_PER_DEVICE - self.db.execute(held + " AND device = ?", (device,)
+                                                           ).fetchone()[0],
+                   QUARANTINE_TOTAL - self.db.execute(held).fetchone()[0])
 
     @contextmanager
     def _transaction(self):
@@ -139,10 +159,6 @@ class SqliteStore:
         with self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 rows)
-
-    def anchors(self):
-        with self.lock:
-            return dict(self.db.execute("SELECT device, epoch FROM anchors").fetchall())
 
     def health(self):
         """A cheap liveness check of the database."""
@@ -215,6 +231,10 @@ class SqliteStore:
                     "devices": one("SELECT COUNT(DISTINCT device) FROM incidents"),
                     "by_cause": causes, "quarantined": one("SELECT COUNT(*) FROM quarantine"),
                     "quarantine_reasons": reasons,
+                    "quarantine_bytes_dropped": one(
+                        "SELECT COUNT(*) FROM quarantine WHERE length(sealed) = 0"),
+                    "quarantine_bounds": {"per_device": QUARANTINE_PER_DEVICE,
+                                          "total": QUARANTINE_TOTAL},
                     "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
                                    "corrupt": gaps[3]}}
 

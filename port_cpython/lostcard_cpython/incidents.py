@@ -1,8 +1,9 @@
 """Sealed incidents for people: open one with the fleet secret and describe it as JSON."""
 
-from lostcard import cose, keys, record, vocab
+from lostcard import cose, record, vocab
 from lostcard.collector import record_check
 from lostcard.collector.fleet import FleetKeys
+from lostcard.collector.fleet import parse_kid
 
 from . import crypto
 
@@ -37,7 +38,7 @@ def describe(incident, kid=None):
         "facts": facts,
     }
     if kid is not None:
-        out["epoch"] = keys.parse_kid(kid)[1]
+        out["epoch"] = parse_kid(kid)[1]
     card = incident.get(record.K_CARD)
     if card:
         out["card"] = {"last4": card[1], "brand": record_check.stored_name(record.BRANDS, card[2]),

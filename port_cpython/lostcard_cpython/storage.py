@@ -12,7 +12,7 @@ class DirStorage:
     def __init__(self, path):
         self.path = path
         if not os.path.isdir(path):
-            os.makedirs(path)
+            os.makedirs(path, 0o700)  # the queue state holds the chain and ack keys
             parent = os.path.dirname(os.path.abspath(path))
             fd = os.open(parent, os.O_RDONLY)
             try:

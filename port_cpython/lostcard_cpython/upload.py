@@ -38,6 +38,10 @@ class StatusTransport:
                              % (refused.reason or refused)) from None
             raise
         self.status = status
+        if status == 403:
+            raise Failed("the collector refused this terminal's requests as not authenticated: "
+                         "the collector's fleet secret differs from this terminal's "
+                         "provisioning? (retrying cannot help; nothing forgotten)")
         if 300 <= status < 500 and status not in RETRY_STATUSES:
             raise Failed("the collector answered %d to %s: is --url the collector's base URL? "
                          "(retrying cannot help; nothing forgotten)" % (status, path))

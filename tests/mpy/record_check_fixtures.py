@@ -5,6 +5,7 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 """
 
 from lostcard import cbor, cose, keys
+from lostcard.collector.fleet import device_root, first_chain
 
 SECRET = b"\x11" * 32
 # a record as record.build writes it (tests/mpy/test_record.py checks build itself)
@@ -27,7 +28,7 @@ def seal(device, r):
 
 
 def make_device(device_id="T-0001"):
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    chain = first_chain(crypto, device_root(crypto, SECRET, device_id))
     return keys.DeviceKeys(crypto, device_id, 0, chain)
 
 

@@ -10,6 +10,7 @@ import json
 import sys
 
 from lostcard import keys, record, sealing
+from lostcard.collector.fleet import device_root, first_chain
 
 import heap
 
@@ -21,7 +22,7 @@ except ImportError:  # CPython
 
 def main(path, secret, token_key, device_id, seq, per_epoch):
     # provisioning happens once, off the terminal: it receives chain(0), never the fleet secret
-    chain = keys.first_chain(crypto, keys.device_root(crypto, secret, device_id))
+    chain = first_chain(crypto, device_root(crypto, secret, device_id))
     device = keys.DeviceKeys(crypto, device_id, 0, chain)
     count = 0
     with open(path) as f:

@@ -4,7 +4,7 @@ On MicroPython the platform crypto is lostcard_mpy.crypto, under pytest lostcard
 """
 
 from lostcard import keys
-from lostcard.collector.fleet import FleetKeys, KeyNotDerivableNow
+from lostcard.collector.fleet import FleetKeys, device_root, first_chain, parse_kid
 from lostcard.keys import DeviceKeys, KeyScheduleError
 
 try:
@@ -15,31 +15,39 @@ except ImportError:  # CPython: no cryptolib
 SECRET = b"\x11" * 32
 
 
-def _provisioned(device_id="T-0001"):
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+def _provisioned(device_id="T-0001", incarnation=0):
+    chain = first_chain(crypto, device_root(crypto, SECRET, device_id), incarnation)
     return DeviceKeys(crypto, device_id, 0, chain)
 
 
-def _raises(fn, *args, later=False):
-    """fn(*args) is refused; with `later`, as a key to derive another time (the collector waits
-    for it), else for good (the collector quarantines the record)."""
+def _raises(fn, *args):
     try:
         fn(*args)
-    except KeyScheduleError as exc:
-        assert isinstance(exc, KeyNotDerivableNow) == later, (args, exc)
+    except KeyScheduleError:
         return
     raise AssertionError("accepted %r" % (args,))
 
 
+class CountingCrypto:
+    """The platform crypto, counting HKDF calls: the collector's key work."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def hkdf_sha256(self, ikm, salt, info, length):
+        self.calls += 1
+        return crypto.hkdf_sha256(ikm, salt, info, length)
+
+
 def test_kid_names_device_and_epoch():
     assert keys.kid("T-0001", 258) == b"T-0001\x01\x02"
-    assert keys.parse_kid(b"T-0001\x01\x02") == ("T-0001", 258)
+    assert parse_kid(b"T-0001\x01\x02") == ("T-0001", 258)
     _raises(keys.kid, "T-0001", 1 << 16)
     _raises(keys.kid, "", 0)
     _raises(keys.kid, "has space", 0)
     _raises(keys.kid, "x" * 33, 0)
-    _raises(keys.parse_kid, b"\x01")
-    _raises(keys.parse_kid, b"\xff\xfe\x00\x01")
+    _raises(parse_kid, b"\x01")
+    _raises(parse_kid, b"\xff\xfe\x00\x01")
 
 
 def test_iv_is_device_prefix_and_sequence():
@@ -57,16 +65,27 @@ def test_collector_derives_every_epoch_the_device_walks_through():
     seen = []
     for epoch in range(5):
         assert device.epoch == epoch and device.kid() == keys.kid("T-0001", epoch)
-        assert fleet.record_key("T-0001", epoch) == device.key
-        assert fleet.record_key(*keys.parse_kid(device.kid())) == device.key
+        assert fleet.record_key("T-0001", 0, epoch) == device.key
+        name, at = parse_kid(device.kid())
+        assert fleet.record_key(name, 0, at) == device.key
         assert len(device.key) == 16 and bytes(device.key) not in seen
         seen.append(bytes(device.key))
-        fleet.confirm("T-0001", epoch)
         device.advance()
-    # going back restarts from the fleet secret; other devices have other keys
-    assert fleet.record_key("T-0001", 1) == seen[1]
-    assert fleet.record_key("T-0002", 1) != seen[1]
-    assert FleetKeys(crypto, b"\x22" * 32).record_key("T-0001", 0) != seen[0]
+    # going back is no harder; other devices, incarnations and fleets have other keys
+    assert fleet.record_key("T-0001", 0, 1) == seen[1]
+    assert fleet.record_key("T-0002", 0, 1) != seen[1]
+    assert fleet.record_key("T-0001", 1, 1) != seen[1]
+    assert FleetKeys(crypto, b"\x22" * 32).record_key("T-0001", 0, 0) != seen[0]
+
+
+def test_each_incarnation_has_its_own_chain():
+    old, new = _provisioned(), _provisioned(incarnation=7)
+    assert old.key != new.key and old.chain() != new.chain()
+    fleet = FleetKeys(crypto, SECRET)
+    assert fleet.record_key("T-0001", 7, 0) == new.key
+    assert fleet.record_key("T-0001", 0, 0) == old.key
+    _raises(fleet.record_key, "T-0001", -1, 0)
+    _raises(fleet.record_key, "T-0001", 1 << 31, 0)
 
 
 def test_advance_overwrites_the_old_keys_in_place():
@@ -79,30 +98,25 @@ def test_advance_overwrites_the_old_keys_in_place():
     assert device.chain() == keys.next_chain(crypto, chain_before)
 
 
-def test_forged_kids_cost_bounded_work_and_change_nothing():
-    fleet = FleetKeys(crypto, SECRET)
-    limit = FleetKeys.MAX_AHEAD
-    _raises(fleet.record_key, "T-0001", limit + 1, later=True)  # refused before any derivation
-    _raises(fleet.record_key, "T-0001", 1 << 16)  # no kid names this epoch: never
-    assert fleet.record_key("T-0001", 2) == FleetKeys(crypto, SECRET).record_key("T-0001", 2)
-    fleet.confirm("T-0001", 2)  # a record of epoch 2 opened: the window moves with it
-    fleet.record_key("T-0001", limit + 2)  # now within reach
-    _raises(fleet.record_key, "T-0001", limit + 3, later=True)
-    fleet.record_key("T-0002", 5)  # an unconfirmed derivation anchors nothing
-    fleet.confirm("T-0001", 5)  # nor does confirming what was not just derived
-    _raises(fleet.record_key, "T-0002", limit + 1, later=True)
-    _raises(fleet.record_key, "T-0001", limit + 3, later=True)
-
-
-def test_a_restarted_collector_resumes_from_stored_anchors_within_a_budget():
+def test_any_epoch_costs_bounded_work_early_or_late():
     device = _provisioned()
-    for _ in range(3):
+    for _ in range(600):
         device.advance()
-    fleet = FleetKeys(crypto, SECRET, anchors={"T-0001": 3})
-    assert fleet.record_key("T-0001", 3 + FleetKeys.MAX_AHEAD) is not None  # from the anchor
-    fleet = FleetKeys(crypto, SECRET, anchors={"T-0001": 3})
-    assert fleet.record_key("T-0001", 3) == device.key
-    fleet.budget = 2
-    _raises(fleet.record_key, "T-0001", 10, later=True)  # 10 steps from the root: over budget
-    fleet.budget = None
-    assert fleet.anchors() == {"T-0001": 3}
+    counting = CountingCrypto()
+    fleet = FleetKeys(counting, SECRET)
+    assert fleet.record_key("T-0001", 0, 600) == device.key  # a terminal back after 600 epochs
+    first = counting.calls
+    assert first <= 600 + 3  # root, chain(0), the steps, the record key
+    fleet.confirm("T-0001", 0)  # a record opened under it: its chains are kept
+    counting.calls = 0
+    fleet.record_key("T-0001", 0, 300)  # a late record of an old epoch: from a checkpoint
+    assert 0 < counting.calls <= FleetKeys.CHECKPOINT
+    counting.calls = 0
+    fleet.record_key("T-0001", 0, 599)
+    assert counting.calls <= FleetKeys.CHECKPOINT
+    _raises(fleet.record_key, "T-0001", 0, 1 << 16)  # no kid names this epoch
+    counting.calls = 0
+    fleet.record_key("T-0001", 5, 3)  # an incarnation no record opened under: not kept
+    fleet.record_key("T-0001", 0, 1)
+    fleet.record_key("T-0001", 5, 3)
+    assert counting.calls == 2 * (2 + 3 + 1) + 2

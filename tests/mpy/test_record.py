@@ -10,6 +10,7 @@ from lostcard.keys import DeviceKeys
 
 import heap
 from lostcard_tools.recorded import recorded_part
+from lostcard.collector.fleet import device_root, first_chain
 
 try:
     from lostcard_mpy import crypto
@@ -35,7 +36,7 @@ DECISION = {"id": "t-0001", "cause": "card_compromised", "subcause": "reported_l
 
 
 def _device(device_id="T-0001"):
-    chain = keys.first_chain(crypto, keys.device_root(crypto, SECRET, device_id))
+    chain = first_chain(crypto, device_root(crypto, SECRET, device_id))
     return DeviceKeys(crypto, device_id, 0, chain)
 
 
@@ -116,6 +117,6 @@ def test_sealing_is_cose_encrypt0_of_the_cbor_record_under_the_epoch_key():
     expected = cose.seal(crypto.aead(device.key), cbor.encode(r), keys.iv(crypto, "T-0001", 7),
                          kid=device.kid())
     assert sealing.seal(crypto, device, r) == expected
-    sealer = sealing.Sealer(crypto, "T-0001", 0, keys.first_chain(
-        crypto, keys.device_root(crypto, SECRET, "T-0001")))
+    sealer = sealing.Sealer(crypto, "T-0001", 0, first_chain(
+        crypto, device_root(crypto, SECRET, "T-0001")))
     assert sealer.seal(_record(seq=0), 7) == expected  # the queue's sealer numbers the record

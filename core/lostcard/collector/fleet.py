@@ -1,83 +1,112 @@
-"""The collector's side of the key schedule (docs/SECURITY.md): every device's record keys and
-ack keys, from the fleet secret. Apart from keys.py because a terminal never holds the fleet
-secret: the device bundle leaves this module out.
+"""The collector's and the provisioning host's side of the key schedule (docs/SECURITY.md):
+every device's root, first chain, record keys and ack key, from the fleet secret. Apart from
+keys.py because a terminal never holds the fleet secret: the device bundle leaves this module out.
 """
 
-from ..keys import MAX_EPOCH, KeyScheduleError, check_device_id, device_root, first_chain, \
-    next_chain, record_key
+from ..keys import MAX_EPOCH, KeyScheduleError, check_device_id, next_chain, record_key
+
+# a terminal's first sequence number is its incarnation << 24: 16.7 million incidents per
+# incarnation, and sequence numbers stay below the queue's 2**56 (queue_state.provision)
+INCARNATION_SHIFT = 24
+MAX_INCARNATION = (1 << 31) - 1
 
 
-class KeyNotDerivableNow(KeyScheduleError):
-    """A key this collector will derive, but not now: the request's budget is spent, or the epoch
-    is too far beyond the device's last one that opened a record. Not the record's fault: the
-    terminal sends it again and it opens once earlier epochs have."""
+def device_root(crypto, fleet_secret, device_id):
+    return crypto.hkdf_sha256(fleet_secret, b"lostcard device v1", check_device_id(device_id), 32)
+
+
+def first_chain(crypto, root, incarnation=0):
+    """chain(0) of the device's `incarnation`; 0 is every terminal provisioned before
+    incarnations existed, and keeps their derivation."""
+    info = b"lostcard epoch 0"
+    if incarnation:
+        info += incarnation.to_bytes(4, "big")
+    return crypto.hkdf_sha256(root, b"", info, 32)
+
+
+def incarnation(seq):
+    """The incarnation a sequence number belongs to: its high bits (keys.py)."""
+    return seq >> INCARNATION_SHIFT
+
+
+def parse_kid(kid_bytes):
+    """(device id, epoch) named by a kid; KeyScheduleError if it names none."""
+    if not isinstance(kid_bytes, bytes) or len(kid_bytes) < 3:
+        raise KeyScheduleError("kid too short")
+    epoch = int.from_bytes(kid_bytes[-2:], "big")
+    name = kid_bytes[:-2]
+    for b in name:  # printable ASCII only, so one device has exactly one kid per epoch
+        if not 0x20 < b <= 0x7E:
+            raise KeyScheduleError("kid does not name a device")
+    return str(name, "ascii"), epoch
 
 
 class FleetKeys:
-    """The collector's side: any device's record key for any epoch, from the fleet secret.
+    """Any device's record key for any epoch of any incarnation, from the fleet secret, in
+    bounded work whatever the epoch: no terminal is ever locked out.
 
-    Deriving epoch e costs e ratchet steps from the last epoch that opened a record of the device
-    (from 0 for a device not yet seen), and a kid more than MAX_AHEAD epochs beyond that is
-    refused before any work. `anchors` ({device id: epoch}) restores what a collector learnt
-    before a restart (their chains are derived again on first use). `budget`, when set, caps the
-    ratchet steps until it is set again: a collector gives each request one, so forged kids cost
-    a bounded amount of work per request and change no state.
+    The ratchet only goes forward, so epoch e costs e steps from chain(0). Each (device,
+    incarnation) keeps the chain of every CHECKPOINT-th epoch it has passed: a key costs at most
+    CHECKPOINT - 1 steps from the nearest checkpoint at or below it, plus, once per device and
+    process, the steps to build the checkpoints up to it (at most MAX_EPOCH, ~0.2 s). Only a
+    (device, incarnation) of which a record opened is cached (`confirm`). Late
+    records of an old epoch cost no more than new ones, and a collector restarted, or restored
+    from an old backup, only rebuilds them. At most MAX_HELD chains (32 bytes each) are kept;
+    past that the cache starts again (a rebuild costs the same bounded work).
     """
 
-    MAX_AHEAD = 1024
+    CHECKPOINT = 256
+    MAX_HELD = 200000
 
-    def __init__(self, crypto, fleet_secret, anchors=None):
+    def __init__(self, crypto, fleet_secret):
         self.crypto = crypto
         self._secret = fleet_secret
-        self._known = {}  # device id -> (epoch, chain or None) of the last record that opened
-        for device_id in anchors or {}:
-            self._known[device_id] = (anchors[device_id], None)
-        self._derived = None  # (device id, epoch, chain, key) of the last derivation
-        self.budget = None
+        self._chains = {}  # (device id, incarnation) -> [chain(0), chain(256), chain(512), ...]
+        self._held = 0  # chains in _chains
+        self._derived = None  # (device id, incarnation, epoch, chains, key) of the last one
 
-    def _next(self, chain):
-        if self.budget is not None:
-            if self.budget <= 0:
-                raise KeyNotDerivableNow("derivation budget of this request spent")
-            self.budget -= 1
-        return next_chain(self.crypto, chain)
-
-    def record_key(self, device_id, epoch):
+    def record_key(self, device_id, incarnation, epoch):
         if not 0 <= epoch < MAX_EPOCH:
             raise KeyScheduleError("epoch out of range")
+        if not 0 <= incarnation <= MAX_INCARNATION:
+            raise KeyScheduleError("incarnation out of range")
         derived = self._derived
-        if derived is not None and derived[0] == device_id and derived[1] == epoch:
-            return derived[3]  # the same epoch again: a batch's records mostly share one
-        start, chain = self._known.get(device_id, (0, None))
-        if epoch - start > self.MAX_AHEAD:
-            raise KeyNotDerivableNow("epoch %d is too far beyond the device's last known epoch"
-                                     % epoch)
-        if chain is None or start > epoch:  # older records arriving late restart from the root
-            start, chain = 0, first_chain(self.crypto,
-                                          device_root(self.crypto, self._secret, device_id))
-        for _ in range(epoch - start):
-            chain = self._next(chain)
+        if derived is not None and derived[:3] == (device_id, incarnation, epoch):
+            return derived[4]  # the same epoch again: a batch's records mostly share one
+        step = self.CHECKPOINT
+        held = self._chains.get((device_id, incarnation))
+        if held is None:  # cached by confirm() only: forged kids and IVs fill no memory
+            held = [first_chain(self.crypto, device_root(self.crypto, self._secret, device_id),
+                                incarnation)]
+        elif len(held) <= epoch // step:
+            self._held += epoch // step + 1 - len(held)
+        while len(held) <= epoch // step:  # the checkpoints up to this epoch, once
+            chain = held[-1]
+            for _ in range(step):
+                chain = next_chain(self.crypto, chain)
+            held.append(chain)
+        chain = held[epoch // step]
+        for _ in range(epoch % step):
+            chain = next_chain(self.crypto, chain)
         key = record_key(self.crypto, chain)
-        self._derived = (device_id, epoch, chain, key)
+        self._derived = (device_id, incarnation, epoch, held, key)
         return key
 
-    def confirm(self, device_id, epoch):
-        """A record of `device_id` sealed in `epoch` opened: derive later epochs from here."""
+    def confirm(self, device_id, incarnation):
+        """A record opened under the last key derived for (device_id, incarnation): keep its
+        chains for the next derivations."""
         derived = self._derived
-        if derived is not None and derived[0] == device_id and derived[1] == epoch:
-            known = self._known.get(device_id)
-            if known is None or known[0] <= epoch:
-                self._known[device_id] = (epoch, derived[2])
-
-    def anchors(self):
-        """{device id: last epoch that opened a record}, for a collector to persist."""
-        out = {}
-        for device_id in self._known:
-            out[device_id] = self._known[device_id][0]
-        return out
+        if derived is None or derived[:2] != (device_id, incarnation) \
+                or (device_id, incarnation) in self._chains:
+            return
+        if self._held + len(derived[3]) > self.MAX_HELD:
+            self._chains, self._held = {}, 0
+        self._chains[(device_id, incarnation)] = derived[3]
+        self._held += len(derived[3])
 
 
 def ack_key(crypto, fleet_secret, device_id):
-    """The key of a device's acknowledgements: the collector MACs each ack with it, the device
-    checks it before forgetting anything (docs/SYNC.md). Provisioned with chain(0)."""
+    """The key of a device's requests and acknowledgements: the device MACs each batch with it,
+    the collector each ack, and each checks the other's (docs/SYNC.md). Provisioned with chain(0);
+    every incarnation of a device id shares it, as they share the id."""
     return crypto.hkdf_sha256(fleet_secret, b"lostcard ack v1", check_device_id(device_id), 32)

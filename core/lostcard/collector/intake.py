@@ -4,11 +4,19 @@ writing the reply. Apart from protocol.py so the device bundle need not carry it
 
 from .. import cbor
 from ..errors import LostcardError
-from ..protocol import MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac
+from ..keys import KeyScheduleError, check_device_id
+from ..kdf import constant_time_equal
+from ..protocol import MAC_LEN, MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac, request_mac
+
+
+class NotAuthenticated(ProtocolError):
+    """A batch without a request MAC that checks under its device's ack key: its device did not
+    make it (or was provisioned by another fleet secret). Nothing of it is stored."""
 
 
 def decode_batch(body, max_size):
-    """(device id, nonce, lane, [sealed], gaps or None); ProtocolError says what is wrong."""
+    """(device id, nonce, lane, [sealed], gaps or None, request MAC); ProtocolError says what is
+    wrong, NotAuthenticated if the MAC is missing."""
     try:
         batch = cbor.decode(body, max_size=max_size, max_items=4 * MAX_RECORDS + 32)
     except LostcardError as exc:
@@ -18,6 +26,10 @@ def decode_batch(body, max_size):
     device_id, nonce, lane, sealed = batch.get(1), batch.get(2), batch.get(3), batch.get(4)
     if not isinstance(device_id, str) or not isinstance(nonce, bytes) or len(nonce) != NONCE_LEN:
         raise ProtocolError("batch needs a device id and a 16-byte nonce")
+    try:
+        check_device_id(device_id)
+    except KeyScheduleError as exc:
+        raise ProtocolError(exc.args[0])
     if lane not in (1, 2, 3):
         raise ProtocolError("batch lane must be 1, 2 or 3")
     if not isinstance(sealed, list) or len(sealed) > MAX_RECORDS:
@@ -31,7 +43,19 @@ def decode_batch(body, max_size):
     if gaps is not None and (not isinstance(gaps, list) or len(gaps) != 4 or not all(
             isinstance(g, int) and not isinstance(g, bool) and 0 <= g < 1 << 32 for g in gaps)):
         raise ProtocolError("batch gaps must be [evicted 1, 2, 3, corrupt]")
-    return device_id, nonce, lane, sealed, gaps
+    mac = batch.get(6)
+    if not isinstance(mac, bytes) or len(mac) != MAC_LEN:
+        raise NotAuthenticated("batch not authenticated: it has no request MAC (a terminal older "
+                               "than sync protocol 2?)")
+    return device_id, nonce, lane, sealed, gaps, mac
+
+
+def check_request(crypto, key, device_id, nonce, lane, items_digest, gaps, mac):
+    """Raise NotAuthenticated unless `mac` is the request MAC of this batch under `key`."""
+    if not constant_time_equal(request_mac(crypto, key, device_id, nonce, lane, items_digest,
+                                           gaps), mac):
+        raise NotAuthenticated("batch not authenticated: its request MAC does not check under "
+                               "the device's key (another fleet secret, or not its device)")
 
 
 def encode_reply(crypto, key, device_id, nonce, acked, items_digest, quarantined):

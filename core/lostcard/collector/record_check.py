@@ -7,6 +7,7 @@ which only seals, does not load it.
 """
 
 from .. import cbor, cose, keys
+from .fleet import incarnation, parse_kid
 from ..errors import CBORError, RecordError
 from ..vocab import ACTIONS, CAUSES
 from ..record import (BRANDS, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE, K_CONFIDENCE, K_DEVICE,
@@ -137,11 +138,15 @@ def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None):
     kid = unprotected.get(4)
     if kid is None:
         raise RecordError("sealed incident has no kid")
-    device_id, epoch = keys.parse_kid(kid)
+    device_id, epoch = parse_kid(kid)
     if device is not None and device_id != device:
         raise RecordError("sealed by another device")
-    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, epoch)), message,
-                          parsed=parsed)
+    # the IV ends with the sequence number, whose high bits name the incarnation (keys.py); the
+    # IV is the CCM nonce, so a changed one opens nothing
+    seq = int.from_bytes(unprotected[5][-8:], "big")
+    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, incarnation(seq), epoch)),
+                          message, parsed=parsed)
+    fleet_keys.confirm(device_id, incarnation(seq))  # it authenticated: its sealer holds the key
     try:
         record = check(decode(plaintext, canonical=True))
     except CBORError as exc:
@@ -150,5 +155,4 @@ def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None):
         raise RecordError("record device does not match its kid")
     if keys.iv(crypto, device_id, record[K_SEQ]) != unprotected[5]:
         raise RecordError("record sequence number does not match its IV")
-    fleet_keys.confirm(device_id, epoch)  # only now may this epoch anchor later derivations
     return record

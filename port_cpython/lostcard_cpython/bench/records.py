@@ -7,6 +7,7 @@ import statistics
 from lostcard import cbor, cose, keys, record, sealing
 from lostcard.decision import classify
 from lostcard_tools.recorded import recorded_part
+from lostcard.collector.fleet import device_root, first_chain
 
 from .. import crypto
 from .. import scenarios as scenario_file
@@ -18,7 +19,7 @@ GOAL = 160  # bytes: the median sealed incident
 
 def cpython_records(items, runs):
     """Median us to build + seal and to open, and every sealed and JSON size, on CPython."""
-    chain = keys.first_chain(crypto, keys.device_root(crypto, bytes(32), "BENCH-1"))
+    chain = first_chain(crypto, device_root(crypto, bytes(32), "BENCH-1"))
     device = keys.DeviceKeys(crypto, "BENCH-1", 0, chain)
     aead = crypto.aead(device.key)
     seal_us, open_us, sealed_sizes, json_sizes = [], [], [], []

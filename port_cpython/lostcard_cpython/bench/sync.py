@@ -6,8 +6,9 @@ import os
 import tempfile
 import time
 
-from lostcard import keys, record, sealing
+from lostcard import record, sealing
 from lostcard.decision import classify
+from lostcard.collector.fleet import device_root, first_chain
 
 from .. import crypto
 from .. import scenarios as scenario_file
@@ -20,7 +21,7 @@ DEVICE = "BENCH-1"
 def _sealed(secret, records):
     """[seq, sealed incident] of one device, as a terminal would send them."""
     items = scenario_file.load()
-    chain = keys.first_chain(crypto, keys.device_root(crypto, secret, DEVICE))
+    chain = first_chain(crypto, device_root(crypto, secret, DEVICE))
     sealer = sealing.Sealer(crypto, DEVICE, 0, chain)
     sealed = []
     for n in range(1, records + 1):
@@ -102,7 +103,7 @@ def _fill_queue(path, secret, device, count):
 
     from ..storage import DirStorage
 
-    chain = keys.first_chain(crypto, keys.device_root(crypto, secret, device))
+    chain = first_chain(crypto, device_root(crypto, secret, device))
     Queue.provision(DirStorage(path), chain, device_id=device,
                     ack_key=fleet.ack_key(crypto, secret, device))
     q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device, e, c))

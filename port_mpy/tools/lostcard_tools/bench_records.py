@@ -15,10 +15,11 @@ import time
 from lostcard import cbor, cose, keys, record, sealing
 from lostcard_mpy import crypto
 from lostcard_tools.median import median as _median
+from lostcard.collector.fleet import device_root, first_chain
 
 
 def bench(path, runs):
-    chain = keys.first_chain(crypto, keys.device_root(crypto, bytes(32), "BENCH-1"))
+    chain = first_chain(crypto, device_root(crypto, bytes(32), "BENCH-1"))
     device = keys.DeviceKeys(crypto, "BENCH-1", 0, chain)
     aead = crypto.aead(device.key)
     seal_us = []
