@@ -86,7 +86,7 @@ def test_micropython_records_open_with_pycose(sealed_on_micropython):
         msg.key = SymmetricKey(k=_record_key(n // PER_EPOCH))
         incident = cbor2.loads(msg.decrypt())
         assert incident[record.K_SEQ] == 1000 + n
-        assert record.name_numbered(record.SUBCAUSES, incident[record.K_SUBCAUSE]) \
+        assert record_check.name_numbered(record.SUBCAUSES, incident[record.K_SUBCAUSE]) \
             == classify(items[n]["event"])["subcause"]
 
 

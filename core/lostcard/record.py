@@ -9,7 +9,6 @@ from the policy version, cause and subcause. Devices seal records with sealing.p
 open and check them with record_check.open_sealed.
 """
 
-from .errors import RecordError
 from .vocab import (ACTIONS, CAUSES, CIDS, CVV_RESULTS, ENTRY_MODES, NETWORK_STATES, SOURCES,
                     TXN_TYPES)
 
@@ -72,20 +71,6 @@ def number_or_name(catalog, name):
     """
     at = catalog.find(" " + name + " ")
     return name if at < 0 else catalog.count(" ", 0, at)
-
-
-def name_numbered(catalog, number):
-    """The name `catalog` gives `number` (for readers of records); RecordError if none."""
-    # walk the string rather than split() it: one small slice instead of a list of every name
-    if isinstance(number, int) and number >= 0:
-        at = 0  # the space before name 0
-        for _ in range(number):
-            at = catalog.find(" ", at + 1)
-            if at < 0:
-                break
-        if 0 <= at < len(catalog) - 1:
-            return catalog[at + 1:catalog.find(" ", at + 1)]
-    raise RecordError("catalog number %r out of range" % (number,))
 
 
 def brand(pan):

@@ -55,3 +55,18 @@ def test_a_kid_of_another_device_is_refused_before_any_key_is_derived():
         raise AssertionError("opened for another device")
     except RecordError as exc:
         assert "another device" in exc.args[0]
+
+
+def test_catalog_numbers_name_what_the_terminal_numbered():
+    from lostcard import record
+
+    names = record.BRANDS.split()
+    assert [record_check.name_numbered(record.BRANDS, n) for n in range(len(names))] == names
+    assert record_check.name_numbered(record.SUBCAUSES, record.number_or_name(
+        record.SUBCAUSES, "reported_lost")) == "reported_lost"
+    for bad in (len(names), -1, "1", None):
+        try:
+            record_check.name_numbered(record.BRANDS, bad)
+            raise AssertionError("named %r" % (bad,))
+        except RecordError:
+            pass
