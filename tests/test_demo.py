@@ -37,6 +37,9 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
     assert out.rstrip().endswith("demo passed its final check")
     page = (tmp_path / "state" / "report.html").read_text(encoding="utf-8")
     assert "Possible skimming ring" in page and "T-DEMO-02" in page
+    # what holds keys or incidents is its owner's alone (docs/SECURITY.md)
+    for name in ("fleet.secret", "collector.db", "T-DEMO-01", "T-DEMO-01/queue"):
+        assert (tmp_path / "state" / name).stat().st_mode & 0o077 == 0, name
 
     again = demo("--state", state, "--port", port)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr

@@ -149,7 +149,8 @@ class Day:
         self.declines = declines
         for n, device in enumerate(TERMINALS):
             home = os.path.join(self.state, device)
-            os.makedirs(home, exist_ok=True)
+            # the terminal's own: its config holds the card-token key, its queue the chain key
+            os.makedirs(home, 0o700, exist_ok=True)
             prov = os.path.join(home, "prov.cbor")
             if not os.path.exists(os.path.join(home, "queue", "state")) and not os.path.exists(prov):
                 provision.write(prov, secret, device)
