@@ -9,29 +9,19 @@ import os
 import sqlite3
 
 import httpx
-import pytest
 
 import cbor2
 
 from lostcard import protocol
 from lostcard.queue import Queue
 from lostcard_cpython import crypto, provision, scenarios
-from lostcard_cpython.local_collector import LocalCollector
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.terminal import Terminal
+from test_sync_security import SECRET, collector  # noqa: F401 (the fixture)
 
-SECRET = bytes(range(40, 72))
 DEVICE = "T-R13-GAPS"
 EVENTS = [item["event"] for item in scenarios.load()]
 
-
-@pytest.fixture
-def collector(tmp_path):
-    secret = tmp_path / "fleet.secret"
-    secret.write_text(SECRET.hex())
-    running = LocalCollector(tmp_path / "collector.db", secret).start()
-    yield running
-    running.stop()
 
 
 def _sync_one_with_gaps(collector, home, gaps):

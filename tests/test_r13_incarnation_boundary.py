@@ -14,20 +14,11 @@ import pytest
 
 from lostcard.collector import fleet
 from lostcard_cpython import crypto, scenarios
-from lostcard_cpython.local_collector import LocalCollector
 from lostcard_cpython.terminal import Terminal
+from test_sync_security import SECRET, collector  # noqa: F401 (the fixture)
 
-SECRET = bytes(range(40, 72))
 EVENTS = [item["event"] for item in scenarios.load()]
 
-
-@pytest.fixture
-def collector(tmp_path):
-    secret = tmp_path / "fleet.secret"
-    secret.write_text(SECRET.hex())
-    running = LocalCollector(tmp_path / "collector.db", secret).start()
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("incarnation", [0, 77])
@@ -51,4 +42,5 @@ def test_no_record_is_lost_at_the_end_of_an_incarnation(collector, tmp_path, inc
         t.sync_step()
     with sqlite3.connect(collector.db) as con:
         quarantined = con.execute("SELECT reason FROM quarantine").fetchall()
-    assert quarantined == [], "acknowledged and deleted by the terminal: %r" % quarantined
+    assert quarantined == [], "acknowledged, and the terminal keeps %d of 6: %r" % (
+        t.status()["queued"], quarantined)
