@@ -1,0 +1,16 @@
+"""R13 PoC: a replayed genuine batch is not refused (it carries its MAC) and, if it carries gap
+counts, costs a durable write every time: the gaps row's `reported` is set again. Anyone on the
+link (no keys) can make the collector fsync per replayed request; a replay should change nothing.
+"""
+
+from lostcard_cpython.collector_store import SqliteStore
+
+
+def test_a_replayed_batch_writes_nothing(tmp_path):
+    store = SqliteStore(str(tmp_path / "collector.db"))
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])
+    before = store.db.total_changes
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])  # the same request again
+    after = store.db.total_changes
+    store.close()
+    assert after == before, "a replay changed %d rows" % (after - before)
