@@ -88,11 +88,11 @@ def test_the_collector_acknowledges_every_record_stored_or_quarantined(monkeypat
     collector = Collector(store, b"\x11" * 32)
     far = 40000  # no window: a terminal back after any outage is served
     items = [[1, _sealed(0, 1)], [2, _sealed(far, 2)], [3, _sealed(0, 3)]]
-    assert collector.ingest("T-0001", 3, items, None) == (3, 3)  # none opens: all quarantined
+    assert collector.ingest("T-0001", 0, 3, items, None) == (3, 3)  # none opens: all quarantined
     assert store.rows == [] and len(store.quarantined) == 3
 
     def refused(device_id, incarnation, epoch):  # a refusal, whatever its message says
         raise keys.KeyScheduleError("too far")
 
     monkeypatch.setattr(collector.fleet, "record_key", refused)
-    assert collector.ingest("T-0001", 3, items, None) == (3, 3)
+    assert collector.ingest("T-0001", 0, 3, items, None) == (3, 3)

@@ -104,7 +104,7 @@ def build_db(path, plan=PLAN):
     for device, items in batches.items():
         if device == "T-SHOP-1":  # a record sent again under another seq: quarantined
             items.append((len(items) + 1, items[0][1]))
-        acked, quarantined = collector.ingest(device, 3, items, GAPS.get(device, [0, 0, 0, 0]))
+        acked, quarantined = collector.ingest(device, 0, 3, items, GAPS.get(device, [0, 0, 0, 0]))
         assert (acked, quarantined) == (len(items), int(device == "T-SHOP-1"))
     collector.store.close()
     return decisions
@@ -528,7 +528,7 @@ def test_a_collector_given_another_fleets_secret_warns_and_the_report_alerts(tmp
     batches, _ = sealed_batches(PLAN)
     with caplog.at_level("WARNING", "lostcard.collector"):
         for device, items in batches.items():
-            assert collector.ingest(device, 3, items, [0, 0, 0, 0]) == (len(items), len(items))
+            assert collector.ingest(device, 0, 3, items, [0, 0, 0, 0]) == (len(items), len(items))
     collector.store.close()
     warned = [r.getMessage() for r in caplog.records if r.name == "lostcard.collector"]
     first = next(iter(batches))
@@ -555,7 +555,7 @@ def test_a_warning_after_a_minute_counts_the_batches_it_did_not_report(tmp_path,
                 at, unwarned = collector.warned["batches with quarantined records"]
                 collector.warned["batches with quarantined records"] = (
                     at - collector_module.WARN_EVERY, unwarned)
-            collector.ingest("T-SHOP-1", 3, [(99, sealed)], [0, 0, 0, 0])
+            collector.ingest("T-SHOP-1", 0, 3, [(99, sealed)], [0, 0, 0, 0])
     collector.store.close()
     assert [r.getMessage() for r in caplog.records] == [
         "terminal T-SHOP-1: records quarantined: 1 (sequence number differs from the batch's)",

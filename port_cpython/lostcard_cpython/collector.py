@@ -55,47 +55,55 @@ class Collector:
         if self.fault == moment and self.batches == self.fault_at:
             os._exit(70)
 
-    def authenticate(self, device, nonce, lane, items_digest, gaps, mac):
-        """The device's ack key if the batch's request MAC checks under it; NotAuthenticated if
-        not. Costs one HKDF for a device not yet seen, and caches keys of authentic devices only,
-        so made-up device ids fill nothing."""
-        key = self.ack_keys.get(device)
-        if key is None:
-            key = fleet.ack_key(crypto, self.fleet_secret, device)
-        try:
-            intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac)
-        except intake.NotAuthenticated as exc:
-            self.refused += 1
-            self._warn("refused batches", "batch from %s refused: %s" % (device, exc))
-            raise
-        if device not in self.ack_keys:
-            if len(self.ack_keys) >= MAX_ACK_KEYS:
-                self.ack_keys.clear()
-            self.ack_keys[device] = key
-        return key
+    def authenticate(self, device, nonce, lane, items, items_digest, gaps, mac):
+        """(ack key, incarnation) of the batch if its request MAC checks under the ack key of the
+        incarnation its first record names, or of the one before (a terminal past its 2**24
+        numbers: its records are then quarantined with the reason); NotAuthenticated if not.
+        At most two HKDFs for a device not yet seen; only keys that authenticated are cached, so
+        made-up device ids fill nothing."""
+        named = fleet.incarnation(items[0][0])
+        refusal = intake.NotAuthenticated("batch not authenticated: its sequence numbers name "
+                                          "no incarnation")
+        for incarnation in [i for i in (named, named - 1) if 0 <= i <= fleet.MAX_INCARNATION]:
+            key = self.ack_keys.get((device, incarnation)) or fleet.ack_key(
+                crypto, self.fleet_secret, device, incarnation)
+            try:
+                intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac)
+            except intake.NotAuthenticated as exc:
+                refusal = exc
+                continue
+            if (device, incarnation) not in self.ack_keys:
+                if len(self.ack_keys) >= MAX_ACK_KEYS:
+                    self.ack_keys.clear()
+                self.ack_keys[(device, incarnation)] = key
+            return key, incarnation
+        self.refused += 1
+        self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
+        raise refusal
 
-    def ingest(self, device, lane, items, gaps):
-        """Open, check and store one authenticated batch; return (acknowledged seq, quarantined
-        count). Every record is acknowledged: stored, found already stored, or quarantined; no
-        key is out of reach (fleet.FleetKeys). Gaps count only from a batch in which a record
-        of the device opened."""
+    def ingest(self, device, incarnation, lane, items, gaps):
+        """Open, check and store one batch that authenticated as (device, incarnation); return
+        (acknowledged seq, quarantined count). Every record is acknowledged: stored, found
+        already stored, or quarantined; no key is out of reach (fleet.FleetKeys), and a record
+        naming another incarnation is quarantined before any key is derived. Gaps count only
+        from a batch in which a record of the device opened."""
         self.batches += 1
         rows, quarantined = [], []
         now = int(time.time())
         acked = 0
         opened = False
-        with self.keys_lock:
-            for seq, sealed in items:
-                try:
+        for seq, sealed in items:
+            try:
+                with self.keys_lock:  # per record: one batch's key work holds up no other long
                     r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode,
-                                                 device)
-                    if r[record.K_SEQ] != seq:
-                        raise RecordError("sequence number differs from the batch's")
-                    rows.append(_row(device, seq, r, now, sealed))
-                    opened = True
-                except Exception as exc:  # whatever a sealed record holds, it blocks nothing
-                    quarantined.append(_quarantine(device, sealed, exc))
-                acked = seq
+                                                 device, incarnation)
+                if r[record.K_SEQ] != seq:
+                    raise RecordError("sequence number differs from the batch's")
+                rows.append(_row(device, seq, r, now, sealed))
+                opened = True
+            except Exception as exc:  # whatever a sealed record holds, it blocks nothing
+                quarantined.append(_quarantine(device, sealed, exc))
+            acked = seq
         self._die_if("die_before_commit")
         count = self.store.store_batch(device, rows, quarantined, gaps if opened else None)
         self._die_if("die_after_commit")
@@ -172,10 +180,12 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             return _error(400, str(exc))
         digest = protocol.digest(items)
         try:  # before anything is stored or any record key derived
-            key = collector.authenticate(device, nonce, lane, digest, gaps, mac)
+            key, incarnation = collector.authenticate(device, nonce, lane, items, digest, gaps,
+                                                      mac)
         except intake.NotAuthenticated as exc:
             return _error(403, str(exc))
-        acked, quarantined = await run_in_threadpool(collector.ingest, device, lane, items, gaps)
+        acked, quarantined = await run_in_threadpool(collector.ingest, device, incarnation, lane,
+                                                     items, gaps)
         return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
                         media_type="application/cbor")
 

@@ -28,7 +28,7 @@ def provisioning(fleet_secret, device_id, incarnation=None):
         incarnation = 1 + secrets.randbelow(fleet.MAX_INCARNATION)
     root = fleet.device_root(crypto, fleet_secret, device_id)
     return cbor2.dumps({1: device_id, 2: fleet.first_chain(crypto, root, incarnation),
-                        3: fleet.ack_key(crypto, fleet_secret, device_id),
+                        3: fleet.ack_key(crypto, fleet_secret, device_id, incarnation),
                         4: incarnation << fleet.INCARNATION_SHIFT or 1})
 
 

@@ -48,9 +48,10 @@ class FleetKeys:
     The ratchet only goes forward, so epoch e costs e steps from chain(0). Each (device,
     incarnation) keeps the chain of every CHECKPOINT-th epoch it has passed: a key costs at most
     CHECKPOINT - 1 steps from the nearest checkpoint at or below it, plus, once per device and
-    process, the steps to build the checkpoints up to it (at most MAX_EPOCH, ~0.2 s). Only a
-    (device, incarnation) of which a record opened is cached (`confirm`). Late
-    records of an old epoch cost no more than new ones, and a collector restarted, or restored
+    process, the steps to build the checkpoints up to it (at most MAX_EPOCH, ~0.2 s). The
+    collector asks only for the (device, incarnation) whose request authenticated, so only a
+    holder of that incarnation's ack key makes it build or keep anything. Late records of an
+    old epoch cost no more than new ones, and a collector restarted, or restored
     from an old backup, only rebuilds them. At most MAX_HELD chains (32 bytes each) are kept;
     past that the cache starts again (a rebuild costs the same bounded work).
     """
@@ -63,7 +64,7 @@ class FleetKeys:
         self._secret = fleet_secret
         self._chains = {}  # (device id, incarnation) -> [chain(0), chain(256), chain(512), ...]
         self._held = 0  # chains in _chains
-        self._derived = None  # (device id, incarnation, epoch, chains, key) of the last one
+        self._derived = None  # (device id, incarnation, epoch, key) of the last derivation
 
     def record_key(self, device_id, incarnation, epoch):
         if not 0 <= epoch < MAX_EPOCH:
@@ -72,41 +73,38 @@ class FleetKeys:
             raise KeyScheduleError("incarnation out of range")
         derived = self._derived
         if derived is not None and derived[:3] == (device_id, incarnation, epoch):
-            return derived[4]  # the same epoch again: a batch's records mostly share one
+            return derived[3]  # the same epoch again: a batch's records mostly share one
         step = self.CHECKPOINT
+        if self._held + epoch // step >= self.MAX_HELD:
+            self._chains, self._held = {}, 0
         held = self._chains.get((device_id, incarnation))
-        if held is None:  # cached by confirm() only: forged kids and IVs fill no memory
+        if held is None:
             held = [first_chain(self.crypto, device_root(self.crypto, self._secret, device_id),
                                 incarnation)]
-        elif len(held) <= epoch // step:
-            self._held += epoch // step + 1 - len(held)
+            self._chains[(device_id, incarnation)] = held
+            self._held += 1
         while len(held) <= epoch // step:  # the checkpoints up to this epoch, once
             chain = held[-1]
             for _ in range(step):
                 chain = next_chain(self.crypto, chain)
             held.append(chain)
+            self._held += 1
         chain = held[epoch // step]
         for _ in range(epoch % step):
             chain = next_chain(self.crypto, chain)
         key = record_key(self.crypto, chain)
-        self._derived = (device_id, incarnation, epoch, held, key)
+        self._derived = (device_id, incarnation, epoch, key)
         return key
 
-    def confirm(self, device_id, incarnation):
-        """A record opened under the last key derived for (device_id, incarnation): keep its
-        chains for the next derivations."""
-        derived = self._derived
-        if derived is None or derived[:2] != (device_id, incarnation) \
-                or (device_id, incarnation) in self._chains:
-            return
-        if self._held + len(derived[3]) > self.MAX_HELD:
-            self._chains, self._held = {}, 0
-        self._chains[(device_id, incarnation)] = derived[3]
-        self._held += len(derived[3])
 
-
-def ack_key(crypto, fleet_secret, device_id):
+def ack_key(crypto, fleet_secret, device_id, incarnation=0):
     """The key of a device's requests and acknowledgements: the device MACs each batch with it,
-    the collector each ack, and each checks the other's (docs/SYNC.md). Provisioned with chain(0);
-    every incarnation of a device id shares it, as they share the id."""
-    return crypto.hkdf_sha256(fleet_secret, b"lostcard ack v1", check_device_id(device_id), 32)
+    the collector each ack, and each checks the other's (docs/SYNC.md). Provisioned with chain(0).
+    Each incarnation has its own: a terminal provisioned again makes the old one's key (on a
+    stolen terminal's flash) useless against the new one. Incarnation 0 keeps the first
+    derivation, that of terminals provisioned before incarnations."""
+    if not incarnation:
+        return crypto.hkdf_sha256(fleet_secret, b"lostcard ack v1", check_device_id(device_id),
+                                  32)
+    return crypto.hkdf_sha256(fleet_secret, b"lostcard ack v2", check_device_id(device_id)
+                              + incarnation.to_bytes(4, "big"), 32)

@@ -32,8 +32,8 @@ def decode_batch(body, max_size):
         raise ProtocolError(exc.args[0])
     if lane not in (1, 2, 3):
         raise ProtocolError("batch lane must be 1, 2 or 3")
-    if not isinstance(sealed, list) or len(sealed) > MAX_RECORDS:
-        raise ProtocolError("batch records must be a list of at most %d" % MAX_RECORDS)
+    if not isinstance(sealed, list) or not 0 < len(sealed) <= MAX_RECORDS:
+        raise ProtocolError("batch records must be a list of 1 to %d" % MAX_RECORDS)
     for item in sealed:
         if not isinstance(item, list) or len(item) != 2 or isinstance(item[0], bool) \
                 or not isinstance(item[0], int) or not 0 <= item[0] < 1 << 63 \

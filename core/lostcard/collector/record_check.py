@@ -7,7 +7,7 @@ which only seals, does not load it.
 """
 
 from .. import cbor, cose, keys
-from .fleet import incarnation, parse_kid
+from .fleet import incarnation as incarnation_of, parse_kid
 from ..errors import CBORError, RecordError
 from ..vocab import ACTIONS, CAUSES
 from ..record import (BRANDS, ENUMS, FACTS, K_ACTION, K_CARD, K_CAUSE, K_CONFIDENCE, K_DEVICE,
@@ -139,14 +139,15 @@ def check(record):
     return record
 
 
-def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None):
+def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None, incarnation=None):
     """The checked record in a sealed incident.
 
     AuthenticationError if it does not open; RecordError if it opens but is not a version 1 record
     bound to the kid and IV it came with; KeyScheduleError if its kid names no key we would derive.
     `decode(data, canonical=...)` is the CBOR decoder: the core's, or a port's native one that
-    keeps the same rules (the collector's, on cbor2). With `device`, a kid naming another device
-    is refused before any key is derived.
+    keeps the same rules (the collector's, on cbor2). With `device` and `incarnation` (those of
+    an authenticated batch), a record naming another device or incarnation is refused before any
+    key is derived: only the holder of a (device, incarnation)'s keys makes the collector work.
     """
     parsed = cose.parse(message, decode)
     unprotected = parsed[1]
@@ -158,10 +159,12 @@ def open_sealed(crypto, fleet_keys, message, decode=cbor.decode, device=None):
         raise RecordError("sealed by another device")
     # the IV ends with the sequence number, whose high bits name the incarnation (keys.py); the
     # IV is the CCM nonce, so a changed one opens nothing
-    seq = int.from_bytes(unprotected[5][-8:], "big")
-    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, incarnation(seq), epoch)),
-                          message, parsed=parsed)
-    fleet_keys.confirm(device_id, incarnation(seq))  # it authenticated: its sealer holds the key
+    named = incarnation_of(int.from_bytes(unprotected[5][-8:], "big"))
+    if incarnation is not None and named != incarnation:
+        raise RecordError("sequence number outside its terminal's incarnation (past its 2**24 "
+                          "records? provision the terminal again)")
+    plaintext = cose.open(crypto.aead(fleet_keys.record_key(device_id, named, epoch)), message,
+                          parsed=parsed)
     try:
         record = check(decode(plaintext, canonical=True))
     except CBORError as exc:

@@ -41,7 +41,7 @@ def run(out, records=1000):
         collector = Collector(SqliteStore(os.path.join(tmp, "c.db")), secret)
         t0 = time.perf_counter()
         for start in range(0, records, BATCH):
-            collector.ingest(DEVICE, 3, sealed[start:start + BATCH], [0, 0, 0, 0])
+            collector.ingest(DEVICE, 0, 3, sealed[start:start + BATCH], [0, 0, 0, 0])
         ingest = records / (time.perf_counter() - t0)
         # the bare insert: the same rows into the same schema, same disk, same transactions
         rows = collector.store.incident_rows()
