@@ -20,7 +20,8 @@ from lostcard import protocol
 from lostcard.errors import SyncError
 from lostcard.queue import Queue
 from lostcard.sync import Uploader
-from lostcard_cpython import crypto
+from lostcard_cpython import crypto, upload
+from lostcard_cpython.errors import Failed
 from lostcard_cpython.collector_server import (BUSY_ENV, HEADER_TIMEOUT, MAX_IN_FLIGHT, PER_IP,
                                                RETRY_AFTER, Backpressure)
 from lostcard_cpython.local_collector import LocalCollector, free_port
@@ -218,6 +219,61 @@ def test_a_busy_collector_answers_429_with_retry_after_and_sync_waits_it_out(
         assert _stored(str(tmp_path / "collector.db"), "T-BUSY") == sorted(seqs)
     finally:
         server.stop()
+
+
+class Outcomes:
+    """An uploader whose steps answer in turn: a count acknowledged, or a SyncError to raise."""
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+
+    def step(self):
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, int):
+            return outcome
+        raise outcome
+
+
+def _sync(outcomes, max_failures=8, give_up_s=100.0):
+    """upload.run on fakes, the jitter at its largest; (records sent, the waits)."""
+    waits, clock = [], [0.0]
+
+    def sleep(s):
+        waits.append(s)
+        clock[0] += s
+
+    transport = upload.StatusTransport(None)
+    sent = upload.run(Outcomes(outcomes), transport, sleep, lambda a, b: b, lambda: clock[0],
+                      max_failures, give_up_s)
+    return sent, waits
+
+
+def _busy(seconds):
+    return SyncError("collector busy (429)", seconds)
+
+
+def test_sync_waits_out_a_busy_collector_without_counting_it_a_failure():
+    # max(backoff, Retry-After); the backoff grows; no strike: --max-failures 1 is not reached
+    assert _sync([_busy(4), _busy(None), _busy(0), 5, 0], max_failures=1) == (5, [4, 2.0, 4.0])
+    # a network failure after a 429 is the first strike, with the backoff the 429 raised
+    assert _sync([_busy(1), SyncError("network: ConnectError"), 1, 0], max_failures=2) == \
+        (1, [1.0, 2.0])
+    with pytest.raises(Failed, match="after 1 failed attempts"):
+        _sync([_busy(1), SyncError("network: ConnectError")], max_failures=1)
+    # only the time bound ends it
+    with pytest.raises(Failed, match=r"stayed busy \(429\) for 8 s"):
+        _sync([_busy(8), _busy(300)], give_up_s=100)
+
+
+def test_retry_after_is_whole_seconds_clamped_or_nothing():
+    from lostcard_cpython.transport import _seconds
+
+    for value, seconds in [("3", 3), (" 120 ", 120), ("301", 300), ("99999999999", 300),
+                           ("", None), ("-1", None), ("1.5", None), ("\u00b2", None),
+                           ("Wed, 21 Oct 2026 07:28:00 GMT", None)]:
+        headers = httpx.Headers({"retry-after": value.encode("latin-1")})
+        assert _seconds(headers) == seconds, value
+    assert _seconds(httpx.Headers({})) is None
 
 
 @pytest.fixture
