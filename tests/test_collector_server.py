@@ -22,8 +22,8 @@ from lostcard.queue import Queue
 from lostcard.sync import Uploader
 from lostcard_cpython import crypto, upload
 from lostcard_cpython.errors import Failed
-from lostcard_cpython.collector_server import (BUSY_ENV, HEADER_TIMEOUT, MAX_IN_FLIGHT, PER_IP,
-                                               RETRY_AFTER, Backpressure)
+from lostcard_cpython.collector_server import (BUSY_ENV, HEADER_TIMEOUT, MAX_CONNECTIONS,
+                                               MAX_IN_FLIGHT, PER_IP, RETRY_AFTER, Backpressure)
 from lostcard_cpython.local_collector import LocalCollector, free_port
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.transport import HttpTransport
@@ -179,6 +179,21 @@ def test_one_address_gets_at_most_32_connections(collector):
                 again.close()
             assert time.monotonic() < deadline, "the freed place was not given back"
             time.sleep(0.1)
+    finally:
+        extra.close()
+        for s in held:
+            s.close()
+
+
+def test_the_server_holds_1024_connections_and_closes_more_at_accept(collector):
+    _fd_room(MAX_CONNECTIONS + 256)
+    addresses = ["127.0.1.%d" % n for n in range(1, MAX_CONNECTIONS // PER_IP + 1)]
+    held = [_connect(collector.port, a) for a in addresses for _ in range(PER_IP)]
+    extra = _connect(collector.port, "127.0.2.1")  # an address of its own: the total's refusal
+    try:
+        assert _closed_by_server(extra, time.monotonic() + HEADER_TIMEOUT / 2)
+        assert all(_open_now(s) for s in held)
+        assert _get_health(held[-1]) == b"HTTP/1.1 200 OK"
     finally:
         extra.close()
         for s in held:
