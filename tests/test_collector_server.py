@@ -306,7 +306,7 @@ def test_tls_serve_refuses_bad_certificate_input_before_creating_anything(
         (["--tls-key", certs["key"]], "give both or neither"),
         (["--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", certs["key"]],
          "missing.pem: no such file"),
-        (["--tls-cert", certs["cert"], "--tls-key", str(tmp_path)], "no such file"),
+        (["--tls-cert", certs["cert"], "--tls-key", str(tmp_path)], "not a file"),
         (["--tls-cert", str(not_pem), "--tls-key", certs["key"]], "not a PEM certificate"),
         (["--tls-cert", certs["cert"], "--tls-key", str(not_pem)], "not a PEM certificate"),
         (["--tls-cert", certs["cert"], "--tls-key", certs["other_key"]],

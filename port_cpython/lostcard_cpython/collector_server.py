@@ -81,8 +81,8 @@ class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the gate at accept, the header timeout, and TLS done
     here (asyncio's start_tls) rather than by uvicorn: so that a client stalling its handshake is
     admitted, counted and timed out like one stalling its headers. Relies on uvicorn's
-    connection_made, connection_lost, on_headers_complete and on_response_complete (pyproject
-    pins the versions)."""
+    connection_made, connection_lost, data_received, on_headers_complete and
+    on_response_complete (pyproject pins the versions)."""
 
     def __init__(self, *args, gate, tls=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -182,7 +182,8 @@ def tls_context(cert, key):
         return None
     for path in (cert, key):
         if not os.path.isfile(path):
-            raise LostcardError("%s: no such file" % path)
+            raise LostcardError("%s: %s" % (path, "not a file" if os.path.exists(path)
+                                             else "no such file"))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(cert, key)
