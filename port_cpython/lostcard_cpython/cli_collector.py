@@ -33,9 +33,11 @@ def _check_fleet(secret, args):
 
 def _serve(args):
     from .collector import bind, serve
+    from .collector_server import tls_context
     from .collector_store import SqliteStore
     from .fleet_secret import fingerprint
 
+    tls = tls_context(args.tls_cert, args.tls_key)
     secret = read_secret(args)
     sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
     try:
@@ -44,7 +46,7 @@ def _serve(args):
         store = SqliteStore(args.db)
         try:
             store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
-            serve(sock, store, secret, args.access_log)
+            serve(sock, store, secret, args.access_log, tls)
         finally:
             store.close()  # the last connection: SQLite folds and removes its -wal and -shm
     finally:
@@ -113,13 +115,18 @@ def _report(args):
 def add_parsers(sub):
     co = sub.add_parser("collector", help="the acquirer's collector of incidents")
     cs = co.add_subparsers(dest="collector_command", required=True, metavar="COMMAND")
-    serve = cs.add_parser("serve", help="run the collector (HTTP); logs one line when it is up")
+    serve = cs.add_parser("serve", help="run the collector (HTTP, or HTTPS with --tls-cert and "
+                                          "--tls-key); logs one line when it is up")
     serve.add_argument("--db", required=True,
                        help="SQLite database (created if absent, for this fleet secret only)")
     add_secret(serve, "opens the terminals' records and keys their acknowledgements")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=port, default=8080, help="TCP port to listen on")
     serve.add_argument("--access-log", action="store_true", help="log one line per request")
+    serve.add_argument("--tls-cert", metavar="PEM",
+                       help="serve https with this certificate (chain), PEM; with --tls-key")
+    serve.add_argument("--tls-key", metavar="PEM",
+                       help="the certificate's private key, PEM, unencrypted; with --tls-cert")
     serve.set_defaults(run=_serve, kept="every acknowledged incident is in the database")
 
     inc = cs.add_parser("incidents", help="stored incidents, oldest first per terminal")

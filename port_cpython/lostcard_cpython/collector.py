@@ -1,8 +1,11 @@
 """The collector: an ASGI app (Starlette) that stores each incident once and acknowledges with
 a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
-    POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large
+    POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large,
+                     429 busy (Retry-After)
     GET  /v1/health  {"status": "ok"}
+
+Slow, idle and greedy clients are collector_server's.
 """
 
 import asyncio
@@ -13,6 +16,7 @@ import signal
 import threading
 import time
 
+from anyio import CapacityLimiter, to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
@@ -23,7 +27,7 @@ from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import crypto, fastcbor
+from . import collector_server, crypto, fastcbor
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
@@ -151,6 +155,8 @@ def _error(status, why):
 
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
+    backpressure = collector_server.Backpressure()
+    ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
 
     async def read_body(request):
         body = b""
@@ -184,8 +190,15 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                                                       mac)
         except intake.NotAuthenticated as exc:
             return _error(403, str(exc))
-        acked, quarantined = await run_in_threadpool(collector.ingest, device, incarnation, lane,
-                                                     items, gaps)
+        if not backpressure.enter():
+            return JSONResponse({"error": "collector busy: retry later"}, status_code=429,
+                                headers={"retry-after": backpressure.retry_after()})
+        try:
+            acked, quarantined = await to_thread.run_sync(collector.ingest, device, incarnation,
+                                                          lane, items, gaps,
+                                                          limiter=ingest_threads)
+        finally:
+            backpressure.leave()
         return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
                         media_type="application/cbor")
 
@@ -220,21 +233,29 @@ def bind(host, port):
     return sock
 
 
-def serve(sock, store, fleet_secret, access_log=False):
-    """Serve on the bound `sock` until interrupted."""
+def serve(sock, store, fleet_secret, access_log=False, tls=None):
+    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+    import functools
+
     import uvicorn
 
     from .fleet_secret import fingerprint
 
-    # bounded connections and idle time: slow clients cannot hold the collector
+    # no limit_concurrency: it answers 503 to everyone once idle sockets fill it; the protocol
+    # bounds connections at accept instead, and the app answers load with 429
+    protocol = functools.partial(collector_server.GuardedProtocol, gate=collector_server.Gate(),
+                                 tls=tls)
     config = uvicorn.Config(make_app(store, fleet_secret), log_config=None, log_level="warning",
-                            access_log=access_log, limit_concurrency=64, timeout_keep_alive=5)
+                            access_log=access_log, http=protocol, loop="asyncio",
+                            timeout_keep_alive=collector_server.KEEP_ALIVE)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
-    log.info("collector listening on http://%s:%d, database %s (SQLite, WAL, %d incidents), "
-             "fleet secret %s", host if ":" not in host else "[%s]" % host, port, store.path,
+    log.info("collector listening on %s://%s:%d, database %s (SQLite, WAL, %d incidents), "
+             "fleet secret %s", "https" if tls else "http",
+             host if ":" not in host else "[%s]" % host, port, store.path,
              store.stats()["incidents"], fingerprint(fleet_secret))
+    collector_server.raise_fd_limit()
     server = uvicorn.Server(config)
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
     # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI

@@ -5,6 +5,7 @@ import httpx
 from lostcard.errors import SyncError
 
 MAX_REPLY = 256
+MAX_RETRY_AFTER = 300  # seconds: no collector keeps a terminal waiting longer
 
 
 class HttpTransport:
@@ -15,6 +16,8 @@ class HttpTransport:
         try:
             with self.client.stream("POST", path, content=body,
                                     headers={"content-type": "application/cbor"}) as reply:
+                if reply.status_code == 429:
+                    raise SyncError("collector busy (429)", _seconds(reply.headers))
                 data = b""
                 for chunk in reply.iter_bytes():  # a reply is ~30 bytes: stop well past that
                     data += chunk
@@ -26,3 +29,10 @@ class HttpTransport:
 
     def close(self):
         self.client.close()
+
+
+def _seconds(headers):
+    """Retry-After as whole seconds, 0..MAX_RETRY_AFTER; None if absent or not a number (an
+    HTTP date included: a terminal's clock may be wrong)."""
+    value = headers.get("retry-after", "").strip()
+    return min(int(value), MAX_RETRY_AFTER) if value.isascii() and value.isdigit() else None

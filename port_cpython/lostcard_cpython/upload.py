@@ -1,5 +1,6 @@
 """`lostcard sync`'s loop around the core's Uploader: one log line per attempt and its outcome,
-backoff with full jitter for what may pass (the network, a busy or failing collector), and a stop
+backoff with full jitter for what may pass (the network, a busy or failing collector; a busy one's
+Retry-After), and a stop
 at once for what retrying cannot fix: a collector that refuses the request (3xx, 4xx other than
 408 and 429) or an acknowledgement that does not verify. Nothing unacknowledged is ever forgotten:
 the queue stays as it was, and the next run resumes.
@@ -62,9 +63,11 @@ def _tls_refused(exc):
 def run(uploader, transport, sleep, uniform, clock, max_failures, give_up_s):
     """Upload until the queue is empty; the number of records acknowledged. Raises Failed when
     it stops short: at once for what retrying cannot fix, else after `max_failures` failures in a
-    row or when the next wait would end more than `give_up_s` seconds after the start."""
+    row or when the next wait would end more than `give_up_s` seconds after the start. A busy
+    collector (429, SyncError(words, seconds)) is waited out, max(backoff, its Retry-After): it
+    raises the backoff but is no failure, so only `give_up_s` bounds it."""
     started = clock()
-    sent, failures, attempt = 0, 0, 0
+    sent, failures, strikes, attempt = 0, 0, 0, 0
     while True:
         attempt += 1
         try:
@@ -74,17 +77,28 @@ def run(uploader, transport, sleep, uniform, clock, max_failures, give_up_s):
                 raise Failed("the collector's acknowledgement did not verify: the collector's "
                              "fleet secret differs from this terminal's provisioning? (nothing "
                              "forgotten)") from None
+            busy = len(exc.args) > 1  # the transport's 429, with the Retry-After seconds or None
+            delay = backoff_delay(failures, uniform)
             failures += 1
-            delay = backoff_delay(failures - 1, uniform)
-            if failures >= max_failures or clock() + delay - started > give_up_s:
+            if busy:
+                delay = max(delay, exc.args[1] or 0)
+                if clock() + delay - started > give_up_s:
+                    raise Failed("sync stopped: the collector stayed busy (429) for %.0f s; %d "
+                                 "sent, the rest stays queued: run again to resume"
+                                 % (clock() - started, sent)) from None
+                log.debug("attempt %d: collector busy, retry after %.0f s", attempt, delay)
+                sleep(delay)
+                continue
+            strikes += 1
+            if strikes >= max_failures or clock() + delay - started > give_up_s:
                 log.debug("attempt %d: %s; giving up", attempt, exc)
                 raise Failed("sync stopped after %d failed attempts in a row (%s); %d sent, the "
-                             "rest stays queued: run again to resume" % (failures, exc, sent)) \
+                             "rest stays queued: run again to resume" % (strikes, exc, sent)) \
                     from None
             log.debug("attempt %d: %s; retrying in %.1f s", attempt, exc, delay)
             sleep(delay)
             continue
-        failures = 0
+        failures = strikes = 0
         if done == 0:
             log.debug("the queue is empty")
             return sent

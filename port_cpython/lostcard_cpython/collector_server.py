@@ -1,0 +1,224 @@
+"""The collector's HTTP server against slow, idle and greedy clients (docs/SYNC.md, "The
+server"): uvicorn with its httptools protocol, extended by GuardedProtocol, plus TLS and the
+backpressure of POST /v1/batch.
+
+uvicorn alone times out only idle keep-alive connections, and its concurrency limit answers 503
+to everyone once idle sockets fill it. Here a connection must finish its request headers (and
+its TLS handshake) within HEADER_TIMEOUT of connecting or of its previous response, however it
+trickles them; a client address holds at most PER_IP connections and the server MAX_CONNECTIONS,
+more are closed at accept; and a batch beyond MAX_IN_FLIGHT is answered 429 with Retry-After at
+once instead of queueing.
+"""
+
+import logging
+import os
+import random
+import resource
+import ssl
+import time
+
+from lostcard.errors import LostcardError
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+HEADER_TIMEOUT = 10.0  # seconds from connect, or from the last response, to complete headers
+KEEP_ALIVE = 5  # seconds a connection may idle between requests
+PER_IP = 32  # open connections per client address
+MAX_CONNECTIONS = 1024  # open connections in all
+INGEST_THREADS = 4  # batches ingested at once (the fleet keys and SQLite serialise them anyway)
+MAX_IN_FLIGHT = 2 * INGEST_THREADS  # batches ingested or waiting for a thread; more get 429
+RETRY_AFTER = (1, 5)  # seconds a 429 asks for, drawn uniformly: a busy fleet spreads out
+WARN_EVERY = 60.0  # seconds between warnings of one kind: a flood logs one a minute
+# Test hook (tests only): "N" answers the first N batches 429, as an overloaded collector would.
+BUSY_ENV = "LOSTCARD_COLLECTOR_BUSY"
+log = logging.getLogger("lostcard.collector")
+
+
+class Warnings:
+    """One line per kind of refusal at most every WARN_EVERY seconds, with how many it sums up:
+    an operator sees an attack without the log becoming one."""
+
+    def __init__(self):
+        self.counts, self.said = {}, {}
+
+    def note(self, what):
+        self.counts[what] = self.counts.get(what, 0) + 1
+        now = time.monotonic()
+        if now - self.said.get(what, -WARN_EVERY) < WARN_EVERY:
+            return
+        self.said[what] = now
+        log.warning("%s (%d since the last line like this one)", what, self.counts.pop(what))
+
+
+class Gate:
+    """Open connections, per client address and in all; shared by a server's connections (all
+    on its event loop's thread)."""
+
+    def __init__(self, per_ip=PER_IP, most=MAX_CONNECTIONS):
+        self.per_ip, self.most = per_ip, most
+        self.open, self.total = {}, 0
+        self.warnings = Warnings()
+
+    def admit(self, ip):
+        if self.total >= self.most:
+            self.warnings.note("connections closed at accept: %d open" % self.most)
+            return False
+        if self.open.get(ip, 0) >= self.per_ip:
+            self.warnings.note("connections closed at accept: %d open from one address"
+                               % self.per_ip)
+            return False
+        self.open[ip] = self.open.get(ip, 0) + 1
+        self.total += 1
+        return True
+
+    def release(self, ip):
+        self.total -= 1
+        self.open[ip] -= 1
+        if not self.open[ip]:
+            del self.open[ip]
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the gate at accept, the header timeout, and TLS done
+    here (asyncio's start_tls) rather than by uvicorn: so that a client stalling its handshake is
+    admitted, counted and timed out like one stalling its headers. Relies on uvicorn's
+    connection_made, connection_lost, data_received, on_headers_complete and
+    on_response_complete (pyproject pins the versions)."""
+
+    def __init__(self, *args, gate, tls=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.gate, self.tls = gate, tls
+        self.admitted = False
+        self.peer = self.raw = self.header_timer = None
+        self.early = b""  # TLS: what the client sent with its handshake's end
+
+    def connection_made(self, transport):
+        peer = transport.get_extra_info("peername")
+        ip = peer[0] if peer else None
+        if not self.gate.admit(ip):
+            transport.abort()
+            return
+        self.admitted, self.peer, self.raw = True, ip, transport
+        self._arm()
+        if self.tls is None:
+            super().connection_made(transport)
+        else:  # no byte read before start_tls hands the socket to the TLS layer
+            transport.pause_reading()
+            self.loop.create_task(self._handshake(transport))
+
+    async def _handshake(self, raw):
+        try:
+            tls = await self.loop.start_tls(raw, self, self.tls, server_side=True,
+                                            ssl_handshake_timeout=HEADER_TIMEOUT)
+        except Exception:  # whatever an untrusted peer did, start_tls closed the connection
+            self._release()
+            return
+        if not self.admitted:  # lost or timed out meanwhile
+            return
+        super().connection_made(tls)
+        early, self.early = self.early, b""
+        if early:
+            super().data_received(early)
+
+    def data_received(self, data):
+        # the TLS layer delivers the first request as the handshake ends, before start_tls
+        # returns the transport that uvicorn's side needs
+        if self.transport is None:
+            self.early += data
+            return
+        super().data_received(data)
+
+    def connection_lost(self, exc):
+        self._release()
+        if self.transport is not None:  # uvicorn's side was set up: a connection it knows
+            super().connection_lost(exc)
+
+    def _release(self):
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+        if self.admitted:  # once: a failed handshake may end here and in connection_lost
+            self.admitted = False
+            self.gate.release(self.peer)
+
+    def _arm(self):
+        self.header_timer = self.loop.call_later(HEADER_TIMEOUT, self._expire)
+
+    def _expire(self):
+        self.header_timer = None
+        self.gate.warnings.note("connections closed: no complete request headers in %d s"
+                                % HEADER_TIMEOUT)
+        # abort, not close: a TLS close would wait for the peer's close_notify
+        (self.transport or self.raw).abort()
+
+    def on_headers_complete(self):
+        if self.header_timer is not None:
+            self.header_timer.cancel()
+            self.header_timer = None
+        super().on_headers_complete()
+
+    def on_response_complete(self):
+        waiting = bool(self.pipeline)  # a pipelined request's headers are already in
+        super().on_response_complete()
+        if not waiting and not self.transport.is_closing():
+            self._arm()
+
+
+def raise_fd_limit():
+    """Room for MAX_CONNECTIONS sockets beside the database's files: a soft limit of 1024 (a
+    common default) would make accept fail before the gate could refuse anything."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = MAX_CONNECTIONS + 64
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (
+            want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+
+
+def tls_context(cert, key):
+    """The server's TLS context from PEM files, or one line saying which file is wrong: before
+    anything is created."""
+    if (cert is None) != (key is None):
+        raise LostcardError("--tls-cert and --tls-key go together: give both or neither")
+    if cert is None:
+        return None
+    for path in (cert, key):
+        if not os.path.isfile(path):
+            raise LostcardError("%s: %s" % (path, "not a file" if os.path.exists(path)
+                                             else "no such file"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        why = ("the key does not match the certificate" if "KEY_VALUES_MISMATCH" in str(exc)
+               else "not a PEM certificate and its unencrypted PEM key")
+        raise LostcardError("--tls-cert %s --tls-key %s: %s" % (cert, key, why)) from None
+    except OSError as exc:
+        raise LostcardError("--tls-cert %s --tls-key %s: %s" % (cert, key, exc.strerror)) \
+            from None
+    return context
+
+
+class Backpressure:
+    """Batches in flight; past the bound the collector answers 429 at once: a queue would only
+    turn the overload into timeouts, and the terminal retries after Retry-After anyway."""
+
+    def __init__(self, bound=MAX_IN_FLIGHT):
+        self.bound, self.in_flight = bound, 0
+        self.forced = int(os.environ.get(BUSY_ENV) or 0)
+        self.warnings = Warnings()
+
+    def enter(self):
+        """True if the batch may go on (then leave() after it), False if it gets 429."""
+        if self.forced > 0 or self.in_flight >= self.bound:
+            self.forced = max(0, self.forced - 1)
+            self.warnings.note("collector busy: batches answered 429 (more than %d in flight)"
+                               % self.bound)
+            return False
+        self.in_flight += 1
+        return True
+
+    def leave(self):
+        self.in_flight -= 1
+
+    @staticmethod
+    def retry_after():
+        return str(random.randint(*RETRY_AFTER))
