@@ -215,7 +215,9 @@ def test_a_busy_collector_answers_429_with_retry_after_and_sync_waits_it_out(
     try:
         q, seqs = _device(tmp_path, "T-BUSY")
         lane = next(lane for lane in (1, 2, 3) if list(q.pending(lane)))
-        body = protocol.encode_batch("T-BUSY", bytes(16), lane, list(q.pending(lane))[:1])
+        items = [list(item) for item in q.pending(lane)][:1]  # authenticated: 429 comes after
+        body = protocol.encode_batch(crypto, q.ack_key, "T-BUSY", bytes(16), lane, items,
+                                     q.gaps(), protocol.digest(items))
         reply = httpx.post(server.url + "/v1/batch", content=body, timeout=10)
         assert reply.status_code == 429 and "busy" in reply.json()["error"]
         assert RETRY_AFTER[0] <= int(reply.headers["retry-after"]) <= RETRY_AFTER[1]

@@ -82,7 +82,8 @@ def test_the_quarantine_keeps_bytes_up_to_its_bounds_and_counts_the_rest_once(tm
                                "GROUP BY device").fetchall())
     assert kept == {"T-1": 3, "T-2": 2}  # 3 per terminal, 5 in all
     assert stats["quarantined"] == 9 and stats["quarantine_bytes_dropped"] == 4  # each once
-    assert stats["quarantine_bounds"] == {"per_device": 3, "total": 5}
+    assert stats["quarantine_bounds"] == {"per_device": 3, "total": 5,
+                                          "rows_per_device": collector_store.QUARANTINE_ROWS_PER_DEVICE}
 
 
 def test_a_new_database_is_readable_by_its_owner_alone(tmp_path):

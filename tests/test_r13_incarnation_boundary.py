@@ -28,7 +28,7 @@ def test_no_record_is_lost_at_the_end_of_an_incarnation(collector, tmp_path, inc
     first = ((incarnation + 1) << fleet.INCARNATION_SHIFT) - 2
     (tmp_path / "prov.cbor").write_bytes(cbor2.dumps({
         1: device, 2: fleet.first_chain(crypto, root, incarnation),
-        3: fleet.ack_key(crypto, SECRET, device), 4: first}))
+        3: fleet.ack_key(crypto, SECRET, device, incarnation), 4: first}))
     t = Terminal({"device_id": device, "queue_dir": str(tmp_path / "queue"),
                   "token_key": "5a" * 32, "provisioning": str(tmp_path / "prov.cbor"),
                   "collector_url": collector.url, "sync_spread_s": 0})

@@ -324,13 +324,14 @@ def test_gaps_come_only_from_batches_whose_records_open_and_never_shrink(env):
     q.state[7] = 2
     _drain(q, env["proxy"].url)
     url = env["collector"].url + "/v1/batch"
-    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: [], 5: [0, 0, 0, 0]})
+    items = [[seqs[0], b"junk"]]
+    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: items, 5: [0, 0, 0, 0]})
     assert httpx.post(url, content=forged).status_code == 403  # no request MAC
-    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: [], 5: [9, 9, 9, 9],
+    forged = cbor2.dumps({1: "T-SYNC-GAPS", 2: bytes(16), 3: 1, 4: items, 5: [9, 9, 9, 9],
                           6: bytes(16)})
     assert httpx.post(url, content=forged).status_code == 403  # a MAC that does not check
     # a genuine batch replayed with other counts: the MAC covers them
-    genuine = cbor2.loads(_body(q, [], gaps=[0, 1, 7, 2]))
+    genuine = cbor2.loads(_body(q, items, gaps=[0, 1, 7, 2]))
     genuine[5] = [50, 50, 50, 50]
     assert httpx.post(url, content=cbor2.dumps(genuine)).status_code == 403
     with sqlite3.connect(env["db"]) as con:

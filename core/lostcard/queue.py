@@ -240,6 +240,8 @@ class Queue:
 
     def _take_seq(self):
         seq = self.next_seq
+        if not (seq + 1) & 0xFFFFFF:  # the next number would name another incarnation (keys.py)
+            raise QueueError("sequence numbers of this provisioning used up: provision again")
         reserved = self.state[S_RESERVED]
         if seq >= reserved:
             self.state[S_RESERVED] = seq + RESERVE

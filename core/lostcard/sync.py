@@ -45,11 +45,8 @@ class Uploader:
 
     def _batch(self):
         """(lane, [(seq, sealed)]) of the next batch, urgent lanes first; (None, []) if none."""
-        order = [1, 2, 3]
-        if self.last_failed:
-            order.remove(self.last_failed)
-            order.append(self.last_failed)
-        for lane in order:
+        # round robin from the lane after it: two failing lanes must not starve the third
+        for lane in (1, 2, 3, 1, 2, 3)[self.last_failed:self.last_failed + 3]:
             batch = []
             size = 0
             for seq, sealed in self.queue.pending(lane):

@@ -109,13 +109,15 @@ class Collector:
                 quarantined.append(_quarantine(device, sealed, exc))
             acked = seq
         self._die_if("die_before_commit")
-        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None)
+        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
+                                       incarnation)
         self._die_if("die_after_commit")
         if count:  # the store quarantines a record under a sequence number already used too
             reason = quarantined[0][2] if quarantined else "sequence number reused"
             self._warn("batches with quarantined records", "terminal %s: records quarantined: %d (%s)%s" % (
-                device, count, reason, "; the collector's fleet secret differs from the "
-                "terminals'?" if reason.startswith(NOT_AUTHENTIC) else ""))
+                device, count, reason, "; its requests authenticate, so its "
+                "flash was altered or its keys are in other hands?"
+                if reason.startswith(NOT_AUTHENTIC) else ""))
         return acked, count
 
     def _warn(self, kind, line):

@@ -28,16 +28,38 @@ CREATE INDEX IF NOT EXISTS incidents_cause ON incidents (cause, time);
 CREATE TABLE IF NOT EXISTS quarantine (
     device TEXT NOT NULL, digest BLOB NOT NULL, reason TEXT NOT NULL, received INTEGER NOT NULL,
     sealed BLOB NOT NULL, PRIMARY KEY (device, digest));
+CREATE TABLE IF NOT EXISTS quarantine_held (
+    device TEXT PRIMARY KEY, kept INTEGER NOT NULL, rows INTEGER NOT NULL,
+    dropped INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS gaps (
-    device TEXT PRIMARY KEY, evicted_1 INTEGER, evicted_2 INTEGER, evicted_3 INTEGER,
-    corrupt INTEGER, reported INTEGER NOT NULL);
+    device TEXT NOT NULL, incarnation INTEGER NOT NULL, evicted_1 INTEGER, evicted_2 INTEGER,
+    evicted_3 INTEGER, corrupt INTEGER, reported INTEGER NOT NULL,
+    PRIMARY KEY (device, incarnation));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# a database of the release before incarnations: gaps per device id, and the key-schedule
+# anchors the collector no longer needs (fleet.FleetKeys)
+MIGRATE_GAPS = """
+ALTER TABLE gaps RENAME TO gaps_v1;
+CREATE TABLE gaps (
+    device TEXT NOT NULL, incarnation INTEGER NOT NULL, evicted_1 INTEGER, evicted_2 INTEGER,
+    evicted_3 INTEGER, corrupt INTEGER, reported INTEGER NOT NULL,
+    PRIMARY KEY (device, incarnation));
+INSERT INTO gaps SELECT device, 0, evicted_1, evicted_2, evicted_3, corrupt, reported FROM gaps_v1;
+DROP TABLE gaps_v1;
+"""
+COUNT_QUARANTINE = """
+INSERT INTO quarantine_held SELECT device, SUM(length(sealed) > 0), COUNT(*), 0 FROM quarantine
+    GROUP BY device;
 """
 # quarantined records whose bytes are kept, per device and in all (a few KiB each at most): only
 # authenticated batches reach the quarantine, and these bound what even a stolen terminal's keys
 # can make the collector keep
 QUARANTINE_PER_DEVICE = 1000
 QUARANTINE_TOTAL = 100000
+# rows (digest and reason, without the bytes) per device; past them a record is only counted, and
+# a replay of it counted again: there is nothing left to recognise it by
+QUARANTINE_ROWS_PER_DEVICE = 10 * QUARANTINE_PER_DEVICE
 COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "token", "last4",
            "policy", "received", "sealed")
 
@@ -47,6 +69,23 @@ DatabaseError = sqlite3.Error  # a failing database, for the CLI's error boundar
 
 class NotACollectorDatabase(LostcardError):
     """The path is missing, not a file, or not a collector's SQLite database."""
+
+
+def _run(db, script):
+    """Each statement of `script` inside the caller's transaction (executescript commits)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _private(path):
+    """The database and its -wal and -shm readable by their owner alone, also those an older
+    release made 0644 (docs/SECURITY.md). A file someone else owns stays as it is."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(path + suffix, 0o600)
+        except OSError:
+            pass
 
 
 class SqliteStore:
@@ -71,6 +110,11 @@ class SqliteStore:
                     "?mode=ro" if live else "?mode=ro&immutable=1"), uri=True,
                     check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
+                if self.db.execute("SELECT name FROM sqlite_master WHERE name = "
+                                   "'quarantine_held'").fetchone() is None:
+                    raise NotACollectorDatabase(
+                        "%s was made by an older release: run `lostcard collector serve` on it "
+                        "once to upgrade it" % path)
             else:
                 # readable by its owner alone, as the fleet secret: it holds every incident
                 # (SQLite gives the -wal and -shm files the database's mode)
@@ -80,13 +124,31 @@ class SqliteStore:
                                               isolation_level=None)
                     self.db.execute("PRAGMA journal_mode=WAL")
                     self.db.execute("PRAGMA synchronous=FULL")  # replies follow durable commits
-                    self.db.executescript(SCHEMA)
+                    self._create_or_migrate()
                 finally:
                     os.umask(umask)
+                _private(path)
         except sqlite3.Error as exc:
             raise NotACollectorDatabase("%s is not a collector database (%s)" % (path, exc)) \
                 from None
         self.lock = threading.Lock()
+
+    def _create_or_migrate(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = [r[1] for r in self.db.execute("PRAGMA table_info(gaps)")]
+            if columns and "incarnation" not in columns:
+                _run(self.db, MIGRATE_GAPS)
+            self.db.execute("DROP TABLE IF EXISTS anchors")
+            counted = self.db.execute("SELECT name FROM sqlite_master WHERE name = "
+                                      "'quarantine_held'").fetchone()
+            _run(self.db, SCHEMA)
+            if counted is None:  # a database from before the counts: count what it holds
+                self.db.execute(COUNT_QUARANTINE)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def fleet_fingerprint(self, claim=None):
         """The fingerprint of the fleet secret the database belongs to (None if unknown); the
@@ -102,11 +164,12 @@ class SqliteStore:
                 row = None
         return row[0] if row else None
 
-    def store_batch(self, device, incidents, quarantined, gaps):
+    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0):
         """One transaction, durable on return: incidents (rows of COLUMNS; the same record again
         is ignored, another record under a stored (device, seq) is quarantined), quarantined
-        (device, digest, reason, sealed; past the bounds without the bytes), and the device's gap
-        counts (each only ever grows). Returns how many were quarantined."""
+        (device, digest, reason, sealed; within the bounds), and the gap counts of the device's
+        `incarnation` (each only ever grows; a replay writes nothing). Returns how many were
+        quarantined."""
         now = int(time.time())
         quarantined = list(quarantined)
         with self._transaction():
@@ -119,27 +182,40 @@ class SqliteStore:
                     quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
                                         "sequence number reused", row[11]))
             if quarantined:
-                room = self._quarantine_room(device)
-                for d, digest, reason, sealed in quarantined:
-                    kept = self.db.execute("INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
-                                           (d, digest, reason, now, sealed if room > 0 else b""))
-                    room -= kept.rowcount
+                self._quarantine(device, quarantined, now)
             if gaps is not None:
                 self.db.execute(
-                    "INSERT INTO gaps VALUES (?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
-                    "evicted_1 = MAX(evicted_1, excluded.evicted_1), "
+                    "INSERT INTO gaps VALUES (?,?,?,?,?,?,?) ON CONFLICT(device, incarnation) "
+                    "DO UPDATE SET evicted_1 = MAX(evicted_1, excluded.evicted_1), "
                     "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
                     "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
-                    "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported",
-                    (device, gaps[0], gaps[1], gaps[2], gaps[3], now))
+                    "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported "
+                    "WHERE excluded.evicted_1 > evicted_1 OR excluded.evicted_2 > evicted_2 OR "
+                    "excluded.evicted_3 > evicted_3 OR excluded.corrupt > corrupt",
+                    (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
         return len(quarantined)
 
-    def _quarantine_room(self, device):
-        """How many more quarantined records of `device` may keep their bytes."""
-        held = "SELECT COUNT(*) FROM quarantine WHERE length(sealed) > 0"
-        return min(QUARANTINE_PER_DEVICE - self.db.execute(held + " AND device = ?", (device,)
-                                                           ).fetchone()[0],
-                   QUARANTINE_TOTAL - self.db.execute(held).fetchone()[0])
+    def _quarantine(self, device, quarantined, now):
+        """Keep the device's quarantined records: with their bytes up to QUARANTINE_PER_DEVICE
+        and QUARANTINE_TOTAL, as digest and reason up to QUARANTINE_ROWS_PER_DEVICE, then only
+        counted. The counts live in quarantine_held, so this costs the same on a large table."""
+        held = self.db.execute("SELECT kept, rows, dropped FROM quarantine_held WHERE device = ?",
+                               (device,)).fetchone() or (0, 0, 0)
+        kept, rows, dropped = held
+        total = self.db.execute("SELECT COALESCE(SUM(kept), 0) FROM quarantine_held").fetchone()[0]
+        for d, digest, reason, sealed in quarantined:
+            if rows >= QUARANTINE_ROWS_PER_DEVICE:
+                dropped += 1
+                continue
+            keep = kept < QUARANTINE_PER_DEVICE and total < QUARANTINE_TOTAL
+            if self.db.execute("INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
+                               (d, digest, reason, now, sealed if keep else b"")).rowcount:
+                rows += 1
+                kept += keep
+                total += keep
+        if (kept, rows, dropped) != tuple(held):
+            self.db.execute("INSERT OR REPLACE INTO quarantine_held VALUES (?,?,?,?)",
+                            (device, kept, rows, dropped))
 
     @contextmanager
     def _transaction(self):
@@ -211,8 +287,9 @@ class SqliteStore:
                 quarantine = self.db.execute(
                     "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
                     "ORDER BY device, reason").fetchall()
-                gaps = self.db.execute("SELECT device, evicted_1, evicted_2, evicted_3, corrupt "
-                                       "FROM gaps ORDER BY device").fetchall()
+                gaps = self.db.execute(  # a device id's incarnations, together
+                    "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt) "
+                    "FROM gaps GROUP BY device ORDER BY device").fetchall()
             finally:
                 self.db.execute("COMMIT")
         return incidents, quarantine, gaps
@@ -229,12 +306,15 @@ class SqliteStore:
                                    "FROM gaps").fetchone()
             return {"incidents": one("SELECT COUNT(*) FROM incidents"),
                     "devices": one("SELECT COUNT(DISTINCT device) FROM incidents"),
-                    "by_cause": causes, "quarantined": one("SELECT COUNT(*) FROM quarantine"),
+                    "by_cause": causes,
+                    "quarantined": one("SELECT COALESCE(SUM(rows + dropped), 0) FROM "
+                                       "quarantine_held"),
                     "quarantine_reasons": reasons,
-                    "quarantine_bytes_dropped": one(
-                        "SELECT COUNT(*) FROM quarantine WHERE length(sealed) = 0"),
+                    "quarantine_bytes_dropped": one("SELECT COALESCE(SUM(rows - kept + dropped), "
+                                                    "0) FROM quarantine_held"),
                     "quarantine_bounds": {"per_device": QUARANTINE_PER_DEVICE,
-                                          "total": QUARANTINE_TOTAL},
+                                          "total": QUARANTINE_TOTAL,
+                                          "rows_per_device": QUARANTINE_ROWS_PER_DEVICE},
                     "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
                                    "corrupt": gaps[3]}}
 
