@@ -1,4 +1,5 @@
-"""R13 attack PoC: two lanes the collector never acknowledges hold back the third for ever.
+"""Issue-13 review, an attack kept fixed: two lanes the collector never acknowledges hold back the
+third for ever.
 
 Uploader._batch moves only the lane that failed *last* to the end: lane 1 fails, lane 2 is
 tried and fails, so lane 1 is tried again, then 2, then 1... and lane 3 is never sent.

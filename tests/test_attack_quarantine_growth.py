@@ -1,4 +1,5 @@
-"""R13 attack PoC: one stolen terminal's keys grow the quarantine without bound, and every
+"""Issue-13 review, an attack kept fixed: one stolen terminal's keys grow the quarantine without
+bound, and every
 quarantining batch then scans it.
 
 Past QUARANTINE_PER_DEVICE the store drops a record's bytes but still inserts a row (digest,

@@ -1,4 +1,5 @@
-"""R13 attack PoC: a stolen terminal's keys make the collector redo the whole ratchet per record.
+"""Issue-13 review, an attack kept fixed: a stolen terminal's keys make the collector redo the
+whole ratchet per record.
 
 docs/SECURITY.md promises key work "at most 255 ratchet steps per key from a cached checkpoint,
 plus once per device and process the steps to the epoch, at most 65,535". But FleetKeys caches a

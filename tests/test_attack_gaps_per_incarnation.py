@@ -1,4 +1,5 @@
-"""R13 PoC: a terminal provisioned again has its lost records hidden by its predecessor's counts.
+"""Issue-13 review, an attack kept fixed: a terminal provisioned again has its lost records hidden
+by its predecessor's counts.
 
 The collector keeps one gaps row per device id and takes MAX of each count. A replacement
 terminal (a new incarnation, new queue) counts its evictions from 0: until they pass the old

@@ -1,4 +1,5 @@
-"""R13 PoC: a replayed genuine batch is not refused (it carries its MAC) and, if it carries gap
+"""Issue-13 review, an attack kept fixed: a replayed genuine batch is not refused (it carries its
+MAC) and, if it carries gap
 counts, costs a durable write every time: the gaps row's `reported` is set again. Anyone on the
 link (no keys) can make the collector fsync per replayed request; a replay should change nothing.
 """

@@ -1,4 +1,5 @@
-"""R13 PoC: a database made by the previous release (0644, with its `anchors` table) is served on
+"""Issue-13 review, an attack kept fixed: a database made by the previous release (0644, with its
+`anchors` table) is served on
 as it was: still world-readable, as its -wal and -shm files then are. Issue 13 asked for
 secrets and the database readable by their owner alone; only new databases are 0600.
 """

@@ -1,4 +1,5 @@
-"""R13 attack PoC: a terminal whose sequence numbers pass its incarnation's 2**24 loses records.
+"""Issue-13 review, an attack kept fixed: a terminal whose sequence numbers pass its incarnation's
+2**24 loses records.
 
 The collector reads the incarnation from the sequence number (seq >> 24), and nothing on the
 terminal stops at the end of its range: the first record numbered (i + 1) << 24 is sealed under

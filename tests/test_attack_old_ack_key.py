@@ -1,4 +1,5 @@
-"""R13 attack PoC: provisioning a device id again does not revoke the old terminal's ack key.
+"""Issue-13 review, an attack kept fixed: provisioning a device id again does not revoke the old
+terminal's ack key.
 
 fleet.ack_key depends on the device id only, so every incarnation of a device shares it. Whoever
 stole the old terminal (its queue state holds the ack key) and sits on the new terminal's link
