@@ -20,9 +20,10 @@ def tls_context(ca):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the chain and the host name
     try:
         context.load_verify_locations(cafile=ca)
-    except (OSError, ssl.SSLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a PEM certificate"
-        raise LostcardError("CA file %s: %s" % (ca, reason)) from None
+    except ssl.SSLError:  # before OSError, its base class
+        raise LostcardError("CA file %s: not a PEM certificate" % ca) from None
+    except OSError as exc:
+        raise LostcardError("CA file %s: %s" % (ca, exc.strerror)) from None
     return context
 
 
