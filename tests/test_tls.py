@@ -1,9 +1,10 @@
 """TLS with a verified certificate, on both terminals' clients, against a real collector serving
 https on 127.0.0.1 (as "localhost"), its certificates from a test CA (tests/tls_ca.py).
 
-The right CA: everything acknowledged. A wrong CA, an expired certificate, a certificate for
-another host name, and a man in the middle with his own certificate: refused, the reason on one
-line, and the queue still holds every incident (nothing forgotten, nothing stored).
+The right CA, or the collector's self-signed certificate pinned: everything acknowledged. A wrong
+CA, an expired certificate, a certificate for another host name, and a man in the middle with his
+own certificate: refused, the reason on one line, and the queue still holds every incident
+(nothing forgotten, nothing stored).
 """
 
 import json
@@ -14,48 +15,20 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
-import uvicorn
 
 from lostcard.queue import Queue
-from lostcard_cpython.collector import make_app
-from lostcard_cpython.collector_store import SqliteStore
-from lostcard_cpython.local_collector import free_port
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.terminal import Terminal
+from lostcard_cpython.tls_collector import HttpsCollector
 from micropython_process import micropython
 from terminal_setup import DEVICE, SECRET, provisioned_terminal
 import tls_ca
 
 DECLINES = 6
-CASES = ("right_ca", "wrong_ca", "expired", "wrong_host", "mitm")
-
-
-class TlsCollector:
-    """The collector's app served by uvicorn over TLS with `cert`, in a thread."""
-
-    def __init__(self, db, cert, key):
-        self.db, self.port = str(db), free_port()
-        self.url = "https://localhost:%d" % self.port
-        self.server = uvicorn.Server(uvicorn.Config(
-            make_app(SqliteStore(self.db), SECRET), host="127.0.0.1", port=self.port,
-            ssl_certfile=cert, ssl_keyfile=key, log_config=None, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self):
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "collector not up"
-            time.sleep(0.02)
-        return self
-
-    def stop(self):
-        self.server.should_exit = True
-        self.thread.join(10)
+CASES = ("right_ca", "pinned", "wrong_ca", "expired", "wrong_host", "mitm")
 
 
 class Mitm:
@@ -107,10 +80,13 @@ def collectors(tmp_path_factory):
     """Per case: (the collector's URL, the CA file the terminal trusts), and the databases."""
     tmp = tmp_path_factory.mktemp("tls")
     certs = tls_ca.make(tmp)
-    servers = {name: TlsCollector(tmp / (name + ".db"), certs[name], certs[name + "_key"]).start()
-               for name in ("good", "expired", "other_host")}
+    servers = {name: HttpsCollector(tmp / (name + ".db"), SECRET, certs[name],
+                                    certs[name + "_key"]).start()
+               for name in ("good", "expired", "other_host", "mitm")}
     mitm = Mitm(certs["mitm"], certs["mitm_key"], servers["good"].port, certs["ca"])
     cases = {"right_ca": (servers["good"].url, certs["ca"]),
+             # the collector's own self-signed certificate, pinned
+             "pinned": (servers["mitm"].url, certs["mitm"]),
              "wrong_ca": (servers["good"].url, certs["other_ca"]),
              "expired": (servers["expired"].url, certs["ca"]),
              "wrong_host": (servers["other_host"].url, certs["ca"]),
@@ -174,7 +150,7 @@ def test_lostcard_sync_trusts_only_the_ca_it_is_given(fresh, tmp_path, case):
     proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "sync", "--dir",
                            config["queue_dir"], "--url", url, "--ca", ca, "--now"],
                           capture_output=True, text=True, timeout=120)
-    if case == "right_ca":
+    if case in ("right_ca", "pinned"):
         assert proc.returncode == 0, proc.stderr
         assert "synced %d incidents; 0 left" % DECLINES in proc.stderr
         assert _queued(config) == 0 and _stored(fresh) == DECLINES
@@ -191,7 +167,7 @@ def test_the_emulator_terminal_trusts_only_its_collector_ca(fresh, tmp_path, cas
     url, ca = fresh["cases"][case]
     terminal = Terminal(_queue_of_declines(tmp_path, url, ca))
     done = terminal.sync_step()
-    if case == "right_ca":
+    if case in ("right_ca", "pinned"):
         while done:
             done = terminal.sync_step()
         assert _stored(fresh) == DECLINES and terminal.status()["queued"] == 0
@@ -210,7 +186,7 @@ def test_the_device_trusts_only_its_collector_ca(fresh, bundle, tmp_path, case):
     config = _queue_of_declines(tmp_path, url, ca)
     proc = micropython(bundle, ["-m", "sync_client", config["queue_dir"], url, "20", ca])
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    if case == "right_ca":
+    if case in ("right_ca", "pinned"):
         assert proc.stdout.split()[-1] == "done", proc.stdout
         assert _queued(config) == 0 and _stored(fresh) == DECLINES
         return
