@@ -14,7 +14,6 @@ import sqlite3
 import ssl
 import subprocess
 import sys
-import threading
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ from lostcard.queue import Queue
 from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.terminal import Terminal
 from lostcard_cpython.tls_collector import HttpsCollector
+from loopback_server import LoopbackServer
 from micropython_process import micropython
 from terminal_setup import DEVICE, SECRET, provisioned_terminal
 import tls_ca
@@ -40,17 +40,8 @@ class Mitm:
         self.front.load_cert_chain(cert, key)
         self.back = ssl.create_default_context(cafile=ca)
         self.upstream_port = upstream_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = "https://localhost:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+        self.server = LoopbackServer(self._relay, "https://localhost:%d")
+        self.url = self.server.url
 
     def _relay(self, conn):
         try:
@@ -72,7 +63,7 @@ class Mitm:
             conn.close()
 
     def stop(self):
-        self.listener.close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,51 +5,40 @@ kept, and `lostcard sync --ca` refuses a CA file it cannot use in one line, exit
 """
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from lostcard.errors import SyncError
 from lostcard_cpython.terminal import Terminal
 from lostcard_cpython.transport import HttpTransport
+from loopback_server import LoopbackServer
 from micropython_process import micropython
 from terminal_setup import provisioned_terminal
 
 BODY = b"\xa1\x01\x02"
 
 
-class CannedServer:
-    """Answers every request with `response` and remembers each request line."""
+class CannedServer(LoopbackServer):
+    """Answers every request with `response` and remembers each request line and body."""
 
     def __init__(self, response):
         self.response = response
         self.requests = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        LoopbackServer.__init__(self, self._answer)
 
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:  # closed: the test is over
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(4096)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(head.lower().partition(b"content-length:")[2].split(b"\r")[0])
-                while len(body) < length:
-                    body += conn.recv(4096)
-                self.requests.append((head.split(b"\r\n")[0].decode(), body))
-                conn.sendall(self.response)
-
-    def close(self):
-        self.listener.close()
+    def _answer(self, conn):
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(head.lower().partition(b"content-length:")[2].split(b"\r")[0])
+            while len(body) < length:
+                body += conn.recv(4096)
+            self.requests.append((head.split(b"\r\n")[0].decode(), body))
+            conn.sendall(self.response)
 
 
 def _busy(retry_after):
