@@ -23,7 +23,9 @@ from lostcard_cpython.storage import DirStorage
 from lostcard_cpython.terminal import Terminal
 from lostcard_cpython.tls_collector import HttpsCollector
 from loopback_server import LoopbackServer
+from firmware_boards import unix32
 from micropython_process import micropython
+from test_firmware_unix32 import HEAP as UNIX32_HEAP, exe, tools  # noqa: F401 (fixtures)
 from terminal_setup import DEVICE, SECRET, provisioned_terminal
 import tls_ca
 
@@ -184,6 +186,23 @@ def test_the_device_trusts_only_its_collector_ca(fresh, bundle, tmp_path, case):
     lines = proc.stdout.splitlines()
     assert len(lines) == 20 and all(line.startswith("refused: network: ") for line in lines)
     assert REFUSALS["micropython"][case] in lines[0], lines[0]
+    assert _queued(config) == DECLINES and _stored(fresh) == 0
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_unix32_firmware_trusts_only_its_collector_ca(fresh, exe, tools, tmp_path, case):
+    """The same on lostcard frozen into the 32-bit unix firmware (mbedtls 3.6.2, validity dates
+    checked), at its tests' 48 KiB heap."""
+    url, ca = fresh["cases"][case]
+    config = _queue_of_declines(tmp_path, url, ca)
+    proc = unix32(exe, ["-m", "sync_client", config["queue_dir"], url, "3", ca], cwd=tools,
+                  heap=UNIX32_HEAP)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    if case in ("right_ca", "pinned"):
+        assert proc.stdout.split()[-1] == "done", proc.stdout
+        assert _queued(config) == 0 and _stored(fresh) == DECLINES
+        return
+    assert REFUSALS["micropython"][case] in proc.stdout.splitlines()[0], proc.stdout
     assert _queued(config) == DECLINES and _stored(fresh) == 0
 
 
