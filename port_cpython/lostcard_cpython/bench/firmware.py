@@ -4,7 +4,8 @@ the Cortex-M3 board in QEMU (`lostcard build-firmware`, built before anything is
 
 For each, the smallest heap for (a) boot + Terminal(), (b) 50 declines with a 1,000-incident backlog,
 (c) one sync step and (d) one sync step over https (the unix builds; the QEMU board has no network:
-(d) - (c) is what the TLS handshake needs, mbedtls's buffers in the heap), found by probing heaps in
+(d) - (c) is what TLS costs the MicroPython heap; mbedtls's own buffers, which the unix port takes
+from libc, are measured beside it by valgrind's massif), found by probing heaps in
 1 KiB steps (port_mpy/tools/lostcard_tools/bench_heap.py): the unix interpreters at -X heapsize,
 the board, whose heap is fixed when it is built, by a ballast taken from its 64 KiB first. A heap
 counts once it and the two above it pass: random nonces move the need by a little.
@@ -17,6 +18,7 @@ figure is the one to hold against the goal. The phases mode (the default) everyw
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -93,6 +95,24 @@ def _probe_unix(exe, path, homes, tmp, step, heap_kib, rom=None):
     proc = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_kib, "-c", code], cwd=work, env=env,
                           capture_output=True, text=True, timeout=600)
     return _result(proc.stdout) if proc.returncode == 0 else None
+
+
+def _beyond_heap(exe, path, homes, tmp, step, heap_kib=64):
+    """Peak bytes malloc'd beyond the MicroPython heap while `step` runs on frozen unix32, by
+    valgrind's massif (None without valgrind): the unix port's mbedtls takes its buffers from
+    libc, where a board's (MICROPY_MBEDTLS_CONFIG_BARE_METAL) takes them from that heap."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    work = Path(tmp) / "probe-massif"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(homes.get(step, homes[None]), work)
+    out = work / "massif.out"
+    subprocess.run([valgrind, "--tool=massif", "--massif-out-file=%s" % out, str(exe), "-X",
+                    "heapsize=%dK" % heap_kib, "-c", "import lostcard_tools.bench_heap as b; "
+                    "b.main('sync', 'lostcard.json', 0)"], cwd=work, env=micropython_env(*path),
+                   capture_output=True, timeout=600)
+    return max(int(n) for n in re.findall(r"mem_heap_B=(\d+)", out.read_text())) - (heap_kib << 10)
 
 
 def _result(out):
@@ -209,10 +229,12 @@ def run(out, source=None):
             # on_decline's cost at the board's whole heap: at the smallest one the collector runs
             # far more often than a terminal's would
             timed = _probe_board(elf["path"], image, tmp, "declines", BOARD_HEAP_KIB)
+            mbedtls = {step: _beyond_heap(exe32["path"], [tools], homes, tmp, step)
+                       for step in ("sync", "sync_tls")}
         finally:
             collector.stop()
             https.stop()
-    _report(out, found, timed, exe32, elf, rom_size)
+    _report(out, found, timed, exe32, elf, rom_size, mbedtls)
 
 
 def _more(steps):
@@ -220,7 +242,7 @@ def _more(steps):
     return "%+d" % (tls - plain) if tls is not None and plain is not None else "?"
 
 
-def _report(out, found, timed, exe32, elf, rom_size):
+def _report(out, found, timed, exe32, elf, rom_size, mbedtls):
     out.write("lostcard bench firmware: smallest heap (KiB) per step, phases mode, a %d-incident "
               "backlog\n" % BACKLOG)
     names = list(found)
@@ -233,8 +255,15 @@ def _report(out, found, timed, exe32, elf, rom_size):
             cells.append("-" if heap is None and "M3" in name and step.startswith("sync") else
                          "none <= max" if heap is None else "%d" % heap)
         out.write("%-40s" % label + "".join("%20s" % c for c in cells) + "\n")
-    out.write("TLS handshake (certificate verified, mbedtls's buffers in the heap): (d) - (c) = %s "
-              "KiB\n" % ", ".join("%s %s" % (name, _more(found[name])) for name in names[:3]))
+    out.write("TLS handshake, certificate verified, in the MicroPython heap (the transport's "
+              "objects, the CA's context): (d) - (c) = %s KiB\n"
+              % ", ".join("%s %s" % (name, _more(found[name])) for name in names[:3]))
+    if mbedtls["sync_tls"] is not None:
+        out.write("TLS handshake, mbedtls's own buffers (on unix from libc, outside the heaps above; "
+                  "on a board from the MicroPython heap): peak %d bytes malloc'd beyond the heap in "
+                  "(d) on frozen unix32, %d in (c) (valgrind massif; in both the unix port takes a "
+                  "32 KiB buffer for moments, never during the handshake)\n"
+                  % (mbedtls["sync_tls"], mbedtls["sync"]))
     out.write("PyPI ROMFS: the %d-byte image is read into the heap (this interpreter has no "
               "memory-mapped ROM); on a board with ROMFS in flash subtract it: the modules run "
               "from the image in place\n" % rom_size)
