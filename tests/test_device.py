@@ -73,7 +73,10 @@ def test_a_terminal_refuses_a_bad_config_before_any_decline(device_bundle, tmp_p
                           ({"device_id": "T-OTHER-1"}, "not T-OTHER-1"),
                           ({"provisioning": str(tmp_path / "absent")}, "unusable"),
                           ({"gc_threshold": "4K"}, "gc_threshold"),
-                          ({"gc_threshold": -1}, "gc_threshold")):
+                          ({"gc_threshold": -1}, "gc_threshold"),
+                          # no trust store on a terminal: https verifies against collector_ca
+                          ({"collector_url": "https://localhost:9"}, "needs collector_ca"),
+                          ({"collector_ca": ["ca.pem"]}, "collector_ca must be a path")):
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps(dict(config, **change)))
         proc = terminal(device_bundle, bad, tmp_path / "declines.jsonl")

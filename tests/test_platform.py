@@ -85,8 +85,8 @@ def _conforms(port, queue_dir):
 
 @pytest.fixture
 def mpy_port(monkeypatch):
-    """lostcard_mpy, imported on CPython with empty `cryptolib` and `requests` modules."""
-    for name in ("cryptolib", "requests"):
+    """lostcard_mpy, imported on CPython with an empty `cryptolib` module."""
+    for name in ("cryptolib",):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     before = set(sys.modules)
     import lostcard_mpy.platform

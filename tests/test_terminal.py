@@ -31,8 +31,8 @@ class Clock(Platform):
     def clock(self):
         return self.now
 
-    def transport(self, url):
-        inner = Platform.transport(self, url)
+    def transport(self, url, ca=None):
+        inner = Platform.transport(self, url, ca)
         outer = self
 
         class Counting:

@@ -1,48 +1,40 @@
-"""A test CA and a server certificate it signed, for 127.0.0.1 and localhost, made with
-`cryptography` as an operator would with openssl (README, "TLS")."""
+"""A test certificate authority made with `cryptography`, for the TLS tests (tests/test_tls.py).
+
+`make(directory)` writes PEM files and returns their paths by name:
+    ca            the CA the terminals trust (collector_ca, `lostcard sync --ca`)
+    other_ca      a CA nobody here trusts (the "wrong CA" a terminal may be configured with)
+    good          the collector's certificate for "localhost" (SAN DNS:localhost), by `ca`
+    expired       the same name by `ca`, valid only in 2020
+    other_host    by `ca`, for collector.other.example: the wrong host name
+    mitm          self-signed for "localhost": a man in the middle's own certificate, or one a
+                  terminal pins
+Each server certificate has a `<name>_key` beside it. Fixed validity dates (2020 to 2099, the
+expired one 2020 only): no test depends on today's date but in the way it means to.
+"""
 
 import datetime
-import ipaddress
+from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from lostcard_cpython.tls_collector import certificate, new_key, write_pem
 
-
-def _name(common):
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+EXPIRED = datetime.datetime(2021, 1, 1, tzinfo=datetime.timezone.utc)
 
 
-def _write(path, data):
-    path.write_bytes(data)
-    return str(path)
-
-
-def make_certs(out):
-    """{"ca", "cert", "key", "other_key"}: PEM files under `out` (a pathlib.Path)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key, key, other = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-
-    def cert(subject, public, issuer, ca, extensions=()):
-        builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-                   .public_key(public).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(days=1))
-                   .not_valid_after(now + datetime.timedelta(days=30))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        for extension in extensions:
-            builder = builder.add_extension(extension, critical=False)
-        return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-
-    def pem_key(k):
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
-
-    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    return {"ca": _write(out / "ca.pem", cert("lostcard test CA", ca_key.public_key(),
-                                                "lostcard test CA", True)),
-            "cert": _write(out / "collector.pem", cert("localhost", key.public_key(),
-                                                       "lostcard test CA", False, [san])),
-            "key": _write(out / "collector.key", pem_key(key)),
-            "other_key": _write(out / "other.key", pem_key(other))}
+def make(directory):
+    directory = Path(directory)
+    paths, cas = {}, {}
+    for name in ("ca", "other_ca"):
+        cas[name] = key = new_key()
+        paths[name], _ = write_pem(directory / (name + ".pem"),
+                                   certificate("lostcard test " + name, key, ca=True))
+    for name, host, issuer, until in (("good", "localhost", "ca", None),
+                                      ("expired", "localhost", "ca", EXPIRED),
+                                      ("other_host", "collector.other.example", "ca", None),
+                                      ("mitm", "localhost", None, None)):
+        key = new_key()
+        signer = {"issuer": "lostcard test " + issuer, "issuer_key": cas[issuer]} if issuer else {}
+        if until:
+            signer["until"] = until
+        paths[name], paths[name + "_key"] = write_pem(
+            directory / (name + ".pem"), certificate(host, key, host=host, **signer), key)
+    return paths

@@ -1,6 +1,6 @@
 """The platform contract: everything a port provides to the core, in one place.
 
-    port_mpy/lostcard_mpy/platform.py          LittleFS, micropython-lib requests, cryptolib
+    port_mpy/lostcard_mpy/platform.py          LittleFS, socket and tls, cryptolib
     port_cpython/lostcard_cpython/platform.py  fsynced files, httpx, pyca/cryptography
 
 A port implements each shape below with classes or modules of its own. This module is that list
@@ -24,9 +24,12 @@ Platform: what `Terminal(config, platform)` runs on (core/lostcard/terminal.py).
       decide and sync phases; it may be the crypto module where loading that costs nothing.
   .storage(path)
       The Storage of directory `path`, created if missing. Asked once, by Terminal().
-  .transport(url)
+  .transport(url, ca)
       A Transport to the collector at base URL `url`. Asked at each sync step that is due (once
-      when resident); opens no connection.
+      when resident); opens no connection. `ca` is the config's collector_ca (None if absent):
+      the path of a PEM file, the CA (or the collector's own self-signed certificate) that an
+      https collector's certificate must verify against, its host name too; without one the
+      port's trust store, if it has one (a terminal has none: https needs collector_ca).
   .clock()
       Seconds since the epoch, int or float. May be wrong, jump or go back: the queue stores it
       clamped to 0..2**32-1, and the Terminal never waits past its longest backoff.
@@ -59,14 +62,18 @@ the calls that returned left, plus what a failed or cut call may have added.
       makes room before the flash is full. Optional: a storage without it, or whose free()
       raises OSError, is full only when a write raises ENOSPC.
 
-Transport: HTTP to the collector (docs/SYNC.md). No TLS needed: records are sealed and
-acknowledgements MAC'd, and the caller verifies both.
+Transport: HTTP or https to the collector (docs/SYNC.md). Records are sealed and
+acknowledgements MAC'd, and the caller verifies both, so plain HTTP loses no incident; TLS keeps
+the metadata private and proves the collector is the acquirer's.
   .post(path, body)
       POST `body` (CBOR, a batch of ~1.5 KiB) to `path` under the base URL; return (HTTP status,
       reply bytes). Each network operation (connect, send, each read) waits at most the port's
       timeout, so a step blocks for a bounded time; reads at most a few hundred bytes of the
-      reply (an acknowledgement is ~30), so a hostile server cannot fill the heap. Any network
-      failure or broken reply raises SyncError, never anything else.
+      reply (an acknowledgement is ~30), so a hostile server cannot fill the heap. A 429 raises
+      SyncError("collector busy (429)", seconds): `seconds` the Retry-After header as an int
+      clamped to 0..300, None if absent or not a number of seconds. Any network failure (a
+      refused certificate included, its reason on one line) or broken reply raises
+      SyncError(message), never anything else.
 
 Aead: AES-CCM-16-64-128 (COSE algorithm 10) under one 16-byte key (core/lostcard/cose.py).
   .seal(nonce, plaintext, aad)

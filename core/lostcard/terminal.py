@@ -45,6 +45,9 @@ class Terminal:
         if len(self.token_key) != 32:
             raise ConfigError("token_key must be 32 bytes (64 hex digits)")
         self.url = config.get("collector_url")
+        self.ca = config.get("collector_ca")  # a PEM file: what an https collector must prove
+        if not isinstance(self.ca or "", str):
+            raise ConfigError("collector_ca must be a path")
         self.policy_path = config.get("policy")
         self.budget = config_number(config, "budget_bytes", DEFAULT_BUDGET)
         self.rotate = config_number(config, "rotate_bytes", DEFAULT_ROTATE)
@@ -224,7 +227,7 @@ class Terminal:
         from .sync import Uploader
 
         queue = self._open_queue(self.resident)
-        transport = self._transport or self.platform.transport(self.url)
+        transport = self._transport or self.platform.transport(self.url, self.ca)
         if self.resident:
             self._transport = transport  # one HTTP client, its connection kept alive
         uploader = Uploader(queue, transport, self.platform.hmac(),

@@ -86,8 +86,9 @@ def _sync(args):
     device_id, ack_key = probe.device_id, probe.ack_key
     if device_id is None:
         raise LostcardError("queue %s was provisioned without a device id and ack key" % path)
+    # before the queue opens to write: a bad --ca file changes nothing
+    transport = upload.StatusTransport(HttpTransport(args.url, args.ca, timeout=args.timeout))
     queue = Queue(DirStorage(path), writable=True)
-    transport = upload.StatusTransport(HttpTransport(args.url, timeout=args.timeout))
     if not args.now:
         delay = random.uniform(0, args.spread)  # a fleet back from an outage spreads out
         upload.log.info("waiting %.1f s before the first upload (--now skips it)", delay)
@@ -172,6 +173,8 @@ def add_parsers(sub):
     sy.add_argument("--dir", required=True, help="the queue directory")
     sy.add_argument("--url", required=True, type=collector_url,
                     help="the collector, e.g. http://127.0.0.1:8080")
+    sy.add_argument("--ca", help="https: the PEM file of the CA (or the collector's own "
+                                 "certificate) to trust, instead of the system's trust store")
     sy.add_argument("--now", action="store_true", help="skip the random delay before starting")
     sy.add_argument("--spread", type=wait_seconds, default=60.0,
                     help="longest random delay before the first upload, seconds")

@@ -22,10 +22,10 @@ class Platform:
 
         return DirStorage(path)
 
-    def transport(self, url):
+    def transport(self, url, ca=None):
         from .transport import HttpTransport
 
-        return HttpTransport(url, timeout=5)
+        return HttpTransport(url, ca, timeout=5)
 
     def clock(self):
         return time.time()

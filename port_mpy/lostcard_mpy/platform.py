@@ -1,5 +1,6 @@
 """The MicroPython port's platform (the contract: lostcard/platform.py): LittleFS storage, HTTP
-over micropython-lib's `requests`, AES-CCM over `cryptolib`, time.time and os.urandom.
+over `socket` (and `tls`, the certificate verified), AES-CCM over `cryptolib`, time.time and
+os.urandom.
 """
 
 import os
@@ -26,7 +27,7 @@ class Platform:
     clock = staticmethod(time.time)
     random_bytes = staticmethod(os.urandom)
 
-    def transport(self, url):
+    def transport(self, url, ca=None):
         from lostcard_mpy.transport import HttpTransport
 
-        return HttpTransport(url)
+        return HttpTransport(url, ca)

@@ -1,29 +1,62 @@
-"""HTTP for the sync on a terminal: micropython-lib's `requests` (frozen into the unix port).
-
-`requests` does not check TLS certificates; the protocol carries its own guarantees (sealed
-records, MAC'd acknowledgements), see docs/SYNC.md.
+"""HTTP for the sync on a terminal: one HTTP/1.0 POST per connection over `socket`, and for an
+https collector `tls` with its certificate verified against collector_ca (micropython-lib's
+`requests` cannot verify one: it sets CERT_NONE).
 """
 
-import requests
+import socket
 
 from lostcard.errors import SyncError
 
-MAX_REPLY = 256
-
 
 class HttpTransport:
-    def __init__(self, base_url, timeout=10):
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, base_url, ca=None, timeout=10):
+        self.url = base_url
+        self.ca = ca  # a path, read at the first https request; its context kept
         self.timeout = timeout
+        self.context = None
 
     def post(self, path, body):
+        sock = stream = socket.socket()
         try:
-            reply = requests.post(self.base_url + path, data=body, timeout=self.timeout,
-                                  headers={"Content-Type": "application/cbor"})
-            try:
-                # a reply is ~30 bytes: read no more than a little over that, whatever is sent
-                return reply.status_code, reply.raw.read(MAX_REPLY)
-            finally:
-                reply.close()
-        except Exception as exc:  # a broken or hostile server: a failed step, never a crash
-            raise SyncError("network: %s" % (exc,))
+            scheme, _, rest = self.url.partition("://")
+            where, _, prefix = rest.partition("/")
+            host, _, port = where.partition(":")
+            https = scheme == "https"
+            sock.settimeout(self.timeout)
+            sock.connect(socket.getaddrinfo(host, int(port or (443 if https else 80)))[0][-1])
+            if https:
+                stream = self._tls().wrap_socket(sock, server_hostname=host)
+            stream.write(("POST %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/cbor\r\n"
+                          "Content-Length: %d\r\n\r\n"
+                          % (("/" + prefix).rstrip("/") + path, host, len(body))).encode())
+            stream.write(body)
+            # status line, headers and reply in one bounded read: a hostile server cannot fill
+            # the heap (a reply is ~30 bytes)
+            head, _, reply = stream.read(1024).partition(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+        except Exception as exc:  # a refused certificate, a broken or hostile server: a failed step
+            raise SyncError("network: %s" % (str(exc).strip().split("\n")[0] or type(exc).__name__))
+        finally:
+            stream.close()  # the TLS socket's close frees mbedtls's buffers and closes `sock`
+        if status == 429:
+            wait = head.lower().partition(b"\nretry-after:")[2].split(b"\r")[0].strip()
+            raise SyncError("collector busy (429)", min(int(wait), 300) if wait.isdigit() else None)
+        return status, reply[:256]
+
+    def _tls(self):
+        if self.context is None:
+            import tls
+            from binascii import a2b_base64
+
+            context = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+            # a client's default already, set all the same (the stubs do not know the attribute)
+            context.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
+            with open(self.ca, "rb") as f:
+                parts = f.read().split(b"-----BEGIN CERTIFICATE-----")
+            # MicroPython's mbedtls parses no PEM (no MBEDTLS_PEM_PARSE_C): each certificate's
+            # base64 goes in as DER; a file without one is DER already
+            for part in parts[1:] or parts:
+                context.load_verify_locations(a2b_base64(part.split(b"-")[0])
+                                              if len(parts) > 1 else part)
+            self.context = context
+        return self.context

@@ -28,7 +28,7 @@ class SerialTransport:
 
 
 class SerialPlatform(Platform):
-    def transport(self, url):
+    def transport(self, url, ca=None):
         return SerialTransport()
 
 

@@ -44,8 +44,8 @@ class _PhasedPlatform(Platform):
     keep = _Everything()
     _transport = None
 
-    def transport(self, url):
-        self._transport = self._transport or Platform.transport(self, url)
+    def transport(self, url, ca=None):
+        self._transport = self._transport or Platform.transport(self, url, ca)
         return self._transport
 
 

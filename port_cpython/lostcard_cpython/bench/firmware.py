@@ -2,8 +2,10 @@
 bundle on the 64-bit PyPI interpreter, lostcard frozen into the 32-bit unix build, and frozen into
 the Cortex-M3 board in QEMU (`lostcard build-firmware`, built before anything is measured).
 
-For each, the smallest heap for (a) boot + Terminal(), (b) 50 declines with a 1,000-incident backlog
-and (c) one sync step (the unix builds; the QEMU board has no network), found by probing heaps in
+For each, the smallest heap for (a) boot + Terminal(), (b) 50 declines with a 1,000-incident backlog,
+(c) one sync step and (d) one sync step over https (the unix builds; the QEMU board has no network:
+(d) - (c) is what TLS costs the MicroPython heap; mbedtls's own buffers, which the unix port takes
+from libc, are measured beside it by valgrind's massif), found by probing heaps in
 1 KiB steps (port_mpy/tools/lostcard_tools/bench_heap.py): the unix interpreters at -X heapsize,
 the board, whose heap is fixed when it is built, by a ballast taken from its 64 KiB first. A heap
 counts once it and the two above it pass: random nonces move the need by a little.
@@ -16,6 +18,7 @@ figure is the one to hold against the goal. The phases mode (the default) everyw
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +29,7 @@ from .. import scenarios as scenario_file
 from ..local_collector import LocalCollector
 from ..paths import micropython_env, tool
 from ..qemu_board import Qemu
+from ..tls_collector import HttpsCollector, self_signed
 from .harness import built_bundle
 
 SECRET = bytes(range(9, 41))
@@ -34,6 +38,7 @@ BACKLOG = 1000
 DECLINES = 50
 MHZ = 168  # a Cortex-M3/M4 terminal's clock, at one instruction per cycle: a lower bound
 GOALS = {"declines": 40, "boot+decline+sync": 48}
+STEPS = ("boot", "declines", "sync", "sync_tls")
 BOARD_HEAP_KIB = firmware.DEFAULT_HEAP >> 10
 
 
@@ -63,10 +68,24 @@ def _backlog(tmp, url):
     return home
 
 
-def _probe_unix(exe, path, home, tmp, step, heap_kib, rom=None):
+def _over_tls(home, tmp, url, cert):
+    """The backlog's terminal, copied, syncing to the https collector at `url` and pinning its
+    certificate `cert`: its directory."""
+    tls_home = Path(tmp) / "terminal-tls"
+    shutil.copytree(home, tls_home)
+    shutil.copyfile(cert, tls_home / "collector.pem")
+    config = json.loads((home / "lostcard.json").read_text())
+    config.update(collector_url=url, collector_ca="collector.pem")
+    (tls_home / "lostcard.json").write_text(json.dumps(config))
+    return tls_home
+
+
+def _probe_unix(exe, path, homes, tmp, step, heap_kib, rom=None):
+    """`step` run on a copy of its terminal, homes[step] (or homes[None])."""
     work = Path(tmp) / "probe"
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(home, work)
+    shutil.copytree(homes.get(step, homes[None]), work)
+    step = "sync" if step == "sync_tls" else step
     # a ROMFS image is read into the heap first: this unix build has no memory-mapped ROM
     mount = ("import sys, vfs; vfs.mount(vfs.VfsRom(open(%r, 'rb').read()), '/rom'); "
              "sys.path.insert(0, '/rom'); " % rom) if rom else ""
@@ -76,6 +95,24 @@ def _probe_unix(exe, path, home, tmp, step, heap_kib, rom=None):
     proc = subprocess.run([str(exe), "-X", "heapsize=%dK" % heap_kib, "-c", code], cwd=work, env=env,
                           capture_output=True, text=True, timeout=600)
     return _result(proc.stdout) if proc.returncode == 0 else None
+
+
+def _beyond_heap(exe, path, homes, tmp, step, heap_kib=64):
+    """Peak bytes malloc'd beyond the MicroPython heap while `step` runs on frozen unix32, by
+    valgrind's massif (None without valgrind): the unix port's mbedtls takes its buffers from
+    libc, where a board's (MICROPY_MBEDTLS_CONFIG_BARE_METAL) takes them from that heap."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    work = Path(tmp) / "probe-massif"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(homes.get(step, homes[None]), work)
+    out = work / "massif.out"
+    subprocess.run([valgrind, "--tool=massif", "--massif-out-file=%s" % out, str(exe), "-X",
+                    "heapsize=%dK" % heap_kib, "-c", "import lostcard_tools.bench_heap as b; "
+                    "b.main('sync', 'lostcard.json', 0)"], cwd=work, env=micropython_env(*path),
+                   capture_output=True, timeout=600)
+    return max(int(n) for n in re.findall(r"mem_heap_B=(\d+)", out.read_text())) - (heap_kib << 10)
 
 
 def _result(out):
@@ -168,45 +205,65 @@ def run(out, source=None):
         secret = Path(tmp) / "fleet.secret"
         secret.write_text(SECRET.hex())
         collector = LocalCollector(Path(tmp) / "collector.db", secret).start()
+        cert, key = self_signed(Path(tmp) / "collector.pem")
+        https = HttpsCollector(Path(tmp) / "collector-tls.db", SECRET, cert, key).start()
         try:
             home = _backlog(tmp, collector.url)
+            homes = {None: home, "sync_tls": _over_tls(home, tmp, https.url, cert)}
             image = _board_image(elf["path"], home, bundle, tmp)
             rom, rom_size = _romfs(tmp)
             columns = {
-                "PyPI .mpy (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [bundle], home,
+                "PyPI .mpy (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [bundle], homes,
                                                                     tmp, step, kib),
-                "PyPI ROMFS (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [tools], home,
+                "PyPI ROMFS (64-bit)": lambda step, kib: _probe_unix(tool("micropython"), [tools], homes,
                                                                      tmp, step, kib, rom),
-                "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [tools], home,
+                "frozen unix32": lambda step, kib: _probe_unix(exe32["path"], [tools], homes,
                                                                tmp, step, kib),
-                "frozen Cortex-M3": lambda step, kib: None if step == "sync" else _probe_board(
+                "frozen Cortex-M3": lambda step, kib: None if step.startswith("sync") else _probe_board(
                     elf["path"], image, tmp, step, kib),
             }
             found = {name: {step: smallest(lambda kib: probe(step, kib), 8,
                                            BOARD_HEAP_KIB if "M3" in name else 512)
-                            for step in ("boot", "declines", "sync")}
+                            for step in STEPS}
                      for name, probe in columns.items()}
             # on_decline's cost at the board's whole heap: at the smallest one the collector runs
             # far more often than a terminal's would
             timed = _probe_board(elf["path"], image, tmp, "declines", BOARD_HEAP_KIB)
+            mbedtls = {step: _beyond_heap(exe32["path"], [tools], homes, tmp, step)
+                       for step in ("sync", "sync_tls")}
         finally:
             collector.stop()
-    _report(out, found, timed, exe32, elf, rom_size)
+            https.stop()
+    _report(out, found, timed, exe32, elf, rom_size, mbedtls)
 
 
-def _report(out, found, timed, exe32, elf, rom_size):
+def _more(steps):
+    tls, plain = steps["sync_tls"][0], steps["sync"][0]
+    return "%+d" % (tls - plain) if tls is not None and plain is not None else "?"
+
+
+def _report(out, found, timed, exe32, elf, rom_size, mbedtls):
     out.write("lostcard bench firmware: smallest heap (KiB) per step, phases mode, a %d-incident "
               "backlog\n" % BACKLOG)
     names = list(found)
     out.write("%-40s" % "" + "".join("%20s" % n for n in names) + "\n")
     for step, label in (("boot", "(a) boot + Terminal()"), ("declines", "(b) %d declines" % DECLINES),
-                        ("sync", "(c) one sync step")):
+                        ("sync", "(c) one sync step"), ("sync_tls", "(d) one sync step over https")):
         cells = []
         for name in names:
             heap, _ = found[name][step]
-            cells.append("-" if heap is None and "M3" in name and step == "sync" else
+            cells.append("-" if heap is None and "M3" in name and step.startswith("sync") else
                          "none <= max" if heap is None else "%d" % heap)
         out.write("%-40s" % label + "".join("%20s" % c for c in cells) + "\n")
+    out.write("TLS handshake, certificate verified, in the MicroPython heap (the transport's "
+              "objects, the CA's context): (d) - (c) = %s KiB\n"
+              % ", ".join("%s %s" % (name, _more(found[name])) for name in names[:3]))
+    if mbedtls["sync_tls"] is not None:
+        out.write("TLS handshake, mbedtls's own buffers (on unix from libc, outside the heaps above; "
+                  "on a board from the MicroPython heap): peak %d bytes malloc'd beyond the heap in "
+                  "(d) on frozen unix32, %d in (c) (valgrind massif; in both the unix port takes a "
+                  "32 KiB buffer for moments, never during the handshake)\n"
+                  % (mbedtls["sync_tls"], mbedtls["sync"]))
     out.write("PyPI ROMFS: the %d-byte image is read into the heap (this interpreter has no "
               "memory-mapped ROM); on a board with ROMFS in flash subtract it: the modules run "
               "from the image in place\n" % rom_size)
