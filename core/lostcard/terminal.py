@@ -244,6 +244,7 @@ class Terminal:
             self._last_failed = uploader.last_failed
         self._failures = 0
         self._next_try = 0.0
+        self.last_error = None
         if done:
             self.link = "up"
             self.last_sync = self.platform.clock()
@@ -277,6 +278,7 @@ class Terminal:
             "oldest_age_s": stats["oldest_age_s"],
             "last_sync": self.last_sync,
             "link": self.link,
+            "last_error": self.last_error,  # why the link is down (a refused certificate...)
             "next_sync_in_s": max(0.0, self._next_try - self.platform.clock()),
             "evicted": sum(stats["evicted"].values()),
             "corrupt": stats["corrupt"],

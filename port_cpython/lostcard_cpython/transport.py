@@ -30,7 +30,8 @@ def tls_context(ca):
 def retry_after(value):
     """Retry-After in whole seconds, clamped to 0..MAX_RETRY_AFTER; None if absent or not a
     number of seconds (an HTTP date is not worth a terminal's clock)."""
-    if value is None or not value.strip().isdigit():
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):  # "²" is a digit to str.isdigit, not to int
         return None
     return min(int(value), MAX_RETRY_AFTER)
 

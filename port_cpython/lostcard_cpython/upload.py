@@ -33,6 +33,10 @@ class StatusTransport:
             status, reply = self.transport.post(path, body)
         except SyncError as exc:
             refused = _tls_refused(exc)
+            if isinstance(refused, ssl.SSLCertVerificationError):
+                raise Failed("the collector's certificate was refused (%s): is --ca the CA that "
+                             "signed it, and --url's host the name in it? (retrying cannot "
+                             "help; nothing forgotten)" % refused.verify_message) from None
             if refused is not None:
                 raise Failed("the TLS handshake failed (%s): does the collector serve https at "
                              "--url? (retrying cannot help; nothing forgotten)"
