@@ -186,3 +186,23 @@ def test_a_retry_after_past_give_up_after_is_named(tmp_path):
         server.server_close()
     line = one_line(sync)
     assert sync.returncode == 1 and "300" in line, line
+
+
+def test_serve_says_its_certificate_has_expired(tmp_path):
+    """README's certificate is valid 825 days. A collector (re)started with an expired one (or
+    with ca.pem, the CA's own) starts as if all were well, its one line "listening on https://..."
+    naming nothing about the certificate, and every terminal then refuses it. Expected before or
+    in that line: the certificate's names and validity, and that it has expired."""
+    from tls_ca import make
+
+    certs = make(tmp_path)
+    proc, first = _serve(tmp_path, "--tls-cert", certs["expired"],
+                         "--tls-key", certs["expired_key"])
+    lines = [first]
+    try:
+        while "listening" not in lines[-1] and lines[-1]:
+            lines.append(proc.stderr.readline().decode())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "expired" in "".join(lines), lines
