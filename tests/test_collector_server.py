@@ -278,7 +278,8 @@ def test_sync_waits_out_a_busy_collector_without_counting_it_a_failure():
     with pytest.raises(Failed, match="after 1 failed attempts"):
         _sync([_busy(1), SyncError("network: ConnectError")], max_failures=1)
     # only the time bound ends it
-    with pytest.raises(Failed, match=r"stayed busy \(429\) for 8 s"):
+    with pytest.raises(Failed, match=r"busy \(429\) and asks to wait 300 s, past "
+                                     r"--give-up-after 100 s"):
         _sync([_busy(8), _busy(300)], give_up_s=100)
 
 

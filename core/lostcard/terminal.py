@@ -48,6 +48,16 @@ class Terminal:
         self.ca = config.get("collector_ca")  # a PEM file: what an https collector must prove
         if not isinstance(self.ca or "", str):
             raise ConfigError("collector_ca must be a path")
+        scheme = self.url and str(self.url).partition("://")[0]
+        if scheme not in (None, "http", "https"):
+            raise ConfigError("collector_url must start http:// or https://")
+        if self.ca:
+            if scheme == "http":  # the integrator meant TLS: do not send in clear
+                raise ConfigError("collector_ca is for an https collector_url")
+            try:
+                os.stat(self.ca)
+            except OSError:
+                raise ConfigError("collector_ca %s: no such file" % self.ca)
         self.policy_path = config.get("policy")
         self.budget = config_number(config, "budget_bytes", DEFAULT_BUDGET)
         self.rotate = config_number(config, "rotate_bytes", DEFAULT_ROTATE)

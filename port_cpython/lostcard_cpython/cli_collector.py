@@ -20,7 +20,10 @@ def _check_fleet(secret, args):
     Read-only: a refused start changes nothing."""
     from .fleet_secret import fingerprint
 
-    store = _open(args)
+    from .collector_store import SqliteStore
+
+    # any release's database: one from before an upgrade is checked before serve upgrades it
+    store = SqliteStore(args.db, readonly=True, any_release=True)
     try:
         held = store.fleet_fingerprint()
     finally:

@@ -81,6 +81,9 @@ def _sync(args):
     from .storage import DirStorage
     from .transport import HttpTransport
 
+    if args.ca and not args.url.startswith("https://"):  # asked for a verified collector
+        raise LostcardError("--ca is for an https collector: --url %s is plain http, sent in "
+                            "clear and verified by nothing; use https://" % args.url)
     path = _queue_dir(args.dir)
     probe = Queue(DirStorage(path))
     device_id, ack_key = probe.device_id, probe.ack_key

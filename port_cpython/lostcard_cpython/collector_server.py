@@ -173,6 +173,33 @@ def raise_fd_limit():
             want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
 
 
+def _check_certificate(path):
+    """Refuse, in one line, a certificate every terminal would refuse: expired, not yet valid,
+    or a CA's own (served by mistake for the collector's)."""
+    import datetime
+
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as f:
+            cert = x509.load_pem_x509_certificate(f.read())
+    except (OSError, ValueError):
+        return  # load_cert_chain says what is wrong with the file
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if now > cert.not_valid_after_utc:
+        raise LostcardError("--tls-cert %s expired on %s: terminals would refuse it"
+                            % (path, cert.not_valid_after_utc.date()))
+    if now < cert.not_valid_before_utc:
+        raise LostcardError("--tls-cert %s is valid only from %s: terminals would refuse it"
+                            % (path, cert.not_valid_before_utc.date()))
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise LostcardError("--tls-cert %s is a CA's certificate: serve the collector's own "
+                                "(the CA's goes to the terminals as collector_ca)" % path)
+    except x509.ExtensionNotFound:
+        pass
+
+
 def tls_context(cert, key):
     """The server's TLS context from PEM files, or one line saying which file is wrong: before
     anything is created."""
@@ -184,9 +211,15 @@ def tls_context(cert, key):
         if not os.path.isfile(path):
             raise LostcardError("%s: %s" % (path, "not a file" if os.path.exists(path)
                                              else "no such file"))
+    _check_certificate(cert)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+
+    def encrypted():  # OpenSSL would ask for a pass phrase on a terminal a service has not
+        raise LostcardError("--tls-key %s is encrypted: give its unencrypted key (the collector "
+                            "starts unattended)" % key)
+
     try:
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(cert, key, password=encrypted)
     except ssl.SSLError as exc:
         why = ("the key does not match the certificate" if "KEY_VALUES_MISMATCH" in str(exc)
                else "not a PEM certificate and its unencrypted PEM key")

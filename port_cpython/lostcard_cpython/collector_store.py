@@ -89,10 +89,12 @@ def _private(path):
 
 
 class SqliteStore:
-    def __init__(self, path, readonly=False):
+    def __init__(self, path, readonly=False, any_release=False):
         """`readonly`: a reader (the report, stats, the demo's check) that may run beside the
         collector: it creates and changes nothing, and the database must exist. Otherwise the
-        collector's own store: created if absent, but never over a file that is not one."""
+        collector's own store: created if absent, but never over a file that is not one, and
+        brought up to this release's schema. `any_release`: a reader of the fleet fingerprint
+        only, which takes a database the collector has not upgraded yet."""
         self.path = path = str(path)
         if os.path.isdir(path):
             raise NotACollectorDatabase("%s is a directory, not a collector database" % path)
@@ -110,8 +112,9 @@ class SqliteStore:
                     "?mode=ro" if live else "?mode=ro&immutable=1"), uri=True,
                     check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
-                if self.db.execute("SELECT name FROM sqlite_master WHERE name = "
-                                   "'quarantine_held'").fetchone() is None:
+                if not any_release and self.db.execute(
+                        "SELECT name FROM sqlite_master WHERE name = 'quarantine_held'"
+                ).fetchone() is None:
                     raise NotACollectorDatabase(
                         "%s was made by an older release: run `lostcard collector serve` on it "
                         "once to upgrade it" % path)

@@ -69,7 +69,7 @@ def _check_database(path):
     """A collector database the collector will open, if there is one: checked before the
     terminals' files are rewritten, so that a damaged one changes nothing."""
     if os.path.exists(path):
-        SqliteStore(path, readonly=True).close()
+        SqliteStore(path, readonly=True, any_release=True).close()  # the collector upgrades it
 
 
 @contextmanager

@@ -27,6 +27,9 @@ def read(path, raw=False):
         data = f.read()
     if raw:
         secret = data
+        if _is_hex(data):  # `keygen`'s file: as raw bytes it would be another secret
+            raise LostcardError("fleet secret in %s is hex, as `lostcard keygen` writes it: "
+                                "drop --raw-secret" % path)
     else:
         try:
             secret = bytes.fromhex(data.decode("ascii").strip())
@@ -36,6 +39,15 @@ def read(path, raw=False):
     if len(secret) < MIN_BYTES:
         raise LostcardError("fleet secret in %s is shorter than %d bytes" % (path, MIN_BYTES))
     return secret
+
+
+def _is_hex(data):
+    try:
+        text = data.decode("ascii").strip()
+        bytes.fromhex(text)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return len(text) >= 2 * MIN_BYTES
 
 
 def fingerprint(secret):

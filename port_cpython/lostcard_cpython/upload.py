@@ -17,6 +17,8 @@ from .errors import Failed
 log = logging.getLogger("lostcard.sync")
 RETRY_STATUSES = (408, 429)  # below 500, the only answers that may change on their own
 NOT_VERIFIED = "acknowledgement did not verify"  # lostcard.sync.Uploader.step's words
+# a collector serving https hangs up on plain http without a word, as a crashed one does
+NO_REPLY_HINT = ": no HTTP reply; an https collector at an http:// --url?"
 
 
 class StatusTransport:
@@ -87,18 +89,19 @@ def run(uploader, transport, sleep, uniform, clock, max_failures, give_up_s):
             if busy:
                 delay = max(delay, exc.args[1] or 0)
                 if clock() + delay - started > give_up_s:
-                    raise Failed("sync stopped: the collector stayed busy (429) for %.0f s; %d "
-                                 "sent, the rest stays queued: run again to resume"
-                                 % (clock() - started, sent)) from None
+                    raise Failed("sync stopped: the collector is busy (429) and asks to wait "
+                                 "%.0f s, past --give-up-after %.0f s; %d sent, the rest stays "
+                                 "queued: run again later" % (delay, give_up_s, sent)) from None
                 log.debug("attempt %d: collector busy, retry after %.0f s", attempt, delay)
                 sleep(delay)
                 continue
             strikes += 1
             if strikes >= max_failures or clock() + delay - started > give_up_s:
                 log.debug("attempt %d: %s; giving up", attempt, exc)
-                raise Failed("sync stopped after %d failed attempts in a row (%s); %d sent, the "
-                             "rest stays queued: run again to resume" % (strikes, exc, sent)) \
-                    from None
+                raise Failed("sync stopped after %d failed attempts in a row (%s%s); %d sent, "
+                             "the rest stays queued: run again to resume" % (
+                                 strikes, exc, NO_REPLY_HINT if "RemoteProtocolError" in str(exc)
+                                 else "", sent)) from None
             log.debug("attempt %d: %s; retrying in %.1f s", attempt, exc, delay)
             sleep(delay)
             continue
