@@ -106,7 +106,8 @@ class Terminal:
         # taken out, not shared: a phase that fails before it leaves a checkpoint (the open may
         # already have removed segments) makes the next one scan
         resume, self._resume = self._resume, None
-        queue = Queue(self.storage, self._make_sealer if sealing else None, rotate_bytes=self.rotate,
+        queue = Queue(self.storage, self._make_sealer if sealing else None,
+                      rotate_bytes=self.rotate,
                       budget_bytes=self.budget, clock=self.platform.clock, writable=True,
                       resume=resume)
         self.torn_tails += queue.torn  # a reopened queue finds each torn append once

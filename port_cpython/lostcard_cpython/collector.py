@@ -114,10 +114,11 @@ class Collector:
         self._die_if("die_after_commit")
         if count:  # the store quarantines a record under a sequence number already used too
             reason = quarantined[0][2] if quarantined else "sequence number reused"
-            self._warn("batches with quarantined records", "terminal %s: records quarantined: %d (%s)%s" % (
-                device, count, reason, "; its requests authenticate, so its "
-                "flash was altered or its keys are in other hands?"
-                if reason.startswith(NOT_AUTHENTIC) else ""))
+            self._warn("batches with quarantined records",
+                       "terminal %s: records quarantined: %d (%s)%s" % (
+                           device, count, reason, "; its requests authenticate, so its flash "
+                           "was altered or its keys are in other hands?"
+                           if reason.startswith(NOT_AUTHENTIC) else ""))
         return acked, count
 
     def _warn(self, kind, line):
@@ -159,6 +160,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
+    ingesting = set()  # (device, incarnation) of the batches in flight
 
     async def read_body(request):
         body = b""
@@ -192,14 +194,18 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                                                       mac)
         except intake.NotAuthenticated as exc:
             return _error(403, str(exc))
-        if not backpressure.enter():
+        # one batch per terminal at a time: a terminal sends one, so a second is a replay (from
+        # anyone who saw one on the link) and must not take the fleet's places in flight
+        if (device, incarnation) in ingesting or not backpressure.enter():
             return JSONResponse({"error": "collector busy: retry later"}, status_code=429,
                                 headers={"retry-after": backpressure.retry_after()})
+        ingesting.add((device, incarnation))
         try:
             acked, quarantined = await to_thread.run_sync(collector.ingest, device, incarnation,
                                                           lane, items, gaps,
                                                           limiter=ingest_threads)
         finally:
+            ingesting.discard((device, incarnation))
             backpressure.leave()
         return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
                         media_type="application/cbor")
@@ -245,8 +251,9 @@ def serve(sock, store, fleet_secret, access_log=False, tls=None):
 
     # no limit_concurrency: it answers 503 to everyone once idle sockets fill it; the protocol
     # bounds connections at accept instead, and the app answers load with 429
-    protocol = functools.partial(collector_server.GuardedProtocol, gate=collector_server.Gate(),
-                                 tls=tls)
+    gate = collector_server.Gate()
+    protocol = functools.partial(collector_server.GuardedProtocol, gate=gate, tls=tls)
+    logging.getLogger("uvicorn.error").addFilter(collector_server.QuietParserErrors(gate.warnings))
     config = uvicorn.Config(make_app(store, fleet_secret), log_config=None, log_level="warning",
                             access_log=access_log, http=protocol, loop="asyncio",
                             timeout_keep_alive=collector_server.KEEP_ALIVE)

@@ -10,6 +10,7 @@ more are closed at accept; and a batch beyond MAX_IN_FLIGHT is answered 429 with
 once instead of queueing.
 """
 
+import ipaddress
 import logging
 import os
 import random
@@ -30,6 +31,9 @@ RETRY_AFTER = (1, 5)  # seconds a 429 asks for, drawn uniformly: a busy fleet sp
 WARN_EVERY = 60.0  # seconds between warnings of one kind: a flood logs one a minute
 # Test hook (tests only): "N" answers the first N batches 429, as an overloaded collector would.
 BUSY_ENV = "LOSTCARD_COLLECTOR_BUSY"
+MAX_HEAD_BYTES = 16 * 1024  # a request's line and headers (a terminal's are ~150 bytes)
+REQUEST_DEADLINE = 30.0  # seconds from a request's headers to its response written: body (10 s),
+# ingest and a client that reads its reply; past it the connection is aborted
 log = logging.getLogger("lostcard.collector")
 
 
@@ -49,28 +53,65 @@ class Warnings:
         log.warning("%s (%d since the last line like this one)", what, self.counts.pop(what))
 
 
+def client_of(ip):
+    """The client an address counts for: an IPv6 host holds a whole /64, and an IPv4-mapped
+    address is its IPv4 one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network((address, 64), strict=False))
+    return ip
+
+
+class QuietParserErrors(logging.Filter):
+    """uvicorn logs one line per malformed request: a flood of them would bury what an operator
+    must see. They go through Warnings' once a minute instead."""
+
+    def __init__(self, warnings):
+        super().__init__()
+        self.warnings = warnings
+
+    def filter(self, record):
+        if record.getMessage().startswith("Invalid HTTP request"):
+            self.warnings.note("invalid HTTP requests refused")
+            return False
+        return True
+
+
 class Gate:
-    """Open connections, per client address and in all; shared by a server's connections (all
-    on its event loop's thread)."""
+    """Open connections, per client (client_of) and in all; shared by a server's connections
+    (all on its event loop's thread). When all places are taken, the connection that has waited
+    longest for its request headers makes room for a new one: squatters reconnecting at once
+    cannot keep a terminal out."""
 
     def __init__(self, per_ip=PER_IP, most=MAX_CONNECTIONS):
         self.per_ip, self.most = per_ip, most
         self.open, self.total = {}, 0
+        self.idle = {}  # connections waiting for request headers, oldest first
         self.warnings = Warnings()
 
     def admit(self, ip):
-        if self.total >= self.most:
-            self.warnings.note("connections closed at accept: %d open" % self.most)
-            return False
+        ip = client_of(ip)
         if self.open.get(ip, 0) >= self.per_ip:
             self.warnings.note("connections closed at accept: %d open from one address"
                                % self.per_ip)
             return False
+        if self.total >= self.most:
+            if not self.idle:
+                self.warnings.note("connections closed at accept: %d open" % self.most)
+                return False
+            next(iter(self.idle))._close("connections closed: all %d places taken, the one "
+                                         "idle longest made room" % self.most)
         self.open[ip] = self.open.get(ip, 0) + 1
         self.total += 1
         return True
 
     def release(self, ip):
+        ip = client_of(ip)
         self.total -= 1
         self.open[ip] -= 1
         if not self.open[ip]:
@@ -90,6 +131,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self.admitted = False
         self.peer = self.raw = self.header_timer = None
         self.early = b""  # TLS: what the client sent with its handshake's end
+        self.head_bytes = 0  # of the request whose headers are awaited
+        self.request_timer = None
 
     def connection_made(self, transport):
         peer = transport.get_extra_info("peername")
@@ -126,6 +169,10 @@ class GuardedProtocol(HttpToolsProtocol):
             self.early += data
             return
         super().data_received(data)
+        if self.header_timer is not None:  # still no complete headers: bounded in bytes too
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self._close("connections closed: request headers over %d bytes" % MAX_HEAD_BYTES)
 
     def connection_lost(self, exc):
         self._release()
@@ -133,15 +180,24 @@ class GuardedProtocol(HttpToolsProtocol):
             super().connection_lost(exc)
 
     def _release(self):
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        self.gate.idle.pop(self, None)
+        for timer in (self.header_timer, self.request_timer):
+            if timer is not None:
+                timer.cancel()
+        self.header_timer = self.request_timer = None
         if self.admitted:  # once: a failed handshake may end here and in connection_lost
             self.admitted = False
             self.gate.release(self.peer)
 
     def _arm(self):
+        self.head_bytes = 0
         self.header_timer = self.loop.call_later(HEADER_TIMEOUT, self._expire)
+        self.gate.idle[self] = None
+
+    def _close(self, why):
+        self.gate.warnings.note(why)
+        self._release()
+        (self.transport or self.raw).abort()
 
     def _expire(self):
         self.header_timer = None
@@ -151,15 +207,26 @@ class GuardedProtocol(HttpToolsProtocol):
         (self.transport or self.raw).abort()
 
     def on_headers_complete(self):
+        self.gate.idle.pop(self, None)
         if self.header_timer is not None:
             self.header_timer.cancel()
             self.header_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            # a pipelined request: no terminal sends one, and uvicorn would queue each without
+            # bound while a client that never reads its replies holds them all
+            self._close("connections closed: pipelined requests")
+            raise ConnectionAbortedError("pipelined request")  # stops the parser's chunk
         super().on_headers_complete()
+        self.request_timer = self.loop.call_later(
+            REQUEST_DEADLINE, self._close, "connections closed: a request not done in %d s "
+            "(a client not reading its reply?)" % REQUEST_DEADLINE)
 
     def on_response_complete(self):
-        waiting = bool(self.pipeline)  # a pipelined request's headers are already in
+        if self.request_timer is not None:
+            self.request_timer.cancel()
+            self.request_timer = None
         super().on_response_complete()
-        if not waiting and not self.transport.is_closing():
+        if not self.transport.is_closing():
             self._arm()
 
 
@@ -190,8 +257,8 @@ def _check_certificate(path):
         raise LostcardError("--tls-cert %s expired on %s: terminals would refuse it"
                             % (path, cert.not_valid_after_utc.date()))
     if now < cert.not_valid_before_utc:
-        raise LostcardError("--tls-cert %s is valid only from %s: terminals would refuse it"
-                            % (path, cert.not_valid_before_utc.date()))
+        raise LostcardError("--tls-cert %s is not yet valid (from %s): terminals would "
+                            "refuse it" % (path, cert.not_valid_before_utc.date()))
     try:
         if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
             raise LostcardError("--tls-cert %s is a CA's certificate: serve the collector's own "
