@@ -12,7 +12,6 @@ times its timeout).
 
 import select
 import socket
-import ssl
 import threading
 import time
 
@@ -27,6 +26,16 @@ import tls_ca
 INTERVAL = 0.25
 CAP = 120
 LIMIT = 40
+
+
+def _read_request(conn):
+    """The whole POST (its body by Content-Length), so that the client is waiting for a reply."""
+    data = conn.recv(65536)
+    while True:
+        head, blank, body = data.partition(b"\r\n\r\n")
+        if blank and len(body) >= int(head.lower().split(b"content-length:")[1].split(b"\r")[0]):
+            return
+        data += conn.recv(65536)
 
 
 class DripServer(LoopbackServer):
@@ -45,13 +54,7 @@ class DripServer(LoopbackServer):
         with conn:
             try:
                 if self.read_request:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        data += conn.recv(4096)
-                    head, _, body = data.partition(b"\r\n\r\n")
-                    length = int(head.lower().partition(b"content-length:")[2].split(b"\r")[0])
-                    while len(body) < length:
-                        body += conn.recv(4096)
+                    _read_request(conn)
                 conn.sendall(self.head)
                 while sent < CAP:
                     if select.select([conn], [], [], 0)[0] and not conn.recv(4096):
