@@ -48,8 +48,8 @@ class Terminal:
         self.ca = config.get("collector_ca")  # a PEM file: what an https collector must prove
         if not isinstance(self.ca or "", str):
             raise ConfigError("collector_ca must be a path")
-        scheme = self.url and str(self.url).partition("://")[0]
-        if scheme not in (None, "http", "https"):
+        scheme, sep, _ = str(self.url).lower().partition("://")
+        if sep and scheme not in ("http", "https"):  # a typo (a platform may take other URLs)
             raise ConfigError("collector_url must start http:// or https://")
         if self.ca:
             if scheme == "http":  # the integrator meant TLS: do not send in clear

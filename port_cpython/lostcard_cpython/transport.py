@@ -5,6 +5,7 @@ own certificate to pin) or, without one, the system's trust store (httpx's defau
 """
 
 import ssl
+import threading
 
 import httpx
 
@@ -49,9 +50,37 @@ def _reason(exc):
 class HttpTransport:
     def __init__(self, base_url, ca=None, timeout=10.0):
         verify = tls_context(ca) if ca else True
-        self.client = httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
+        self.timeout = timeout
+        self._new_client = lambda: httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
+        self.client = self._new_client()
 
     def post(self, path, body):
+        """One request within `timeout` in all: httpx's timeouts are per read, and a server
+        dripping a byte a read would hold the caller for as many reads as it sends bytes. Past
+        the deadline the request's connection is closed under its thread."""
+        outcome = []
+
+        def request():
+            try:
+                outcome.append(self._post(path, body))
+            except Exception as exc:  # raised again in the caller's thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=request, daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if not outcome:
+            stuck, self.client = self.client, self._new_client()
+            try:  # its socket closed under the worker, whose next read then fails
+                stuck.close()
+            except Exception:  # closing from another thread: whatever it says, it is gone
+                pass
+            raise SyncError("network: no complete reply in %g s" % self.timeout)
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    def _post(self, path, body):
         try:
             with self.client.stream("POST", path, content=body,
                                     headers={"content-type": "application/cbor"}) as reply:
@@ -59,7 +88,8 @@ class HttpTransport:
                     raise SyncError("collector busy (429)",
                                     retry_after(reply.headers.get("retry-after")))
                 data = b""
-                for chunk in reply.iter_bytes():  # a reply is ~30 bytes: stop well past that
+                # as sent (no gzip bomb inflated); a reply is ~30 bytes: stop well past that
+                for chunk in reply.iter_raw():
                     data += chunk
                     if len(data) > MAX_REPLY:
                         break

@@ -26,7 +26,8 @@ class Terminal(core.Terminal):
         default = None if config.get("resident", False) else GC_THRESHOLD
         if config.get("gc_threshold", default) is not None:
             gc.threshold(int(core.config_number(config, "gc_threshold", default)))
-        if str(config.get("collector_url"))[:5] == "https" and not config.get("collector_ca"):
+        if str(config.get("collector_url"))[:5].lower() == "https" \
+                and not config.get("collector_ca"):
             # no trust store on a terminal: without its CA, https would verify nothing
             raise core.ConfigError("an https collector_url needs collector_ca")
         core.Terminal.__init__(self, config, Platform())

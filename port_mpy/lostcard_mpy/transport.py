@@ -3,7 +3,9 @@ https collector `tls` with its certificate verified against collector_ca (microp
 `requests` cannot verify one: it sets CERT_NONE).
 """
 
+import select
 import socket
+import time
 
 from lostcard.errors import SyncError
 
@@ -21,18 +23,40 @@ class HttpTransport:
             scheme, _, rest = self.url.partition("://")
             where, _, prefix = rest.partition("/")
             host, _, port = where.partition(":")
-            https = scheme == "https"
+            https = scheme.lower() == "https"
             sock.settimeout(self.timeout)
             sock.connect(socket.getaddrinfo(host, int(port or (443 if https else 80)))[0][-1])
+            # one deadline for the whole request: the socket's timeout is per read, and a server
+            # (or a man in the middle, before any certificate) dripping a byte a read would hold
+            # the terminal for as many reads as it has bytes
+            end = time.ticks_add(time.ticks_ms(), int(self.timeout * 1000))
+            sock.setblocking(False)
             if https:
-                stream = self._tls().wrap_socket(sock, server_hostname=host)
-            stream.write(("POST %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/cbor\r\n"
-                          "Content-Length: %d\r\n\r\n"
-                          % (("/" + prefix).rstrip("/") + path, host, len(body))).encode())
-            stream.write(body)
-            # status line, headers and reply in one bounded read: a hostile server cannot fill
-            # the heap (a reply is ~30 bytes)
-            head, _, reply = stream.read(1024).partition(b"\r\n\r\n")
+                stream = self._tls().wrap_socket(sock, server_hostname=host,
+                                                 do_handshake_on_connect=False)
+            poll = select.poll()
+            poll.register(stream, select.POLLOUT)
+            out = memoryview(("POST %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/cbor"
+                              "\r\nContent-Length: %d\r\n\r\n" % (("/" + prefix).rstrip("/") + path,
+                                                                   host, len(body))).encode()
+                             + body)
+            while len(out):  # the handshake and the request, non-blocking against the deadline
+                left = time.ticks_diff(end, time.ticks_ms())
+                if left <= 0:
+                    raise OSError("timed out")
+                poll.poll(min(left, 100))
+                out = out[stream.write(out) or 0:]
+            data = bytearray()
+            while len(data) < 1024:  # a byte a read, each read's timeout what is left
+                left = time.ticks_diff(end, time.ticks_ms())
+                if left <= 0:
+                    raise OSError("timed out")
+                sock.settimeout(left / 1000)
+                chunk = stream.read(1)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, reply = bytes(data).partition(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
         except Exception as exc:  # a refused certificate, a broken or hostile server: a failed step
             raise SyncError("network: %s" % (str(exc).strip().split("\n")[0] or type(exc).__name__))
