@@ -48,7 +48,6 @@ class Collector:
         self.keys_lock = threading.Lock()  # FleetKeys caches as it derives
         self.ack_keys = {}  # device -> ack key, of devices whose batches authenticated
         self.batches = 0
-        self.refused = 0  # batches refused as not authenticated, since the start
         self.warn_lock = threading.Lock()
         self.warned = {}  # kind -> (monotonic time of the last warning, batches not reported)
         fault = os.environ.get(FAULT_ENV, "")
@@ -81,7 +80,6 @@ class Collector:
                     self.ack_keys.clear()
                 self.ack_keys[(device, incarnation)] = key
             return key, incarnation
-        self.refused += 1
         self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
         raise refusal
 

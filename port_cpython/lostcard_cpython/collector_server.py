@@ -197,14 +197,12 @@ class GuardedProtocol(HttpToolsProtocol):
     def _close(self, why):
         self.gate.warnings.note(why)
         self._release()
+        # abort, not close: a TLS close would wait for the peer's close_notify
         (self.transport or self.raw).abort()
 
     def _expire(self):
         self.header_timer = None
-        self.gate.warnings.note("connections closed: no complete request headers in %d s"
-                                % HEADER_TIMEOUT)
-        # abort, not close: a TLS close would wait for the peer's close_notify
-        (self.transport or self.raw).abort()
+        self._close("connections closed: no complete request headers in %d s" % HEADER_TIMEOUT)
 
     def on_headers_complete(self):
         self.gate.idle.pop(self, None)
