@@ -20,10 +20,10 @@ def _check_fleet(secret, args):
     Read-only: a refused start changes nothing."""
     from .fleet_secret import fingerprint
 
-    from .collector_store import SqliteStore
+    from .collector_store import open_store
 
     # any release's database: one from before an upgrade is checked before serve upgrades it
-    store = SqliteStore(args.db, readonly=True, any_release=True)
+    store = open_store(args.db, readonly=True, any_release=True)
     try:
         held = store.fleet_fingerprint()
     finally:
@@ -37,7 +37,7 @@ def _check_fleet(secret, args):
 def _serve(args):
     from .collector import bind, serve
     from .collector_server import tls_context
-    from .collector_store import SqliteStore
+    from .collector_store import open_store
     from .fleet_secret import fingerprint
 
     tls = tls_context(args.tls_cert, args.tls_key)
@@ -46,7 +46,7 @@ def _serve(args):
     try:
         if os.path.exists(args.db):
             _check_fleet(secret, args)
-        store = SqliteStore(args.db)
+        store = open_store(args.db)
         try:
             store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
             serve(sock, store, secret, args.access_log, tls)
@@ -58,9 +58,9 @@ def _serve(args):
 
 
 def _open(args):
-    from .collector_store import SqliteStore
+    from .collector_store import open_store
 
-    return SqliteStore(args.db, readonly=True)
+    return open_store(args.db, readonly=True)
 
 
 def _incidents(args):

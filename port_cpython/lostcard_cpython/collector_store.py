@@ -88,6 +88,11 @@ def _private(path):
             pass
 
 
+def open_store(db, readonly=False, any_release=False):
+    """The store `--db` names, with SqliteStore's `readonly` and `any_release`."""
+    return SqliteStore(db, readonly, any_release)
+
+
 class SqliteStore:
     def __init__(self, path, readonly=False, any_release=False):
         """`readonly`: a reader (the report, stats, the demo's check) that may run beside the
@@ -168,34 +173,41 @@ class SqliteStore:
         return row[0] if row else None
 
     def store_batch(self, device, incidents, quarantined, gaps, incarnation=0):
-        """One transaction, durable on return: incidents (rows of COLUMNS; the same record again
-        is ignored, another record under a stored (device, seq) is quarantined), quarantined
-        (device, digest, reason, sealed; within the bounds), and the gap counts of the device's
-        `incarnation` (each only ever grows; a replay writes nothing). Returns how many were
-        quarantined."""
+        """store_batches of one batch: how many were quarantined."""
+        return self.store_batches([(device, incarnation, incidents, quarantined, gaps)])[0]
+
+    def store_batches(self, batches):
+        """Batches of (device, incarnation, incidents, quarantined, gaps) in one transaction,
+        durable on return: incidents (rows of COLUMNS; the same record again is ignored, another
+        record under a stored (device, seq) is quarantined), quarantined (device, digest, reason,
+        sealed; within the bounds), and the gap counts of the device's `incarnation` (each only
+        ever grows; a replay writes nothing). Returns how many each batch quarantined."""
         now = int(time.time())
-        quarantined = list(quarantined)
         with self._transaction():
-            for row in incidents:
-                held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
-                                       "seq = ?", (row[0], row[1])).fetchone()
-                if held is None:
-                    self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
-                elif held[0] != row[11]:
-                    quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
-                                        "sequence number reused", row[11]))
-            if quarantined:
-                self._quarantine(device, quarantined, now)
-            if gaps is not None:
-                self.db.execute(
-                    "INSERT INTO gaps VALUES (?,?,?,?,?,?,?) ON CONFLICT(device, incarnation) "
-                    "DO UPDATE SET evicted_1 = MAX(evicted_1, excluded.evicted_1), "
-                    "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
-                    "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
-                    "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported "
-                    "WHERE excluded.evicted_1 > evicted_1 OR excluded.evicted_2 > evicted_2 OR "
-                    "excluded.evicted_3 > evicted_3 OR excluded.corrupt > corrupt",
-                    (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
+            return [self._store(now, *batch) for batch in batches]
+
+    def _store(self, now, device, incarnation, incidents, quarantined, gaps):
+        quarantined = list(quarantined)
+        for row in incidents:
+            held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                   "seq = ?", (row[0], row[1])).fetchone()
+            if held is None:
+                self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            elif held[0] != row[11]:
+                quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                    "sequence number reused", row[11]))
+        if quarantined:
+            self._quarantine(device, quarantined, now)
+        if gaps is not None:
+            self.db.execute(
+                "INSERT INTO gaps VALUES (?,?,?,?,?,?,?) ON CONFLICT(device, incarnation) "
+                "DO UPDATE SET evicted_1 = MAX(evicted_1, excluded.evicted_1), "
+                "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
+                "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
+                "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported "
+                "WHERE excluded.evicted_1 > evicted_1 OR excluded.evicted_2 > evicted_2 OR "
+                "excluded.evicted_3 > evicted_3 OR excluded.corrupt > corrupt",
+                (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
         return len(quarantined)
 
     def _quarantine(self, device, quarantined, now):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from . import fleet_secret, mpybuild, provision
 from .atomic import write_replace
-from .collector_store import DatabaseError, SqliteStore
+from .collector_store import DatabaseError, open_store
 from .errors import Failed
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
@@ -69,7 +69,7 @@ def _check_database(path):
     """A collector database the collector will open, if there is one: checked before the
     terminals' files are rewritten, so that a damaged one changes nothing."""
     if os.path.exists(path):
-        SqliteStore(path, readonly=True, any_release=True).close()  # the collector upgrades it
+        open_store(path, readonly=True, any_release=True).close()  # the collector upgrades it
 
 
 @contextmanager
@@ -295,7 +295,7 @@ class Day:
             expect = self.items[line["n"]]["expect"]
             if (line["cause"], line["action"]) != (expect["cause"], expect["action"]):
                 wrong.append(line["n"])
-        store = SqliteStore(os.path.join(self.state, "collector.db"), readonly=True)
+        store = open_store(os.path.join(self.state, "collector.db"), readonly=True)
         try:
             stored = store.sequences()
         finally:

@@ -9,7 +9,7 @@ from lostcard.collector.fleet import FleetKeys
 from lostcard.errors import LostcardError
 
 from . import crypto, fastcbor
-from .collector_store import SqliteStore
+from .collector_store import open_store
 from .incidents import describe
 from .report_analysis import DAY
 
@@ -29,7 +29,7 @@ def _opener(fleet_secret):
 def load(db_path, fleet_secret, now):
     """The database's incidents (dicts, facts opened; `time` None where the clock is not
     trusted), quarantine counts and gaps (SqliteStore.report_snapshot)."""
-    store = SqliteStore(db_path, readonly=True)
+    store = open_store(db_path, readonly=True)
     try:
         rows, quarantine, gaps = store.report_snapshot()
     finally:

@@ -72,12 +72,12 @@ class HttpsCollector:
         import uvicorn
 
         from .collector import make_app
-        from .collector_store import SqliteStore
+        from .collector_store import open_store
 
         self.db, self.port = str(db), free_port()
         self.url = "https://localhost:%d" % self.port
         self.server = uvicorn.Server(uvicorn.Config(
-            make_app(SqliteStore(self.db), secret), host="127.0.0.1", port=self.port,
+            make_app(open_store(self.db), secret), host="127.0.0.1", port=self.port,
             ssl_certfile=cert, ssl_keyfile=key, log_config=None, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -33,12 +33,12 @@ def _sealed(secret, records):
 
 def run(out, records=1000):
     from ..collector import Collector
-    from ..collector_store import SqliteStore
+    from ..collector_store import open_store
 
     secret = bytes(32)
     with tempfile.TemporaryDirectory() as tmp:
         sealed = _sealed(secret, records)
-        collector = Collector(SqliteStore(os.path.join(tmp, "c.db")), secret)
+        collector = Collector(open_store(os.path.join(tmp, "c.db")), secret)
         t0 = time.perf_counter()
         for start in range(0, records, BATCH):
             collector.ingest(DEVICE, 0, 3, sealed[start:start + BATCH], [0, 0, 0, 0])
@@ -46,7 +46,7 @@ def run(out, records=1000):
         # the bare insert: the same rows into the same schema, same disk, same transactions
         rows = collector.store.incident_rows()
         collector.store.close()
-        bare_store = SqliteStore(os.path.join(tmp, "bare.db"))
+        bare_store = open_store(os.path.join(tmp, "bare.db"))
         t0 = time.perf_counter()
         for start in range(0, records, BATCH):
             bare_store.insert_rows(rows[start:start + BATCH])
