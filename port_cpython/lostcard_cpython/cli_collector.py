@@ -37,14 +37,14 @@ def _check_fleet(secret, args):
 def _serve(args):
     from .collector import bind, serve
     from .collector_server import tls_context
-    from .collector_store import open_store
+    from .collector_store import is_url, open_store
     from .fleet_secret import fingerprint
 
     tls = tls_context(args.tls_cert, args.tls_key)
     secret = read_secret(args)
     sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
     try:
-        if os.path.exists(args.db):
+        if is_url(args.db) or os.path.exists(args.db):
             _check_fleet(secret, args)
         store = open_store(args.db)
         try:
@@ -121,7 +121,8 @@ def add_parsers(sub):
     serve = cs.add_parser("serve", help="run the collector (HTTP, or HTTPS with --tls-cert and "
                                           "--tls-key); logs one line when it is up")
     serve.add_argument("--db", required=True,
-                       help="SQLite database (created if absent, for this fleet secret only)")
+                       help="SQLite database (created if absent, for this fleet secret only), "
+                            "or a postgresql:// URL (its schema created or migrated)")
     add_secret(serve, "opens the terminals' records and keys their acknowledgements")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=port, default=8080, help="TCP port to listen on")
@@ -133,7 +134,8 @@ def add_parsers(sub):
     serve.set_defaults(run=_serve, kept="every acknowledged incident is in the database")
 
     inc = cs.add_parser("incidents", help="stored incidents, oldest first per terminal")
-    inc.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    inc.add_argument("--db", default="collector.db", help="the collector's database (read only): "
+                                                              "a SQLite file or a postgresql:// URL")
     inc.add_argument("--cause", choices=vocab.CAUSES, help="only this cause (default: all)")
     inc.add_argument("--device", help="only this terminal (default: all)")
     inc.add_argument("--since", help="only from this day or time on, on the terminals' clocks: "
@@ -145,14 +147,16 @@ def add_parsers(sub):
     inc.set_defaults(run=_incidents)
 
     st = cs.add_parser("stats", help="counts by cause, quarantine and known gaps")
-    st.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    st.add_argument("--db", default="collector.db", help="the collector's database (read only): "
+                                                              "a SQLite file or a postgresql:// URL")
     st.add_argument("--format", choices=["json", "table"], default="json",
                     help="JSON, or a summary for a person")
     st.set_defaults(run=_stats)
 
     rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
                                        "page, or its tables as csv or json")
-    rep.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    rep.add_argument("--db", default="collector.db", help="the collector's database (read only): "
+                                                              "a SQLite file or a postgresql:// URL")
     add_secret(rep, "opens the records' facts")
     from .report_command import add_options
 

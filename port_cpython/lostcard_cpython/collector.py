@@ -28,6 +28,7 @@ from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import collector_server, crypto, fastcbor
+from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
@@ -154,6 +155,12 @@ def _error(status, why):
     return JSONResponse({"error": why}, status_code=status)
 
 
+def _unavailable(exc):
+    """503 for a database that failed (a PostgreSQL gone away): the terminal keeps the batch."""
+    log.warning("database unavailable: %s", " ".join(str(exc).split()))
+    return _error(503, "database unavailable")
+
+
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
     backpressure = collector_server.Backpressure()
@@ -202,6 +209,8 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             acked, quarantined = await to_thread.run_sync(collector.ingest, device, incarnation,
                                                           lane, items, gaps,
                                                           limiter=ingest_threads)
+        except DatabaseError as exc:  # nothing committed, nothing acknowledged: sent again
+            return _unavailable(exc)
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
@@ -209,7 +218,10 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                         media_type="application/cbor")
 
     async def health(request):
-        await run_in_threadpool(store.health)
+        try:
+            await run_in_threadpool(store.health)
+        except DatabaseError as exc:
+            return _unavailable(exc)
         return JSONResponse({"status": "ok"})
 
     return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
@@ -258,9 +270,9 @@ def serve(sock, store, fleet_secret, access_log=False, tls=None):
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
-    log.info("collector listening on %s://%s:%d, database %s (SQLite, WAL, %d incidents), "
+    log.info("collector listening on %s://%s:%d, database %s (%s, %d incidents), "
              "fleet secret %s", "https" if tls else "http",
-             host if ":" not in host else "[%s]" % host, port, store.path,
+             host if ":" not in host else "[%s]" % host, port, store.path, store.describe(),
              store.stats()["incidents"], fingerprint(fleet_secret))
     collector_server.raise_fd_limit()
     server = uvicorn.Server(config)

@@ -1,5 +1,5 @@
-"""The collector's storage: SQLite in WAL mode by default, behind a small interface so that a
-server database can follow. Every query of the collector's database is a method here: the
+"""The collector's storage: SQLite in WAL mode by default, or PostgreSQL for a fleet of collector
+processes (collector_store_pg), behind one interface. Every query of the collector's database is a method here: the
 collector, the report, the demo and the benchmarks speak no SQL themselves.
 
 Each incident is stored once, keyed by (device, seq). Records that fail to open or check go to
@@ -15,6 +15,8 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 from lostcard.errors import LostcardError
 
@@ -64,7 +66,9 @@ COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "
            "policy", "received", "sealed")
 
 
-DatabaseError = sqlite3.Error  # a failing database, for the CLI's error boundary to name
+# a failing database, for the CLI's error boundary to name and the collector to answer 503
+DatabaseError = (sqlite3.Error, psycopg.Error)
+URL_SCHEMES = ("postgresql://", "postgres://")
 
 
 class NotACollectorDatabase(LostcardError):
@@ -89,8 +93,44 @@ def _private(path):
 
 
 def open_store(db, readonly=False, any_release=False):
-    """The store `--db` names, with SqliteStore's `readonly` and `any_release`."""
+    """The store `--db` names: a postgresql:// URL is PostgreSQL, anything else a SQLite file;
+    with SqliteStore's `readonly` and `any_release`."""
+    if is_url(db):
+        from .collector_store_pg import PgStore
+
+        return PgStore(db, readonly, any_release)
     return SqliteStore(db, readonly, any_release)
+
+
+def is_url(db):
+    return str(db).startswith(URL_SCHEMES)
+
+
+def keep_within_bounds(held, total, quarantined, insert):
+    """The quarantine's bounds, for both backends: `held` (kept, rows, dropped) of one device and
+    `total` kept in all; insert((device, digest, reason, sealed or b"")) stores a row and says
+    whether it was new. Returns the device's new (kept, rows, dropped)."""
+    kept, rows, dropped = held
+    for d, digest, reason, sealed in quarantined:
+        if rows >= QUARANTINE_ROWS_PER_DEVICE:
+            dropped += 1
+            continue
+        keep = kept < QUARANTINE_PER_DEVICE and total < QUARANTINE_TOTAL
+        if insert((d, digest, reason, sealed if keep else b"")):
+            rows += 1
+            kept += keep
+            total += keep
+    return kept, rows, dropped
+
+
+def stats_of(incidents, devices, causes, quarantined, reasons, bytes_dropped, gaps):
+    """`collector stats`' counts as both backends give them."""
+    return {"incidents": incidents, "devices": devices, "by_cause": causes,
+            "quarantined": quarantined, "quarantine_reasons": reasons,
+            "quarantine_bytes_dropped": bytes_dropped,
+            "quarantine_bounds": {"per_device": QUARANTINE_PER_DEVICE, "total": QUARANTINE_TOTAL,
+                                  "rows_per_device": QUARANTINE_ROWS_PER_DEVICE},
+            "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]}, "corrupt": gaps[3]}}
 
 
 class SqliteStore:
@@ -216,21 +256,13 @@ class SqliteStore:
         counted. The counts live in quarantine_held, so this costs the same on a large table."""
         held = self.db.execute("SELECT kept, rows, dropped FROM quarantine_held WHERE device = ?",
                                (device,)).fetchone() or (0, 0, 0)
-        kept, rows, dropped = held
         total = self.db.execute("SELECT COALESCE(SUM(kept), 0) FROM quarantine_held").fetchone()[0]
-        for d, digest, reason, sealed in quarantined:
-            if rows >= QUARANTINE_ROWS_PER_DEVICE:
-                dropped += 1
-                continue
-            keep = kept < QUARANTINE_PER_DEVICE and total < QUARANTINE_TOTAL
-            if self.db.execute("INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
-                               (d, digest, reason, now, sealed if keep else b"")).rowcount:
-                rows += 1
-                kept += keep
-                total += keep
-        if (kept, rows, dropped) != tuple(held):
+        counts = keep_within_bounds(tuple(held), total, quarantined, lambda row: self.db.execute(
+            "INSERT OR IGNORE INTO quarantine VALUES (?,?,?,?,?)",
+            (*row[:3], now, row[3])).rowcount)
+        if counts != tuple(held):
             self.db.execute("INSERT OR REPLACE INTO quarantine_held VALUES (?,?,?,?)",
-                            (device, kept, rows, dropped))
+                            (device, *counts))
 
     @contextmanager
     def _transaction(self):
@@ -319,19 +351,14 @@ class SqliteStore:
             gaps = self.db.execute("SELECT COALESCE(SUM(evicted_1),0), COALESCE(SUM(evicted_2),0),"
                                    " COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0) "
                                    "FROM gaps").fetchone()
-            return {"incidents": one("SELECT COUNT(*) FROM incidents"),
-                    "devices": one("SELECT COUNT(DISTINCT device) FROM incidents"),
-                    "by_cause": causes,
-                    "quarantined": one("SELECT COALESCE(SUM(rows + dropped), 0) FROM "
-                                       "quarantine_held"),
-                    "quarantine_reasons": reasons,
-                    "quarantine_bytes_dropped": one("SELECT COALESCE(SUM(rows - kept + dropped), "
-                                                    "0) FROM quarantine_held"),
-                    "quarantine_bounds": {"per_device": QUARANTINE_PER_DEVICE,
-                                          "total": QUARANTINE_TOTAL,
-                                          "rows_per_device": QUARANTINE_ROWS_PER_DEVICE},
-                    "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
-                                   "corrupt": gaps[3]}}
+            return stats_of(
+                one("SELECT COUNT(*) FROM incidents"),
+                one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,
+                one("SELECT COALESCE(SUM(rows + dropped), 0) FROM quarantine_held"), reasons,
+                one("SELECT COALESCE(SUM(rows - kept + dropped), 0) FROM quarantine_held"), gaps)
+
+    def describe(self):
+        return "SQLite, WAL"
 
     def close(self):
         self.db.close()

@@ -1,0 +1,322 @@
+"""The collector's store on PostgreSQL (psycopg 3), for a fleet of collector processes on one or
+more machines sharing one database. Same methods and semantics as collector_store.SqliteStore,
+which says what each stores; here is what sharing adds:
+
+- Each incident once by (device, seq): INSERT .. ON CONFLICT DO NOTHING waits for a concurrent
+  insert of the same key to commit, and only a conflict costs a lookup (a replay, or another
+  record under a used sequence number, which is quarantined).
+- Per-device state stays consistent between processes: gaps only grow (an upsert with GREATEST),
+  and quarantine counts are read and written under a transaction-scoped advisory lock, so their
+  bounds hold across processes. A transaction that meets a deadlock or serialization failure is
+  run again; every write in it is idempotent.
+- The schema carries its version (`schema_version`); the collector creates or migrates it under
+  an advisory lock, so several starting at once do it once; readers refuse any other version.
+- A database that goes away raises psycopg.Error (collector_store.DatabaseError) within
+  CONNECT_TIMEOUT or STATEMENT_TIMEOUT, never hangs; the connection is dropped and the next call
+  connects again. Nothing is acknowledged before its commit returned.
+"""
+
+import hashlib
+import threading
+import time
+import urllib.parse
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.pq import TransactionStatus
+
+from . import collector_store
+from .collector_store import NotACollectorDatabase, keep_within_bounds
+
+CONNECT_TIMEOUT = 5  # seconds
+STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
+RETRIES = 5  # runs of a transaction that deadlocked or failed to serialize
+# advisory lock keys (any 64-bit number no other user of the database takes)
+SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
+QUARANTINE_LOCK = SCHEMA_LOCK + 1
+SCHEMA_VERSION = 1
+# MIGRATIONS[n] brings a database of version n to n + 1
+MIGRATIONS = ["""
+CREATE TABLE incidents (
+    device TEXT NOT NULL, seq BIGINT NOT NULL, time BIGINT, cause TEXT NOT NULL,
+    subcause TEXT NOT NULL, action TEXT NOT NULL, priority INTEGER NOT NULL, token BYTEA,
+    last4 TEXT, policy TEXT NOT NULL, received BIGINT NOT NULL, sealed BYTEA NOT NULL,
+    PRIMARY KEY (device, seq));
+CREATE INDEX incidents_cause ON incidents (cause, time);
+CREATE TABLE quarantine (
+    device TEXT NOT NULL, digest BYTEA NOT NULL, reason TEXT NOT NULL, received BIGINT NOT NULL,
+    sealed BYTEA NOT NULL, PRIMARY KEY (device, digest));
+CREATE TABLE quarantine_held (
+    device TEXT PRIMARY KEY, kept INTEGER NOT NULL, rows INTEGER NOT NULL,
+    dropped INTEGER NOT NULL);
+CREATE TABLE gaps (
+    device TEXT NOT NULL, incarnation BIGINT NOT NULL, evicted_1 BIGINT, evicted_2 BIGINT,
+    evicted_3 BIGINT, corrupt BIGINT, reported BIGINT NOT NULL,
+    PRIMARY KEY (device, incarnation));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""]
+# the incidents' columns as arrays, one parameter each: a batch is one statement
+UNNEST = "unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], " \
+         "%s::integer[], %s::bytea[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])"
+
+
+def redacted(url):
+    """The URL without any password, for logs and messages."""
+    parts = urllib.parse.urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    netloc = user.split(":")[0] + at + host
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _columns(rows):
+    return [list(column) for column in zip(*rows)] if rows else [[]] * len(
+        collector_store.COLUMNS)
+
+
+class PgStore:
+    def __init__(self, url, readonly=False, any_release=False):
+        """As SqliteStore: `readonly` for readers (a read-only session; the schema must be this
+        release's), else the collector's store, whose schema is created or migrated here;
+        `any_release` for a reader of the fleet fingerprint alone."""
+        self.url, self.readonly, self.any_release = url, readonly, any_release
+        self.path = redacted(url)
+        self.lock = threading.Lock()
+        self.idle = []  # connections between calls, one per thread that used one at once
+        self.version = None
+        try:
+            with self._connection() as db:
+                self.version = db.info.server_version
+                if not readonly:
+                    self._create_or_migrate(db)
+                elif not any_release:
+                    self._check_schema(db)
+        except psycopg.Error as exc:
+            raise NotACollectorDatabase("cannot use %s: %s" % (self.path, exc)) from None
+
+    def describe(self):
+        return "PostgreSQL %d.%d" % (self.version // 10000, self.version % 10000)
+
+    def _connect(self):
+        options = "-c statement_timeout=%d" % STATEMENT_TIMEOUT
+        if self.readonly:
+            options += " -c default_transaction_read_only=on"
+        return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                               options=options, application_name="lostcard collector")
+
+    def _connection(self):
+        return _Borrowed(self)
+
+    def _write(self, work):
+        """work(db) in one transaction, committed (durably: synchronous_commit) on return; run
+        again on a deadlock or a serialization failure."""
+        for attempt in range(RETRIES):
+            try:
+                with self._connection() as db, db.transaction():
+                    return work(db)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                if attempt == RETRIES - 1:
+                    raise
+        return None  # not reached
+
+    def _create_or_migrate(self, db):
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+            version = row[0] or 0
+            if version > SCHEMA_VERSION:
+                raise NotACollectorDatabase("%s has schema version %d, from a newer release "
+                                            "(this one has %d)" % (self.path, version,
+                                                                   SCHEMA_VERSION))
+            for migration in MIGRATIONS[version:]:
+                db.execute(migration)
+            if version < SCHEMA_VERSION:
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
+
+    def _check_schema(self, db):
+        row = db.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        version = row[0] and db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        if not version:
+            raise NotACollectorDatabase("%s holds no collector database: run `lostcard "
+                                        "collector serve` on it first" % self.path)
+        if version != SCHEMA_VERSION:
+            raise NotACollectorDatabase(
+                "%s has schema version %d, this release reads %d: %s" % (
+                    self.path, version, SCHEMA_VERSION,
+                    "run `lostcard collector serve` on it once to upgrade it"
+                    if version < SCHEMA_VERSION else "use the release that wrote it"))
+
+    def fleet_fingerprint(self, claim=None):
+        with self._connection() as db:
+            if claim is not None:
+                db.execute("INSERT INTO meta VALUES ('fleet_fingerprint', %s) "
+                           "ON CONFLICT DO NOTHING", (claim,))
+            if not db.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+                return None  # a database no collector has served yet
+            row = db.execute("SELECT value FROM meta WHERE key = 'fleet_fingerprint'"
+                             ).fetchone()
+        return row[0] if row else None
+
+    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0):
+        return self.store_batches([(device, incarnation, incidents, quarantined, gaps)])[0]
+
+    def store_batches(self, batches):
+        now = int(time.time())
+        return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
+
+    def _store(self, db, now, device, incarnation, incidents, quarantined, gaps):
+        quarantined = list(quarantined)
+        rows = list(incidents)
+        if rows:
+            new = set(db.execute("INSERT INTO incidents SELECT * FROM " + UNNEST +
+                                 " ON CONFLICT DO NOTHING RETURNING device, seq",
+                                 _columns(rows)).fetchall())
+            held = [row for row in rows if (row[0], row[1]) not in new]
+            if held:  # only on conflict: a replay, or another record under a used number
+                stored = dict(((d, s), sealed) for d, s, sealed in db.execute(
+                    "SELECT device, seq, sealed FROM incidents WHERE (device, seq) IN "
+                    "(SELECT * FROM unnest(%s::text[], %s::bigint[]))",
+                    ([r[0] for r in held], [r[1] for r in held])).fetchall())
+                for row in held:
+                    if stored.get((row[0], row[1])) != row[11]:
+                        quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                            "sequence number reused", row[11]))
+        if quarantined:
+            self._quarantine(db, device, quarantined, now)
+        if gaps is not None:
+            db.execute(
+                "INSERT INTO gaps VALUES (%s,%s,%s,%s,%s,%s,%s) "
+                "ON CONFLICT (device, incarnation) DO UPDATE SET "
+                "evicted_1 = GREATEST(gaps.evicted_1, excluded.evicted_1), "
+                "evicted_2 = GREATEST(gaps.evicted_2, excluded.evicted_2), "
+                "evicted_3 = GREATEST(gaps.evicted_3, excluded.evicted_3), "
+                "corrupt = GREATEST(gaps.corrupt, excluded.corrupt), reported = excluded.reported "
+                "WHERE excluded.evicted_1 > gaps.evicted_1 OR excluded.evicted_2 > gaps.evicted_2 "
+                "OR excluded.evicted_3 > gaps.evicted_3 OR excluded.corrupt > gaps.corrupt",
+                (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
+        return len(quarantined)
+
+    def _quarantine(self, db, device, quarantined, now):
+        # one quarantining transaction at a time in the whole fleet: the total bound is over all
+        # devices (quarantine is rare: only authenticated batches whose records fail reach it)
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (QUARANTINE_LOCK,))
+        held = db.execute("SELECT kept, rows, dropped FROM quarantine_held WHERE device = %s",
+                          (device,)).fetchone() or (0, 0, 0)
+        total = db.execute("SELECT COALESCE(SUM(kept), 0) FROM quarantine_held").fetchone()[0]
+
+        def insert(row):
+            return db.execute("INSERT INTO quarantine VALUES (%s,%s,%s,%s,%s) "
+                              "ON CONFLICT DO NOTHING", (*row[:3], now, row[3])).rowcount
+
+        counts = keep_within_bounds(tuple(held), total, quarantined, insert)
+        if counts != tuple(held):
+            db.execute("INSERT INTO quarantine_held VALUES (%s,%s,%s,%s) ON CONFLICT (device) "
+                       "DO UPDATE SET kept = excluded.kept, rows = excluded.rows, "
+                       "dropped = excluded.dropped", (device, *counts))
+
+    def insert_rows(self, rows):
+        rows = list(rows)
+        self._write(lambda db: db.execute("INSERT INTO incidents SELECT * FROM " + UNNEST +
+                                          " ON CONFLICT DO NOTHING", _columns(rows)))
+
+    def health(self):
+        with self._connection() as db:
+            db.execute("SELECT 1").fetchone()
+
+    def _read(self, sql, args=()):
+        with self._connection() as db:
+            return db.execute(sql, args).fetchall()
+
+    def incidents(self, cause=None, device=None, since=None, limit=1000):
+        where, args = [], []
+        for column, value, op in (("cause", cause, "="), ("device", device, "="),
+                                  ("time", since, ">=")):
+            if value is not None:
+                where.append("%s %s %%s" % (column, op))
+                args.append(value)
+        names = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
+                 "policy", "received")
+        sql = "SELECT %s FROM incidents" % ", ".join(names)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._read(sql + " ORDER BY device, seq LIMIT %s", args + [limit])
+        return [dict(zip(names, row)) for row in rows]
+
+    def incident_rows(self):
+        return self._read("SELECT * FROM incidents ORDER BY device, seq")
+
+    def sequences(self):
+        held = {}
+        for device, seq in self._read("SELECT device, seq FROM incidents ORDER BY device, seq"):
+            held.setdefault(device, []).append(seq)
+        return held
+
+    def report_snapshot(self):
+        with self._connection() as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            incidents = db.execute(
+                "SELECT device, time, cause, subcause, action, token, last4, sealed "
+                "FROM incidents ORDER BY device, seq").fetchall()
+            quarantine = db.execute(
+                "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
+                "ORDER BY device, reason").fetchall()
+            gaps = db.execute(
+                "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt) "
+                "FROM gaps GROUP BY device ORDER BY device").fetchall()
+        return incidents, quarantine, [(g[0], *map(_int, g[1:])) for g in gaps]
+
+    def stats(self):
+        with self._connection() as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            one = lambda sql: _int(db.execute(sql).fetchone()[0])
+            causes = dict(db.execute("SELECT cause, COUNT(*) FROM incidents GROUP BY cause "
+                                     "ORDER BY cause").fetchall())
+            reasons = dict(db.execute("SELECT reason, COUNT(*) FROM quarantine GROUP BY reason "
+                                      "ORDER BY reason").fetchall())
+            gaps = [_int(v) for v in db.execute(
+                "SELECT COALESCE(SUM(evicted_1),0), COALESCE(SUM(evicted_2),0), "
+                "COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0) FROM gaps").fetchone()]
+            return collector_store.stats_of(
+                one("SELECT COUNT(*) FROM incidents"),
+                one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,
+                one("SELECT COALESCE(SUM(rows + dropped), 0) FROM quarantine_held"), reasons,
+                one("SELECT COALESCE(SUM(rows - kept + dropped), 0) FROM quarantine_held"), gaps)
+
+    def close(self):
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for db in idle:
+            db.close()
+
+
+def _int(value):
+    """SUM over BIGINT is NUMERIC (a Decimal) in PostgreSQL; SQLite's is an int."""
+    return None if value is None else int(value)
+
+
+class _Borrowed:
+    """A connection of the store's for one call: an idle one, or a new one. Returned if it is
+    healthy and idle; dropped otherwise, with every other idle one when the server was lost (a
+    restart cut them all), so that the next call connects afresh."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __enter__(self):
+        with self.store.lock:
+            self.db = self.store.idle.pop() if self.store.idle else None
+        if self.db is None:
+            self.db = self.store._connect()
+        return self.db
+
+    def __exit__(self, kind, exc, tb):
+        db = self.db
+        if not db.closed and db.info.transaction_status == TransactionStatus.IDLE:
+            with self.store.lock:
+                self.store.idle.append(db)
+            return
+        db.close()
+        if isinstance(exc, psycopg.OperationalError):
+            self.store.close()
