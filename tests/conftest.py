@@ -27,3 +27,6 @@ def bundle(tmp_path_factory):
     from micropython_process import build_bundle
 
     return build_bundle(tmp_path_factory.mktemp("mpy"))
+
+
+from pg import new_db, pg_server, pg_url  # noqa: E402,F401  (fixtures for every test module)

@@ -13,7 +13,8 @@ quarantining batch 105-123 ms, and `collector stats` takes 0.5 s.
 import hashlib
 
 from lostcard_cpython import collector_store
-from lostcard_cpython.collector_store import SqliteStore
+from lostcard_cpython.collector_store import SqliteStore, open_store
+from pg import query
 
 DEVICE = "T-R13-FILL"
 
@@ -23,12 +24,13 @@ def _garbage(n, start):
             for i in range(start, start + n)]
 
 
-def test_one_devices_quarantine_stops_growing_past_its_bound(tmp_path):
-    store = SqliteStore(str(tmp_path / "collector.db"))
+def test_one_devices_quarantine_stops_growing_past_its_bound(new_db):
+    db = new_db()
+    store = open_store(db)
     per_device = collector_store.QUARANTINE_PER_DEVICE
     for start in range(0, 20 * per_device, 100):  # authenticated batches of 100 bad records
         store.store_batch(DEVICE, [], _garbage(100, start), None)
-    rows = store.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+    rows = query(db, "SELECT COUNT(*) FROM quarantine")[0][0]
     store.close()
     # bytes are bounded; rows are not: 20,000 rows for 20,000 records. Any fixed bound would do
     # (a count past it instead of a row per record); 10x the bytes bound is generous.

@@ -4,7 +4,8 @@ counts, costs a durable write every time: the gaps row's `reported` is set again
 link (no keys) can make the collector fsync per replayed request; a replay should change nothing.
 """
 
-from lostcard_cpython.collector_store import SqliteStore
+from lostcard_cpython.collector_store import SqliteStore, open_store
+from pg import query
 
 
 def test_a_replayed_batch_writes_nothing(tmp_path):
@@ -15,3 +16,17 @@ def test_a_replayed_batch_writes_nothing(tmp_path):
     after = store.db.total_changes
     store.close()
     assert after == before, "a replay changed %d rows" % (after - before)
+
+
+def test_a_replayed_batch_writes_nothing_on_postgresql(pg_url):
+    store = open_store(pg_url)
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])
+    # the row's versions: an update makes a new one (xmin), a row lock marks it (xmax)
+    versions = "SELECT xmin::text, xmax::text FROM gaps"
+    before = query(pg_url, versions)
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])  # the same request again
+    after = query(pg_url, versions)
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 4, 0])  # a count that grew is written
+    grown = query(pg_url, versions)
+    store.close()
+    assert after == before and grown != before

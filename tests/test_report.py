@@ -26,7 +26,7 @@ from lostcard_cpython import report_analysis as analysis
 from lostcard_cpython import report_export, report_tables
 from lostcard_cpython import report_labels as labels
 from lostcard_cpython.collector import Collector
-from lostcard_cpython.collector_store import SqliteStore
+from lostcard_cpython.collector_store import SqliteStore, open_store
 from lostcard.collector.fleet import device_root, first_chain
 
 SECRET = bytes(range(7, 39))
@@ -99,7 +99,7 @@ def sealed_batches(plan):
 def build_db(path, plan=PLAN):
     """A collector database holding the plan's incidents, one quarantined record and GAPS;
     returns the decisions made, in the plan's order."""
-    collector = Collector(SqliteStore(str(path)), SECRET)
+    collector = Collector(open_store(str(path)), SECRET)
     batches, decisions = sealed_batches(plan)
     for device, items in batches.items():
         if device == "T-SHOP-1":  # a record sent again under another seq: quarantined

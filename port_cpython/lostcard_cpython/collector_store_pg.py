@@ -22,6 +22,7 @@ import time
 import urllib.parse
 
 import psycopg
+import psycopg.sql
 from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
@@ -67,6 +68,12 @@ def redacted(url):
     netloc = user.split(":")[0] + at + host
     query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def create_database(server_url, name):
+    """CREATE DATABASE `name` (a plain identifier) on the server `server_url` connects to."""
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as db:
+        db.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
 
 
 def _columns(rows):
@@ -185,7 +192,7 @@ class PgStore:
                                             "sequence number reused", row[11]))
         if quarantined:
             self._quarantine(db, device, quarantined, now)
-        if gaps is not None:
+        if gaps is not None and self._gaps_grow(db, device, incarnation, gaps):
             db.execute(
                 "INSERT INTO gaps VALUES (%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (device, incarnation) DO UPDATE SET "
@@ -197,6 +204,15 @@ class PgStore:
                 "OR excluded.evicted_3 > gaps.evicted_3 OR excluded.corrupt > gaps.corrupt",
                 (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
         return len(quarantined)
+
+    @staticmethod
+    def _gaps_grow(db, device, incarnation, gaps):
+        """Whether `gaps` raise a count held: a replay then writes nothing (no row lock, no
+        commit record to flush). Counts only grow, so one seen as high enough stays so."""
+        held = db.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
+                          "WHERE device = %s AND incarnation = %s", (device, incarnation)
+                          ).fetchone()
+        return held is None or any(new > old for new, old in zip(gaps, held))
 
     def _quarantine(self, db, device, quarantined, now):
         # one quarantining transaction at a time in the whole fleet: the total bound is over all

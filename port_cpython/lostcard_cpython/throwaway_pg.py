@@ -84,10 +84,9 @@ class ThrowawayPostgres:
 
     def create_database(self, name):
         """A new, empty database; its URL."""
-        import psycopg
+        from .collector_store_pg import create_database
 
-        with psycopg.connect(self.url(), autocommit=True) as db:
-            db.execute("CREATE DATABASE %s" % name)  # a name of ours, never a user's
+        create_database(self.url(), name)
         return self.url(name)
 
     def close(self):
