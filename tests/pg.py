@@ -41,6 +41,7 @@ def query(db, sql, args=()):
     """The tests' own look into a collector database of either backend (`?` placeholders)."""
     if is_url(db):
         with psycopg.connect(db) as con:
-            return [tuple(row) for row in con.execute(sql.replace("?", "%s"), args).fetchall()]
+            cursor = con.execute(sql.replace("?", "%s"), args)
+            return [tuple(row) for row in cursor.fetchall()] if cursor.description else []
     with sqlite3.connect(db) as con:
         return con.execute(sql, args).fetchall()
