@@ -1,4 +1,5 @@
-"""Sync against a real collector process on 127.0.0.1, through a proxy that injects faults.
+"""Sync against a real collector process on 127.0.0.1, through a proxy that injects faults, on
+each backend (SQLite, and PostgreSQL: tests/pg.py).
 
 After every fault: each incident is stored exactly once, the device forgot only what the
 collector acknowledged, and the collector still serves. The MicroPython client runs against
@@ -7,7 +8,6 @@ the same collector.
 
 import os
 import re
-import sqlite3
 
 import cbor2
 import httpx
@@ -26,6 +26,7 @@ from lostcard_cpython.transport import HttpTransport
 from lostcard.collector.fleet import device_root, first_chain
 from fault_proxy import FaultProxy
 from micropython_process import micropython
+from pg import query
 
 SECRET = bytes(range(100, 132))
 ITEMS = scenarios.load()
@@ -64,9 +65,8 @@ def _pending(q):
 
 
 def _stored(db, device):
-    with sqlite3.connect(db) as con:
-        return [row[0] for row in con.execute(
-            "SELECT seq FROM incidents WHERE device = ? ORDER BY seq", (device,))]
+    return [row[0] for row in query(db, "SELECT seq FROM incidents WHERE device = ? ORDER BY seq",
+                                    (device,))]
 
 
 def _check(env, q, seqs):
@@ -80,13 +80,13 @@ def _check(env, q, seqs):
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, new_db):
     secret = tmp_path / "fleet.secret"
     secret.write_text(SECRET.hex())
-    collector = LocalCollector(tmp_path / "collector.db", secret).start()
+    db = new_db()
+    collector = LocalCollector(db, secret).start()
     proxy = FaultProxy(collector.port)
-    yield {"collector": collector, "proxy": proxy, "db": str(tmp_path / "collector.db"),
-           "tmp": tmp_path}
+    yield {"collector": collector, "proxy": proxy, "db": db, "tmp": tmp_path}
     proxy.close()
     collector.stop()
 
@@ -214,8 +214,7 @@ def test_records_of_another_device_or_tampered_are_quarantined_and_acknowledged(
     assert reply.status_code == 200
     answer = cbor2.loads(reply.content)
     assert answer[1] == items[2][0] and answer[3] == 2  # through the batch, 2 quarantined
-    with sqlite3.connect(env["db"]) as con:
-        reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]
+    reasons = [r[0] for r in query(env["db"], "SELECT reason FROM quarantine")]
     assert any("authentication failed" in r for r in reasons)
     assert any("another device" in r for r in reasons)
     assert _stored(env["db"], q.device_id) == [items[2][0]]
@@ -226,9 +225,8 @@ def test_known_gaps_are_stored(env):
     q.state[6] = [0, 1, 7]  # as if the queue had evicted records
     q.state[7] = 2
     _drain(q, env["proxy"].url)
-    with sqlite3.connect(env["db"]) as con:
-        row = con.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
-                          "WHERE device = ?", (q.device_id,)).fetchone()
+    row, = query(env["db"], "SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
+                            "WHERE device = ?", (q.device_id,))
     assert row == (0, 1, 7, 2)
 
 
@@ -334,9 +332,8 @@ def test_gaps_come_only_from_batches_whose_records_open_and_never_shrink(env):
     genuine = cbor2.loads(_body(q, items, gaps=[0, 1, 7, 2]))
     genuine[5] = [50, 50, 50, 50]
     assert httpx.post(url, content=cbor2.dumps(genuine)).status_code == 403
-    with sqlite3.connect(env["db"]) as con:
-        row = con.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
-                          "WHERE device = ?", ("T-SYNC-GAPS",)).fetchone()
+    row, = query(env["db"], "SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
+                            "WHERE device = ?", ("T-SYNC-GAPS",))
     assert row == (0, 1, 7, 2)
 
 
@@ -361,8 +358,7 @@ def test_no_record_content_makes_the_collector_fail_or_block_the_device(env):
     assert other[0][1] != items[0][1]
     body = _body(q, other)
     assert cbor2.loads(httpx.post(env["collector"].url + "/v1/batch", content=body).content)[3] == 1
-    with sqlite3.connect(env["db"]) as con:
-        reasons = [r[0] for r in con.execute("SELECT reason FROM quarantine")]
+    reasons = [r[0] for r in query(env["db"], "SELECT reason FROM quarantine")]
     assert any("reused" in r for r in reasons)
     assert httpx.get(env["collector"].url + "/v1/health").json() == {"status": "ok"}
 
