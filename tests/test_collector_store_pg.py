@@ -159,3 +159,16 @@ def test_a_quarantined_record_is_kept_once_whoever_stores_it(pg_url):
     assert store.store_batch(DEVICE, [], [bad], None) == 1  # counted as quarantined, kept once
     store.close()
     assert query(pg_url, "SELECT COUNT(*) FROM quarantine") == [(1,)]
+
+
+def test_the_postgresql_benchmark_stores_every_incident_once():
+    import io
+
+    from lostcard_cpython.bench.postgres import CLIENTS, run
+
+    out = io.StringIO()
+    run(out, records=10 * CLIENTS)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("PostgreSQL 1") and len(lines) == 7, lines
+    assert [line.count("stored %d of %d, each once" % (10 * CLIENTS, 10 * CLIENTS))
+            for line in lines[-2:]] == [1, 1]
