@@ -123,6 +123,24 @@ def keep_within_bounds(held, total, quarantined, insert):
     return kept, rows, dropped
 
 
+INCIDENT_FIELDS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
+                   "policy", "received")
+
+
+def incidents_query(cause, device, since, limit, mark):
+    """(sql, args) of `incidents` for both backends, `mark` their placeholder."""
+    where, args = [], []
+    for column, value, op in (("cause", cause, "="), ("device", device, "="),
+                              ("time", since, ">=")):
+        if value is not None:
+            where.append("%s %s %s" % (column, op, mark))
+            args.append(value)
+    sql = "SELECT %s FROM incidents" % ", ".join(INCIDENT_FIELDS)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY device, seq LIMIT " + mark, args + [limit]
+
+
 def stats_of(incidents, devices, causes, quarantined, reasons, bytes_dropped, gaps):
     """`collector stats`' counts as both backends give them."""
     return {"incidents": incidents, "devices": devices, "by_cause": causes,
@@ -290,22 +308,10 @@ class SqliteStore:
 
     def incidents(self, cause=None, device=None, since=None, limit=1000):
         """Stored incidents, oldest first per device; `since` is on the terminal's clock."""
-        where, args = [], []
-        for column, value, op in (("cause", cause, "="), ("device", device, "="),
-                                  ("time", since, ">=")):
-            if value is not None:
-                where.append("%s %s ?" % (column, op))
-                args.append(value)
-        sql = "SELECT device, seq, time, cause, subcause, action, priority, last4, policy, " \
-              "received FROM incidents"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY device, seq LIMIT ?"
+        sql, args = incidents_query(cause, device, since, limit, "?")
         with self.lock:
-            rows = self.db.execute(sql, args + [limit]).fetchall()
-        names = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
-                 "policy", "received")
-        return [dict(zip(names, row)) for row in rows]
+            rows = self.db.execute(sql, args).fetchall()
+        return [dict(zip(INCIDENT_FIELDS, row)) for row in rows]
 
     def incident_rows(self):
         """Every stored incident as a row of COLUMNS, in (device, seq) order."""

@@ -27,7 +27,8 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from . import collector_store
-from .collector_store import NotACollectorDatabase, keep_within_bounds
+from .collector_store import (INCIDENT_FIELDS, SCHEMA, NotACollectorDatabase, incidents_query,
+                               keep_within_bounds)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -36,26 +37,14 @@ RETRIES = 5  # runs of a transaction that deadlocked or failed to serialize
 SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
 QUARANTINE_LOCK = SCHEMA_LOCK + 1
 SCHEMA_VERSION = 1
-# MIGRATIONS[n] brings a database of version n to n + 1
-MIGRATIONS = ["""
-CREATE TABLE incidents (
-    device TEXT NOT NULL, seq BIGINT NOT NULL, time BIGINT, cause TEXT NOT NULL,
-    subcause TEXT NOT NULL, action TEXT NOT NULL, priority INTEGER NOT NULL, token BYTEA,
-    last4 TEXT, policy TEXT NOT NULL, received BIGINT NOT NULL, sealed BYTEA NOT NULL,
-    PRIMARY KEY (device, seq));
-CREATE INDEX incidents_cause ON incidents (cause, time);
-CREATE TABLE quarantine (
-    device TEXT NOT NULL, digest BYTEA NOT NULL, reason TEXT NOT NULL, received BIGINT NOT NULL,
-    sealed BYTEA NOT NULL, PRIMARY KEY (device, digest));
-CREATE TABLE quarantine_held (
-    device TEXT PRIMARY KEY, kept INTEGER NOT NULL, rows INTEGER NOT NULL,
-    dropped INTEGER NOT NULL);
-CREATE TABLE gaps (
-    device TEXT NOT NULL, incarnation BIGINT NOT NULL, evicted_1 BIGINT, evicted_2 BIGINT,
-    evicted_3 BIGINT, corrupt BIGINT, reported BIGINT NOT NULL,
-    PRIMARY KEY (device, incarnation));
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""]
+# MIGRATIONS[n] brings a database of version n to n + 1. Version 1 is SQLite's schema in
+# PostgreSQL's types (every integer 64-bit); a later change of the tables is a new entry here.
+MIGRATIONS = [SCHEMA.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")]
+# a device's gap counts, each only growing whichever process writes last
+GROW_GAPS = "INSERT INTO gaps VALUES (%%s,%%s,%%s,%%s,%%s,%%s,%%s) ON CONFLICT (device, " \
+            "incarnation) DO UPDATE SET %s, reported = excluded.reported" % ", ".join(
+                "%s = GREATEST(gaps.%s, excluded.%s)" % (c, c, c)
+                for c in ("evicted_1", "evicted_2", "evicted_3", "corrupt"))
 # the incidents' columns as arrays, one parameter each: a batch is one statement
 UNNEST = "unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], " \
          "%s::integer[], %s::bytea[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])"
@@ -193,16 +182,7 @@ class PgStore:
         if quarantined:
             self._quarantine(db, device, quarantined, now)
         if gaps is not None and self._gaps_grow(db, device, incarnation, gaps):
-            db.execute(
-                "INSERT INTO gaps VALUES (%s,%s,%s,%s,%s,%s,%s) "
-                "ON CONFLICT (device, incarnation) DO UPDATE SET "
-                "evicted_1 = GREATEST(gaps.evicted_1, excluded.evicted_1), "
-                "evicted_2 = GREATEST(gaps.evicted_2, excluded.evicted_2), "
-                "evicted_3 = GREATEST(gaps.evicted_3, excluded.evicted_3), "
-                "corrupt = GREATEST(gaps.corrupt, excluded.corrupt), reported = excluded.reported "
-                "WHERE excluded.evicted_1 > gaps.evicted_1 OR excluded.evicted_2 > gaps.evicted_2 "
-                "OR excluded.evicted_3 > gaps.evicted_3 OR excluded.corrupt > gaps.corrupt",
-                (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
+            db.execute(GROW_GAPS, (device, incarnation, *gaps[:4], now))
         return len(quarantined)
 
     @staticmethod
@@ -220,7 +200,8 @@ class PgStore:
         db.execute("SELECT pg_advisory_xact_lock(%s)", (QUARANTINE_LOCK,))
         held = db.execute("SELECT kept, rows, dropped FROM quarantine_held WHERE device = %s",
                           (device,)).fetchone() or (0, 0, 0)
-        total = db.execute("SELECT COALESCE(SUM(kept), 0) FROM quarantine_held").fetchone()[0]
+        total = _int(db.execute("SELECT COALESCE(SUM(kept), 0) FROM quarantine_held"
+                                ).fetchone()[0])
 
         def insert(row):
             return db.execute("INSERT INTO quarantine VALUES (%s,%s,%s,%s,%s) "
@@ -246,19 +227,8 @@ class PgStore:
             return db.execute(sql, args).fetchall()
 
     def incidents(self, cause=None, device=None, since=None, limit=1000):
-        where, args = [], []
-        for column, value, op in (("cause", cause, "="), ("device", device, "="),
-                                  ("time", since, ">=")):
-            if value is not None:
-                where.append("%s %s %%s" % (column, op))
-                args.append(value)
-        names = ("device", "seq", "time", "cause", "subcause", "action", "priority", "last4",
-                 "policy", "received")
-        sql = "SELECT %s FROM incidents" % ", ".join(names)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self._read(sql + " ORDER BY device, seq LIMIT %s", args + [limit])
-        return [dict(zip(names, row)) for row in rows]
+        rows = self._read(*incidents_query(cause, device, since, limit, "%s"))
+        return [dict(zip(INCIDENT_FIELDS, row)) for row in rows]
 
     def incident_rows(self):
         return self._read("SELECT * FROM incidents ORDER BY device, seq")
