@@ -12,7 +12,8 @@ from psycopg import errors as pg_errors
 
 from lostcard_cpython import collector_store_pg
 from lostcard_cpython.collector_store import DatabaseError, NotACollectorDatabase, open_store
-from lostcard_cpython.collector_store_pg import SCHEMA_VERSION, redacted
+from lostcard_cpython.collector_store import without_password
+from lostcard_cpython.collector_store_pg import SCHEMA_VERSION
 from lostcard_cpython.local_collector import free_port
 from lostcard_cpython.throwaway_pg import ThrowawayPostgres
 from pg import query
@@ -124,9 +125,9 @@ def test_a_server_that_goes_away_fails_the_call_and_the_next_call_after_it_retur
 
 
 def test_the_store_names_its_url_without_the_password():
-    assert redacted("postgresql://fleet:s3cret@db.example:5432/lostcard?password=x&sslmode=require"
+    assert without_password("postgresql://fleet:s3cret@db.example:5432/lostcard?password=x&sslmode=require"
                     ) == "postgresql://fleet@db.example:5432/lostcard?sslmode=require"
-    assert redacted("postgres://db/lostcard") == "postgres://db/lostcard"
+    assert without_password("postgres://db/lostcard") == "postgres://db/lostcard"
 
 
 @pytest.mark.parametrize("command", [["stats"], ["incidents"], ["serve"], ["report"]])

@@ -97,3 +97,32 @@ def test_postgresql_stopped_while_serving_gets_503_and_the_backlog_syncs_when_it
     finally:
         collector.stop()
         server.close()
+
+
+def test_serve_names_postgresql_and_never_the_password_and_refuses_another_fleets_database(
+        tmp_path, pg_server, pg_url):
+    import subprocess
+    import sys
+
+    from lostcard_cpython.local_collector import free_port
+
+    # trust authentication takes any password: enough to see that it is never shown
+    url = pg_url.replace("postgres@", "postgres:s3cret@")
+    secret = tmp_path / "fleet.secret"
+    secret.write_text(SECRET.hex())
+    serve = [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db", url,
+             "--fleet-secret-file", str(secret)]
+    proc = subprocess.Popen(serve + ["--port", str(free_port())], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL)
+    try:
+        first = proc.stderr.readline().decode()
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1].decode()
+    assert "database %s (PostgreSQL 1" % pg_url in first, first
+    assert "s3cret" not in first + rest
+    secret.write_text("cd" * 32)  # another fleet's secret: refused before anything is written
+    done = subprocess.run(serve + ["--port", str(free_port())], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2 and "is not the one" in done.stderr and "s3cret" not in \
+        done.stderr, done.stderr

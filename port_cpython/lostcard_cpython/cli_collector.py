@@ -30,7 +30,7 @@ def _check_fleet(secret, args):
         store.close()
     if held is not None and held != fingerprint(secret):
         raise LostcardError("the fleet secret in %s is not the one %s was created with "
-                            "(fingerprint %s, database %s)" % (args.fleet_secret_file, args.db,
+                            "(fingerprint %s, database %s)" % (args.fleet_secret_file, store.path,
                                                                 fingerprint(secret), held))
 
 

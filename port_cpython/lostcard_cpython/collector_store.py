@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,6 +105,17 @@ def open_store(db, readonly=False, any_release=False):
 
 def is_url(db):
     return str(db).startswith(URL_SCHEMES)
+
+
+def without_password(db):
+    """`--db` as messages and logs show it: a URL without any password."""
+    if not is_url(db):
+        return str(db)
+    parts = urllib.parse.urlsplit(db)
+    user, at, host = parts.netloc.rpartition("@")
+    netloc = user.split(":")[0] + at + host
+    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def keep_within_bounds(held, total, quarantined, insert):

@@ -19,7 +19,6 @@ which says what each stores; here is what sharing adds:
 import hashlib
 import threading
 import time
-import urllib.parse
 
 import psycopg
 import psycopg.sql
@@ -28,7 +27,7 @@ from psycopg.pq import TransactionStatus
 
 from . import collector_store
 from .collector_store import (INCIDENT_FIELDS, SCHEMA, NotACollectorDatabase, incidents_query,
-                               keep_within_bounds)
+                               keep_within_bounds, without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -50,15 +49,6 @@ UNNEST = "unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
          "%s::integer[], %s::bytea[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])"
 
 
-def redacted(url):
-    """The URL without any password, for logs and messages."""
-    parts = urllib.parse.urlsplit(url)
-    user, at, host = parts.netloc.rpartition("@")
-    netloc = user.split(":")[0] + at + host
-    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
 def create_database(server_url, name):
     """CREATE DATABASE `name` (a plain identifier) on the server `server_url` connects to."""
     with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as db:
@@ -76,7 +66,7 @@ class PgStore:
         release's), else the collector's store, whose schema is created or migrated here;
         `any_release` for a reader of the fleet fingerprint alone."""
         self.url, self.readonly, self.any_release = url, readonly, any_release
-        self.path = redacted(url)
+        self.path = without_password(url)
         self.lock = threading.Lock()
         self.idle = []  # connections between calls, one per thread that used one at once
         self.version = None

@@ -21,6 +21,7 @@ from . import report_analysis as analysis
 from . import report_data, report_export
 from . import report_labels as labels
 from . import report_tables as tables
+from .collector_store import without_password
 from .report_analysis import HOUR, utc
 
 COLOURS = {"card_data_error": "#4e79a7", "card_compromised": "#e15759", "network_fault": "#f28e2b",
@@ -257,7 +258,7 @@ def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=Non
             g[0] for g in gaps}
         for device in terminals:
             if device not in known:
-                raise LostcardError("no terminal %r in %s" % (device, db_path))
+                raise LostcardError("no terminal %r in %s" % (device, without_password(db_path)))
         chosen = set(terminals)
         incidents = [i for i in incidents if i["device"] in chosen]
         quarantine = [q for q in quarantine if q[0] in chosen]
