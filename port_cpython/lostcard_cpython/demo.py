@@ -137,7 +137,7 @@ class Day:
                     raise ValueError("a sequence number that is not a number")
             self.ledger["round"] = int(self.ledger["round"]) + 1
             _check_database(os.path.join(self.state, "collector.db"))
-        except (LostcardError, ValueError, KeyError, TypeError, DatabaseError) as exc:
+        except (LostcardError, ValueError, KeyError, TypeError, *DatabaseError) as exc:
             raise LostcardError("the demo's state in %s is damaged (%s: %s); start over with "
                                 "--fresh" % (self.state, type(exc).__name__, exc)) from None
         self.collector = LocalCollector(os.path.join(self.state, "collector.db"),
