@@ -87,8 +87,12 @@ class PgStore:
         options = "-c statement_timeout=%d" % STATEMENT_TIMEOUT
         if self.readonly:
             options += " -c default_transaction_read_only=on"
+        # statement_timeout is the server's; a server or network gone silent mid-call is the
+        # client's to notice: TCP keepalives, and unacknowledged data given up after as long
         return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                               options=options, application_name="lostcard collector")
+                               options=options, application_name="lostcard collector",
+                               keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                               keepalives_count=3, tcp_user_timeout=STATEMENT_TIMEOUT)
 
     def _connection(self):
         return _Borrowed(self)
