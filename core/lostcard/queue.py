@@ -439,7 +439,8 @@ class Queue:
     def rewind(self, lane, high):
         """The collector holds `lane` only through `high`, below what it acknowledged (restored
         from an older copy): send again what is still here above it, and count as lost to the
-        restore the acknowledged records evicted above it (at most; docs/SYNC.md)."""
+        restore the acknowledged records evicted above it (at most; docs/SYNC.md). True if the
+        cursor went back."""
         state = self.state
         cursors = state[S_CURSORS]
         if lane in LANES and self.writable and 0 <= high < cursors[lane - 1]:
@@ -450,6 +451,8 @@ class Queue:
             state[S_LOST] = state.get(S_LOST, 0) + lost
             cursors[lane - 1] = high
             self._save()
+            return True
+        return False
 
     # -- reporting ----------------------------------------------------------------------------
 
