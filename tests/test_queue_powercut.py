@@ -17,7 +17,7 @@ from lostcard_tools.cut_storage import CutStorage
 from lostcard_tools.fake_flash import PowerCut
 from lostcard.collector.fleet import device_root, first_chain
 from micropython_process import micropython
-from queue_fakes import MemoryStorage
+from queue_fakes import MemoryStorage, cursors_after
 
 SECRET = b"\x24" * 32
 DEVICE = "T-PWR-1"
@@ -71,7 +71,7 @@ def _workload(q, done):
 
 
 def _check(q, done):
-    acked = _cursors(q, done)
+    acked = cursors_after(q, done)
     returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
     in_flight = max([seq for _, seq in returned] + [0]) + 1
     fleet = FleetKeys(crypto, SECRET)
@@ -100,26 +100,6 @@ def _check(q, done):
     seq = q.append(record.build(event, classify(event), DEVICE, 0, crypto, b"t" * 32), 2)
     # above every number ever sealed, not only those found: a torn record's bytes may remain
     assert seq > highest and seq > sealed_before, ("sequence number reused", seq, sealed_before)
-
-
-def _cursors(q, done):
-    """Each lane's cursor as the workload left it: acks move it up, rewinds down; one cut short
-    moved it wholly or not at all."""
-    acked = {1: 0, 2: 0, 3: 0}
-    for kind, lane, value in done:
-        if kind == "ack":
-            acked[lane] = max(acked[lane], value)
-        elif kind == "rewound":
-            acked[lane] = min(acked[lane], value)
-    if done and done[-1][0] == "acking":
-        _, lane, through = done[-1]
-        if not [s for s, _ in q.pending(lane) if s <= through]:
-            acked[lane] = through
-    if done and done[-1][0] == "rewinding":
-        _, lane, high = done[-1]
-        if [s for s, _ in q.pending(lane) if s <= acked[lane]]:
-            acked[lane] = high
-    return acked
 
 
 def _provisioned():

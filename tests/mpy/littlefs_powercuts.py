@@ -17,7 +17,7 @@ import sys
 from lostcard.queue import Queue
 from lostcard_mpy.storage import FlashStorage
 from lostcard_tools.fake_flash import PowerCut, RamBlockDevice
-from queue_fakes import PlainSealer, opened
+from queue_fakes import PlainSealer, cursors_after, opened
 
 import heap  # noqa: F401  (on MicroPython: the tests' gc threshold)
 
@@ -73,20 +73,7 @@ def open_queue(bd):
 
 
 def check(q, done):
-    acked = {1: 0, 2: 0, 3: 0}
-    for kind, lane, value in done:
-        if kind == "ack":
-            acked[lane] = max(acked[lane], value)
-        elif kind == "rewound":
-            acked[lane] = min(acked[lane], value)
-    if done and done[-1][0] == "acking":  # cut during an ack: the cursor moved wholly or not at all
-        _, lane, through = done[-1]
-        if not [s for s, _ in q.pending(lane) if s <= through]:
-            acked[lane] = through
-    if done and done[-1][0] == "rewinding":  # and so did a rewind's
-        _, lane, high = done[-1]
-        if [s for s, _ in q.pending(lane) if s <= acked[lane]]:
-            acked[lane] = high
+    acked = cursors_after(q, done)
     returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
     in_flight = 1
     highest = 0  # every number a returned or a durable record used
