@@ -20,13 +20,14 @@ def test_a_replayed_batch_writes_nothing(tmp_path):
 
 def test_a_replayed_batch_writes_nothing_on_postgresql(pg_url):
     store = open_store(pg_url)
-    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])
-    # the row's versions: an update makes a new one (xmin), a row lock marks it (xmax)
-    versions = "SELECT xmin::text, xmax::text FROM gaps"
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0, 1], 0, 3, 9)
+    # the rows' versions: an update makes a new one (xmin), a row lock marks it (xmax)
+    versions = "SELECT xmin::text, xmax::text FROM gaps UNION ALL " \
+               "SELECT xmin::text, xmax::text FROM lanes"
     before = query(pg_url, versions)
-    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0])  # the same request again
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 3, 0, 1], 0, 3, 9)  # the same again
     after = query(pg_url, versions)
-    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 4, 0])  # a count that grew is written
+    store.store_batch("T-R13-REPLAY", [], [], [0, 0, 4, 0, 1], 0, 3, 9)  # a count that grew
     grown = query(pg_url, versions)
     store.close()
     assert after == before and grown != before

@@ -54,18 +54,19 @@ def test_writers_of_one_device_at_once_store_each_incident_once_and_keep_its_sta
         store = writers[i]
         for start in range(0, 60, 5):
             batch = [_row(seq) for seq in range(start + i, start + i + 10)]
-            store.store_batch(DEVICE, batch, [], [i, start, 0, 0])
+            store.store_batch(DEVICE, batch, [], [i, start, 0, 0, i], 0, 3, batch[-1][1])
         store.store_batch(DEVICE, [reused], [(DEVICE, bytes([i]) * 32, "authentication failed",
                                               b"junk %d" % i)], [0, 0, i, 0])
     _together(len(writers), write)
-    stats = writers[0].stats()
+    stats, high = writers[0].stats(), writers[0].high_water(DEVICE, 0)
     for store in writers:
         store.close()
     seqs = [s for (s,) in query(pg_url, "SELECT seq FROM incidents ORDER BY seq")]
     assert seqs == list(range(0, 55 + len(writers) + 9))  # each once
     assert query(pg_url, "SELECT sealed FROM incidents WHERE seq = 7") == [(b"sealed 7",)]
-    assert query(pg_url, "SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps") == [
-        (3, 55, 3, 0)]  # each count the highest any batch said
+    assert query(pg_url, "SELECT evicted_1, evicted_2, evicted_3, corrupt, lost FROM gaps") == [
+        (3, 55, 3, 0, 3)]  # each count the highest any batch said
+    assert high == [0, 0, seqs[-1]]  # the lane's high-water too
     # 4 distinct bad records and one reused number (its digest the same from every writer)
     assert query(pg_url, "SELECT kept, rows, dropped FROM quarantine_held") == [(5, 5, 0)]
     assert stats["quarantined"] == 5 and stats["incidents"] == len(seqs)

@@ -72,7 +72,7 @@ def test_build_and_demo_errors_are_one_line_and_their_exit_codes(tmp_path, monke
 
 
 class _Store:
-    def store_batch(self, device, rows, quarantined, gaps, incarnation):
+    def store_batch(self, device, rows, quarantined, gaps, incarnation, lane, acked):
         self.rows, self.quarantined = rows, quarantined
         return len(quarantined)
 

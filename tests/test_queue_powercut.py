@@ -17,11 +17,13 @@ from lostcard_tools.cut_storage import CutStorage
 from lostcard_tools.fake_flash import PowerCut
 from lostcard.collector.fleet import device_root, first_chain
 from micropython_process import micropython
-from queue_fakes import MemoryStorage
+from queue_fakes import MemoryStorage, cursors_after
 
 SECRET = b"\x24" * 32
 DEVICE = "T-PWR-1"
-PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2, 3, 3, 3, 1, 3)
+# "rew3": a collector restored from an older copy holds lane 3 only through its first record
+PLAN = (1, 3, 3, 2, 1, 3, "ack3", 2, 3, 1, "ack1", 3, 2, 3, 3, 3, 1, 3, "ack3", 3, 3, "rew3", 3,
+        1)
 BUDGET = 1500  # small enough that the plan evicts routine segments
 
 
@@ -50,7 +52,13 @@ EVENTS = [item["event"] for item in scenarios.load()[:8]]
 
 def _workload(q, done):
     for n, step in enumerate(PLAN):
-        if isinstance(step, str):
+        if isinstance(step, str) and step.startswith("rew"):
+            lane = int(step[-1])
+            high = [s for kind, l, s in done if kind == "append" and l == lane][0]
+            done.append(("rewinding", lane, high))
+            q.rewind(lane, high)
+            done.append(("rewound", lane, high))
+        elif isinstance(step, str):
             lane = int(step[-1])
             through = [s for kind, l, s in done if kind == "append" and l == lane][-1]
             done.append(("acking", lane, through))
@@ -63,14 +71,7 @@ def _workload(q, done):
 
 
 def _check(q, done):
-    acked = {1: 0, 2: 0, 3: 0}
-    for kind, lane, value in done:
-        if kind == "ack":
-            acked[lane] = max(acked[lane], value)
-    if done and done[-1][0] == "acking":
-        _, lane, through = done[-1]
-        if not [s for s, _ in q.pending(lane) if s <= through]:
-            acked[lane] = through
+    acked = cursors_after(q, done)
     returned = [(lane, seq) for kind, lane, seq in done if kind == "append"]
     in_flight = max([seq for _, seq in returned] + [0]) + 1
     fleet = FleetKeys(crypto, SECRET)
@@ -85,8 +86,10 @@ def _check(q, done):
             got.append(seq)
         assert got == sorted(set(got))
         missing = [seq for l, seq in returned if l == lane and seq > acked[lane] and seq not in got]
-        # only evicted records may be missing, and every one of them is counted
-        assert len(missing) <= stats["evicted"][lane], ("lost", lane, missing, stats["evicted"])
+        # only evicted records may be missing, and every one of them is counted (acknowledged
+        # ones a rewind asks for again as lost to the restore)
+        assert len(missing) <= stats["evicted"][lane] + stats["lost_to_restore"], (
+            "lost", lane, missing, stats["evicted"])
         for seq in got:
             assert seq > acked[lane], ("acknowledged record came back", lane, seq)
             assert seq in [s for l, s in returned if l == lane] or seq >= in_flight, seq
@@ -128,6 +131,8 @@ def test_every_cut_on_cpython_keeps_every_acknowledged_append():
     stats = q.stats()
     assert q.sealer.epoch >= 3 and total == cut_at - 1 and total >= 15
     assert stats["evicted"][3] > 0 and stats["evicted"][1] == 0
+    # ... and evicted acknowledged segments, and rewound lane 3 past some of them
+    assert q.state[11][0] > 0 and stats["lost_to_restore"] > 0
 
 
 @pytest.mark.parametrize("mode", ["stop", "half", "garble"])

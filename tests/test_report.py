@@ -188,7 +188,7 @@ def test_each_section_lists_what_the_acquirer_must_act_on(tmp_path):
         == Counter(labels.action(d["action"]) for d in decisions)
     assert [r["Terminal"] for r in page.rows("summary", 3)] == ["T-SHOP-1"]  # quarantine
     assert [list(r.values()) for r in page.rows("summary", 4)] == [["T-SHOP-3", "0", "1", "4",
-                                                                    "2"]]
+                                                                    "2", "0"]]
 
     # the chart: one bar per day and cause, the untrusted clock left out, a legend per cause
     svg = re.search(r"<svg.*?</svg>", text, re.S).group(0)

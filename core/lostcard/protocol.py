@@ -2,16 +2,21 @@
 
     batch = {1: device id, 2: request nonce (16 bytes), 3: lane (1..3),
              4: [* [seq, sealed incident (bstr)]], ? 5: gaps, 6: request MAC (16 bytes)}
-    gaps = [evicted lane 1, 2, 3, corrupt]
+    gaps = [evicted lane 1, 2, 3, corrupt, ? lost to a restore]
     request MAC = HMAC-SHA256(ack key, CBOR [device id, nonce, lane, batch digest, gaps or null])[:16]
-    reply = {1: acknowledged sequence number (0 = none), 2: ack MAC (16 bytes), 3: quarantined}
+    reply = {1: acknowledged sequence number (0 = none), 2: ack MAC (16 bytes), 3: quarantined,
+             ? 4: high-water [lane 1, 2, 3], ? 5: largest batch accepted (bytes of records),
+             ? 6: state MAC (16 bytes)}
     ack MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged, batch digest])[:16]
+    state MAC = HMAC-SHA256(ack key, CBOR [device id, request nonce, acknowledged, batch digest,
+                                           high-water, largest batch])[:16]
     batch digest = SHA-256 of the CBOR encoding of the batch's records list (key 4)
 
 The request MAC lets the collector refuse, before it stores or derives anything, a batch that
 its device did not make, and covers the gap counts; the ack MAC ties the acknowledgement to this
-request and to the records the collector received. The two inputs are CBOR arrays of 5 and 4
-items: one can never be taken for the other.
+request and to the records the collector received, and the state MAC what the collector holds
+and accepts to the same. The three inputs are CBOR arrays of 5, 4 and 6 items: none can be taken
+for another. A terminal of the previous release reads keys 1 to 3 only.
 
 The collector replies only after its transaction committed; a terminal forgets records only for
 a reply whose MAC checks under its own ack key and its own fresh nonce. The collector's half
@@ -51,10 +56,17 @@ def encode_batch(crypto, key, device_id, nonce, lane, sealed, gaps, items_digest
         crypto, key, device_id, nonce, lane, items_digest, gaps)})
 
 
+def state_mac(crypto, key, device_id, nonce, acked, items_digest, high, accepts):
+    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked, items_digest, high,
+                                                accepts]))[:MAC_LEN]
+
+
 def verified_ack(crypto, key, device_id, nonce, items_digest, body):
-    """The acknowledged sequence number of a reply to our request `nonce` carrying the records
-    whose digest is `items_digest`, or None if the reply is not one the collector made for this
-    device, this request and these records (never an exception)."""
+    """(acknowledged sequence number, high-water [lane 1, 2, 3], largest batch accepted) of a
+    reply to our request `nonce` carrying the records whose digest is `items_digest`, or None if
+    the reply is not one the collector made for this device, this request and these records
+    (never an exception). High-water and largest batch are None unless the state MAC checks (a
+    collector of the previous release sends neither)."""
     try:
         reply = cbor.decode(body, max_size=256)
         acked, mac = reply[1], reply[2]
@@ -64,4 +76,13 @@ def verified_ack(crypto, key, device_id, nonce, items_digest, body):
             or not isinstance(mac, bytes):
         return None
     expected = ack_mac(crypto, key, device_id, nonce, acked, items_digest)
-    return acked if constant_time_equal(expected, mac) else None
+    if not constant_time_equal(expected, mac):
+        return None
+    try:
+        high, accepts, mac = reply.get(4), reply.get(5), reply.get(6)
+        if len(high) == 3 and min(high + [accepts]) >= 0 and constant_time_equal(state_mac(
+                crypto, key, device_id, nonce, acked, items_digest, high, accepts), mac):
+            return acked, high, accepts
+    except (LostcardError, AttributeError, TypeError, ValueError):
+        pass
+    return acked, None, None

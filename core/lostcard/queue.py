@@ -7,9 +7,12 @@ Guarantees (tested by cutting power at every write, docs/QUEUE.md):
 - Nothing stored is rewritten: records are appended to segment files; `ack` writes a cursor.
 - Each segment is sealed under its own epoch key; rotating advances the ratchet, and the state
   file keeps only the new chain key.
+- Acknowledged records stay on flash (the retention window, for a collector restored from an
+  older copy: `rewind`) until room is needed.
 - Bounded: past the byte budget, or when the file system has less free space than a record
-  needs, whole segments are evicted, routine (priority 3) before urgent (priority 1), and every
-  evicted record is counted in the state file for the next sync.
+  needs, whole segments are evicted: acknowledged ones first, oldest first, then routine
+  (priority 3) before urgent (priority 1), and every unacknowledged record evicted is counted
+  in the state file for the next sync.
 - Opening costs the same whatever the backlog, but once per power-on: the first open scans every
   segment; a reopen passes the checkpoint() the last queue left (`resume`) and reads only each
   lane's open segment. Each lane is a row of running figures (lane_index.py), not a list.
@@ -23,7 +26,7 @@ writable=True, for uploading (acks but no appends).
 from .lane_index import BYTES, COUNT, FIRST_MASK, LANES, LAST, NEWEST, OLDEST, OPEN, \
     SIZE, WIDTH, key_of, segment_name
 from .queue_state import RESERVE, S_ACK_KEY, S_CHAIN, S_CORRUPT, S_CURSORS, S_DEVICE, S_EPOCH, \
-    S_EVICTED, S_RESERVED, QueueError, count_corrupt, load, provision, save
+    S_EVICTED, S_LOST, S_RESERVED, S_RETIRED, QueueError, count_corrupt, load, provision, save
 from .segment import FRAME_HEAD, HEADER_LEN, SegmentError, frame, header, read_header, scan
 
 MAX_RECORD = 4096  # a sealed incident is ~200 B; this bounds a segment to rotate_bytes + 4 KiB
@@ -74,9 +77,6 @@ class Queue:
             return
         self._scan_all()
         self.next_seq = max(self.next_seq, self._used() + 1)
-        if self.writable:
-            for lane in LANES:
-                self._drop_acked(lane)
 
     def checkpoint(self):
         """What a reopen in this power-on needs to skip the full scan (`Queue(resume=)`): the
@@ -90,10 +90,11 @@ class Queue:
             return None
 
     def _marks(self):
-        """The reservation, the epoch, and [the cursors, evictions and corruption]: what every
+        """The reservation, the epoch, and [the cursors, gaps and retired records]: what every
         write of the state changes."""
         state = self.state
-        return [state[S_RESERVED], state[S_EPOCH], state[S_CURSORS] + self.gaps()]
+        return [state[S_RESERVED], state[S_EPOCH],
+                state[S_CURSORS] + self.gaps() + (state.get(S_RETIRED) or [])]
 
     def _resume(self, resume):
         """Take the rows of `resume` (checkpoint() of this queue, closed earlier in this power-on)
@@ -268,32 +269,47 @@ class Queue:
         return sum(self.rows[lane][BYTES] for lane in lanes)
 
     def _evict_one(self, lane_from):
-        """Remove the oldest segment of the most routine lane no more urgent than `lane_from`
-        (a routine record never pushes out an urgent one); False if there is none."""
-        for lane in (3, 2, 1):
-            if lane >= lane_from and self.rows[lane][OLDEST]:
-                name, size, frames = self._oldest(lane)
-                cursor = self.state[S_CURSORS][lane - 1]
-                self.state[S_EVICTED][lane - 1] += sum(1 for f in frames if f[0] > cursor)
-                try:
-                    self._save()  # count first: a cut may then overcount, never hide a loss
-                    saved = True
-                except OSError as exc:
-                    if not _flash_full(exc):
-                        raise
-                    saved = False  # the flash is too full to rewrite the state: free it first
-                self._remove_oldest(lane, name, size, frames)
-                if not saved:  # (a cut just before this hides that segment's loss)
-                    self._evicting_if_full(lane_from, self._save)
-                return True
-        return False
+        """Remove the oldest segment whose records are all acknowledged (the retention window's
+        oldest, of any lane), else the oldest of the most routine lane no more urgent than
+        `lane_from` (a routine record never pushes out an urgent one; 4: acknowledged ones
+        only); False if there is none."""
+        state = self.state
+        cursors = state[S_CURSORS]
+        for first, lane in sorted((self.rows[i][OLDEST], i) for i in LANES if self.rows[i][OLDEST]):
+            victim = (lane,) + self._oldest(lane)
+            if (victim[3][-1][0] if victim[3] else first - 1) <= cursors[lane - 1]:
+                break
+        else:
+            for lane in (3, 2, 1):
+                if lane >= lane_from and self.rows[lane][OLDEST]:
+                    victim = (lane,) + self._oldest(lane)
+                    break
+            else:
+                return False
+        lane, name, size, frames = victim
+        cursor = cursors[lane - 1]
+        acked = [f[0] for f in frames if f[0] <= cursor]
+        state[S_EVICTED][lane - 1] += len(frames) - len(acked)
+        if acked:  # not lost: the collector holds them, unless restored from an older copy
+            retired = state[S_RETIRED] = state.get(S_RETIRED) or [0] * 6
+            retired[lane * 2 - 2] += len(acked)
+            retired[lane * 2 - 1] = max(retired[lane * 2 - 1], acked[-1])
+        try:
+            self._save()  # count first: a cut may then overcount, never hide a loss
+            saved = True
+        except OSError as exc:
+            if not _flash_full(exc):
+                raise
+            saved = False  # the flash is too full to rewrite the state: free it first
+        self._remove_oldest(lane, name, size, frames)
+        if not saved:  # (a cut just before this hides that segment's loss)
+            self._evicting_if_full(lane_from, self._save)
+        return True
 
     def _room(self, lane, need):
         """Evict until `need` more bytes fit in the budget and on the file system; False
-        (evicting nothing) if even dropping every segment no more urgent than `lane` could not
-        make room in the budget."""
-        if self._total(range(1, lane)) + need > self.budget:  # the lanes more urgent than `lane`
-            return False
+        (evicting no unacknowledged record) if even dropping every segment no more urgent than
+        `lane` could not make room in the budget."""
         limit = self.budget
         try:  # asked once: evicting frees at least what the segments held
             limit = min(limit, self._total() + self.storage.free())
@@ -302,7 +318,9 @@ class Queue:
             # fails on one corrupt block): unknown, a write that does not fit raises ENOSPC
             pass
         while self._total() + need > limit:
-            if not self._evict_one(lane):
+            # past what the lanes more urgent than `lane` leave, only acknowledged ones may go
+            if not self._evict_one(4 if self._total(range(1, lane)) + need > self.budget
+                                   else lane):
                 return False
         return True
 
@@ -383,9 +401,12 @@ class Queue:
         """
         last = self.state[S_CURSORS][priority - 1]
         top = self.rows[priority][LAST]
-        for first in self.segments(priority):
-            if last >= top:  # done: no listing for a segment past the last
-                return
+        first = self.rows[priority][OLDEST]
+        while first and last < top:  # done: no listing for a segment past the last
+            after = self._after(priority, first)
+            if after and after <= last + 1:  # acknowledged through its end: not read
+                first = after
+                continue
             try:
                 data = self.storage.read(segment_name(priority, first))
             except OSError as exc:
@@ -394,36 +415,51 @@ class Queue:
                 if exc.args[0] == 2:  # ENOENT (the storage's errors carry their errno)
                     return
                 raise
+            first = after
             for seq, _, start, end in scan(data)[0]:
                 if last < seq <= top:  # also skips a record a retried write left twice
                     last = seq
                     yield seq, data[start:end]
 
     def ack(self, priority, through_seq):
-        """The collector stored this lane's records up to `through_seq`: forget them."""
+        """The collector stored this lane's records up to `through_seq`: they stay on flash, in
+        the retention window, until room is needed (docs/QUEUE.md)."""
         if priority not in LANES or not self.writable:
             raise QueueError("no lane %r to acknowledge, or a read-only queue" % (priority,))
         through_seq = min(through_seq, self.next_seq - 1)  # never past what was handed out
         cursors = self.state[S_CURSORS]
         if through_seq > cursors[priority - 1]:
             cursors[priority - 1] = through_seq
-            self._save()  # the cursor is durable before any file goes
-        self._drop_acked(priority)
+            self._save()
+        row = self.rows[priority]
+        if through_seq >= row[LAST]:
+            # appends go to a new segment: this one, acknowledged whole, may go without them
+            row[OPEN] = 0
 
-    def _drop_acked(self, lane):
-        cursor = self.state[S_CURSORS][lane - 1]
-        while self.rows[lane][OLDEST]:  # a lane's segments are in seq order
-            name, size, frames = self._oldest(lane)
-            if (frames[-1][0] if frames else self.rows[lane][OLDEST] - 1) > cursor:
-                return
-            self._remove_oldest(lane, name, size, frames)
+    def rewind(self, lane, high):
+        """The collector holds `lane` only through `high`, below what it acknowledged (restored
+        from an older copy): send again what is still here above it, and count as lost to the
+        restore the acknowledged records evicted above it (at most; docs/SYNC.md). True if the
+        cursor went back."""
+        state = self.state
+        cursors = state[S_CURSORS]
+        if lane in LANES and self.writable and 0 <= high < cursors[lane - 1]:
+            retired = state[S_RETIRED] = state.get(S_RETIRED) or [0] * 6
+            count, top = retired[lane * 2 - 2:lane * 2]
+            lost = min(count, max(0, top - high))
+            retired[lane * 2 - 2:lane * 2] = [count - lost, min(top, high)]
+            state[S_LOST] = state.get(S_LOST, 0) + lost
+            cursors[lane - 1] = high
+            self._save()
+            return True
+        return False
 
     # -- reporting ----------------------------------------------------------------------------
 
     def gaps(self):
-        """[evicted lane 1, 2, 3, corrupt]: what the next sync reports lost (from the state,
-        without reading any segment)."""
-        return self.state[S_EVICTED] + [self.state[S_CORRUPT]]
+        """[evicted lane 1, 2, 3, corrupt, lost to a restore]: what the next sync reports lost
+        (from the state, without reading any segment)."""
+        return self.state[S_EVICTED] + [self.state[S_CORRUPT], self.state.get(S_LOST, 0)]
 
     def stats(self):
         """Counts for the terminal's status screen and the next sync."""
@@ -434,8 +470,8 @@ class Queue:
             cursor = self.state[S_CURSORS][lane - 1]
             count = row[COUNT] if row[LAST] > cursor else 0
             if count:
-                # the acknowledged records still on flash, and the first one due, are in the
-                # oldest segments (a writable queue drops acknowledged segments: one read)
+                # the acknowledged records still on flash (the retention window), and the
+                # first one due, are in the oldest segments
                 for first in self.segments(lane):
                     frames = scan(self.storage.read(segment_name(lane, first)))[0]
                     due = [f[1] for f in frames if f[0] > cursor]
@@ -455,6 +491,8 @@ class Queue:
             "oldest_age_s": None if oldest is None else max(0, self._now() - oldest),
             "evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]},
             "corrupt": gaps[3],
+            "lost_to_restore": gaps[4],
+            "retained": sum(self.rows[lane][COUNT] for lane in LANES) - sum(by_priority.values()),
             "torn_tails": self.torn,
             "unreadable_segments": len(self.unreadable),
             "next_seq": self.next_seq,

@@ -12,7 +12,7 @@ STATE = "state"
 RESERVE = 32  # sequence numbers reserved per state write
 # state keys, in docs/QUEUE.md's order
 S_VERSION, S_RESERVED, S_EPOCH, S_CHAIN, S_CURSORS, S_EVICTED, S_CORRUPT, S_SEEN_CORRUPT, \
-    S_DEVICE, S_ACK_KEY = range(1, 11)
+    S_DEVICE, S_ACK_KEY, S_RETIRED, S_LOST = range(1, 13)
 
 
 class QueueError(LostcardError):
@@ -35,7 +35,8 @@ def provision(storage, chain, first_seq=1, device_id=None, ack_key=None):
     if not 1 <= first_seq < 1 << 56:  # leaves 2**56 numbers below a segment name's 2**60
         raise QueueError("first sequence number out of range")
     state = {S_VERSION: 1, S_RESERVED: first_seq, S_EPOCH: 0, S_CHAIN: bytes(chain),
-             S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {}}
+             S_CURSORS: [0, 0, 0], S_EVICTED: [0, 0, 0], S_CORRUPT: 0, S_SEEN_CORRUPT: {},
+             S_RETIRED: [0] * 6, S_LOST: 0}  # (absent in a queue of an older release)
     if device_id is not None:
         state[S_DEVICE] = device_id
         state[S_ACK_KEY] = bytes(ack_key)

@@ -28,16 +28,24 @@ def retry_delay(exc, failures, uniform, cap=300.0):
     return delay
 
 
+BATCH_BYTES = 1536  # records per batch until a collector says it accepts more, and the most a
+# terminal sends unless told it has the heap for more (docs/DEVICE.md: a bigger batch is not
+# heap-safe for the .mpy bundle at 64 KiB)
+
+
 class Uploader:
     def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
-                 batch_bytes=1536, progress=None, last_failed=0):
+                 batch_bytes=None, progress=None, last_failed=0, max_batch=None):
         self.queue = queue
         self.transport = transport
         self.crypto = crypto
         self.random_bytes = random_bytes
         self.device_id = device_id
         self.ack_key = ack_key
-        self.batch_bytes = batch_bytes
+        # bytes of records per batch: BATCH_BYTES, then min(max_batch, what the collector
+        # accepts) once a reply says so under its MAC
+        self.batch_bytes = batch_bytes or BATCH_BYTES
+        self.max_batch = max_batch or BATCH_BYTES
         self.progress = progress
         # the lane whose batch failed last goes after the others: a lane the collector never
         # acknowledges (a record it fails on) must not hold back the rest of the backlog
@@ -76,16 +84,26 @@ class Uploader:
         status, reply = self.transport.post(BATCH_PATH, body)
         if status != 200:
             raise SyncError("collector answered %d" % status)
-        acked = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce, digest,
-                                      reply)
-        if acked is None:
+        verified = protocol.verified_ack(self.crypto, self.ack_key, self.device_id, nonce, digest,
+                                         reply)
+        if verified is None:
             raise SyncError("acknowledgement did not verify: nothing forgotten")
+        acked, high, accepts = verified
         last = batch[-1][0]
         acked = min(acked, last)  # never forget what this request did not carry
         done = len([1 for seq, _ in batch if seq <= acked])
         if done == 0:
             raise SyncError("collector acknowledged none of the batch")
-        self.queue.ack(lane, acked)
+        if high is None:
+            self.queue.ack(lane, acked)
+        else:
+            # `high`: what the collector held before this batch. Below a lane's cursor, it was
+            # restored from an older copy: the lane goes back to it and is sent again, this
+            # batch with it, else the ack would pass over what it lost (docs/SYNC.md)
+            for i in (1, 2, 3):
+                if not self.queue.rewind(i, high[i - 1]) and i == lane:
+                    self.queue.ack(lane, acked)
+            self.batch_bytes = min(self.max_batch, accepts)
         self.last_failed = 0
         if self.progress is not None:
             self.progress(done, self.queue.stats()["records"])

@@ -62,6 +62,7 @@ class Terminal:
         self.budget = config_number(config, "budget_bytes", DEFAULT_BUDGET)
         self.rotate = config_number(config, "rotate_bytes", DEFAULT_ROTATE)
         self.spread = config_number(config, "sync_spread_s", 60)
+        self.max_batch = config_number(config, "max_batch_bytes", 0)  # 0: sync.BATCH_BYTES
         self.resident = config.get("resident", False)
         self.platform = platform
         self.storage = platform.storage(self.queue_dir)
@@ -75,6 +76,7 @@ class Terminal:
         self.link = "unknown"  # "up" after an acknowledged batch, "down" after a failed one
         self._failures = 0
         self._last_failed = 0  # the lane that failed last: sync.Uploader sends it after the others
+        self._batch_bytes = None  # the batch size the collector's last reply allowed (None: default)
         self._next_try = 0.0
         self.last_error = None
         self.torn_tails = 0  # since this boot
@@ -243,7 +245,8 @@ class Terminal:
             self._transport = transport  # one HTTP client, its connection kept alive
         uploader = Uploader(queue, transport, self.platform.hmac(),
                             self.platform.random_bytes, queue.device_id, queue.ack_key,
-                            last_failed=self._last_failed)
+                            self._batch_bytes, last_failed=self._last_failed,
+                            max_batch=self.max_batch)
         try:
             done = uploader.step()
         except SyncError as exc:
@@ -253,6 +256,7 @@ class Terminal:
         finally:
             self._resume = queue.checkpoint()
             self._last_failed = uploader.last_failed
+            self._batch_bytes = uploader.batch_bytes  # as the collector's last reply allowed
         self._failures = 0
         self._next_try = 0.0
         self.last_error = None

@@ -102,8 +102,10 @@ def _stats(args):
           "digest and reason: %d so far" % (bounds["per_device"], bounds["total"],
                                              stats["quarantine_bytes_dropped"]))
     gaps = stats["known_gaps"]
-    print("known gaps: evicted %s; corrupt %d" % (", ".join(
-        "priority %d: %d" % kv for kv in gaps["evicted"].items()), gaps["corrupt"]))
+    print("known gaps: evicted %s; corrupt %d; lost to a restore older than the terminals' "
+          "retention window %d" % (", ".join("priority %d: %d" % kv for kv in
+                                             gaps["evicted"].items()), gaps["corrupt"],
+                                   gaps["lost_to_restore"]))
     return 0
 
 

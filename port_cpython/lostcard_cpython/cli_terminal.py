@@ -11,6 +11,9 @@ from .cli_args import (add_secret, collector_url, done, positive, read_cose, rea
 from .errors import Failed
 
 QUEUE_KEPT = "queue intact; run again to resume"
+# `lostcard sync` runs on a host, not in a terminal's heap: batches as large as the collector
+# accepts, up to this (docs/SYNC.md)
+HOST_BATCH_BYTES = 32 * 1024
 
 
 def _hex_arg(text, what):
@@ -99,7 +102,8 @@ def _sync(args):
     with tqdm(total=queue.stats()["records"], unit="incident", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:  # a bar on a terminal, not in a log
         uploader = Uploader(queue, transport, crypto, os.urandom, device_id, ack_key,
-                            progress=lambda acked, remaining: bar.update(acked))
+                            progress=lambda acked, remaining: bar.update(acked),
+                            max_batch=HOST_BATCH_BYTES)
         sent = upload.run(uploader, transport, time.sleep, random.uniform, time.monotonic,
                           args.max_failures, args.give_up_after)
     done("synced %d incidents; %d left" % (sent, queue.stats()["records"]))

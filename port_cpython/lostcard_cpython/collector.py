@@ -32,6 +32,9 @@ from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
+# a batch's bytes besides its records' (at most 13 bytes of framing for each of MAX_RECORDS, the
+# device id, nonce, gaps, MAC): a reply offers the records max_body leaves room for
+BATCH_OVERHEAD = 4096
 MAX_ACK_KEYS = 100000  # cached ack keys of authentic devices (32 bytes each)
 READ_DEADLINE = 10.0  # seconds to receive a body
 WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
@@ -109,7 +112,7 @@ class Collector:
             acked = seq
         self._die_if("die_before_commit")
         count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
-                                       incarnation)
+                                       incarnation, lane, acked)
         self._die_if("die_after_commit")
         if count:  # the store quarantines a record under a sequence number already used too
             reason = quarantined[0][2] if quarantined else "sequence number reused"
@@ -134,8 +137,15 @@ class Collector:
         log.warning("%s%s", line, "; %d more %s since the last warning" % (unwarned, kind)
                     if unwarned else "")
 
-    def reply(self, key, device, nonce, acked, items_digest, quarantined):
-        return intake.encode_reply(crypto, key, device, nonce, acked, items_digest, quarantined)
+    def answer(self, key, device, incarnation, nonce, lane, items, items_digest, gaps, accepts):
+        """ingest the batch, then the reply: with the high-water of what the store held of
+        (device, incarnation) before the batch (below the terminal's cursor: a restore took
+        records away, and it sends them again; after the batch, its records would hide the
+        hole) and the largest batch `accepts`. A terminal has one batch in flight at a time."""
+        high = self.store.high_water(device, incarnation)
+        acked, quarantined = self.ingest(device, incarnation, lane, items, gaps)
+        return intake.encode_reply(crypto, key, device, nonce, acked, items_digest, quarantined,
+                                   high, accepts)
 
 
 def _row(device, seq, r, now, sealed):
@@ -163,6 +173,7 @@ def _unavailable(exc):
 
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
+    accepts = max_body - BATCH_OVERHEAD
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
@@ -206,16 +217,15 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                                 headers={"retry-after": backpressure.retry_after()})
         ingesting.add((device, incarnation))
         try:
-            acked, quarantined = await to_thread.run_sync(collector.ingest, device, incarnation,
-                                                          lane, items, gaps,
-                                                          limiter=ingest_threads)
+            reply = await to_thread.run_sync(collector.answer, key, device, incarnation, nonce,
+                                             lane, items, digest, gaps, accepts,
+                                             limiter=ingest_threads)
         except DatabaseError as exc:  # nothing committed, nothing acknowledged: sent again
             return _unavailable(exc)
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
-        return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
-                        media_type="application/cbor")
+        return Response(reply, media_type="application/cbor")
 
     async def health(request):
         try:

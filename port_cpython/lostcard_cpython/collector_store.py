@@ -36,9 +36,19 @@ CREATE TABLE IF NOT EXISTS quarantine_held (
     dropped INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS gaps (
     device TEXT NOT NULL, incarnation INTEGER NOT NULL, evicted_1 INTEGER, evicted_2 INTEGER,
-    evicted_3 INTEGER, corrupt INTEGER, reported INTEGER NOT NULL,
+    evicted_3 INTEGER, corrupt INTEGER, reported INTEGER NOT NULL, lost INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (device, incarnation));
+CREATE TABLE IF NOT EXISTS lanes (
+    device TEXT NOT NULL, incarnation INTEGER NOT NULL, lane INTEGER NOT NULL,
+    high INTEGER NOT NULL, PRIMARY KEY (device, incarnation, lane));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# a database of the release before the high-water: what its incidents say each lane holds (a
+# batch whose last records were quarantined then reads lower, and its terminal sends them again,
+# once), so that its terminals do not send their retention windows again
+FILL_LANES = """
+INSERT INTO lanes SELECT device, seq >> 24, priority, MAX(seq) FROM incidents
+    GROUP BY device, seq >> 24, priority;
 """
 # a database of the release before incarnations: gaps per device id, and the key-schedule
 # anchors the collector no longer needs (fleet.FleetKeys)
@@ -160,7 +170,8 @@ def stats_of(incidents, devices, causes, quarantined, reasons, bytes_dropped, ga
             "quarantine_bytes_dropped": bytes_dropped,
             "quarantine_bounds": {"per_device": QUARANTINE_PER_DEVICE, "total": QUARANTINE_TOTAL,
                                   "rows_per_device": QUARANTINE_ROWS_PER_DEVICE},
-            "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]}, "corrupt": gaps[3]}}
+            "known_gaps": {"evicted": {1: gaps[0], 2: gaps[1], 3: gaps[2]}, "corrupt": gaps[3],
+                           "lost_to_restore": gaps[4]}}
 
 
 class SqliteStore:
@@ -188,8 +199,7 @@ class SqliteStore:
                     check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
                 if not any_release and self.db.execute(
-                        "SELECT name FROM sqlite_master WHERE name = 'quarantine_held'"
-                ).fetchone() is None:
+                        "SELECT name FROM sqlite_master WHERE name = 'lanes'").fetchone() is None:
                     raise NotACollectorDatabase(
                         "%s was made by an older release: run `lostcard collector serve` on it "
                         "once to upgrade it" % path)
@@ -217,12 +227,17 @@ class SqliteStore:
             columns = [r[1] for r in self.db.execute("PRAGMA table_info(gaps)")]
             if columns and "incarnation" not in columns:
                 _run(self.db, MIGRATE_GAPS)
+            if columns and "lost" not in columns:
+                self.db.execute("ALTER TABLE gaps ADD COLUMN lost INTEGER NOT NULL DEFAULT 0")
             self.db.execute("DROP TABLE IF EXISTS anchors")
-            counted = self.db.execute("SELECT name FROM sqlite_master WHERE name = "
-                                      "'quarantine_held'").fetchone()
+            counted, laned = [self.db.execute("SELECT name FROM sqlite_master WHERE name = ?",
+                                              (name,)).fetchone()
+                              for name in ("quarantine_held", "lanes")]
             _run(self.db, SCHEMA)
             if counted is None:  # a database from before the counts: count what it holds
                 self.db.execute(COUNT_QUARANTINE)
+            if laned is None:
+                self.db.execute(FILL_LANES)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -242,21 +257,26 @@ class SqliteStore:
                 row = None
         return row[0] if row else None
 
-    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0):
+    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0, lane=None,
+                    acked=0):
         """store_batches of one batch: how many were quarantined."""
-        return self.store_batches([(device, incarnation, incidents, quarantined, gaps)])[0]
+        return self.store_batches([(device, incarnation, incidents, quarantined, gaps, lane,
+                                    acked)])[0]
 
     def store_batches(self, batches):
-        """Batches of (device, incarnation, incidents, quarantined, gaps) in one transaction,
-        durable on return: incidents (rows of COLUMNS; the same record again is ignored, another
-        record under a stored (device, seq) is quarantined), quarantined (device, digest, reason,
-        sealed; within the bounds), and the gap counts of the device's `incarnation` (each only
-        ever grows; a replay writes nothing). Returns how many each batch quarantined."""
+        """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked]) in one
+        transaction, durable on return: incidents (rows of COLUMNS; the same record again is
+        ignored, another record under a stored (device, seq) is quarantined), quarantined
+        (device, digest, reason, sealed; within the bounds), the gap counts of the device's
+        `incarnation` ([evicted 1, 2, 3, corrupt, ? lost to a restore]; each only ever grows; a
+        replay writes nothing), and the lane's high-water: the highest sequence number acked
+        in it (stored or quarantined), only ever growing (high_water). Returns how many each
+        batch quarantined."""
         now = int(time.time())
         with self._transaction():
             return [self._store(now, *batch) for batch in batches]
 
-    def _store(self, now, device, incarnation, incidents, quarantined, gaps):
+    def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0):
         quarantined = list(quarantined)
         for row in incidents:
             held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
@@ -269,16 +289,35 @@ class SqliteStore:
         if quarantined:
             self._quarantine(device, quarantined, now)
         if gaps is not None:
+            lost = gaps[4] if len(gaps) > 4 else 0  # a terminal of the previous release: none
             self.db.execute(
-                "INSERT INTO gaps VALUES (?,?,?,?,?,?,?) ON CONFLICT(device, incarnation) "
+                "INSERT INTO gaps VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(device, incarnation) "
                 "DO UPDATE SET evicted_1 = MAX(evicted_1, excluded.evicted_1), "
                 "evicted_2 = MAX(evicted_2, excluded.evicted_2), "
                 "evicted_3 = MAX(evicted_3, excluded.evicted_3), "
-                "corrupt = MAX(corrupt, excluded.corrupt), reported = excluded.reported "
+                "corrupt = MAX(corrupt, excluded.corrupt), lost = MAX(lost, excluded.lost), "
+                "reported = excluded.reported "
                 "WHERE excluded.evicted_1 > evicted_1 OR excluded.evicted_2 > evicted_2 OR "
-                "excluded.evicted_3 > evicted_3 OR excluded.corrupt > corrupt",
-                (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now))
+                "excluded.evicted_3 > evicted_3 OR excluded.corrupt > corrupt OR "
+                "excluded.lost > lost",
+                (device, incarnation, gaps[0], gaps[1], gaps[2], gaps[3], now, lost))
+        if lane is not None:
+            self.db.execute(
+                "INSERT INTO lanes VALUES (?,?,?,?) ON CONFLICT(device, incarnation, lane) "
+                "DO UPDATE SET high = excluded.high WHERE excluded.high > high",
+                (device, incarnation, lane, acked))
         return len(quarantined)
+
+    def high_water(self, device, incarnation):
+        """[lane 1, 2, 3]: the highest sequence number of each lane of (device, incarnation) the
+        database holds (acknowledged: stored or quarantined), 0 for none. After a restore, lower
+        than what the terminal was acknowledged: it sends the rest again (docs/SYNC.md)."""
+        high = [0, 0, 0]
+        with self.lock:
+            for lane, seq in self.db.execute("SELECT lane, high FROM lanes WHERE device = ? AND "
+                                             "incarnation = ?", (device, incarnation)):
+                high[lane - 1] = seq
+        return high
 
     def _quarantine(self, device, quarantined, now):
         """Keep the device's quarantined records: with their bytes up to QUARANTINE_PER_DEVICE
@@ -342,7 +381,7 @@ class SqliteStore:
         """What the report reads, from one snapshot while the collector goes on writing:
         (incidents as (device, time, cause, subcause, action, token, last4, sealed) in (device,
         seq) order, quarantined records as (device, reason, count), gaps as (device, evicted_1,
-        evicted_2, evicted_3, corrupt) per device)."""
+        evicted_2, evicted_3, corrupt, lost to a restore) per device)."""
         with self.lock:
             self.db.execute("BEGIN")
             try:
@@ -353,8 +392,8 @@ class SqliteStore:
                     "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
                     "ORDER BY device, reason").fetchall()
                 gaps = self.db.execute(  # a device id's incarnations, together
-                    "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt) "
-                    "FROM gaps GROUP BY device ORDER BY device").fetchall()
+                    "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
+                    "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
             finally:
                 self.db.execute("COMMIT")
         return incidents, quarantine, gaps
@@ -367,8 +406,8 @@ class SqliteStore:
             reasons = dict(self.db.execute(
                 "SELECT reason, COUNT(*) FROM quarantine GROUP BY reason").fetchall())
             gaps = self.db.execute("SELECT COALESCE(SUM(evicted_1),0), COALESCE(SUM(evicted_2),0),"
-                                   " COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0) "
-                                   "FROM gaps").fetchone()
+                                   " COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0), "
+                                   "COALESCE(SUM(lost),0) FROM gaps").fetchone()
             return stats_of(
                 one("SELECT COUNT(*) FROM incidents"),
                 one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,

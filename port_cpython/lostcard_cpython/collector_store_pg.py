@@ -40,10 +40,14 @@ SCHEMA_VERSION = 1
 # PostgreSQL's types (every integer 64-bit); a later change of the tables is a new entry here.
 MIGRATIONS = [SCHEMA.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")]
 # a device's gap counts, each only growing whichever process writes last
-GROW_GAPS = "INSERT INTO gaps VALUES (%%s,%%s,%%s,%%s,%%s,%%s,%%s) ON CONFLICT (device, " \
-            "incarnation) DO UPDATE SET %s, reported = excluded.reported" % ", ".join(
-                "%s = GREATEST(gaps.%s, excluded.%s)" % (c, c, c)
-                for c in ("evicted_1", "evicted_2", "evicted_3", "corrupt"))
+GAP_COUNTS = ("evicted_1", "evicted_2", "evicted_3", "corrupt", "lost")
+GROW_GAPS = "INSERT INTO gaps (device, incarnation, reported, %s) VALUES (%s) ON CONFLICT " \
+            "(device, incarnation) DO UPDATE SET %s, reported = excluded.reported" % (
+                ", ".join(GAP_COUNTS), ",".join(["%s"] * (3 + len(GAP_COUNTS))), ", ".join(
+                    "%s = GREATEST(gaps.%s, excluded.%s)" % (c, c, c) for c in GAP_COUNTS))
+# a lane's high-water, likewise
+GROW_LANE = "INSERT INTO lanes VALUES (%s,%s,%s,%s) ON CONFLICT (device, incarnation, lane) " \
+            "DO UPDATE SET high = GREATEST(lanes.high, excluded.high)"
 # the incidents' columns as arrays, one parameter each: a batch is one statement
 UNNEST = "unnest(%s::text[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], " \
          "%s::integer[], %s::bytea[], %s::text[], %s::text[], %s::bigint[], %s::bytea[])"
@@ -149,14 +153,17 @@ class PgStore:
                              ).fetchone()
         return row[0] if row else None
 
-    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0):
-        return self.store_batches([(device, incarnation, incidents, quarantined, gaps)])[0]
+    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0, lane=None,
+                    acked=0):
+        return self.store_batches([(device, incarnation, incidents, quarantined, gaps, lane,
+                                    acked)])[0]
 
     def store_batches(self, batches):
         now = int(time.time())
         return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
 
-    def _store(self, db, now, device, incarnation, incidents, quarantined, gaps):
+    def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
+               acked=0):
         quarantined = list(quarantined)
         rows = list(incidents)
         if rows:
@@ -175,18 +182,25 @@ class PgStore:
                                             "sequence number reused", row[11]))
         if quarantined:
             self._quarantine(db, device, quarantined, now)
-        if gaps is not None and self._gaps_grow(db, device, incarnation, gaps):
-            db.execute(GROW_GAPS, (device, incarnation, *gaps[:4], now))
+        if gaps is not None:
+            counts = list(gaps[:4]) + [gaps[4] if len(gaps) > 4 else 0]  # an older terminal: 4
+            held = db.execute("SELECT %s FROM gaps WHERE device = %%s AND incarnation = %%s"
+                              % ", ".join(GAP_COUNTS), (device, incarnation)).fetchone()
+            if _grows(counts, held):
+                db.execute(GROW_GAPS, (device, incarnation, now, *counts))
+        if lane is not None:
+            held = db.execute("SELECT high FROM lanes WHERE device = %s AND incarnation = %s "
+                              "AND lane = %s", (device, incarnation, lane)).fetchone()
+            if _grows([acked], held):
+                db.execute(GROW_LANE, (device, incarnation, lane, acked))
         return len(quarantined)
 
-    @staticmethod
-    def _gaps_grow(db, device, incarnation, gaps):
-        """Whether `gaps` raise a count held: a replay then writes nothing (no row lock, no
-        commit record to flush). Counts only grow, so one seen as high enough stays so."""
-        held = db.execute("SELECT evicted_1, evicted_2, evicted_3, corrupt FROM gaps "
-                          "WHERE device = %s AND incarnation = %s", (device, incarnation)
-                          ).fetchone()
-        return held is None or any(new > old for new, old in zip(gaps, held))
+    def high_water(self, device, incarnation):
+        high = [0, 0, 0]
+        for lane, seq in self._read("SELECT lane, high FROM lanes WHERE device = %s AND "
+                                    "incarnation = %s", (device, incarnation)):
+            high[lane - 1] = seq
+        return high
 
     def _quarantine(self, db, device, quarantined, now):
         # one quarantining transaction at a time in the whole fleet: the total bound is over all
@@ -243,8 +257,8 @@ class PgStore:
                 "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
                 "ORDER BY device, reason").fetchall()
             gaps = db.execute(
-                "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt) "
-                "FROM gaps GROUP BY device ORDER BY device").fetchall()
+                "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
+                "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
         return incidents, quarantine, [(g[0], *map(_int, g[1:])) for g in gaps]
 
     def stats(self):
@@ -257,7 +271,8 @@ class PgStore:
                                       "ORDER BY reason").fetchall())
             gaps = [_int(v) for v in db.execute(
                 "SELECT COALESCE(SUM(evicted_1),0), COALESCE(SUM(evicted_2),0), "
-                "COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0) FROM gaps").fetchone()]
+                "COALESCE(SUM(evicted_3),0), COALESCE(SUM(corrupt),0), COALESCE(SUM(lost),0) "
+                "FROM gaps").fetchone()]
             return collector_store.stats_of(
                 one("SELECT COUNT(*) FROM incidents"),
                 one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,
@@ -269,6 +284,12 @@ class PgStore:
             idle, self.idle = self.idle, []
         for db in idle:
             db.close()
+
+
+def _grows(new, held):
+    """Whether counts that only grow must be written: a replay then writes nothing (no row lock,
+    no commit record to flush). A count seen high enough stays so, whoever writes meanwhile."""
+    return held is None or any(n > h for n, h in zip(new, held))
 
 
 def _int(value):

@@ -121,6 +121,8 @@ def summary_figures(current, previous, quarantine, gaps):
         ("evicted_before_upload", "Records evicted by terminals before upload (lanes 1–3)",
          sum(sum(g[1:4]) for g in gaps), None),
         ("corrupt", "Corrupt records found by terminals", sum(g[4] for g in gaps), None),
+        ("lost_to_restore", "Lost to a restore older than the terminals' retention window",
+         sum(g[5] for g in gaps), None),
         ("not_opened", "Records that did not open with this fleet secret") + both(
             lambda found: sum(1 for i in found if not i["opened"])),
     ]

@@ -91,7 +91,8 @@ def summary(current, previous, quarantine, gaps):
         _table("gaps", "Known gaps reported by terminals", (
             ("terminal", "Terminal"), ("evicted_lane_1!", "Evicted, lane 1 (urgent)"),
             ("evicted_lane_2!", "Evicted, lane 2"),
-            ("evicted_lane_3!", "Evicted, lane 3 (routine)"), ("corrupt!", "Corrupt")),
+            ("evicted_lane_3!", "Evicted, lane 3 (routine)"), ("corrupt!", "Corrupt"),
+            ("lost_to_restore!", "Lost to a restore older than the retention window")),
             [g for g in gaps if any(g[1:])]),
     ]
 

@@ -55,3 +55,25 @@ class PlainSealer:
 def opened(payload):
     """(seq, epoch, record) of a PlainSealer payload."""
     return cbor.decode(payload)
+
+
+def cursors_after(q, done):
+    """Each lane's cursor as a power-cut workload left it (tests/test_queue_powercut.py,
+    littlefs_powercuts.py): `done` holds ("ack", lane, through) and ("rewound", lane, high) of
+    the calls that returned, and last ("acking" | "rewinding", lane, seq) of one the cut may have
+    stopped: it moved the cursor wholly or not at all, as the queue tells."""
+    acked = {1: 0, 2: 0, 3: 0}
+    for kind, lane, value in done:
+        if kind == "ack":
+            acked[lane] = max(acked[lane], value)
+        elif kind == "rewound":
+            acked[lane] = min(acked[lane], value)
+    if done and done[-1][0] == "acking":
+        _, lane, through = done[-1]
+        if not [s for s, _ in q.pending(lane) if s <= through]:
+            acked[lane] = through
+    if done and done[-1][0] == "rewinding":
+        _, lane, high = done[-1]
+        if [s for s, _ in q.pending(lane) if s <= acked[lane]]:
+            acked[lane] = high
+    return acked

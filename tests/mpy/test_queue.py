@@ -44,7 +44,7 @@ def test_sequence_numbers_are_never_reused_across_restarts():
     assert _pending(restarted, 1) == [1, 2, seq]
 
 
-def test_ack_forgets_a_lane_prefix_and_deletes_whole_segments():
+def test_ack_forgets_a_lane_prefix_and_keeps_its_segments_in_the_retention_window():
     q, storage = _queue(rotate_bytes=60)
     for i in range(6):
         q.append({"n": i}, 3)
@@ -52,7 +52,9 @@ def test_ack_forgets_a_lane_prefix_and_deletes_whole_segments():
     assert len(segments) > 1
     q.ack(3, 4)
     assert _pending(q, 3) == [5, 6]
-    assert len([n for n in storage.list() if n.endswith(".seg")]) < len(segments)
+    # acknowledged, not deleted: kept until room is needed (docs/QUEUE.md, "The retention window")
+    assert [n for n in storage.list() if n.endswith(".seg")] == segments
+    assert q.stats()["retained"] == 4
     q.ack(3, 2)  # an older ack changes nothing
     assert _pending(q, 3) == [5, 6]
     restarted, _ = _queue(storage, rotate_bytes=60)
@@ -292,7 +294,69 @@ def test_gaps_are_the_persisted_eviction_and_corruption_counts():
     q.append({"r": "x" * 200}, 3)
     stats = q.stats()
     assert q.gaps() == [stats["evicted"][1], stats["evicted"][2], stats["evicted"][3],
-                        stats["corrupt"]] == [0, 0, 1, 0]
+                        stats["corrupt"], stats["lost_to_restore"]] == [0, 0, 1, 0, 0]
+
+
+def test_acknowledged_segments_go_first_oldest_first_and_are_not_gaps():
+    q, storage = _queue(rotate_bytes=60, budget_bytes=400)
+    urgent = [q.append({"u": i}, 1) for i in range(4)]
+    routine = [q.append({"r": i}, 3) for i in range(4)]
+    q.ack(1, urgent[-1])  # the urgent lane is on the collector; the routine one is not
+    while _first_seqs(storage, 1):
+        # the acknowledged urgent records make room before any unacknowledged routine one goes
+        routine.append(q.append({"r": len(routine)}, 3))
+        stats = q.stats()
+        assert stats["evicted"] == {1: 0, 2: 0, 3: 0} and stats["bytes"] <= 400
+    assert _pending(q, 3) == routine and _pending(q, 1) == []
+    assert q.state[11][:2] == [4, urgent[-1]]  # S_RETIRED of lane 1: 4, through its last
+    assert stats["retained"] == 0
+    # and only then unacknowledged ones, counted as today
+    for i in range(20):
+        q.append({"r": 40 + i}, 3)
+    assert q.stats()["evicted"][3] > 0
+
+
+def test_the_oldest_acknowledged_segment_of_any_lane_goes_first():
+    q, storage = _queue(rotate_bytes=60, budget_bytes=400)
+    old = [q.append({"r": i}, 3) for i in range(3)]
+    new = [q.append({"u": i}, 1) for i in range(3)]
+    q.ack(3, old[-1])
+    q.ack(1, new[-1])
+    routine, urgent = _first_seqs(storage, 3), _first_seqs(storage, 1)
+    assert q._evict_one(4)  # 4: acknowledged segments only
+    assert _first_seqs(storage, 3) == routine[1:] and _first_seqs(storage, 1) == urgent
+    gone = [s for s in old if s < (routine[1:] or [new[0]])[0]]
+    assert q.state[11] == [0, 0, 0, 0, len(gone), gone[-1]]
+    assert q.stats()["retained"] == 6 - len(gone) and q.gaps() == [0] * 5
+    reopened, _ = _queue(storage, rotate_bytes=60, budget_bytes=400)  # durable, counted first
+    assert reopened.state[11] == [0, 0, 0, 0, len(gone), gone[-1]]
+
+
+def _first_seqs(storage, lane):
+    return sorted(int(n[2:18], 16) for n in storage.list() if n.startswith("%d-" % lane))
+
+
+def test_rewind_sends_again_what_is_held_and_counts_what_is_not():
+    q, storage = _queue(rotate_bytes=60, budget_bytes=400)
+    seqs = [q.append({"r": i}, 3) for i in range(8)]
+    q.ack(3, seqs[-1])
+    q.rewind(3, seqs[-1] + 5)  # never forward
+    assert _pending(q, 3) == []
+    q.rewind(3, seqs[3])  # a collector holding lane 3 through seqs[3] only
+    assert _pending(q, 3) == seqs[4:] and q.gaps()[4] == 0  # all held: nothing lost
+    q.ack(3, seqs[-1])
+    while q.stats()["retained"] == 8:  # room for urgent records pushes acknowledged ones out
+        q.append({"u": 0}, 1)
+    retired, top = q.state[11][4:]
+    gone = [s for s in seqs if s <= top]
+    assert retired == len(gone) and 0 < len(gone) < 8
+    q.rewind(3, 0)  # a collector restored from a copy holding nothing of it
+    assert _pending(q, 3) == seqs[len(gone):]
+    assert q.gaps()[4] == len(gone)  # exact here: the lane's numbers are consecutive
+    reopened, _ = _queue(storage, rotate_bytes=60, budget_bytes=400)
+    assert _pending(reopened, 3) == seqs[len(gone):] and reopened.gaps()[4] == len(gone)
+    reopened.rewind(3, 0)  # the same again counts nothing more
+    assert reopened.gaps()[4] == len(gone)
 
 
 def test_a_second_writer_on_the_same_queue_is_refused_before_reusing_a_number():

@@ -6,7 +6,8 @@ from .. import cbor
 from ..errors import LostcardError
 from ..keys import KeyScheduleError, check_device_id
 from ..kdf import constant_time_equal
-from ..protocol import MAC_LEN, MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac, request_mac
+from ..protocol import MAC_LEN, MAX_RECORDS, NONCE_LEN, ProtocolError, ack_mac, request_mac, \
+    state_mac
 
 
 class NotAuthenticated(ProtocolError):
@@ -40,9 +41,10 @@ def decode_batch(body, max_size):
                 or not isinstance(item[1], bytes):
             raise ProtocolError("batch records must be [sequence number, sealed incident]")
     gaps = batch.get(5)
-    if gaps is not None and (not isinstance(gaps, list) or len(gaps) != 4 or not all(
+    # a terminal of the previous release sends 4 counts, without the loss to a restore
+    if gaps is not None and (not isinstance(gaps, list) or len(gaps) not in (4, 5) or not all(
             isinstance(g, int) and not isinstance(g, bool) and 0 <= g < 1 << 32 for g in gaps)):
-        raise ProtocolError("batch gaps must be [evicted 1, 2, 3, corrupt]")
+        raise ProtocolError("batch gaps must be [evicted 1, 2, 3, corrupt, ? lost to a restore]")
     mac = batch.get(6)
     if not isinstance(mac, bytes) or len(mac) != MAC_LEN:
         raise NotAuthenticated("batch not authenticated: it has no request MAC (a terminal older "
@@ -58,6 +60,9 @@ def check_request(crypto, key, device_id, nonce, lane, items_digest, gaps, mac):
                                "the device's key (another fleet secret, or not its device)")
 
 
-def encode_reply(crypto, key, device_id, nonce, acked, items_digest, quarantined):
+def encode_reply(crypto, key, device_id, nonce, acked, items_digest, quarantined, high, accepts):
+    """The reply: the acknowledgement under the ack MAC (all a terminal of the previous release
+    reads), and the collector's high-water per lane and largest batch under the state MAC."""
     return cbor.encode({1: acked, 2: ack_mac(crypto, key, device_id, nonce, acked, items_digest),
-                        3: quarantined})
+                        3: quarantined, 4: high, 5: accepts, 6: state_mac(
+                            crypto, key, device_id, nonce, acked, items_digest, high, accepts)})
