@@ -153,10 +153,7 @@ class PgStore:
                              ).fetchone()
         return row[0] if row else None
 
-    def store_batch(self, device, incidents, quarantined, gaps, incarnation=0, lane=None,
-                    acked=0):
-        return self.store_batches([(device, incarnation, incidents, quarantined, gaps, lane,
-                                    acked)])[0]
+    store_batch = collector_store.SqliteStore.store_batch  # store_batches of one batch
 
     def store_batches(self, batches):
         now = int(time.time())
