@@ -98,6 +98,11 @@ def _private(path):
             pass
 
 
+def _said(found):
+    """quick_check's first finding, in one line."""
+    return " ".join(found.replace("*** in database main ***", "").split())
+
+
 def open_store(db, readonly=False, any_release=False):
     """The store `--db` names, with SqliteStore's `readonly` and `any_release`."""
     return SqliteStore(db, readonly, any_release)
@@ -206,9 +211,8 @@ class SqliteStore:
             found = str(exc)
         if found != "ok":
             raise DamagedDatabase(
-                "%s is damaged (quick_check: %s): the collector will not write into it; stop "
-                "it, restore the latest backup (docs/SYNC.md, \"Storage faults\")" % (
-                    self.path, found))
+                "%s is damaged (quick_check: %s): the collector will not write into it; restore "
+                "the latest backup (docs/SYNC.md, \"Storage faults\")" % (self.path, _said(found)))
         try:
             with open(self.path + COMMITS_SUFFIX, "rb") as f:
                 acknowledged = int(f.read(64))
@@ -294,11 +298,14 @@ class SqliteStore:
     @contextmanager
     def _transaction(self, counted=False):
         """One write transaction, committed (durably) on leaving, rolled back on any error.
-        `counted`: a commit the collector acknowledges, counted in it and then in the mirror."""
+        `counted`: a commit the collector acknowledges, counted in it and then in the mirror
+        if it changed anything (a replay writes nothing)."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                changes = self.db.total_changes
                 yield
+                counted = counted and self.db.total_changes != changes
                 if counted:
                     self.db.execute("INSERT OR REPLACE INTO meta VALUES ('commits', ?)",
                                     (str(self.commits + 1),))
@@ -425,7 +432,8 @@ class SqliteStore:
                 found = copy.execute("PRAGMA quick_check(1)").fetchone()[0]
                 if found != "ok":
                     raise DamagedDatabase("the copy of %s is damaged (quick_check: %s): the "
-                                          "database is; no backup written" % (self.path, found))
+                                          "database is; no backup written" % (self.path,
+                                                                              _said(found)))
                 incidents, terminals = copy.execute(
                     "SELECT COUNT(*), COUNT(DISTINCT device) FROM incidents").fetchone()
                 row = copy.execute("SELECT value FROM meta WHERE key = 'commits'").fetchone()
