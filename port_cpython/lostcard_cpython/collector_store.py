@@ -306,16 +306,17 @@ class SqliteStore:
                 changes = self.db.total_changes
                 yield
                 counted = counted and self.db.total_changes != changes
-                if counted:
-                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('commits', ?)",
-                                    (str(self.commits + 1),))
+                if counted:  # the database's own count: right beside any other writer too
+                    counted = int(self.db.execute(
+                        "INSERT INTO meta VALUES ('commits', '1') ON CONFLICT(key) DO UPDATE "
+                        "SET value = value + 1 RETURNING value").fetchone()[0])
                 self.db.execute("COMMIT")
             except BaseException:
                 if self.db.in_transaction:  # a failed COMMIT (disk full) may have rolled back
                     self.db.execute("ROLLBACK")
                 raise
             if counted:
-                self.commits += 1
+                self.commits = counted
                 self._mirror()
 
     def insert_rows(self, rows):
