@@ -18,8 +18,9 @@ class StoreHealth:
         """The 503 of a batch whose store raised `exc` (a DatabaseError): nothing acknowledged,
         the terminal keeps its records and sends them again."""
         self.reason = "storage: %s" % " ".join(str(exc).split())
-        self.warn("batches not stored", "a batch was not stored (%s): answered 503, nothing "
-                  "acknowledged" % self.reason)
+        # one line a minute per reason: SQLite's are a few fixed phrases ("disk I/O error")
+        self.warn("batches not stored (%s)" % self.reason, "a batch was not stored (%s): "
+                  "answered 503, nothing acknowledged" % self.reason)
         return JSONResponse({"error": "%s: nothing acknowledged, send again later" % self.reason},
                             status_code=503)
 
