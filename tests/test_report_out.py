@@ -12,9 +12,10 @@ from test_report import NOW, PLAN, SECRET, _command, build_db
 
 
 def _files(folder):
-    """{name: bytes} under `folder`, SQLite's -wal and -shm aside (the store's business)."""
+    """{name: bytes} under `folder`, SQLite's -wal and -shm and the commit count beside them
+    aside (the store's business)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+            if p.is_file() and not p.name.endswith(("-wal", "-shm", "-commits"))}
 
 
 @pytest.mark.parametrize("args, said", [
