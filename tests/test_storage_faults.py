@@ -131,13 +131,7 @@ def test_a_damaged_page_is_refused_at_start_and_nothing_changes(tmp_path):
 
 def test_a_wal_damaged_after_a_crash_is_seen_and_refused(tmp_path):
     db = _crashed(tmp_path, random.Random(2))
-    with open(db + "-wal", "r+b") as f:  # one bit in the page of a frame in the middle
-        wal = f.read()
-        page = struct.unpack(">I", wal[8:12])[0]
-        frame = (len(wal) - 32) // (24 + page) // 2
-        at = 32 + frame * (24 + page) + 24 + 100
-        f.seek(at)
-        f.write(bytes([wal[at] ^ 1]))
+    _flip(db + "-wal", -1)
     # the finding: SQLite ends the log at the bad frame, silently; its own check sees nothing
     with sqlite3.connect("file:%s?mode=ro" % db, uri=True) as con:
         seen = con.execute("SELECT COUNT(*) FROM incidents").fetchone()[0]
@@ -159,6 +153,28 @@ def test_a_wal_damaged_after_a_crash_is_seen_and_refused(tmp_path):
     store.check()  # the mirror follows the database from then on: the next start is plain
     assert store.stats()["incidents"] == seen
     store.close()
+
+
+def _flip(wal_path, frame):
+    """One bit in the page of the log's `frame`-th frame (of -1: the middle one)."""
+    with open(wal_path, "r+b") as f:
+        wal = f.read()
+        page = struct.unpack(">I", wal[8:12])[0]
+        if frame < 0:
+            frame = (len(wal) - 32) // (24 + page) // 2
+        at = 32 + frame * (24 + page) + 24 + 100
+        f.seek(at)
+        f.write(bytes([wal[at] ^ 1]))
+
+
+def test_a_young_database_whose_log_lost_its_tables_says_so(tmp_path):
+    db = _crashed(tmp_path, random.Random(6))  # never checkpointed: its tables are in the log
+    _flip(db + "-wal", 1)
+    before = _digests(db)
+    for options in ((), ("--accept-loss",)):
+        err = _refused(tmp_path, db, *options)
+        assert "yet its collector acknowledged %d commits" % BATCHES in err, err
+        assert _digests(db) == before
 
 
 def test_a_crash_with_the_log_intact_loses_nothing_and_starts(tmp_path):

@@ -23,10 +23,19 @@ def _check_fleet(secret, args, damage=False):
     commits found missing. Read-only: a refused start changes nothing."""
     from .fleet_secret import fingerprint
 
-    from .collector_store import CommitsLost, open_store
+    from .collector_store import (CommitsLost, DamagedDatabase, NotACollectorDatabase,
+                                  acknowledged_commits, open_store)
 
     # any release's database: one from before an upgrade is checked before serve upgrades it
-    store = open_store(args.db, readonly=True, any_release=True)
+    try:
+        store = open_store(args.db, readonly=True, any_release=True)
+    except NotACollectorDatabase as exc:  # a young one whose log, schema and all, was damaged?
+        if damage and acknowledged_commits(args.db):
+            raise DamagedDatabase(
+                "%s; yet its collector acknowledged %d commits (its write-ahead log damaged?): "
+                "restore the latest backup, or move it and its -wal, -shm and -commits files "
+                "aside to start a new one" % (exc, acknowledged_commits(args.db))) from None
+        raise
     try:
         if damage:
             try:

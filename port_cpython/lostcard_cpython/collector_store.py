@@ -98,6 +98,16 @@ def _private(path):
             pass
 
 
+def acknowledged_commits(path):
+    """The commits the collector of the database `path` acknowledged (its mirror), 0 if none is
+    known (a new database, or an older release's)."""
+    try:
+        with open(path + COMMITS_SUFFIX, "rb") as f:
+            return int(f.read(64))
+    except (OSError, ValueError):
+        return 0
+
+
 def _said(found):
     """quick_check's first finding, in one line."""
     return " ".join(found.replace("*** in database main ***", "").split())
@@ -213,11 +223,7 @@ class SqliteStore:
             raise DamagedDatabase(
                 "%s is damaged (quick_check: %s): the collector will not write into it; restore "
                 "the latest backup (docs/SYNC.md, \"Storage faults\")" % (self.path, _said(found)))
-        try:
-            with open(self.path + COMMITS_SUFFIX, "rb") as f:
-                acknowledged = int(f.read(64))
-        except (OSError, ValueError):  # none yet (a new or an older release's database)
-            return
+        acknowledged = acknowledged_commits(self.path)
         if acknowledged > held:
             raise CommitsLost(
                 "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
