@@ -2,8 +2,8 @@
 a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
     POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large,
-                     429 busy (Retry-After)
-    GET  /v1/health  {"status": "ok"}
+                     429 busy (Retry-After), 503 not stored (collector_health)
+    GET  /v1/health  {"status": "ok"}, or 503 {"status": "degraded", "reason": ...}
 
 Slow, idle and greedy clients are collector_server's.
 """
@@ -28,6 +28,8 @@ from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import collector_server, crypto, fastcbor
+from .collector_health import StoreHealth
+from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
@@ -167,6 +169,7 @@ def _error(status, why):
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
+    storage = StoreHealth(store, collector._warn)
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
@@ -213,14 +216,16 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             reply = await to_thread.run_sync(collector.answer, key, device, incarnation, nonce,
                                              lane, items, digest, gaps, accepts,
                                              limiter=ingest_threads)
+        except DatabaseError as exc:
+            return storage.failed(exc)
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
+        storage.stored()
         return Response(reply, media_type="application/cbor")
 
     async def health(request):
-        await run_in_threadpool(store.health)
-        return JSONResponse({"status": "ok"})
+        return await run_in_threadpool(storage.status)
 
     return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
                              Route("/v1/health", health, methods=["GET"])])
