@@ -12,9 +12,10 @@ from test_report import NOW, PLAN, SECRET, _command, build_db
 
 
 def _files(folder):
-    """{name: bytes} under `folder`, SQLite's -wal and -shm aside (the store's business)."""
+    """{name: bytes} under `folder`, SQLite's -wal and -shm and the commit count beside them
+    aside (the store's business)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+            if p.is_file() and not p.name.endswith(("-wal", "-shm", "-commits"))}
 
 
 @pytest.mark.parametrize("args, said", [
@@ -91,7 +92,7 @@ def test_a_report_that_cannot_be_written_leaves_nothing(tmp_path, args, said):
     assert proc.returncode == 1 and err == ["lostcard: %s: cannot write: File too large"
                                             % said], proc.stderr
     assert _files(tmp_path) == before and sorted(os.listdir(tmp_path)) == sorted(
-        p for p in os.listdir(tmp_path) if p in before or p.endswith(("-wal", "-shm")))
+        p for p in os.listdir(tmp_path) if p in before or p.endswith(("-wal", "-shm", "-commits")))
 
 
 def test_a_failed_csv_report_keeps_the_earlier_one_whole(tmp_path):

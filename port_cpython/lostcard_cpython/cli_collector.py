@@ -2,6 +2,7 @@
 
 Only `serve` creates or writes a database; the others open it read-only and never create one."""
 
+import logging
 import os
 import sys
 
@@ -10,21 +11,39 @@ from lostcard.errors import LostcardError
 
 from .cli_args import add_secret, port, positive, read_secret
 
+log = logging.getLogger("lostcard.collector")
 INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
 INCIDENT_COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "prio", "last4")
 
 
-def _check_fleet(secret, args):
+def _check_fleet(secret, args, damage=False):
     """Refuse a secret other than the one the database was created with (a typo in the file,
     another fleet's secret): a collector that opened nothing would quarantine every record.
-    Read-only: a refused start changes nothing."""
+    `damage`: refuse a damaged database first (SqliteStore.check), unless `--accept-loss` accepts
+    commits found missing. Read-only: a refused start changes nothing."""
     from .fleet_secret import fingerprint
 
-    from .collector_store import open_store
+    from .collector_store import (CommitsLost, DamagedDatabase, NotACollectorDatabase,
+                                  acknowledged_commits, open_store)
 
     # any release's database: one from before an upgrade is checked before serve upgrades it
-    store = open_store(args.db, readonly=True, any_release=True)
     try:
+        store = open_store(args.db, readonly=True, any_release=True)
+    except NotACollectorDatabase as exc:  # a young one whose log, schema and all, was damaged?
+        if damage and acknowledged_commits(args.db):
+            raise DamagedDatabase(
+                "%s; yet its collector acknowledged %d commits (its write-ahead log damaged?): "
+                "restore the latest backup, or move it and its -wal, -shm and -commits files "
+                "aside to start a new one" % (exc, acknowledged_commits(args.db))) from None
+        raise
+    try:
+        if damage:
+            try:
+                store.check()
+            except CommitsLost as exc:
+                if not args.accept_loss:
+                    raise
+                log.warning("serving on with --accept-loss: %s", str(exc).split(";")[0])
         held = store.fleet_fingerprint()
     finally:
         store.close()
@@ -45,7 +64,7 @@ def _serve(args):
     sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
     try:
         if is_url(args.db) or os.path.exists(args.db):
-            _check_fleet(secret, args)
+            _check_fleet(secret, args, damage=True)
         store = open_store(args.db)
         try:
             store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
@@ -109,6 +128,23 @@ def _stats(args):
     return 0
 
 
+def _backup(args):
+    if args.db.startswith(("postgresql://", "postgres://")):
+        raise LostcardError("--db names a PostgreSQL database: back it up with pg_dump or a base "
+                            "backup (README, \"Running the collector\")")
+    if os.path.exists(args.out) and os.path.exists(args.db) and os.path.samefile(args.out,
+                                                                                    args.db):
+        raise LostcardError("--out %s is the database itself: name a new file" % args.out)
+    store = _open(args)
+    try:
+        incidents, terminals, commits = store.backup(args.out)
+    finally:
+        store.close()
+    print("backup of %s in %s: %d incidents from %d terminals, %d commits; checked "
+          "(quick_check ok)" % (args.db, args.out, incidents, terminals, commits))
+    return 0
+
+
 def _report(args):
     from . import report_command
 
@@ -133,6 +169,10 @@ def add_parsers(sub):
                        help="serve https with this certificate (chain), PEM; with --tls-key")
     serve.add_argument("--tls-key", metavar="PEM",
                        help="the certificate's private key, PEM, unencrypted; with --tls-cert")
+    serve.add_argument("--accept-loss", action="store_true",
+                       help="serve on a database that lost commits it acknowledged (a damaged "
+                            "write-ahead log, a backup restored): terminals re-send what they "
+                            "still hold (docs/SYNC.md, \"Storage faults\")")
     serve.set_defaults(run=_serve, kept="every acknowledged incident is in the database")
 
     inc = cs.add_parser("incidents", help="stored incidents, oldest first per terminal")
@@ -154,6 +194,12 @@ def add_parsers(sub):
     st.add_argument("--format", choices=["json", "table"], default="json",
                     help="JSON, or a summary for a person")
     st.set_defaults(run=_stats)
+
+    bk = cs.add_parser("backup", help="a checked copy of the database, taken while the "
+                                      "collector serves (SQLite's online backup)")
+    bk.add_argument("--db", default="collector.db", help="the collector's database (read only)")
+    bk.add_argument("--out", required=True, help="the backup: a new file (never overwritten)")
+    bk.set_defaults(run=_backup, kept="no backup left half-written (--out removed)")
 
     rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
                                        "page, or its tables as csv or json")

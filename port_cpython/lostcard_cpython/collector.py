@@ -2,8 +2,8 @@
 a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
     POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large,
-                     429 busy (Retry-After)
-    GET  /v1/health  {"status": "ok"}
+                     429 busy (Retry-After), 503 not stored (collector_health)
+    GET  /v1/health  {"status": "ok"}, or 503 {"status": "degraded", "reason": ...}
 
 Slow, idle and greedy clients are collector_server's.
 """
@@ -28,6 +28,7 @@ from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
 from . import collector_server, crypto, fastcbor
+from .collector_health import StoreHealth
 from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
 
@@ -165,15 +166,10 @@ def _error(status, why):
     return JSONResponse({"error": why}, status_code=status)
 
 
-def _unavailable(exc):
-    """503 for a database that failed (a PostgreSQL gone away): the terminal keeps the batch."""
-    log.warning("database unavailable: %s", " ".join(str(exc).split()))
-    return _error(503, "database unavailable")
-
-
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
+    storage = StoreHealth(store, collector._warn)
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
@@ -220,19 +216,16 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             reply = await to_thread.run_sync(collector.answer, key, device, incarnation, nonce,
                                              lane, items, digest, gaps, accepts,
                                              limiter=ingest_threads)
-        except DatabaseError as exc:  # nothing committed, nothing acknowledged: sent again
-            return _unavailable(exc)
+        except DatabaseError as exc:
+            return storage.failed(exc)
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
+        storage.stored()
         return Response(reply, media_type="application/cbor")
 
     async def health(request):
-        try:
-            await run_in_threadpool(store.health)
-        except DatabaseError as exc:
-            return _unavailable(exc)
-        return JSONResponse({"status": "ok"})
+        return await run_in_threadpool(storage.status)
 
     return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
                              Route("/v1/health", health, methods=["GET"])])

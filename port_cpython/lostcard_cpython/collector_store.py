@@ -80,10 +80,20 @@ COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "priority", "
 # a failing database, for the CLI's error boundary to name and the collector to answer 503
 DatabaseError = (sqlite3.Error, psycopg.Error)
 URL_SCHEMES = ("postgresql://", "postgres://")
+# beside the database: the count of commits it acknowledged, written after each (SqliteStore.check)
+COMMITS_SUFFIX = "-commits"
 
 
 class NotACollectorDatabase(LostcardError):
     """The path is missing, not a file, or not a collector's SQLite database."""
+
+
+class DamagedDatabase(LostcardError):
+    """The database fails its check: damaged pages, or commits it acknowledged are missing."""
+
+
+class CommitsLost(DamagedDatabase):
+    """The database holds fewer commits than its mirror says were acknowledged."""
 
 
 def _run(db, script):
@@ -101,6 +111,21 @@ def _private(path):
             os.chmod(path + suffix, 0o600)
         except OSError:
             pass
+
+
+def acknowledged_commits(path):
+    """The commits the collector of the database `path` acknowledged (its mirror), 0 if none is
+    known (a new database, or an older release's)."""
+    try:
+        with open(path + COMMITS_SUFFIX, "rb") as f:
+            return int(f.read(64))
+    except (OSError, ValueError):
+        return 0
+
+
+def _said(found):
+    """quick_check's first finding, in one line."""
+    return " ".join(found.replace("*** in database main ***", "").split())
 
 
 def open_store(db, readonly=False, any_release=False):
@@ -182,6 +207,7 @@ class SqliteStore:
         brought up to this release's schema. `any_release`: a reader of the fleet fingerprint
         only, which takes a database the collector has not upgraded yet."""
         self.path = path = str(path)
+        self.mirror = None
         if os.path.isdir(path):
             raise NotACollectorDatabase("%s is a directory, not a collector database" % path)
         if readonly and not os.path.exists(path):
@@ -213,6 +239,11 @@ class SqliteStore:
                     self.db.execute("PRAGMA journal_mode=WAL")
                     self.db.execute("PRAGMA synchronous=FULL")  # replies follow durable commits
                     self._create_or_migrate()
+                    self.commits = int(self._meta("commits") or 0)
+                    # the collector's store takes the database as check() found it: from now on
+                    # the mirror follows it (a loss accepted, a backup restored)
+                    self.mirror = os.open(path + COMMITS_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
+                    self._mirror()
                 finally:
                     os.umask(umask)
                 _private(path)
@@ -243,6 +274,49 @@ class SqliteStore:
             self.db.execute("ROLLBACK")
             raise
 
+    def _meta(self, key):
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.OperationalError:  # a database from before fingerprints: no meta
+            row = None
+        return row[0] if row else None
+
+    def _mirror(self):
+        """The commit count, to the file beside the database, after the commit: not flushed on
+        its own (a second fsync per batch), so a crash of the process keeps it and a power cut
+        may leave it behind, never ahead. A failed write leaves it behind too: the batch is
+        committed all the same."""
+        try:
+            os.pwrite(self.mirror, b"%020d\n" % self.commits, 0)
+        except OSError:
+            pass
+
+    def check(self):
+        """Raise DamagedDatabase, with the reason and the way out, for a database that fails
+        SQLite's quick_check, and CommitsLost for one that holds fewer commits than its
+        collector acknowledged (the mirror beside it): a write-ahead log damaged after a crash,
+        whose bad frame ends the log where SQLite cannot see it, or an older copy restored.
+        Reads only: run it on a read-only store, before the collector's store opens (that
+        would fold the log into the database)."""
+        try:
+            with self.lock:
+                found = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
+                held = int(self._meta("commits") or 0)
+        except sqlite3.DatabaseError as exc:
+            found = str(exc)
+        if found != "ok":
+            raise DamagedDatabase(
+                "%s is damaged (quick_check: %s): the collector will not write into it; restore "
+                "the latest backup (docs/SYNC.md, \"Storage faults\")" % (self.path, _said(found)))
+        acknowledged = acknowledged_commits(self.path)
+        if acknowledged > held:
+            raise CommitsLost(
+                "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
+                "acknowledged are missing (its write-ahead log damaged, or an older copy "
+                "restored); restore the latest backup, or start with --accept-loss to serve on "
+                "(docs/SYNC.md, \"Storage faults\")" % (self.path, held, acknowledged,
+                                                        self.path, COMMITS_SUFFIX))
+
     def fleet_fingerprint(self, claim=None):
         """The fingerprint of the fleet secret the database belongs to (None if unknown); the
         collector's store records `claim` first if it has none yet (a new database)."""
@@ -250,12 +324,7 @@ class SqliteStore:
             if claim is not None:
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('fleet_fingerprint', ?)",
                                 (claim,))
-            try:
-                row = self.db.execute("SELECT value FROM meta WHERE key = 'fleet_fingerprint'"
-                                      ).fetchone()
-            except sqlite3.OperationalError:  # a database from before fingerprints: no meta
-                row = None
-        return row[0] if row else None
+            return self._meta("fleet_fingerprint")
 
     def store_batch(self, device, incidents, quarantined, gaps, incarnation=0, lane=None,
                     acked=0):
@@ -273,7 +342,7 @@ class SqliteStore:
         in it (stored or quarantined), only ever growing (high_water). Returns how many each
         batch quarantined."""
         now = int(time.time())
-        with self._transaction():
+        with self._transaction(counted=True):
             return [self._store(now, *batch) for batch in batches]
 
     def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0):
@@ -334,16 +403,28 @@ class SqliteStore:
                             (device, *counts))
 
     @contextmanager
-    def _transaction(self):
-        """One write transaction, committed (durably) on leaving, rolled back on any error."""
+    def _transaction(self, counted=False):
+        """One write transaction, committed (durably) on leaving, rolled back on any error.
+        `counted`: a commit the collector acknowledges, counted in it and then in the mirror
+        if it changed anything (a replay writes nothing)."""
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                changes = self.db.total_changes
                 yield
+                counted = counted and self.db.total_changes != changes
+                if counted:  # the database's own count: right beside any other writer too
+                    counted = int(self.db.execute(
+                        "INSERT INTO meta VALUES ('commits', '1') ON CONFLICT(key) DO UPDATE "
+                        "SET value = value + 1 RETURNING value").fetchone()[0])
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:  # a failed COMMIT (disk full) may have rolled back
+                    self.db.execute("ROLLBACK")
                 raise
+            if counted:
+                self.commits = counted
+                self._mirror()
 
     def insert_rows(self, rows):
         """Rows of COLUMNS in one durable transaction, with none of store_batch's checks: the
@@ -417,5 +498,48 @@ class SqliteStore:
     def describe(self):
         return "SQLite, WAL"
 
+    def write_probe(self):
+        """A write transaction that changes nothing the collector reads: whether the database
+        takes writes again after one failed (disk full, I/O error)."""
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('write_probe', ?)",
+                            (str(int(time.time())),))
+
+    def backup(self, out):
+        """Copy the database into the new file `out` (0600; never over an existing one) with
+        SQLite's online backup, one consistent snapshot while the collector writes, and check
+        the copy. Returns (incidents, terminals, commits) it holds."""
+        try:
+            os.close(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise LostcardError("%s exists: a backup never overwrites a file; name a new one"
+                                % out) from None
+        umask = os.umask(0o077)  # the copy's -wal and -shm while it is checked
+        try:
+            copy = sqlite3.connect(out, isolation_level=None)
+            try:
+                with self.lock:
+                    self.db.backup(copy)
+                found = copy.execute("PRAGMA quick_check(1)").fetchone()[0]
+                if found != "ok":
+                    raise DamagedDatabase("the copy of %s is damaged (quick_check: %s): the "
+                                          "database is; no backup written" % (self.path,
+                                                                              _said(found)))
+                incidents, terminals = copy.execute(
+                    "SELECT COUNT(*), COUNT(DISTINCT device) FROM incidents").fetchone()
+                row = copy.execute("SELECT value FROM meta WHERE key = 'commits'").fetchone()
+            finally:
+                copy.close()
+        except BaseException:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(out + suffix):
+                    os.remove(out + suffix)
+            raise
+        finally:
+            os.umask(umask)
+        return incidents, terminals, int(row[0]) if row else 0
+
     def close(self):
         self.db.close()
+        if self.mirror is not None:
+            os.close(self.mirror)

@@ -117,21 +117,45 @@ class PgStore:
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            version = row[0] or 0
-            if version > SCHEMA_VERSION:
-                raise NotACollectorDatabase("%s has schema version %d, from a newer release "
-                                            "(this one has %d)" % (self.path, version,
-                                                                   SCHEMA_VERSION))
+            version = self._servable(db)
             for migration in MIGRATIONS[version:]:
                 db.execute(migration)
             if version < SCHEMA_VERSION:
                 db.execute("DELETE FROM schema_version")
                 db.execute("INSERT INTO schema_version VALUES (%s)", (SCHEMA_VERSION,))
 
+    @staticmethod
+    def _version(db):
+        """The database's schema version, 0 for none."""
+        if not db.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+            return 0
+        return db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+
+    def _servable(self, db):
+        """The schema version, refused if a newer release wrote it."""
+        version = self._version(db)
+        if version > SCHEMA_VERSION:
+            raise NotACollectorDatabase("%s has schema version %d, from a newer release "
+                                        "(this one has %d)" % (self.path, version,
+                                                               SCHEMA_VERSION))
+        return version
+
+    def check(self):
+        """The collector's start-up check (SqliteStore.check): the connection, made at open,
+        and a schema this release serves (none yet or an older one, which serve creates or
+        migrates). Pages and the write-ahead log are PostgreSQL's own to check (its WAL
+        records carry CRCs; page checksums if initdb enabled them)."""
+        with self._connection() as db:
+            self._servable(db)
+
+    def write_probe(self):
+        """A write that changes nothing the collector reads: whether writes go through again."""
+        self._write(lambda db: db.execute(
+            "INSERT INTO meta VALUES ('write_probe', %s) ON CONFLICT (key) DO UPDATE SET "
+            "value = excluded.value", (str(int(time.time())),)))
+
     def _check_schema(self, db):
-        row = db.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
-        version = row[0] and db.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+        version = self._version(db)
         if not version:
             raise NotACollectorDatabase("%s holds no collector database: run `lostcard "
                                         "collector serve` on it first" % self.path)
