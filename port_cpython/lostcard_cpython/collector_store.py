@@ -227,6 +227,20 @@ class SqliteStore:
         whose bad frame ends the log where SQLite cannot see it, or an older copy restored.
         Reads only: run it on a read-only store, before the collector's store opens (that
         would fold the log into the database)."""
+        held = self.checked_commits()
+        acknowledged = acknowledged_commits(self.path)
+        if acknowledged > held:
+            raise CommitsLost(
+                "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
+                "acknowledged are missing (its write-ahead log damaged, or an older copy put in "
+                "its place by hand); restore the latest backup with `lostcard collector restore`, "
+                "or start with --accept-loss to serve on: terminals send again what their "
+                "retention windows hold (docs/SYNC.md, \"Storage faults\")" % (
+                    self.path, held, acknowledged, self.path, COMMITS_SUFFIX))
+
+    def checked_commits(self):
+        """The commits the database holds, once SQLite's quick_check passed (DamagedDatabase
+        if not)."""
         try:
             with self.lock:
                 found = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
@@ -237,14 +251,7 @@ class SqliteStore:
             raise DamagedDatabase(
                 "%s is damaged (quick_check: %s): the collector will not write into it; restore "
                 "the latest backup (docs/SYNC.md, \"Storage faults\")" % (self.path, _said(found)))
-        acknowledged = acknowledged_commits(self.path)
-        if acknowledged > held:
-            raise CommitsLost(
-                "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
-                "acknowledged are missing (its write-ahead log damaged, or an older copy "
-                "restored); restore the latest backup, or start with --accept-loss to serve on "
-                "(docs/SYNC.md, \"Storage faults\")" % (self.path, held, acknowledged,
-                                                        self.path, COMMITS_SUFFIX))
+        return held
 
     def fleet_fingerprint(self, claim=None):
         """The fingerprint of the fleet secret the database belongs to (None if unknown); the
