@@ -22,18 +22,17 @@ MAX_EVIDENCE = 64
 MAX_TEXT = 64
 
 
+_tables = {}  # catalog -> its names: built once, so a lookup indexes instead of walking the string
+
+
 def name_numbered(catalog, number):
     """The name `catalog` gives `number` (for readers of records: record.py numbers
     names, the terminal never reads them back); RecordError if none."""
-    # walk the string rather than split() it: one small slice instead of a list of every name
-    if isinstance(number, int) and number >= 0:
-        at = 0  # the space before name 0
-        for _ in range(number):
-            at = catalog.find(" ", at + 1)
-            if at < 0:
-                break
-        if 0 <= at < len(catalog) - 1:
-            return catalog[at + 1:catalog.find(" ", at + 1)]
+    names = _tables.get(catalog)
+    if names is None:
+        names = _tables[catalog] = tuple(catalog.split())
+    if isinstance(number, int) and 0 <= number < len(names):
+        return names[number]
     raise RecordError("catalog number %r out of range" % (number,))
 
 
