@@ -72,9 +72,10 @@ def test_build_and_demo_errors_are_one_line_and_their_exit_codes(tmp_path, monke
 
 
 class _Store:
-    def store_batch(self, device, rows, quarantined, gaps, incarnation):
+    def store_batches(self, batches):
+        [(device, incarnation, rows, quarantined, gaps)] = batches
         self.rows, self.quarantined = rows, quarantined
-        return len(quarantined)
+        return [len(quarantined)]
 
 
 def _sealed(epoch, seq):

@@ -27,11 +27,13 @@ from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import collector_server, crypto, fastcbor
+from . import collector_server, crypto, fastcbor, group_commit
 from .report_analysis import NOT_AUTHENTIC
 
 MAX_BODY = 64 * 1024
 MAX_ACK_KEYS = 100000  # cached ack keys of authentic devices (32 bytes each)
+MAX_AEADS = 10000  # cached AEAD objects of record keys (each (device, epoch) one)
+MAX_STORED_GAPS = 100000  # gap counts remembered per (device, incarnation)
 READ_DEADLINE = 10.0  # seconds to receive a body
 WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
@@ -45,17 +47,20 @@ class Collector:
         self.store = store
         self.fleet_secret = fleet_secret
         self.fleet = fleet.FleetKeys(crypto, fleet_secret)
+        self.crypto = AeadCache(crypto)
         self.keys_lock = threading.Lock()  # FleetKeys caches as it derives
         self.ack_keys = {}  # device -> ack key, of devices whose batches authenticated
-        self.batches = 0
+        self.batches = 0  # checked so far: the fault hook's N-th batch
+        self.count_lock = threading.Lock()
+        self.stored_gaps = {}  # (device, incarnation) -> gap counts last committed
         self.warn_lock = threading.Lock()
         self.warned = {}  # kind -> (monotonic time of the last warning, batches not reported)
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
         self.fault_at = int(at) if at else 0
 
-    def _die_if(self, moment):
-        if self.fault == moment and self.batches == self.fault_at:
+    def _die_if(self, moment, batches):
+        if self.fault == moment and any(b.number == self.fault_at for b in batches):
             os._exit(70)
 
     def authenticate(self, device, nonce, lane, items, items_digest, gaps, mac):
@@ -83,13 +88,15 @@ class Collector:
         self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
         raise refusal
 
-    def ingest(self, device, incarnation, lane, items, gaps):
-        """Open, check and store one batch that authenticated as (device, incarnation); return
-        (acknowledged seq, quarantined count). Every record is acknowledged: stored, found
+    def check(self, device, incarnation, items, gaps):
+        """Open and check one batch that authenticated as (device, incarnation), in an ingest
+        thread: the Checked batch for the writer. Every record is acknowledged: stored, found
         already stored, or quarantined; no key is out of reach (fleet.FleetKeys), and a record
         naming another incarnation is quarantined before any key is derived. Gaps count only
-        from a batch in which a record of the device opened."""
-        self.batches += 1
+        from a batch in which a record of the device opened, and only when they grew."""
+        with self.count_lock:
+            self.batches += 1
+            number = self.batches
         rows, quarantined = [], []
         now = int(time.time())
         acked = 0
@@ -97,8 +104,8 @@ class Collector:
         for seq, sealed in items:
             try:
                 with self.keys_lock:  # per record: one batch's key work holds up no other long
-                    r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode,
-                                                 device, incarnation)
+                    r = record_check.open_sealed(self.crypto, self.fleet, sealed,
+                                                 fastcbor.decode, device, incarnation)
                 if r[record.K_SEQ] != seq:
                     raise RecordError("sequence number differs from the batch's")
                 rows.append(_row(device, seq, r, now, sealed))
@@ -106,18 +113,45 @@ class Collector:
             except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                 quarantined.append(_quarantine(device, sealed, exc))
             acked = seq
-        self._die_if("die_before_commit")
-        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
-                                       incarnation)
-        self._die_if("die_after_commit")
-        if count:  # the store quarantines a record under a sequence number already used too
-            reason = quarantined[0][2] if quarantined else "sequence number reused"
-            self._warn("batches with quarantined records",
-                       "terminal %s: records quarantined: %d (%s)%s" % (
-                           device, count, reason, "; its requests authenticate, so its flash "
-                           "was altered or its keys are in other hands?"
-                           if reason.startswith(NOT_AUTHENTIC) else ""))
-        return acked, count
+        if not opened or gaps is None or not self.gaps_grew(device, incarnation, gaps):
+            gaps = None
+        return Checked(number, device, incarnation, rows, quarantined, gaps, acked)
+
+    def gaps_grew(self, device, incarnation, gaps):
+        """Whether a count in `gaps` is above what this process last committed for (device,
+        incarnation): the store's counts only grow, so a batch that repeats them (nearly every
+        one) writes no gaps row."""
+        held = self.stored_gaps.get((device, incarnation))
+        return held is None or any(g > h for g, h in zip(gaps, held))
+
+    def commit(self, batches):
+        """Store Checked `batches` in one transaction (the writer's thread); each one's
+        quarantined count, once durable. The fault hook names the N-th batch checked."""
+        self._die_if("die_before_commit", batches)
+        counts = self.store.store_batches([(b.device, b.incarnation, b.rows, b.quarantined,
+                                            b.gaps) for b in batches])
+        self._die_if("die_after_commit", batches)
+        for b, count in zip(batches, counts):
+            if b.gaps is not None:
+                if len(self.stored_gaps) >= MAX_STORED_GAPS:
+                    self.stored_gaps.clear()
+                held = self.stored_gaps.get((b.device, b.incarnation)) or b.gaps
+                self.stored_gaps[(b.device, b.incarnation)] = [max(g, h) for g, h in
+                                                               zip(b.gaps, held)]
+            if count:  # the store quarantines a record under a sequence number already used too
+                reason = b.quarantined[0][2] if b.quarantined else "sequence number reused"
+                self._warn("batches with quarantined records",
+                           "terminal %s: records quarantined: %d (%s)%s" % (
+                               b.device, count, reason, "; its requests authenticate, so its "
+                               "flash was altered or its keys are in other hands?"
+                               if reason.startswith(NOT_AUTHENTIC) else ""))
+        return counts
+
+    def ingest(self, device, incarnation, lane, items, gaps):
+        """Check and commit one batch on its own (no writer): (acknowledged seq, quarantined
+        count)."""
+        checked = self.check(device, incarnation, items, gaps)
+        return checked.acked, self.commit([checked])[0]
 
     def _warn(self, kind, line):
         """One line per kind of trouble at most every WARN_EVERY seconds (with how many batches it
@@ -135,6 +169,38 @@ class Collector:
 
     def reply(self, key, device, nonce, acked, items_digest, quarantined):
         return intake.encode_reply(crypto, key, device, nonce, acked, items_digest, quarantined)
+
+
+class AeadCache:
+    """The crypto module, with each record key's AEAD object kept (at most MAX_AEADS, then
+    started again): a batch's records share one (device, epoch), and a terminal's next batch
+    too. Used under the collector's keys lock."""
+
+    def __init__(self, crypto_module):
+        self.module = crypto_module
+        self.hmac_sha256 = crypto_module.hmac_sha256
+        self.aeads = {}
+
+    def aead(self, key):
+        held = self.aeads.get(key)
+        if held is None:
+            if len(self.aeads) >= MAX_AEADS:
+                self.aeads.clear()
+            held = self.aeads[key] = self.module.aead(key)
+        return held
+
+    def __getattr__(self, name):  # the rest of the crypto contract, as it is
+        return getattr(self.module, name)
+
+
+class Checked:
+    """One batch opened and checked, ready for the writer."""
+
+    __slots__ = ("number", "device", "incarnation", "rows", "quarantined", "gaps", "acked")
+
+    def __init__(self, number, device, incarnation, rows, quarantined, gaps, acked):
+        self.number, self.device, self.incarnation = number, device, incarnation
+        self.rows, self.quarantined, self.gaps, self.acked = rows, quarantined, gaps, acked
 
 
 def _row(device, seq, r, now, sealed):
@@ -159,6 +225,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
+    writer = group_commit.Writer(collector.commit)
 
     async def read_body(request):
         body = b""
@@ -199,21 +266,28 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                                 headers={"retry-after": backpressure.retry_after()})
         ingesting.add((device, incarnation))
         try:
-            acked, quarantined = await to_thread.run_sync(collector.ingest, device, incarnation,
-                                                          lane, items, gaps,
-                                                          limiter=ingest_threads)
+            checked = await to_thread.run_sync(collector.check, device, incarnation, items, gaps,
+                                               limiter=ingest_threads)
+            try:  # the ack waits for the commit that holds the batch
+                quarantined = await writer.commit(checked)
+            except Exception as exc:
+                collector._warn("failed commits", "batches not stored, answered 503: %s: %s"
+                                % (type(exc).__name__, exc))
+                return _error(503, "storage failed: retry later")
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
-        return Response(collector.reply(key, device, nonce, acked, digest, quarantined),
+        return Response(collector.reply(key, device, nonce, checked.acked, digest, quarantined),
                         media_type="application/cbor")
 
     async def health(request):
         await run_in_threadpool(store.health)
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
-                             Route("/v1/health", health, methods=["GET"])])
+    app = Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
+                            Route("/v1/health", health, methods=["GET"])])
+    app.state.writer = writer
+    return app
 
 
 def bind(host, port):

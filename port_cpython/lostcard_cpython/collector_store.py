@@ -178,8 +178,9 @@ class SqliteStore:
 
     def store_batches(self, batches):
         """Batches of (device, incarnation, incidents, quarantined, gaps) in one transaction,
-        durable on return: incidents (rows of COLUMNS; the same record again is ignored, another
-        record under a stored (device, seq) is quarantined), quarantined (device, digest, reason,
+        durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO NOTHING; only
+        when a row conflicted are the batch's rows looked up: the same record again is ignored,
+        another record under a stored (device, seq) is quarantined), quarantined (device, digest, reason,
         sealed; within the bounds), and the gap counts of the device's `incarnation` (each only
         ever grows; a replay writes nothing). Returns how many each batch quarantined."""
         now = int(time.time())
@@ -188,14 +189,16 @@ class SqliteStore:
 
     def _store(self, now, device, incarnation, incidents, quarantined, gaps):
         quarantined = list(quarantined)
-        for row in incidents:
-            held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
-                                   "seq = ?", (row[0], row[1])).fetchone()
-            if held is None:
-                self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
-            elif held[0] != row[11]:
-                quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
-                                    "sequence number reused", row[11]))
+        before = self.db.total_changes
+        self.db.executemany("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                            "ON CONFLICT (device, seq) DO NOTHING", incidents)
+        if self.db.total_changes - before < len(incidents):  # some were held: which, and how
+            for row in incidents:
+                held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                       "seq = ?", (row[0], row[1])).fetchone()
+                if held[0] != row[11]:
+                    quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                        "sequence number reused", row[11]))
         if quarantined:
             self._quarantine(device, quarantined, now)
         if gaps is not None:
