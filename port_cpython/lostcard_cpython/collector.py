@@ -313,22 +313,30 @@ def bind(host, port):
     return sock
 
 
-def serve(sock, store, fleet_secret, access_log=False, tls=None):
-    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+def server_config(app, access_log=False, tls=None):
+    """uvicorn's configuration of the collector: also the plain receiver's that `lostcard bench
+    sync` measures it against, so that both are served alike."""
     import functools
 
     import uvicorn
-
-    from .fleet_secret import fingerprint
 
     # no limit_concurrency: it answers 503 to everyone once idle sockets fill it; the protocol
     # bounds connections at accept instead, and the app answers load with 429
     gate = collector_server.Gate()
     protocol = functools.partial(collector_server.GuardedProtocol, gate=gate, tls=tls)
     logging.getLogger("uvicorn.error").addFilter(collector_server.QuietParserErrors(gate.warnings))
-    config = uvicorn.Config(make_app(store, fleet_secret), log_config=None, log_level="warning",
-                            access_log=access_log, http=protocol, loop="asyncio",
-                            timeout_keep_alive=collector_server.KEEP_ALIVE)
+    return uvicorn.Config(app, log_config=None, log_level="warning", access_log=access_log,
+                          http=protocol, loop="asyncio",
+                          timeout_keep_alive=collector_server.KEEP_ALIVE)
+
+
+def serve(sock, store, fleet_secret, access_log=False, tls=None):
+    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+    import uvicorn
+
+    from .fleet_secret import fingerprint
+
+    config = server_config(make_app(store, fleet_secret), access_log, tls)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
