@@ -82,3 +82,45 @@ def test_a_record_takes_the_fast_path_and_comes_out_in_the_cores_types(monkeypat
     assert fastcbor.decode(data, canonical=True) == record
     tagged = fastcbor.decode(cbor.encode(cbor.Tag(16, [b"", {}, b"x"])))
     assert isinstance(tagged, cbor.Tag) and (tagged.number, tagged.value) == (16, [b"", {}, b"x"])
+
+
+def _sealed_incidents():
+    from lostcard import cose, keys
+    from lostcard_cpython import crypto
+
+    aead = crypto.aead(bytes(16))
+    for size in (0, 1, 23, 24, 255, 256, 300):
+        for kid in (None, b"T-1\x00\x01", b"K" * 30):
+            yield cose.seal(aead, b"r" * size, keys.iv(crypto, "T-1", size), kid=kid)
+
+
+def test_sealed_incidents_read_by_their_layout_as_the_core_reads_them(monkeypatch):
+    for message in _sealed_incidents():
+        _same(message)
+        for cut in (1, 2, 9, len(message) // 2, len(message) - 1):
+            _same(message[:cut])
+        _same(message + b"\x00")
+    message = list(_sealed_incidents())[-1]
+    monkeypatch.setattr(cbor, "decode", lambda *a, **k: pytest.fail("fell back to the core"))
+    monkeypatch.setattr(fastcbor.cbor2, "loads", lambda *a, **k: pytest.fail("went to cbor2"))
+    assert fastcbor.decode(message).value[1][4] == b"K" * 30
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=3),
+       st.sampled_from(list(_sealed_incidents())))
+def test_a_sealed_incident_altered_gets_the_cores_verdict(changes, message):
+    altered = bytearray(message)
+    for at, byte in changes:
+        if at < len(altered):
+            altered[at] = byte
+    _same(bytes(altered))
+
+
+@pytest.mark.parametrize("data", [
+    bytes.fromhex("d083 43a1010a a204 4100 05 5800 40".replace(" ", "")),  # a non-shortest head
+    bytes.fromhex("d083 43a1010a a204 4100 05 590001 00 40".replace(" ", "")),
+    bytes.fromhex("d083 43a1010a a204 4100 04 4100 40".replace(" ", "")),  # key 4 twice
+    bytes.fromhex("d083 43a1010a a204 4100 05 4100 4200".replace(" ", "")),  # short
+])
+def test_a_sealed_layout_with_a_flaw_gets_the_cores_verdict(data):
+    _same(data)

@@ -22,6 +22,7 @@ CONTAINERS = frozenset((list, dict))
 ITEMS = ATOMS | CONTAINERS
 INT_RANGE = (-(1 << 64), 1 << 64)  # what a CBOR head holds: larger ones come of tags 2 and 3
 BIGNUM_TAGS = (b"\xc2", b"\xc3")
+SEALED = b"\xd0\x83\x43\xa1\x01\x0a\xa2\x04"  # 16([h'a1010a', {4: ...: a sealed incident
 
 
 def _ints_in_range(values):
@@ -65,11 +66,44 @@ def _plain(value, bignums):
     return count <= cbor.MAX_ITEMS
 
 
+def _bstr(data, pos):
+    """(end, bytes) of the byte string whose shortest head is at `pos`; None if not one."""
+    head = data[pos] if pos < len(data) else 0
+    if 0x40 <= head < 0x58:
+        start, n = pos + 1, head - 0x40
+    elif head == 0x58 and pos + 1 < len(data) and data[pos + 1] >= 24:
+        start, n = pos + 2, data[pos + 1]
+    elif head == 0x59 and int.from_bytes(data[pos + 1:pos + 3], "big") >= 0x100:
+        start, n = pos + 3, int.from_bytes(data[pos + 1:pos + 3], "big")
+    else:
+        return None
+    return (start + n, data[start:start + n]) if start + n <= len(data) else None
+
+
+def _sealed(data):
+    """The value of the one layout cose.seal writes, 16([h'a1010a', {4: kid, 5: IV},
+    ciphertext]), read by slicing; None if `data` is laid out otherwise (the general path
+    decides). Every sealed incident is one: parsing it is half its opening otherwise."""
+    if not data.startswith(SEALED):
+        return None
+    kid = _bstr(data, len(SEALED))
+    iv = kid and data[kid[0]:kid[0] + 1] == b"\x05" and _bstr(data, kid[0] + 1)
+    ciphertext = iv and _bstr(data, iv[0])
+    if not ciphertext or ciphertext[0] != len(data):
+        return None
+    return cbor.Tag(16, [data[3:6], {4: kid[1], 5: iv[1]}, ciphertext[1]])
+
+
 def decode(data, canonical=False):
     if len(data) > cbor.MAX_SIZE:
         raise CBORError("input of %d bytes exceeds the %d-byte limit" % (len(data), cbor.MAX_SIZE))
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        return cbor.decode(data, canonical=canonical)  # its refusal
+    data = bytes(data)
+    sealed = _sealed(data)
+    if sealed is not None:
+        return sealed
     try:
-        data = bytes(data)
         value = cbor2.loads(data)
         # cbor2 writes a map's keys as they come: the same bytes, and keys already in order,
         # make the input the one deterministic encoding of the value
