@@ -249,7 +249,8 @@ class SqliteStore:
 
     def insert_rows(self, rows):
         """Rows of COLUMNS in one durable transaction, with none of store_batch's checks: the
-        backend's bare insert, the baseline `lostcard bench sync` measures ingest against."""
+        backend's bare insert, what the plain receiver of `lostcard bench sync` does per
+        request (bench/plain_receiver.py)."""
         with self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 rows)
