@@ -178,7 +178,7 @@ class AeadCache:
 
     def __init__(self, crypto_module):
         self.module = crypto_module
-        self.hmac_sha256 = crypto_module.hmac_sha256
+        self.hmac_sha256 = crypto_module.hmac_sha256  # per record: no __getattr__ on the way
         self.aeads = {}
 
     def aead(self, key):

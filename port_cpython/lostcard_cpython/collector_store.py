@@ -180,8 +180,8 @@ class SqliteStore:
         """Batches of (device, incarnation, incidents, quarantined, gaps) in one transaction,
         durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO NOTHING; only
         when a row conflicted are the batch's rows looked up: the same record again is ignored,
-        another record under a stored (device, seq) is quarantined), quarantined (device, digest, reason,
-        sealed; within the bounds), and the gap counts of the device's `incarnation` (each only
+        another record under a stored (device, seq) is quarantined), quarantined (device,
+        digest, reason, sealed; within the bounds), and the gap counts of the device's `incarnation` (each only
         ever grows; a replay writes nothing). Returns how many each batch quarantined."""
         now = int(time.time())
         with self._transaction():
