@@ -18,7 +18,7 @@ from .collector_store import COMMITS_SUFFIX, DatabaseError, open_store
 
 SIDE_FILES = ("-wal", "-shm", COMMITS_SUFFIX)
 # SQLite's WAL index: every connection holds a shared lock on this byte of the -shm file
-# (the DMS lock, WAL_SHM_DMS in sqlite3.c) for as long as it is open
+# (the DMS lock, WAL_SHM_DMS in SQLite's source) for as long as it is open
 SHM_DMS_BYTE = 128
 
 

@@ -270,8 +270,9 @@ class SqliteStore:
 
     def store_batches(self, batches):
         """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked]) in one
-        transaction, durable on return: incidents (rows of COLUMNS; the same record again is
-        ignored, another record under a stored (device, seq) is quarantined), quarantined
+        transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
+        NOTHING; only when a row conflicted are the batch's rows looked up: the same record again
+        is ignored, another record under a stored (device, seq) is quarantined), quarantined
         (device, digest, reason, sealed; within the bounds), the gap counts of the device's
         `incarnation` ([evicted 1, 2, 3, corrupt, ? lost to a restore]; each only ever grows; a
         replay writes nothing), and the lane's high-water: the highest sequence number acked
@@ -283,14 +284,16 @@ class SqliteStore:
 
     def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0):
         quarantined = list(quarantined)
-        for row in incidents:
-            held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
-                                   "seq = ?", (row[0], row[1])).fetchone()
-            if held is None:
-                self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
-            elif held[0] != row[11]:
-                quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
-                                    "sequence number reused", row[11]))
+        before = self.db.total_changes
+        self.db.executemany("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                            "ON CONFLICT (device, seq) DO NOTHING", incidents)
+        if self.db.total_changes - before < len(incidents):  # some were held: which, and how
+            for row in incidents:
+                held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                       "seq = ?", (row[0], row[1])).fetchone()
+                if held[0] != row[11]:
+                    quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                        "sequence number reused", row[11]))
         if quarantined:
             self._quarantine(device, quarantined, now)
         if gaps is not None:
@@ -372,7 +375,8 @@ class SqliteStore:
 
     def insert_rows(self, rows):
         """Rows of COLUMNS in one durable transaction, with none of store_batch's checks: the
-        backend's bare insert, the baseline `lostcard bench sync` measures ingest against."""
+        backend's bare insert, what the plain receiver of `lostcard bench sync` does per
+        request (bench/plain_receiver.py)."""
         with self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 rows)
