@@ -70,8 +70,9 @@ class Request:
 
     def verified(self):
         status, body = self.reply
-        return status == 200 and protocol.verified_ack(crypto, self.key, self.device, self.nonce,
-                                                       self.digest, body)[0] == self.last
+        ack = status == 200 and protocol.verified_ack(crypto, self.key, self.device, self.nonce,
+                                                      self.digest, body)
+        return bool(ack) and ack[0] == self.last  # None: a reply that is not one
 
 
 def _requests(sealed, size):
