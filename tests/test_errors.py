@@ -72,9 +72,13 @@ def test_build_and_demo_errors_are_one_line_and_their_exit_codes(tmp_path, monke
 
 
 class _Store:
-    def store_batch(self, device, rows, quarantined, gaps, incarnation, lane, acked):
+    def store_batches(self, batches):
+        [(device, incarnation, rows, quarantined, gaps, lane, acked)] = batches
         self.rows, self.quarantined = rows, quarantined
-        return len(quarantined)
+        return [len(quarantined)]
+
+    def high_water(self, device, incarnation):
+        return [0, 0, 0]
 
 
 def _sealed(epoch, seq):

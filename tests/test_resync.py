@@ -7,7 +7,6 @@ show it. Terminals and collectors of the previous release keep working with thes
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -74,18 +73,23 @@ def _stored(db, device):
             "SELECT seq FROM incidents WHERE device = ? ORDER BY seq", (device,))]
 
 
+def _cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def _backup(db, out):
-    """A copy of the live database, as `collector backup` makes one (SQLite's backup API)."""
-    with closing(sqlite3.connect(db)) as src, closing(sqlite3.connect(out)) as dst:
-        src.backup(dst)
+    """A copy of the live database: `collector backup`, while the collector serves."""
+    _cli("collector", "backup", "--db", db, "--out", out)
 
 
 def _restore(env, copy):
+    """`collector restore` with the collector stopped, then the collector started again."""
     env["collector"].stop()
-    for suffix in ("-wal", "-shm"):
-        if os.path.exists(env["db"] + suffix):
-            os.remove(env["db"] + suffix)
-    shutil.copyfile(copy, env["db"])
+    said = _cli("collector", "restore", "--db", env["db"], "--from", copy)
+    assert "restored" in said and "replaced is" in said
     env["collector"].start()
 
 
@@ -188,3 +192,37 @@ def test_a_database_of_the_previous_release_gets_its_high_water_from_its_inciden
     _sync(q, env["collector"].url)  # no rewind: nothing sent twice
     assert _stored(env["db"], q.device_id) == sorted(seqs + newest)
     assert [s for lane in (1, 2, 3) for s, _ in q.pending(lane)] == []
+
+
+def _files(tmp):
+    return {p: open(os.path.join(tmp, p), "rb").read() for p in sorted(os.listdir(tmp))
+            if os.path.isfile(os.path.join(tmp, p)) and not p.endswith(("-wal", "-shm"))}
+
+
+def test_restore_refuses_a_serving_collector_and_another_fleets_backup(env):
+    q = _queue(env["tmp"], "T-RESTORE-3")
+    _append(q, 3)
+    _sync(q, env["collector"].url)
+    copy = str(env["tmp"] / "copy.db")
+    _backup(env["db"], copy)
+    before = _files(env["tmp"])
+    serving = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector",
+                              "restore", "--db", env["db"], "--from", copy],
+                             capture_output=True, text=True, timeout=60)
+    assert serving.returncode == 2 and "stop the collector first" in serving.stderr
+    assert len(serving.stderr.strip().splitlines()) == 1
+    assert _files(env["tmp"]) == before
+    env["collector"].stop()
+    other = str(env["tmp"] / "other.db")
+    with closing(sqlite3.connect(copy)) as src, closing(sqlite3.connect(other)) as dst:
+        src.backup(dst)
+    with closing(sqlite3.connect(other, isolation_level=None)) as con:
+        con.execute("UPDATE meta SET value = 'feedfeedfeedfeed' WHERE key = "
+                    "'fleet_fingerprint'")
+    before = _files(env["tmp"])
+    foreign = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector",
+                              "restore", "--db", env["db"], "--from", other],
+                             capture_output=True, text=True, timeout=60)
+    assert foreign.returncode == 2 and "another fleet secret" in foreign.stderr
+    assert _files(env["tmp"]) == before  # nothing moved, nothing written
+    env["collector"].start()

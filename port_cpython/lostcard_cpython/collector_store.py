@@ -298,6 +298,20 @@ class SqliteStore:
         whose bad frame ends the log where SQLite cannot see it, or an older copy restored.
         Reads only: run it on a read-only store, before the collector's store opens (that
         would fold the log into the database)."""
+        held = self.checked_commits()
+        acknowledged = acknowledged_commits(self.path)
+        if acknowledged > held:
+            raise CommitsLost(
+                "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
+                "acknowledged are missing (its write-ahead log damaged, or an older copy put in "
+                "its place by hand); restore the latest backup with `lostcard collector restore`, "
+                "or start with --accept-loss to serve on: terminals send again what their "
+                "retention windows hold (docs/SYNC.md, \"Storage faults\")" % (
+                    self.path, held, acknowledged, self.path, COMMITS_SUFFIX))
+
+    def checked_commits(self):
+        """The commits the database holds, once SQLite's quick_check passed (DamagedDatabase
+        if not)."""
         try:
             with self.lock:
                 found = self.db.execute("PRAGMA quick_check(1)").fetchone()[0]
@@ -308,14 +322,7 @@ class SqliteStore:
             raise DamagedDatabase(
                 "%s is damaged (quick_check: %s): the collector will not write into it; restore "
                 "the latest backup (docs/SYNC.md, \"Storage faults\")" % (self.path, _said(found)))
-        acknowledged = acknowledged_commits(self.path)
-        if acknowledged > held:
-            raise CommitsLost(
-                "%s holds %d commits but its collector acknowledged %d (%s%s): incidents it "
-                "acknowledged are missing (its write-ahead log damaged, or an older copy "
-                "restored); restore the latest backup, or start with --accept-loss to serve on "
-                "(docs/SYNC.md, \"Storage faults\")" % (self.path, held, acknowledged,
-                                                        self.path, COMMITS_SUFFIX))
+        return held
 
     def fleet_fingerprint(self, claim=None):
         """The fingerprint of the fleet secret the database belongs to (None if unknown); the
@@ -334,8 +341,9 @@ class SqliteStore:
 
     def store_batches(self, batches):
         """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked]) in one
-        transaction, durable on return: incidents (rows of COLUMNS; the same record again is
-        ignored, another record under a stored (device, seq) is quarantined), quarantined
+        transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
+        NOTHING; only when a row conflicted are the batch's rows looked up: the same record again
+        is ignored, another record under a stored (device, seq) is quarantined), quarantined
         (device, digest, reason, sealed; within the bounds), the gap counts of the device's
         `incarnation` ([evicted 1, 2, 3, corrupt, ? lost to a restore]; each only ever grows; a
         replay writes nothing), and the lane's high-water: the highest sequence number acked
@@ -347,14 +355,16 @@ class SqliteStore:
 
     def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0):
         quarantined = list(quarantined)
-        for row in incidents:
-            held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
-                                   "seq = ?", (row[0], row[1])).fetchone()
-            if held is None:
-                self.db.execute("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
-            elif held[0] != row[11]:
-                quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
-                                    "sequence number reused", row[11]))
+        before = self.db.total_changes
+        self.db.executemany("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                            "ON CONFLICT (device, seq) DO NOTHING", incidents)
+        if self.db.total_changes - before < len(incidents):  # some were held: which, and how
+            for row in incidents:
+                held = self.db.execute("SELECT sealed FROM incidents WHERE device = ? AND "
+                                       "seq = ?", (row[0], row[1])).fetchone()
+                if held[0] != row[11]:
+                    quarantined.append((row[0], hashlib.sha256(row[11]).digest(),
+                                        "sequence number reused", row[11]))
         if quarantined:
             self._quarantine(device, quarantined, now)
         if gaps is not None:
@@ -428,7 +438,8 @@ class SqliteStore:
 
     def insert_rows(self, rows):
         """Rows of COLUMNS in one durable transaction, with none of store_batch's checks: the
-        backend's bare insert, the baseline `lostcard bench sync` measures ingest against."""
+        backend's bare insert, what the plain receiver of `lostcard bench sync` does per
+        request (bench/plain_receiver.py)."""
         with self._transaction():
             self.db.executemany("INSERT OR IGNORE INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                 rows)

@@ -3,7 +3,6 @@
 Pass this module where the core asks for `crypto`; lostcard_mpy.crypto is its device twin.
 """
 
-import hashlib
 import hmac
 
 from cryptography.exceptions import InvalidTag
@@ -39,7 +38,7 @@ def aead(key):
 
 
 def hmac_sha256(key, message):
-    return hmac.new(bytes(key), bytes(message), hashlib.sha256).digest()
+    return hmac.digest(bytes(key), bytes(message), "sha256")  # one-shot, in C
 
 
 def hkdf_sha256(ikm, salt, info, length):

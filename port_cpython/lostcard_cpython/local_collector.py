@@ -41,10 +41,8 @@ class LocalCollector:
             env[FAULT_ENV] = fault
         # a file, not a pipe: nobody reads a long run's stderr, and a full pipe would stall it
         errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db", self.db,
-             "--fleet-secret-file", self.secret_file, "--port", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=errors)
+        self.proc = subprocess.Popen(self.command(), env=env, stdout=subprocess.DEVNULL,
+                                     stderr=errors)
         with errors:
             try:
                 self._wait_up(errors, httpx)
@@ -52,6 +50,10 @@ class LocalCollector:
                 self.stop()
                 raise
         return self
+
+    def command(self):
+        return [sys.executable, "-m", "lostcard_cpython.cli", "collector", "serve", "--db",
+                self.db, "--fleet-secret-file", self.secret_file, "--port", str(self.port)]
 
     def _wait_up(self, errors, httpx):
         deadline = time.monotonic() + START_TIMEOUT

@@ -57,6 +57,33 @@ def test_a_kid_of_another_device_is_refused_before_any_key_is_derived():
         assert "another device" in exc.args[0]
 
 
+def _walked(catalog, number):
+    """The name by walking the catalog string: how record_check found it before its tables."""
+    at = 0
+    for _ in range(number):
+        at = catalog.find(" ", at + 1)
+    return catalog[at + 1:catalog.find(" ", at + 1)]
+
+
+def test_every_code_both_ways_in_every_catalog():
+    from lostcard import record
+
+    for catalog in (record.RULE_IDS, record.SUBCAUSES, record.BRANDS):
+        count = catalog.count(" ") - 1
+        for number in range(count):
+            name = record_check.name_numbered(catalog, number)
+            assert name == _walked(catalog, number) and name
+            assert record.number_or_name(catalog, name) == number
+            assert record_check.stored_name(catalog, number) == name
+            assert record_check.stored_name(catalog, name) == name
+        for bad in (count, count + 1, -1):
+            try:
+                record_check.name_numbered(catalog, bad)
+                raise AssertionError("named %r" % (bad,))
+            except RecordError:
+                pass
+
+
 def test_catalog_numbers_name_what_the_terminal_numbered():
     from lostcard import record
 

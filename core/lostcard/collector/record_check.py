@@ -22,18 +22,17 @@ MAX_EVIDENCE = 64
 MAX_TEXT = 64
 
 
+_tables = {}  # catalog -> its names: built once, so a lookup indexes instead of walking the string
+
+
 def name_numbered(catalog, number):
     """The name `catalog` gives `number` (for readers of records: record.py numbers
     names, the terminal never reads them back); RecordError if none."""
-    # walk the string rather than split() it: one small slice instead of a list of every name
-    if isinstance(number, int) and number >= 0:
-        at = 0  # the space before name 0
-        for _ in range(number):
-            at = catalog.find(" ", at + 1)
-            if at < 0:
-                break
-        if 0 <= at < len(catalog) - 1:
-            return catalog[at + 1:catalog.find(" ", at + 1)]
+    names = _tables.get(catalog)
+    if names is None:
+        names = _tables[catalog] = tuple(catalog.split())
+    if isinstance(number, int) and 0 <= number < len(names):
+        return names[number]
     raise RecordError("catalog number %r out of range" % (number,))
 
 
@@ -41,14 +40,15 @@ def _fail(what):
     raise RecordError("record " + what)
 
 
-def _int(value, low, high, what):
+def _int(value, low, high, what, prefix=""):
+    # the message is built only on failure: a record has dozens of fields
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(what + " missing or out of range")
+        _fail(prefix + what + " missing or out of range")
 
 
-def _text(value, what):
+def _text(value, what, prefix=""):
     if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
-        _fail(what + " missing or not text")
+        _fail(prefix + what + " missing or not text")
 
 
 def stored_name(catalog, stored):
@@ -71,17 +71,17 @@ def _facts(values):
         if value is None:
             continue
         if name in ENUMS:
-            _int(value, 0, len(ENUMS[name]) - 1, "fact " + name)
+            _int(value, 0, len(ENUMS[name]) - 1, name, "fact ")
         elif name in BOOL_FACTS:
             if value is not True and value is not False:
                 _fail("fact %s is not true or false" % name)
         elif name in TEXT_FACTS:
-            _text(value, "fact " + name)
+            _text(value, name, "fact ")
         elif name == "tvr":
             if not isinstance(value, bytes) or len(value) != 5:
                 _fail("fact tvr is not 5 bytes")
         else:
-            _int(value, 0, (1 << 40) - 1, "fact " + name)
+            _int(value, 0, (1 << 40) - 1, name, "fact ")
 
 
 def check(record):
@@ -89,7 +89,8 @@ def check(record):
     if not isinstance(record, dict):
         _fail("is not a map")
     for key in record:
-        _int(key, K_VERSION, K_ID, "key %r" % (key,))
+        if isinstance(key, bool) or not isinstance(key, int) or not K_VERSION <= key <= K_ID:
+            _fail("key %r missing or out of range" % (key,))
     _int(record.get(K_VERSION), VERSION, VERSION, "version")
     _text(record.get(K_DEVICE), "device id")
     try:

@@ -7,7 +7,7 @@ any timed region. Benchmarks print; they never assert.
 """
 
 
-def run(what, out, runs, declines, source=None):
+def run(what, out, runs, declines, source=None, incidents=5000):
     """One benchmark by name, printed to `out`."""
     if what == "firmware":
         from .firmware import run as firmware
@@ -35,7 +35,7 @@ def run(what, out, runs, declines, source=None):
     elif what == "sync":
         from .sync import run as sync
 
-        sync(out, max(runs, 100) // 100 * 100)
+        sync(out, incidents)
     else:
         from .classify import run as classify
 
