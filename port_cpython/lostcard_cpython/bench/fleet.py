@@ -15,6 +15,8 @@ import random
 import tempfile
 import time
 
+from lostcard.errors import LostcardError
+
 from . import fleet_load
 
 SEED = 14
@@ -64,22 +66,29 @@ def _storm(secret, run_id, terminals, window, per_terminal, target, processes, s
             procs.append(proc)
         for pipe in pipes:  # every backlog sealed before the clock starts
             if not pipe.poll(READY_TIMEOUT):
-                raise RuntimeError("a load generator did not seal its backlogs in %d s"
-                                   % READY_TIMEOUT)
-            pipe.recv()
+                raise LostcardError("a load generator did not seal its backlogs in %d s"
+                                    % READY_TIMEOUT)
+            _receive(pipe)
         jitter = random.Random(seed)
         t0 = time.monotonic() + 0.5
         starts = {fleet_load.device_id(run_id, n): t0 + jitter.uniform(0, window)
                   for n in range(terminals)}
         for pipe in pipes:
             pipe.send(starts)
-        tallies = [pipe.recv() for pipe in pipes]
+        tallies = [_receive(pipe) for pipe in pipes]
         return tallies, time.monotonic() - t0
     finally:
         for proc in procs:
             proc.join(5)
             if proc.is_alive():
                 proc.kill()
+
+
+def _receive(pipe):
+    try:
+        return pipe.recv()
+    except EOFError:  # its traceback is above
+        raise LostcardError("a load generator failed") from None
 
 
 def _percentile(values, q):
