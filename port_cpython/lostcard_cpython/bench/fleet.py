@@ -123,7 +123,8 @@ def _verdict(out, terminals, window, per_terminal, processes, run_id, tallies, h
 
     out.write("lostcard bench fleet: %d terminals x %d incidents, starts over %d s, %d generator "
               "process(es) from %d loopback addresses, collector on %s\n" % (
-                  terminals, per_terminal, window, processes, len(fleet_load.SOURCES), backend))
+                  terminals, per_terminal, window, processes,
+                  len(fleet_load.SOURCE_ADDRESSES), backend))
     goal("lost (acknowledged, not stored)", lost, lost == 0, "0")
     goal("duplicated (stored twice)", duplicated, duplicated == 0, "0")
     goal("stored but never sent", strangers, strangers == 0, "0")

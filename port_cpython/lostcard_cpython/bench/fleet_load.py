@@ -32,7 +32,7 @@ TIMEOUT = 10.0  # seconds for one request in all: HttpTransport's default
 LANE = 3  # every backlog in one lane: the storm is about the collector, not lane order
 # source addresses the terminals' connections come from, round robin: a fleet reaches the
 # collector from many addresses, and the collector's Gate bounds connections per address
-SOURCES = ["127.0.0.%d" % n for n in range(2, 252)]
+SOURCE_ADDRESSES = ["127.0.0.%d" % n for n in range(2, 252)]
 MAX_SOCKETS = 65536  # open file limit wanted: a slow collector may hold every terminal's socket
 
 
@@ -174,7 +174,8 @@ async def storm(backlogs, starts, target, seed):
     (host, port); return their Tally."""
     tally = Tally()
     await asyncio.gather(*[
-        _terminal(device, ack_key, items, starts[device], SOURCES[n % len(SOURCES)], target,
+        _terminal(device, ack_key, items, starts[device],
+                  SOURCE_ADDRESSES[n % len(SOURCE_ADDRESSES)], target,
                   random.Random("%d/%s" % (seed, device)), tally)
         for n, (device, (ack_key, items)) in enumerate(sorted(backlogs.items()))])
     return tally
