@@ -107,12 +107,18 @@ def _stop(proc):
     return proc.communicate(timeout=30)[1].decode()
 
 
-def test_a_damaged_page_is_refused_at_start_and_nothing_changes(tmp_path):
+def _closed(tmp_path, seed):
+    """A collector's database after BATCHES acknowledged batches, its store closed."""
     db = str(tmp_path / "c.db")
     store = SqliteStore(db)
     store.fleet_fingerprint(claim=_fingerprint())
-    _write(store, random.Random(1))
+    _write(store, random.Random(seed))
     store.close()
+    return db
+
+
+def test_a_damaged_page_is_refused_at_start_and_nothing_changes(tmp_path):
+    db = _closed(tmp_path, 1)
     with sqlite3.connect(db) as con:
         root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'incidents'"
                            ).fetchone()[0]
@@ -130,11 +136,7 @@ def test_a_damaged_page_is_refused_at_start_and_nothing_changes(tmp_path):
 
 
 def test_a_damaged_database_is_restored_from_its_backup_and_served(tmp_path):
-    db = str(tmp_path / "c.db")
-    store = SqliteStore(db)
-    store.fleet_fingerprint(claim=_fingerprint())
-    _write(store, random.Random(3))
-    store.close()
+    db = _closed(tmp_path, 3)
     backup = str(tmp_path / "backup.db")
     cli = [sys.executable, "-m", "lostcard_cpython.cli", "collector"]
     subprocess.run(cli + ["backup", "--db", db, "--out", backup], check=True, timeout=60)
