@@ -20,9 +20,10 @@
 
 An update (a policy or a watchlist, docs/SYNC.md "Updates") is fetched a chunk at a time:
 
-    fetch = {1: device id, 2: nonce, 3: kind (1 policy, 2 watchlist), 4: version, 5: offset,
-             6: fetch MAC}
-    fetch MAC = HMAC-SHA256(ack key, CBOR [device id, nonce, "fetch", kind, version, offset])[:16]
+    fetch = {1: device id, 2: nonce, 3: kind (1 policy, 2 watchlist), 4: version (0: the
+             newest), 5: offset, 6: fetch MAC, 7: updates (as in a batch)}
+    fetch MAC = HMAC-SHA256(ack key, CBOR [device id, nonce, "fetch", kind, version, offset,
+                                           updates])[:16]
     fetch reply = {1: version (0: none published), 2: object length, 3: offset, 4: chunk (bstr)}
     object = header (32 bytes) || body; header = "LCU1" | kind (1) | 0 0 0 | version (4, big
              endian) | body length (4, big endian) | object MAC (16)
@@ -92,14 +93,14 @@ def offer_mac(crypto, key, device_id, nonce, offer):
     return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, "offer", offer]))[:MAC_LEN]
 
 
-def fetch_mac(crypto, key, device_id, nonce, kind, version, offset):
+def fetch_mac(crypto, key, device_id, nonce, kind, version, offset, updates):
     return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, "fetch", kind, version,
-                                                offset]))[:MAC_LEN]
+                                                offset, updates]))[:MAC_LEN]
 
 
-def encode_fetch(crypto, key, device_id, nonce, kind, version, offset):
+def encode_fetch(crypto, key, device_id, nonce, kind, version, offset, updates):
     return cbor.encode({1: device_id, 2: nonce, 3: kind, 4: version, 5: offset, 6: fetch_mac(
-        crypto, key, device_id, nonce, kind, version, offset)})
+        crypto, key, device_id, nonce, kind, version, offset, updates), 7: updates})
 
 
 def object_mac(crypto, key, device_id, kind, version, body_digest):
