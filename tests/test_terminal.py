@@ -36,9 +36,9 @@ class Clock(Platform):
         outer = self
 
         class Counting:
-            def post(self, path, body):
+            def post(self, path, body, limit=256):
                 outer.posts += 1
-                return inner.post(path, body)
+                return inner.post(path, body, limit)
 
         return Counting()
 

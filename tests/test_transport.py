@@ -52,25 +52,25 @@ DEVICE_POST = """
 from lostcard.errors import SyncError
 from lostcard_mpy.transport import HttpTransport
 try:
-    status, reply = HttpTransport(%r, timeout=5).post("/v1/batch", %r)
+    status, reply = HttpTransport(%r, timeout=5).post("/v1/batch", %r, %d)
     print("ok", status, reply.hex())
 except SyncError as exc:
     print("refused", repr(exc.args))
 """
 
 
-def _post(client, url):
+def _post(client, url, limit=256):
     """(status, reply) or the SyncError's args, from the port `client`: (name, bundle)."""
     name, bundle = client
     if name == "cpython":
         transport = HttpTransport(url, timeout=5)
         try:
-            return transport.post("/v1/batch", BODY)
+            return transport.post("/v1/batch", BODY, limit)
         except SyncError as exc:
             return exc.args
         finally:
             transport.close()
-    proc = micropython(bundle, ["-c", DEVICE_POST % (url, BODY)])
+    proc = micropython(bundle, ["-c", DEVICE_POST % (url, BODY, limit)])
     assert proc.returncode == 0, proc.stderr
     word, _, rest = proc.stdout.strip().partition(" ")
     if word == "ok":
@@ -105,6 +105,17 @@ def test_a_long_reply_is_read_only_up_to_its_bound_and_the_base_path_kept(client
     finally:
         server.close()
     assert status == 200 and 0 < len(got) <= 257 and reply.startswith(got)
+
+
+def test_a_caller_may_read_a_longer_reply_up_to_its_own_limit(client):
+    # a fetch reply carries a chunk of an update (~1,060 bytes): its caller passes ~1,100
+    reply = bytes(range(256)) * 8
+    server = CannedServer(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(reply) + reply)
+    try:
+        status, got = _post(client, server.url, 1100)
+    finally:
+        server.close()
+    assert status == 200 and 1100 <= len(got) <= 1101 and reply.startswith(got)
 
 
 @pytest.mark.parametrize("content, says", [(None, "No such file"),

@@ -65,13 +65,14 @@ the calls that returned left, plus what a failed or cut call may have added.
 Transport: HTTP or https to the collector (docs/SYNC.md). Records are sealed and
 acknowledgements MAC'd, and the caller verifies both, so plain HTTP loses no incident; TLS keeps
 the metadata private and proves the collector is the acquirer's.
-  .post(path, body)
+  .post(path, body, limit)
       POST `body` (CBOR, a batch of ~1.5 KiB) to `path` under the base URL; return (HTTP status,
       reply bytes). Each network operation (connect, send, each read) waits at most the port's
-      timeout, so a step blocks for a bounded time; reads at most a few hundred bytes of the
-      reply (an acknowledgement is ~30), so a hostile server cannot fill the heap. A 429 raises
-      SyncError("collector busy (429)", seconds): `seconds` the Retry-After header as an int
-      clamped to 0..300, None if absent or not a number of seconds. Any network failure (a
+      timeout, so a step blocks for a bounded time; reads at most `limit` bytes of the reply
+      (default 256: an acknowledgement is ~30 bytes, a fetch reply with its chunk of an update
+      ~1,060, and its caller passes ~1,100), so a hostile server cannot fill the heap. A 429
+      raises SyncError("collector busy (429)", seconds): `seconds` the Retry-After header as an
+      int clamped to 0..300, None if absent or not a number of seconds. Any network failure (a
       refused certificate included, its reason on one line) or broken reply raises
       SyncError(message), never anything else.
 

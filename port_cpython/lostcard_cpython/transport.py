@@ -11,7 +11,7 @@ import httpx
 
 from lostcard.errors import LostcardError, SyncError
 
-MAX_REPLY = 256
+MAX_REPLY = 256  # bytes of a reply read unless the caller asks for more
 MAX_RETRY_AFTER = 300
 
 
@@ -54,7 +54,7 @@ class HttpTransport:
         self._new_client = lambda: httpx.Client(base_url=base_url, timeout=timeout, verify=verify)
         self.client = self._new_client()
 
-    def post(self, path, body):
+    def post(self, path, body, limit=MAX_REPLY):
         """One request within `timeout` in all: httpx's timeouts are per read, and a server
         dripping a byte a read would hold the caller for as many reads as it sends bytes. Past
         the deadline the request's connection is closed under its thread."""
@@ -62,7 +62,7 @@ class HttpTransport:
 
         def request():
             try:
-                outcome.append(self._post(path, body))
+                outcome.append(self._post(path, body, limit))
             except Exception as exc:  # raised again in the caller's thread
                 outcome.append(exc)
 
@@ -80,7 +80,7 @@ class HttpTransport:
             raise outcome[0]
         return outcome[0]
 
-    def _post(self, path, body):
+    def _post(self, path, body, limit):
         try:
             with self.client.stream("POST", path, content=body,
                                     headers={"content-type": "application/cbor"}) as reply:
@@ -88,12 +88,13 @@ class HttpTransport:
                     raise SyncError("collector busy (429)",
                                     retry_after(reply.headers.get("retry-after")))
                 data = b""
-                # as sent (no gzip bomb inflated); a reply is ~30 bytes: stop well past that
+                # as sent (no gzip bomb inflated); an acknowledgement is ~30 bytes, a fetch
+                # reply ~1,060: stop past `limit`, one byte kept to show the reply was longer
                 for chunk in reply.iter_raw():
                     data += chunk
-                    if len(data) > MAX_REPLY:
+                    if len(data) > limit:
                         break
-                return reply.status_code, data[:MAX_REPLY + 1]
+                return reply.status_code, data[:limit + 1]
         except httpx.HTTPError as exc:
             raise SyncError("network: %s" % _reason(exc)) from None
 

@@ -17,7 +17,7 @@ class HttpTransport:
         self.timeout = timeout
         self.context = None
 
-    def post(self, path, body):
+    def post(self, path, body, limit=256):
         sock = stream = socket.socket()
         try:
             scheme, _, rest = self.url.partition("://")
@@ -47,7 +47,8 @@ class HttpTransport:
                 poll.poll(min(left, 100))
                 out = out[stream.write(out) or 0:]
             data = bytearray()
-            while len(data) < 1024:  # a byte a read, each read's timeout what is left
+            # a byte a read, each read's timeout what is left; the head gets 768 bytes
+            while len(data) < limit + 768:
                 left = time.ticks_diff(end, time.ticks_ms())
                 if left <= 0:
                     raise OSError("timed out")
@@ -65,7 +66,7 @@ class HttpTransport:
         if status == 429:
             wait = head.lower().partition(b"\nretry-after:")[2].split(b"\r")[0].strip()
             raise SyncError("collector busy (429)", min(int(wait), 300) if wait.isdigit() else None)
-        return status, reply[:256]
+        return status, reply[:limit]
 
     def _tls(self):
         if self.context is None:

@@ -16,13 +16,13 @@ from lostcard_mpy.platform import Platform
 
 
 class SerialTransport:
-    def post(self, path, body):
+    def post(self, path, body, limit=256):
         print("POST", path, body.hex())
         reply = sys.stdin.readline().split()  # "<status> <hex body or ->"
         if len(reply) != 2 or not reply[0].isdigit():
             raise SyncError("serial: no reply from the host")
         try:
-            return int(reply[0]), b"" if reply[1] == "-" else bytes.fromhex(reply[1])
+            return int(reply[0]), b"" if reply[1] == "-" else bytes.fromhex(reply[1])[:limit]
         except ValueError:
             raise SyncError("serial: a reply that is not hex")
 
