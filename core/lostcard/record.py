@@ -125,6 +125,12 @@ def _facts(facts):
     return out
 
 
+def token(crypto, token_key, pan):
+    """The card's keyed token: it joins one card's incidents across terminals, and finds the card
+    on the acquirer's watchlist (lostcard.watchlist)."""
+    return crypto.hmac_sha256(token_key, pan.encode())[:TOKEN_LEN]
+
+
 def build(event, decision, device_id, seq, crypto, token_key):
     """The record (a dict with integer keys) for `event` and the `decision` made on it."""
     from .event import read_event  # here, so that readers of records need not load the schema
@@ -151,8 +157,8 @@ def build(event, decision, device_id, seq, crypto, token_key):
     }
     pan = facts["pan"]
     if pan is not None:
-        token = crypto.hmac_sha256(token_key, pan.encode())[:TOKEN_LEN]
-        record[K_CARD] = {1: pan[-4:], 2: number_or_name(BRANDS, brand(pan)), 3: token}
+        record[K_CARD] = {1: pan[-4:], 2: number_or_name(BRANDS, brand(pan)),
+                          3: token(crypto, token_key, pan)}
     if decision["errors"]:
         record[K_ERRORS] = decision["errors"][:MAX_ERRORS]
     if no_card_number(decision["id"]) is not None:

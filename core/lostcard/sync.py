@@ -35,7 +35,7 @@ BATCH_BYTES = 1536  # records per batch until a collector says it accepts more, 
 
 class Uploader:
     def __init__(self, queue, transport, crypto, random_bytes, device_id, ack_key,
-                 batch_bytes=None, progress=None, last_failed=0, max_batch=None):
+                 batch_bytes=None, progress=None, last_failed=0, max_batch=None, updates=None):
         self.queue = queue
         self.transport = transport
         self.crypto = crypto
@@ -50,6 +50,8 @@ class Uploader:
         # the lane whose batch failed last goes after the others: a lane the collector never
         # acknowledges (a record it fails on) must not hold back the rest of the backlog
         self.last_failed = last_failed
+        self.updates = updates  # batch key 7: what the terminal runs (None: not sent)
+        self.offer = None  # [policy, watchlist] the last acknowledgement offered, under its MAC
 
     def _batch(self):
         """(lane, [(seq, sealed)]) of the next batch, urgent lanes first; (None, []) if none."""
@@ -80,7 +82,7 @@ class Uploader:
         items = [[q, s] for q, s in batch]
         digest = protocol.digest(items)
         body = protocol.encode_batch(self.crypto, self.ack_key, self.device_id, nonce, lane, items,
-                                     self.queue.gaps(), digest)
+                                     self.queue.gaps(), digest, self.updates)
         status, reply = self.transport.post(BATCH_PATH, body)
         if status != 200:
             raise SyncError("collector answered %d" % status)
@@ -89,6 +91,8 @@ class Uploader:
         if verified is None:
             raise SyncError("acknowledgement did not verify: nothing forgotten")
         acked, high, accepts = verified
+        self.offer = protocol.verified_offer(self.crypto, self.ack_key, self.device_id, nonce,
+                                             reply)
         last = batch[-1][0]
         acked = min(acked, last)  # never forget what this request did not carry
         done = len([1 for seq, _ in batch if seq <= acked])

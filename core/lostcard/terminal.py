@@ -2,7 +2,7 @@
 
     t = Terminal(config, platform)      # the port's Terminal passes its platform
     d = t.on_decline(event)             # classify, seal, queue durably; never the network
-    t.sync_step()                       # at most one batch to the collector, when due
+    t.sync_step()                       # at most one request to the collector, when due
     t.status()                          # for the terminal's status screen
 
 `platform` is the port: what it must provide, each hook with its promises, is lostcard/platform.py.
@@ -22,6 +22,7 @@ from .errors import ConfigError, LostcardError
 
 DEFAULT_BUDGET = 65536
 DEFAULT_ROTATE = 1024
+DEFAULT_CHECKIN = 3600  # seconds an idle terminal goes without word of updates before it asks
 MAX_SYNC_DELAY = 300.0
 
 
@@ -63,6 +64,7 @@ class Terminal:
         self.rotate = config_number(config, "rotate_bytes", DEFAULT_ROTATE)
         self.spread = config_number(config, "sync_spread_s", 60)
         self.max_batch = config_number(config, "max_batch_bytes", 0)  # 0: sync.BATCH_BYTES
+        self.checkin = config_number(config, "checkin_s", DEFAULT_CHECKIN)  # 0: never
         self.resident = config.get("resident", False)
         self.platform = platform
         self.storage = platform.storage(self.queue_dir)
@@ -80,7 +82,18 @@ class Terminal:
         self._next_try = 0.0
         self.last_error = None
         self.torn_tails = 0  # since this boot
+        # updates (docs/DEVICE.md "Updates"), per kind [policy, watchlist]: the versions
+        # installed, the newest the collector told of, the one refused last (not fetched again)
+        # and when the collector last told (clock(); None: not since boot)
+        self._offer = [0, 0]
+        self._skip = [0, 0]
+        self._heard = [None, None]
+        self.update_refused = None  # [kind, version, reason] until a reply to it comes back
+        self.updating = False  # the last sync step fetched part of an update: more to fetch
         self._provision(config.get("provisioning"))
+        from .update import installed
+
+        self._versions = [installed(self.storage, 1), installed(self.storage, 2)]
         self._the_policy()  # a bad policy file fails now, not at the first decline
         self._end_phase()
 
@@ -151,14 +164,21 @@ class Terminal:
         from .policy import DEFAULT
 
         policy = DEFAULT
-        if self.policy_path:
+        body = None
+        if self._versions[0]:  # the collector's policy, installed, over the config file's
+            from .update import policy_body
+
+            body = policy_body(self.storage)
+        if body is not None or self.policy_path:
             import json
 
             from .override import with_overrides
 
             try:
-                with open(self.policy_path) as f:
-                    policy = with_overrides(DEFAULT, json.load(f))
+                if body is None:
+                    with open(self.policy_path) as f:
+                        body = f.read()
+                policy = with_overrides(DEFAULT, json.loads(body))
             except (OSError, ValueError) as exc:
                 raise ConfigError("policy file %s: %s" % (self.policy_path, exc))
         if self.resident:
@@ -196,10 +216,24 @@ class Terminal:
             policy = self._the_policy()
         except ConfigError:  # the policy file broke since the boot checked it: the default decides
             policy = None
-        decision = classify(event, policy)
+        crypto = self.platform.hmac()
+        watch = self._watched(event, crypto) if self._versions[1] else None
+        decision = classify(event, policy, watch) if watch else classify(event, policy)
         # seq 0 for now: the queue numbers the record as it seals it
-        return decision, build(event, decision, self.device_id, 0, self.platform.hmac(),
-                               self.token_key)
+        return decision, build(event, decision, self.device_id, 0, crypto, self.token_key)
+
+    def _watched(self, event, crypto):
+        """(watchlist version, terminals seen) if the card's token is on the installed
+        watchlist; None if not, without a card number, or if the flash fails to say."""
+        from .event import read_event
+        from .record import token
+        from .watchlist import lookup
+
+        pan = read_event(event)[0]["pan"]
+        try:
+            return None if pan is None else lookup(self.storage, token(crypto, self.token_key, pan))
+        except OSError:  # the decline still gets its decision, without the watchlist
+            return None
 
     def _store(self, record, priority):
         queue = self._open_queue(True)
@@ -208,12 +242,15 @@ class Terminal:
         return seq
 
     def sync_step(self):
-        """Upload at most one batch if one is due; return how many incidents the collector
-        acknowledged (0: nothing to send, not due yet, or the batch failed: see `link`).
+        """Upload at most one batch if one is due, else fetch at most one chunk of an update
+        (docs/DEVICE.md "Updates"); return how many incidents the collector acknowledged (0:
+        nothing to send, not due yet, an update's step, or the request failed: see `link`).
 
         Blocks at most for one request (the transport's timeout). After a failure the next try
-        waits a backoff with full jitter, up to MAX_SYNC_DELAY seconds.
+        waits a backoff with full jitter, up to MAX_SYNC_DELAY seconds. `updating` says whether
+        an update is being fetched, so a caller may step again at once.
         """
+        self.updating = False
         now = self.platform.clock()
         if now + MAX_SYNC_DELAY + self.spread < self._next_try:
             self._next_try = now  # the clock went back: never wait past the longest backoff
@@ -246,24 +283,71 @@ class Terminal:
         uploader = Uploader(queue, transport, self.platform.hmac(),
                             self.platform.random_bytes, queue.device_id, queue.ack_key,
                             self._batch_bytes, last_failed=self._last_failed,
-                            max_batch=self.max_batch)
+                            max_batch=self.max_batch, updates=self._updates())
         try:
             done = uploader.step()
         except SyncError as exc:
-            self._back_off(exc)
-            self.link = "down"
-            return 0
+            return self._link_failed(exc)
         finally:
             self._resume = queue.checkpoint()
             self._last_failed = uploader.last_failed
             self._batch_bytes = uploader.batch_bytes  # as the collector's last reply allowed
+        device_id, ack_key, offer = queue.device_id, queue.ack_key, uploader.offer
+        uploader = queue = None  # the queue's heap, for a fetch
+        fetch = None if done else self._fetch_due()
+        if fetch:
+            from .fetch import step
+
+            try:
+                problem = step(self, transport, device_id, ack_key, fetch[0], fetch[1])
+            except SyncError as exc:
+                return self._link_failed(exc)
+            if problem:  # the collector answered, but not with an update: the link is not down
+                self._back_off(SyncError(problem))
+                return 0
         self._failures = 0
         self._next_try = 0.0
         self.last_error = None
         if done:
             self.link = "up"
             self.last_sync = self.platform.clock()
+            self.update_refused = None  # the batch carried it, and its acknowledgement verified
+            if offer is not None:
+                self._offer = offer
+                self._heard = [self.last_sync, self.last_sync]
+        elif fetch:
+            self.updating = self._wanted() is not None
         return done
+
+    def _link_failed(self, exc):
+        self._back_off(exc)
+        self.link = "down"
+        return 0
+
+    def _updates(self):
+        """What the terminal runs, as batches and fetches tell the collector (protocol.py)."""
+        return [self._versions[0], self._versions[1], self.update_refused]
+
+    def _wanted(self):
+        """(kind, version) of an update the collector has beyond the installed one, and not the
+        version refused last; None if none."""
+        for i in (0, 1):
+            if self._versions[i] < self._offer[i] != self._skip[i]:
+                return i + 1, self._offer[i]
+        return None
+
+    def _fetch_due(self):
+        """(kind, version) of the fetch this idle step makes: a wanted update, else (kind, 0),
+        a check-in, once `checkin_s` passed without word of that kind; None if neither."""
+        wanted = self._wanted()
+        if wanted or not self.checkin:
+            return wanted
+        now = self.platform.clock()
+        for i in (0, 1):
+            heard = self._heard[i]
+            if heard is None or not 0 <= now - heard < self.checkin:
+                return i + 1, 0
+        return None
 
     def link_returned(self, spread=None):
         """The payment application saw the host answer again: forget the backoff and sync
@@ -298,6 +382,9 @@ class Terminal:
             "evicted": sum(stats["evicted"].values()),
             "corrupt": stats["corrupt"],
             "torn_tails": self.torn_tails,  # appends a power cut interrupted, set aside
+            "policy_version": self._versions[0],  # installed updates (0: none)
+            "watchlist_version": self._versions[1],
+            "update_refused": self.update_refused,  # [kind, version, reason] not yet reported
         }
 
 
@@ -305,7 +392,8 @@ async def sync_forever(terminal, idle_s=30.0, busy_s=0.0):
     """An asyncio task for firmware that runs asyncio: `asyncio.create_task(sync_forever(t))`.
 
     Each round is one sync_step (one request at most, blocking for its duration); between rounds
-    the payment application runs. Sleeps `busy_s` while batches go through, else `idle_s`.
+    the payment application runs. Sleeps `busy_s` while batches or an update's chunks go
+    through, else `idle_s`.
     """
     import asyncio
 
@@ -315,4 +403,4 @@ async def sync_forever(terminal, idle_s=30.0, busy_s=0.0):
         except Exception as exc:  # whatever happens, the task lives on and tries again later
             terminal.last_error = repr(exc)
             done = 0
-        await asyncio.sleep(busy_s if done else idle_s)
+        await asyncio.sleep(busy_s if done or terminal.updating else idle_s)
