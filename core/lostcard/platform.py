@@ -54,6 +54,14 @@ the calls that returned left, plus what a failed or cut call may have added.
   .replace(name, data)
       Make `data` the file's whole content: atomic and durable when it returns (after a cut, the
       old content or the new, never a mix). A full flash raises OSError (ENOSPC, 28).
+  .read_at(name, offset, n)
+      At most `n` bytes of the file from `offset` (fewer at its end, none past it); OSError
+      (ENOENT, 2) if there is none. Lets a reader search a large file (the watchlist) without
+      holding it in the heap.
+  .rename(old, new)
+      The file `old` becomes `new`, replacing any file `new` in one step: atomic and durable when
+      it returns (after a cut, `new` is the old file or the renamed one, never a mix, never
+      missing if either existed). OSError (ENOENT, 2) if there is no `old`.
   .remove(name)
       Delete the file; durable when it returns.
   .free()

@@ -2,7 +2,7 @@
 
 append: write, flush, fsync the file (and the directory when the file is new).
 replace: write a temporary file, fsync it, rename over the target, fsync the directory: readers
-see the old or the new content, never a mix.
+see the old or the new content, never a mix. rename: os.replace (atomic), then fsync the directory.
 """
 
 import os
@@ -55,6 +55,15 @@ class DirStorage:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self._p(name))
+        self._sync_dir()
+
+    def read_at(self, name, offset, n):
+        with open(self._p(name), "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+
+    def rename(self, old, new):
+        os.replace(self._p(old), self._p(new))
         self._sync_dir()
 
     def remove(self, name):

@@ -41,6 +41,14 @@ class FlashStorage:
             f.write(data)
         os.rename(tmp, self.path + "/" + name)
 
+    def read_at(self, name, offset, n):
+        with open(self.path + "/" + name, "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+
+    def rename(self, old, new):
+        os.rename(self.path + "/" + old, self.path + "/" + new)
+
     def remove(self, name):
         os.remove(self.path + "/" + name)
 

@@ -29,6 +29,13 @@ class MemoryStorage:
     def replace(self, name, data):
         self.files[name] = bytes(data)
 
+    def read_at(self, name, offset, n):
+        return self.read(name)[offset:offset + n]
+
+    def rename(self, old, new):
+        self.files[new] = self.read(old)
+        del self.files[old]
+
     def remove(self, name):
         del self.files[name]
 

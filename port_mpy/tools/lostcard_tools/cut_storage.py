@@ -10,10 +10,12 @@ def half(size):
 
 
 class CutStorage:
-    """A storage (the queue's contract: list, read, append, replace, remove) that loses power
-    during its `cut_at`-th write call (appends only, if `appends_only`): an append leaves the first
-    `kept(len(data))` bytes of its data in the file (the part the flash happened to write), a
-    replace or a remove does not happen (both are atomic). `cut_at` None never cuts."""
+    """A storage (the queue's contract: list, read, read_at, append, replace, rename, remove)
+    that loses power during its `cut_at`-th write call (appends only, if `appends_only`): an
+    append leaves the first `kept(len(data))` bytes of its data in the file (the part the flash
+    happened to write), a replace, a rename or a remove does not happen (all three are atomic).
+    A cut during a read changes nothing: it is the cut before the next write. `cut_at` None
+    never cuts."""
 
     def __init__(self, inner, cut_at, kept=half, appends_only=False):
         self.inner = inner
@@ -48,3 +50,8 @@ class CutStorage:
         if self._cut_now(not self.appends_only):
             raise PowerCut(name)
         self.inner.remove(name)
+
+    def rename(self, old, new):
+        if self._cut_now(not self.appends_only):
+            raise PowerCut(new)
+        self.inner.rename(old, new)
