@@ -283,7 +283,10 @@ class Terminal:
         uploader = Uploader(queue, transport, self.platform.hmac(),
                             self.platform.random_bytes, queue.device_id, queue.ack_key,
                             self._batch_bytes, last_failed=self._last_failed,
-                            max_batch=self.max_batch, updates=self._updates())
+                            max_batch=self.max_batch,
+                            # batch key 7 only to a collector that spoke of updates since the
+                            # boot: one of the previous release would refuse its MAC (403)
+                            updates=None if self._heard == [None, None] else self._updates())
         try:
             done = uploader.step()
         except SyncError as exc:

@@ -4,8 +4,10 @@ it. Read only: nothing here writes to the queue."""
 import json
 import os
 
+from lostcard import update
 from lostcard.errors import LostcardError
 from lostcard.lane_index import LANES, segment_name
+from lostcard.protocol import POLICY, WATCHLIST
 from lostcard.queue import Queue
 from lostcard.queue_state import STATE
 from lostcard.segment import SegmentError, read_header, scan
@@ -37,12 +39,16 @@ def _config(path, config):
 
 
 def status(path, clock, config=None):
-    """The queue's counts, under the budget of the terminal's config (or the default)."""
+    """The queue's counts, under the budget of the terminal's config (or the default), and the
+    versions of the updates installed beside it (0: none)."""
     data, source = _config(path, config)
     budget = config_number(data, "budget_bytes", DEFAULT_BUDGET)
-    stats = Queue(DirStorage(path), budget_bytes=budget, clock=clock).stats()
+    storage = DirStorage(path)
+    stats = Queue(storage, budget_bytes=budget, clock=clock).stats()
     stats["budget_bytes"] = budget
     stats["budget_from"] = source or "the default (no terminal config beside the queue)"
+    stats["policy_version"] = update.installed(storage, POLICY)
+    stats["watchlist_version"] = update.installed(storage, WATCHLIST)
     return dumps(stats, pretty=True)
 
 
@@ -81,6 +87,13 @@ def _time_of(q, lane, seq):
     return "-"
 
 
+def _update_kind(name):
+    for kind, stem in update.NAMES.items():
+        if name in (stem + ".lcu", stem + ".new"):
+            return kind
+    return None
+
+
 def inspect(path):
     """Every file of the queue: the state, and each segment's header, frames and damage."""
     storage = DirStorage(path)
@@ -89,6 +102,12 @@ def inspect(path):
         data = storage.read(name)
         if name == STATE:
             out.append("%s: %d bytes" % (name, len(data)))
+            continue
+        kind = _update_kind(name)
+        if kind:  # a policy or watchlist beside the queue, installed (.lcu) or in part (.new)
+            version = update.partial(storage, kind)[0] if name.endswith(".new") \
+                else update.installed(storage, kind)
+            out.append("%s: update object, version %d, %d bytes" % (name, version, len(data)))
             continue
         try:
             lane, epoch = read_header(data)
