@@ -97,4 +97,4 @@ def test_the_invariants_name_only_discounts_and_safety_rules_that_exist():
         | set(names(DEFAULT["rules"]))
     cited = set(re.findall(r"\b[a-z]+(?:_[a-z]+)+\b", kept_by))
     assert cited and cited <= known, cited - known
-    assert len(re.findall(r"^\d+\. ", head, re.M)) == 8
+    assert len(re.findall(r"^\d+\. ", head, re.M)) == 9

@@ -44,9 +44,15 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         if action == "retry_online" and context["never_retry"]:
             applied.append("no_retry_after_never_approve")
             action = "return_card"
-        if action in ("retry_online", "reenter_card") and tampered:
-            applied.append("stop_using_a_tampered_terminal")
-            action = "service_terminal"
+        if action in ("retry_online", "reenter_card"):
+            if context["watch"] is not None and not context["keyed_wrong"]:
+                # another go at the issuer with a card other terminals saw compromised could
+                # get a clone approved: the acquirer, whose watchlist it is, decides first
+                applied.append("no_new_attempt_on_a_watchlisted_card")
+                action = "call_acquirer"
+            elif tampered:
+                applied.append("stop_using_a_tampered_terminal")
+                action = "service_terminal"
     alert = None
     if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
         alert = row(policy["texts"], "alert:tamper")
@@ -110,25 +116,27 @@ def _weigh(items, policy, context):
     return best, subcause, min(confidence, MAX_CONFIDENCE), scores, excluded
 
 
-def classify(event, policy=None):
+def classify(event, policy=None, watch=None):
     """Decision dict (docs/DECISION.md) for a decline `event` (docs/EVENT.md); never raises.
 
     `policy` defaults to policy.DEFAULT; pass override.with_overrides(...) for an acquirer's map.
+    `watch`: the card's token on the acquirer's watchlist, (watchlist version, terminals seen),
+    or None (no watchlist, not on it, no card number).
     """
     if policy is None:
         policy = DEFAULT
     try:
-        return decide(event, policy)
+        return decide(event, policy, None, watch)
     except MemoryError:  # a fragmented device heap: collect its garbage and try once more
         gc.collect()
     try:
-        return decide(event, policy)
+        return decide(event, policy, None, watch)
     except Exception as exc:  # the last line of defence: a decline must always get a decision
         return _decision(None, "undetermined", "invalid_event", 0, True, [], DEFAULT,
                          ["internal: %s" % type(exc).__name__])
 
 
-def decide(event, policy, trace=None):
+def decide(event, policy, trace=None, watch=None):
     """classify without its last line of defence; with a dict `trace`, also what `lostcard
     explain` shows: the facts, the evidence with its discounts, the points per cause, what the
     safety rules excluded or changed."""
@@ -138,7 +146,7 @@ def decide(event, policy, trace=None):
     if errors:
         return _decision(facts["id"], "undetermined", "invalid_event", 0, offline, [], policy,
                          errors, tampered)
-    context = context_of(facts, policy)
+    context = context_of(facts, policy, watch)
     items = collect(facts, policy, context)
     cause, subcause, confidence, scores, excluded = _weigh(items, policy, context)
     evidence = []

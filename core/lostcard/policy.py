@@ -59,6 +59,7 @@ RULES = (
     "repeated_attempts|operator_error|35|repeated_attempts\n"
     "excessive_attempts|operator_error|55|repeated_attempts\n"
     "wrong_txn_type|operator_error|50|wrong_txn_type\n"
+    "watchlist_hit|card_compromised|70|watchlist\n"
 )
 
 # undermining fact|share of points kept (%) by the evidence it undermines (notes in texts.txt)
@@ -157,7 +158,7 @@ RISK = (
 )
 
 DEFAULT = {
-    "version": "2026.11.1",
+    "version": "2026.11.2",
     # below this many points for the best cause, the decision is `undetermined`
     "min_points": 30,
     # a cause scoring this much with no rival gets full confidence
@@ -174,6 +175,9 @@ DEFAULT = {
         "chip_failures_reader_suspect": 3,
         "plausible_time_min": 1577836800,   # 2020-01-01: an RTC that lost power reads earlier
         "plausible_time_max": 2208988800,   # 2040-01-01: or one that jumped far ahead
+        # a watchlisted card seen compromised at this many terminals gets watchlist_hit's full
+        # points; at fewer, their share (one terminal's sighting alone decides nothing)
+        "watchlist_terminals_full": 3,
     },
     "rules": RULES,
     "response_codes": RESPONSE_CODES,

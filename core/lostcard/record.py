@@ -38,7 +38,7 @@ RULE_IDS = (
     "rc_incorrect_pin rc_not_permitted_cardholder rc_not_permitted_terminal rc_suspected_fraud "
     "rc_restricted rc_late_response rc_pin_tries_exceeded rc_issuer_unavailable "
     "rc_system_malfunction rc_offline_declined rc_host_unreachable online_request_unanswered "
-    "hotlist_not_updated "
+    "hotlist_not_updated watchlist_hit "
 )
 
 # subcauses by number (append only); others are stored by name
@@ -51,7 +51,7 @@ SUBCAUSES = (
     "repeated_attempts wrong_txn_type answer_mismatch pickup_requested issuer_decline "
     "fraud_pickup unknown_issuer expired_pickup reported_lost reported_stolen wrong_pin "
     "txn_not_permitted suspected_fraud restricted_card pin_tries_exceeded issuer_unavailable "
-    "host_malfunction no_signal invalid_event hotlist_not_updated "
+    "host_malfunction no_signal invalid_event hotlist_not_updated watchlist "
 )
 
 # card brands by number (append only)

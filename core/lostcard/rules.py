@@ -24,14 +24,15 @@ class Evidence:
         self.items = []
         self.blocked = ()  # discounts for "could not reach the host" evidence (see collect)
 
-    def add(self, rule, args=None, discounts=(), entry=None):
-        """Add `rule` (or a response-code `entry`), its why filled with `args`, after discounts."""
+    def add(self, rule, args=None, discounts=(), share=100, entry=None):
+        """Add `rule` (or a response-code `entry`), its why filled with `args`, after discounts;
+        `share`: the percentage of the rule's points it carries before them."""
         policy = self.policy
         if entry is None:
             cause, points, subcause = row(policy["rules"], rule)
         else:
             cause, points, subcause, why = entry
-        points = int(points)
+        points = int(points) * share // 100
         for name in discounts:
             points = points * int(row(policy["discounts"], name)[0]) // 100
         if points <= 0:
@@ -218,10 +219,18 @@ def _terminal(ev, facts, limits, clock_trusted, context):
             ev.add("repeated_attempts", attempts)
 
 
-def context_of(facts, policy):
+def watch_share(limits, terminals):
+    """The percentage of watchlist_hit's points a card seen compromised at `terminals` terminals
+    carries: in proportion, full from limits watchlist_terminals_full on."""
+    full = limits["watchlist_terminals_full"]
+    return min(terminals, full) * 100 // full
+
+
+def context_of(facts, policy, watch=None):
     """The facts that decide how far other evidence can be believed: who answered, whether an
     issuer can have heard the request, whether the keyed data can be the card's, and what makes
-    the terminal unfit to judge a card by itself (docs/RULES.md)."""
+    the terminal unfit to judge a card by itself (docs/RULES.md). `watch`: the card on the
+    acquirer's watchlist, (version, terminals seen), or None."""
     limits = policy["limits"]
     clock_trusted = _clock_trusted(facts, limits)
     fw, least = facts["firmware"], facts["min_firmware"]
@@ -260,7 +269,7 @@ def context_of(facts, policy):
                                  or pickup_code and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
             "outdated": outdated, "valid_expiry": valid_expiry, "expiry": (when, now),
-            "keyed_wrong": keyed_wrong, "unheard": ("training_no_issuer",) if training else (),
+            "keyed_wrong": keyed_wrong, "watch": watch, "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
             "pickup": list_hit or pickup_code,
             "list_hit": list_hit,
@@ -302,4 +311,9 @@ def collect(facts, policy, context):
         # fault); with the link up it should have (the terminal's)
         ev.add("hotlist_not_updated" if facts["network"] == "up" else "stale_hotlist",
                facts["hotlist_age_s"] // 3600)
+    watch = context["watch"]
+    if watch is not None:  # added last: of equal points, the terminal's and issuer's words lead
+        # other terminals saw this card compromised: evidence about the card whose data found
+        # it here, so only as good as that data; not the hot list, and no issuer's word
+        ev.add("watchlist_hit", watch, context["keyed_wrong"], watch_share(limits, watch[1]))
     return ev.items

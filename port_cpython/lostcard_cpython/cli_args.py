@@ -82,6 +82,18 @@ positive = _in_range(int, lambda v: 1 <= v <= 1 << 31, "must be from 1 to 2**31"
 port = _in_range(int, lambda v: 0 <= v <= 65535, "a TCP port is 0 to 65535")
 
 
+def watch(text):
+    """VERSION:TERMINALS, a watchlist hit as a terminal passes it to classify: the version of a
+    published watchlist (1..2**32-1, as its object header holds it) and the terminals that saw
+    the card compromised (1..255, as a watchlist entry holds it)."""
+    found = re.fullmatch(r"([0-9]{1,10}):([0-9]{1,3})", text)
+    version, terminals = (int(n) for n in found.groups()) if found else (0, 0)
+    if not (1 <= version < 1 << 32 and 1 <= terminals <= 255):
+        raise argparse.ArgumentTypeError("want VERSION:TERMINALS, a version 1..4294967295 and "
+                                         "1..255 terminals: %r" % text)
+    return version, terminals
+
+
 def collector_url(text):
     """An http(s) URL with a plausible host and port: retrying cannot fix any other."""
     from urllib.parse import urlsplit

@@ -5,6 +5,8 @@ classify and explain are filters: each line is answered as it arrives, in bounde
 import sys
 from contextlib import contextmanager
 
+from .cli_args import watch
+
 
 @contextmanager
 def _input(args):
@@ -33,7 +35,8 @@ def _classify(args):
 
     tally = Tally()
     with _input(args) as (policy, stream):
-        classify_stream(stream, sys.stdout, policy, args.pretty, args.format == "table", tally)
+        classify_stream(stream, sys.stdout, policy, args.pretty, args.format == "table", tally,
+                        args.watch)
     return _summed_up(tally)
 
 
@@ -43,7 +46,7 @@ def _explain(args):
 
     tally = Tally()
     with _input(args) as (policy, stream):
-        explain_stream(stream, sys.stdout, policy, args.format, tally)
+        explain_stream(stream, sys.stdout, policy, args.format, tally, args.watch)
     return _summed_up(tally)
 
 
@@ -59,6 +62,10 @@ def _reads_events(p, run):
     p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for standard input")
     p.add_argument("--policy", help="per-acquirer response-code overrides (JSON file; default: "
                                     "the built-in policy)")
+    p.add_argument("--watch", type=watch, metavar="VERSION:TERMINALS",
+                   help="decide as a terminal whose watchlist VERSION holds every event's card, "
+                        "seen compromised at TERMINALS terminals (1..255): for testing the "
+                        "watchlist rule (docs/RULES.md); a terminal looks the card up itself")
     p.set_defaults(run=run, kept="the lines before the interrupt were answered")
 
 

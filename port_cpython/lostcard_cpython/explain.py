@@ -9,6 +9,7 @@ json` for a program: the same account either way. The safety rules are named as 
 
 from lostcard.decision import TIE_ORDER, classify, decide, lookup
 from lostcard.event import FIELDS, NAMES, read_event
+from lostcard.rules import watch_share
 from lostcard.table import row
 
 from .jsonl import Tally, _events, dumps
@@ -38,17 +39,21 @@ def _facts(facts):
     return shown
 
 
-def _base_points(policy, facts, rule, cause, subcause):
+def _base_points(policy, facts, rule, watch):
     """The points `rule` carries before any discount."""
     if facts["code"] is not None:
         entry = row(policy["response_codes"], facts["code"])
         if entry is not None and entry[0] == rule:
             return int(entry[2])
     found = row(policy["rules"], rule)
-    return int(found[1]) if found is not None else None
+    if found is None:
+        return None
+    if rule == "watchlist_hit":  # its share for the terminals seen (rules.collect)
+        return int(found[1]) * watch_share(policy["limits"], watch[1]) // 100
+    return int(found[1])
 
 
-def _evidence(policy, facts, items):
+def _evidence(policy, facts, items, watch):
     out = []
     for rule, cause, points, subcause, why, discounts in items:
         cuts = []
@@ -56,7 +61,7 @@ def _evidence(policy, facts, items):
             cuts.append({"name": name, "kept_percent": int(row(policy["discounts"], name)[0]),
                          "note": row(policy["texts"], "note:" + name)[0]})
         out.append({"rule": rule, "cause": cause, "points": points,
-                    "points_before_discounts": _base_points(policy, facts, rule, cause, subcause),
+                    "points_before_discounts": _base_points(policy, facts, rule, watch),
                     "subcause": subcause, "why": why, "discounts": cuts})
     return out
 
@@ -68,13 +73,14 @@ def _ranking(scores):
                                           if c in TIE_ORDER else len(TIE_ORDER)))
 
 
-def account(event, policy):
-    """The explanation of one event as data (what `--format json` prints)."""
+def account(event, policy, watch=None):
+    """The explanation of one event as data (what `--format json` prints); `watch` as for
+    classify."""
     trace = {}
     try:
-        decision = decide(event, policy, trace)
+        decision = decide(event, policy, trace, watch)
     except Exception:  # classify's last line of defence gives the decision; nothing to trace
-        decision = classify(event, policy)
+        decision = classify(event, policy, watch)
         trace = {}
     facts = trace.get("facts")
     if facts is None:  # a malformed event: no evidence was weighed, but its facts were read
@@ -113,7 +119,9 @@ def account(event, policy):
     return {
         "id": decision["id"],
         "facts": _facts(facts),
-        "evidence": _evidence(policy, facts, trace.get("items", ())),
+        # the terminal's own fact beside the event's: where its watchlist put the card
+        "watchlist": None if watch is None else {"version": watch[0], "terminals": watch[1]},
+        "evidence": _evidence(policy, facts, trace.get("items", ()), watch),
         "scores": {cause: scores[cause] for cause in ranking},
         "min_points": policy["min_points"],
         "winner": {"cause": winner, "points": scores.get(winner, 0)},
@@ -140,6 +148,10 @@ def render(number, acc):
     lines.append("  facts read:" + ("" if facts else " none"))
     for name in facts:
         lines.append("    %s = %s" % (name, _value(facts[name])))
+    watch = acc["watchlist"]
+    if watch is not None:
+        lines.append("  on the acquirer's watchlist: version %d, seen compromised at %d "
+                     "terminals" % (watch["version"], watch["terminals"]))
     if d["errors"]:
         lines.append("  malformed, not weighed:")
         for error in d["errors"]:
@@ -182,9 +194,10 @@ def render(number, acc):
     return "\n".join(lines)
 
 
-def explain_stream(stream, out, policy, fmt="text", tally=None):
+def explain_stream(stream, out, policy, fmt="text", tally=None, watch=None):
     """Write an account (or an error) per event line of the binary `stream` to `out`, each
-    flushed as it is done; return the bad-line count. `tally`, if given, counts the lines."""
+    flushed as it is done; return the bad-line count. `tally`, if given, counts the lines;
+    `watch`, as for classify, goes with every event."""
     tally = tally or Tally()
     for number, event, error in _events(stream):
         between = "\n" if tally.lines and fmt == "text" else ""  # a blank line between accounts
@@ -193,9 +206,9 @@ def explain_stream(stream, out, policy, fmt="text", tally=None):
             text = dumps({"error": error, "line": number}) if fmt == "json" \
                 else "line %d: not decided: %s" % (number, error)
         elif fmt == "json":
-            text = dumps(dict(line=number, **account(event, policy)))
+            text = dumps(dict(line=number, **account(event, policy, watch)))
         else:
-            text = render(number, account(event, policy))
+            text = render(number, account(event, policy, watch))
         out.write(between + text + "\n")
         out.flush()
     return tally.bad

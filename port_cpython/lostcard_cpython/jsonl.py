@@ -125,10 +125,10 @@ def _row(number, decision):
                     "-" if decision["id"] is None else decision["id"])
 
 
-def classify_stream(stream, out, policy=None, pretty=False, table=False, tally=None):
+def classify_stream(stream, out, policy=None, pretty=False, table=False, tally=None, watch=None):
     """Write a decision (or an error object) per event line of the binary `stream` to `out`, each
     flushed as it is decided (a filter in a pipe); return the bad-line count. `tally`, if given,
-    counts the lines."""
+    counts the lines; `watch`, as for classify, goes with every event."""
     tally = tally or Tally()
     if table:
         out.write(TABLE_HEAD + "\n")
@@ -138,7 +138,7 @@ def classify_stream(stream, out, policy=None, pretty=False, table=False, tally=N
             text = (TABLE % (number, "error", error, "", "", "", "")).rstrip() if table \
                 else dumps({"error": error, "line": number}, pretty)
         else:
-            decision = classify(event, policy)
+            decision = classify(event, policy, watch)
             text = _row(number, decision) if table else dumps(decision, pretty)
         out.write(text + "\n")
         out.flush()

@@ -8,6 +8,7 @@ policy has, and that docs/RULES.md is this module's output.
 """
 
 from lostcard.policy import DEFAULT
+from lostcard.rules import watch_share
 from lostcard.table import row
 
 # The safety rules of the weighing and of the action: name, where it lives, what it does.
@@ -31,6 +32,10 @@ SAFETY_RULES = (
     ("no_retry_after_never_approve", "lostcard.decision._decision",
      "retry_online becomes return_card after the issuer's 'never approve' (flags p, n from the "
      "host, STAN not mismatched): a retry of the same card costs a reattempt fee"),
+    ("no_new_attempt_on_a_watchlisted_card", "lostcard.decision._decision",
+     "retry_online or reenter_card becomes call_acquirer when the card is on the acquirer's "
+     "watchlist and its data pass their checks: another try could get a clone approved; the "
+     "acquirer, whose list it is, decides"),
     ("stop_using_a_tampered_terminal", "lostcard.decision._decision",
      "retry_online or reenter_card becomes service_terminal when the terminal reports tamper: "
      "nothing more is done on a possible skimmer"),
@@ -73,7 +78,7 @@ DISCOUNT_USE = {
                        "bad_clock_expiry)", UNFIT),
     "keyed_data_wrong": ("the card's PAN, keyed or read, is not 12 to 19 digits or fails Luhn, "
                          "or its expiry is not a valid YYMM",
-                         ("rc:card", "exception_file")),
+                         ("rc:card", "exception_file", "watchlist_hit")),
     "issuer_pickup": ("the issuer's own pick-up: a code flagged p from the host, STAN "
                       "matching, issuer authentication not failed, not in training, card data "
                       "sound", ("tamper",)),
@@ -154,6 +159,17 @@ Each holds for every event; tests/test_safety_properties.py checks them as prope
    >= 0, and a discount cuts only the evidence it undermines; where the undermining fact is itself
    evidence for the same cause, the rule it adds outweighs the most it can cut (table "Discounts
    against their own cause" below). Kept by: the weights of `lostcard.policy`.
+9. **The acquirer's watchlist warns; it never retains.** A card whose keyed token is on the
+   watchlist (seen compromised at other terminals; the terminal passes the version and the
+   terminals seen) adds rule watchlist_hit for card_compromised, so the others hold with it: it
+   is neither the issuer's word nor the terminal's hot list, so never the basis of retain_card
+   (1); it is evidence of the card whose data found it, so card data failing their checks keep
+   only keyed_data_wrong's share of it; training mode stays operator_error (3); a tampered
+   terminal still gets the alert (2); the hit, and more terminals seen, never lower
+   card_compromised's points (8). A listed card whose data pass their checks is not tried again
+   (no retry_online, no reenter_card): the acquirer decides. Kept by: rule watchlist_hit
+   (subcause watchlist, no action of its own: its cause's); discount keyed_data_wrong; safety
+   rules retain_only_on_the_issuers_word, no_new_attempt_on_a_watchlisted_card.
 
 ## Safety rules
 
@@ -243,6 +259,14 @@ def render(policy=DEFAULT):
         why = row(texts, "why:" + rule)[0]
         out.append("| %s | %s | %s | %s | %s |\n" % (rule, cause, points, subcause, _cell(why)))
 
+    full = policy["limits"]["watchlist_terminals_full"]
+    out.append("\nwatchlist_hit carries its points when the watchlist saw the card compromised at "
+               "watchlist_terminals_full (%d) terminals or more, and that share at fewer (%s), "
+               "before discounts.\n" % (full, ", ".join(
+                   "%d at %d" % (int(row(policy["rules"], "watchlist_hit")[1])
+                                 * watch_share(policy["limits"], n) // 100, n)
+                   for n in range(1, full))))
+
     out.append("\n## Response codes\n\nISO 8583 field 39 or the terminal's own ARC (the "
                "terminal's own: %s). An answer's evidence reads \"<source> answered <code>: "
                "<meaning>\".\n\n" % ", ".join(policy["terminal_codes"]))
@@ -267,7 +291,7 @@ def render(policy=DEFAULT):
 
     out.append("\n## Discounts against their own cause\n\nWhere the undermining fact is itself "
                "evidence for the cause whose evidence it cuts, the rule it adds must outweigh "
-               "the most the discount cuts (invariant 7).\n\n"
+               "the most the discount cuts (invariant 8).\n\n"
                "| discount | cause | least the fact adds | most the discount cuts |\n"
                "|---|---|---|---|\n")
     for name, cause, least, cut in same_cause(policy):
