@@ -100,13 +100,14 @@ def test_a_card_on_the_watchlist_is_classified_with_its_entry(monkeypatch):
 
     def classify(event, policy=None, watch=None):
         watches.append(watch)
-        return real(event, policy)
+        return real(event, policy, watch)
 
     monkeypatch.setattr(decision_module, "classify", classify)
     t.on_decline(ringed)
     collector.publish(WATCHLIST, b"".join(entries))
     assert _installed(collector, t)["watchlist_version"] == 1
-    t.on_decline(ringed)
+    hit = t.on_decline(ringed)
+    assert "watchlist_hit" in [e["rule"] for e in hit["evidence"]]
     t.on_decline(other)
     t.on_decline({"response": {"code": "05"}})  # no card number: nothing to look up
     assert watches == [None, (1, 3), None, None]

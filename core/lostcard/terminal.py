@@ -218,7 +218,7 @@ class Terminal:
             policy = None
         crypto = self.platform.hmac()
         watch = self._watched(event, crypto) if self._versions[1] else None
-        decision = classify(event, policy, watch) if watch else classify(event, policy)
+        decision = classify(event, policy, watch)
         # seq 0 for now: the queue numbers the record as it seals it
         return decision, build(event, decision, self.device_id, 0, crypto, self.token_key)
 
