@@ -1,6 +1,6 @@
 """The terminal's update flow (docs/DEVICE.md "Updates"): tests/mpy/terminal_update.py on CPython,
 on MicroPython from the .mpy bundle at the heap its phased Terminal needs, and on the unix32
-firmware (lostcard frozen) at the device's 64 KiB; then what only CPython runs here: decisions
+firmware (lostcard frozen) at 48 KiB, inside the device's 64; then what only CPython runs here: decisions
 under the installed policy and the watchlist, and `lostcard queue status`.
 """
 
@@ -20,9 +20,9 @@ from update_objects import watchlist_body
 
 FLOWS = re.findall(r"^def (test_\w+)\(", (MPY_TESTS / "terminal_update.py").read_text(), re.M)
 # the phased Terminal from .mpy files: ~80 KiB for this flow (bytecode and names in the heap,
-# as tests/test_device.py's TERMINAL_HEAP says); frozen, the device's budget
+# as tests/test_device.py's TERMINAL_HEAP says); frozen, the firmware tests' heap (it passes at 32)
 MPY_HEAP = "112K"
-FIRMWARE_HEAP = "64K"
+FIRMWARE_HEAP = "48K"
 EVENTS = [item["event"] for item in scenarios.load()]
 
 
@@ -44,7 +44,7 @@ def firmware(bundle, tmp_path_factory):
     return exe, tools_only(bundle, tmp_path_factory.mktemp("tools") / "bundle")
 
 
-def test_the_flow_on_the_frozen_firmware_at_64k(firmware):
+def test_the_flow_on_the_frozen_firmware_at_48k(firmware):
     exe, tools = firmware
     proc = unix32(exe, ["-m", "runner", "terminal_update"] + FLOWS, cwd=tools,
                   heap=FIRMWARE_HEAP)
