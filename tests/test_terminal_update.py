@@ -1,7 +1,7 @@
 """The terminal's update flow (docs/DEVICE.md "Updates"): tests/mpy/terminal_update.py on CPython,
 on MicroPython from the .mpy bundle at the heap its phased Terminal needs, and on the unix32
-firmware (lostcard frozen) at 48 KiB, inside the device's 64; then what only CPython runs here: decisions
-under the installed policy and the watchlist, and `lostcard queue status`.
+firmware (lostcard frozen) at 48 KiB, inside the device's 64; then what only CPython runs here:
+decisions under the installed policy and the watchlist, and `lostcard queue status`.
 """
 
 import json
