@@ -59,7 +59,8 @@ def rehearse(terminal, declines_path):
 
 
 def sync_until_empty(terminal):
-    while terminal.sync_step():
+    # then the chunks of an update the collector offers, if any: a request each
+    while terminal.sync_step() or terminal.updating:
         pass
 
 

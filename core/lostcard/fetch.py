@@ -1,23 +1,49 @@
-"""The terminal's update step (docs/DEVICE.md "Updates"): one fetch request for the next chunk of
-a policy or watchlist (docs/SYNC.md "Updates"), added to the partial copy on flash, which is
-installed, or refused, once whole.
+"""The terminal's update step (docs/DEVICE.md "Updates"): whether an idle sync step fetches, and
+that fetch: one request for the next chunk of a policy or watchlist (docs/SYNC.md "Updates"),
+added to the partial copy on flash, which is installed, or refused, once whole.
 
-A module of its own so that only a sync step that fetches loads it, with lostcard.update: a
-terminal with nothing to fetch carries neither in its heap.
+The Terminal's half of its sync step, in a module of its own so that only an idle step loads it
+(and lostcard.update only a step that fetches): the terminal module stays in a phased heap
+between calls, this one does not.
 """
 
 from . import cbor, protocol
 from .errors import LostcardError
-from .update import UpdateRefused, add_chunk, install, partial
 
 UPDATE_PATH = "/v1/update"
 REPLY_LIMIT = protocol.CHUNK_LEN + 76  # a whole chunk and the reply's CBOR around it (~1,060)
+
+
+def wanted(t):
+    """(kind, version) of an update the collector has beyond the one the Terminal `t` runs,
+    and not the version refused last; None if none."""
+    for i in (0, 1):
+        if t._versions[i] < t._offer[i] != t._skip[i]:
+            return i + 1, t._offer[i]
+    return None
+
+
+def due(t):
+    """(kind, version) of the fetch an idle sync step of `t` makes: a wanted update, else
+    (kind, 0), a check-in, once `checkin_s` passed without word of that kind; None if
+    neither."""
+    found = wanted(t)
+    if found or not t.checkin:
+        return found
+    now = t.platform.clock()
+    for i in (0, 1):
+        heard = t._heard[i]
+        if heard is None or not 0 <= now - heard < t.checkin:
+            return i + 1, 0
+    return None
 
 
 def step(t, transport, device_id, ack_key, kind, version):
     """Fetch the next chunk of `kind`'s `version` (0: a check-in, the newest) for the Terminal
     `t`, and install the object once whole. Returns None, or what went wrong when the collector
     answered without an update (the caller backs off); SyncError if the request failed."""
+    from .update import UpdateRefused, add_chunk, install, partial
+
     i = kind - 1
     held_version, held = partial(t.storage, kind)
     if not version:  # a check-in resumes a partial copy: the reply tells the newest anyway

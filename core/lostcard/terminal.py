@@ -296,18 +296,21 @@ class Terminal:
             self._last_failed = uploader.last_failed
             self._batch_bytes = uploader.batch_bytes  # as the collector's last reply allowed
         device_id, ack_key, offer = queue.device_id, queue.ack_key, uploader.offer
-        uploader = queue = None  # the queue's heap, for a fetch
-        fetch = None if done else self._fetch_due()
-        if fetch:
-            from .fetch import step
+        uploader = queue = None
+        if not done:
+            self._end_phase()  # the queue's and the batch's modules: a fetch needs neither
+            from .fetch import due, step, wanted
 
-            try:
-                problem = step(self, transport, device_id, ack_key, fetch[0], fetch[1])
-            except SyncError as exc:
-                return self._link_failed(exc)
-            if problem:  # the collector answered, but not with an update: the link is not down
-                self._back_off(SyncError(problem))
-                return 0
+            fetch = due(self)
+            if fetch:
+                try:
+                    problem = step(self, transport, device_id, ack_key, fetch[0], fetch[1])
+                except SyncError as exc:
+                    return self._link_failed(exc)
+                if problem:  # the collector answered, but not with an update: the link is up
+                    self._back_off(SyncError(problem))
+                    return 0
+                self.updating = wanted(self) is not None
         self._failures = 0
         self._next_try = 0.0
         self.last_error = None
@@ -318,8 +321,6 @@ class Terminal:
             if offer is not None:
                 self._offer = offer
                 self._heard = [self.last_sync, self.last_sync]
-        elif fetch:
-            self.updating = self._wanted() is not None
         return done
 
     def _link_failed(self, exc):
@@ -330,27 +331,6 @@ class Terminal:
     def _updates(self):
         """What the terminal runs, as batches and fetches tell the collector (protocol.py)."""
         return [self._versions[0], self._versions[1], self.update_refused]
-
-    def _wanted(self):
-        """(kind, version) of an update the collector has beyond the installed one, and not the
-        version refused last; None if none."""
-        for i in (0, 1):
-            if self._versions[i] < self._offer[i] != self._skip[i]:
-                return i + 1, self._offer[i]
-        return None
-
-    def _fetch_due(self):
-        """(kind, version) of the fetch this idle step makes: a wanted update, else (kind, 0),
-        a check-in, once `checkin_s` passed without word of that kind; None if neither."""
-        wanted = self._wanted()
-        if wanted or not self.checkin:
-            return wanted
-        now = self.platform.clock()
-        for i in (0, 1):
-            heard = self._heard[i]
-            if heard is None or not 0 <= now - heard < self.checkin:
-                return i + 1, 0
-        return None
 
     def link_returned(self, spread=None):
         """The payment application saw the host answer again: forget the backoff and sync

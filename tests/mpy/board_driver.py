@@ -45,7 +45,7 @@ def main(config_path):
             return
         if line == "SYNC":
             terminal.link_returned(0)
-            while terminal.sync_step():
+            while terminal.sync_step() or terminal.updating:
                 pass
         if line in ("SYNC", "STATUS"):
             print("S", json.dumps(terminal.status()))

@@ -5,7 +5,9 @@ Each run starts a new terminal (provisioning file, empty queue) and a collector 
 handles the declines, then syncs the backlog (port_mpy/tools/lostcard_tools/bench_device.py).
 MicroPython runs at 64 KiB, the budget, then upwards in 4 KiB steps: its peak is the smallest
 heap from which three heaps in a row complete the run (every decline stored and synced),
-fragmentation included. CPython's peak is tracemalloc's.
+fragmentation included. CPython's peak is tracemalloc's. Then the sync steps that apply updates
+(port_mpy/tools/lostcard_tools/bench_update.py: a policy and a full watchlist, fetched a chunk a
+step and installed), their smallest heap found the same way.
 """
 
 import json
@@ -24,6 +26,7 @@ from .harness import built_bundle, heading, last_line, micropython, row
 SECRET = bytes(range(7, 39))
 BUDGET = 64 << 10
 STEP = 4 << 10
+UPDATE_ENTRIES = 4094  # a full watchlist: 64 KiB with its header, 64 chunks
 
 
 def _terminal(tmp, url, name, resident):
@@ -85,24 +88,59 @@ def run(out, count=500):
                 else None
 
         try:
-            at_budget = mpy(BUDGET)
-            # upwards, until three heaps in a row pass: a fragmented heap can fail above one
-            # that passed
-            smallest, found, passed, heap = BUDGET, None, 0, BUDGET
-            while passed < 3 and heap <= 1 << 20:
-                result = at_budget if heap == BUDGET else mpy(heap)
-                if result is None:
-                    passed, found = 0, None
-                else:
-                    if passed == 0:
-                        smallest, found = heap, result
-                    passed += 1
-                heap += STEP
+            at_budget, smallest, found = _smallest(mpy)
             cpython, cpython_peak = _cpython(_terminal(tmp, collector.url, "BENCH-C-1", True),
                                              declines, count)
         finally:
             collector.stop()
+        update = _smallest(lambda heap: _update(bundle, tmp, heap))
     _report(out, count, at_budget, found, smallest, cpython, cpython_peak)
+    _report_update(out, *update)
+
+
+def _smallest(run):
+    """(the result at BUDGET, the smallest heap, its result): from BUDGET upwards, the first of
+    three heaps in a row at which `run(heap)` completes (a fragmented heap can fail above one
+    that passed); a result None if none up to 1 MiB did."""
+    at_budget = run(BUDGET)
+    smallest, found, passed, heap = BUDGET, None, 0, BUDGET
+    while passed < 3 and heap <= 1 << 20:
+        result = at_budget if heap == BUDGET else run(heap)
+        if result is None:
+            passed, found = 0, None
+        else:
+            if passed == 0:
+                smallest, found = heap, result
+            passed += 1
+        heap += STEP
+    return at_budget, smallest, found
+
+
+def _update(bundle, tmp, heap):
+    """One run of the update's sync steps (lostcard_tools.bench_update): a policy, then a full
+    watchlist, on a new queue; its result, None unless both were installed."""
+    path = tempfile.mkdtemp(dir=tmp)
+    code, text, _ = micropython(bundle, ["-m", "lostcard_tools.bench_update", path,
+                                         str(UPDATE_ENTRIES)], heap=str(heap))
+    result = last_line(text) if code == 0 else None
+    return result if result and result["policy"] == result["watchlist"] == 1 else None
+    _report(out, count, at_budget, found, smallest, cpython, cpython_peak)
+
+
+def _report_update(out, at_budget, smallest, result):
+    out.write("\nsync steps applying updates (MicroPython, phases): a check-in, a policy, then a "
+              "watchlist of %d entries a chunk a step, each installed once whole\n"
+              % UPDATE_ENTRIES)
+    if result is None:
+        out.write("no heap up to 1 MiB completed them\n")
+        return
+    out.write("%-44s %12d\n" % ("steps", result["steps"]))
+    out.write("%-44s %12.2f\n" % ("step median (ms)", result["median_us"] / 1000))
+    out.write("%-44s %12.2f\n" % ("step worst (ms)",
+                                   result["worst_us"] / 1000))
+    out.write("%-44s %12d\n" % ("peak heap (bytes; smallest heap)", smallest))
+    out.write("%-44s %12s\n" % ("runs at -X heapsize=64K (budget)",
+                                 "yes" if at_budget is not None else "NO (MemoryError)"))
 
 
 def _report(out, count, at_budget, mpy, smallest, cpy, cpy_peak):

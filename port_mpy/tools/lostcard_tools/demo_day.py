@@ -50,7 +50,7 @@ def _run(terminal, declines, first, last, mode):
             done = terminal.sync_step()
             status = terminal.status()
             print(json.dumps({"synced": done, "left": status["queued"], "link": status["link"]}))
-            if not done:
+            if not done and not terminal.updating:  # an update's chunks come one a step
                 break
     else:
         for n, event in _declines(declines, first, last):
