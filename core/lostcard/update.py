@@ -42,7 +42,7 @@ def partial(storage, kind):
     version = header(storage, name, _magic(kind))[0]
     if not version:
         return 0, 0
-    low, high = HEADER_LEN, MAX_TOTAL[kind]  # its size, by bisection: a few one-byte reads
+    low, high = 16, MAX_TOTAL[kind]  # held: what header() read; its size by bisection
     while low < high:
         middle = (low + high + 1) // 2
         if storage.read_at(name, middle - 1, 1):
