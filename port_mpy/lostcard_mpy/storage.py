@@ -11,7 +11,7 @@ import os
 class FlashStorage:
     def __init__(self, path):
         self.path = path.rstrip("/")
-        self._name = self._at = None  # read_at's last file and its path
+        self._name = self._at = ""  # read_at's last file and its path
         # each missing directory on the way, as the contract's "created if missing" says
         # (MicroPython has no os.makedirs)
         at = 0
