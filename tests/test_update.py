@@ -8,6 +8,7 @@ import hashlib
 import json
 import shutil
 import struct
+import tempfile
 
 import cbor2
 import pytest
@@ -427,3 +428,20 @@ def test_an_object_made_on_micropython_verifies_with_cryptography(bundle, tmp_pa
                                 str(tmp_path / "other.obj")])
     assert proc.stdout.strip() == "refused: object MAC does not verify", proc.stdout + proc.stderr
     assert update.installed(storage, POLICY) == 4
+
+
+def test_the_device_bench_looks_up_a_full_watchlist_on_both_interpreters(bundle):
+    from io import StringIO
+
+    from lostcard_cpython.bench import device, watchlist as bench_watchlist
+
+    # the bench's own temporary directory: pytest's paths are longer than a terminal's queue
+    # directory, and the unix port's open() copies the path into the heap at every read
+    with tempfile.TemporaryDirectory() as tmp:
+        mpy, cpy = bench_watchlist.measure(str(bundle), tmp)
+    for result in (mpy, cpy):
+        assert result["lookups"] == 1000 and result["found"] == 500
+    assert 0 < mpy["median_bytes"] < 1024 <= mpy["worst_bytes"] and cpy["median_bytes"] == 0
+    out = StringIO()
+    device._report_watchlist(out, mpy, cpy)
+    assert "heap allocated per lookup, median (bytes)" in out.getvalue()

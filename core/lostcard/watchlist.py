@@ -13,26 +13,25 @@ NAME = "watch.lcu"
 HEADER_LEN = 32  # protocol.HEADER_LEN
 ENTRY = 16  # 15 bytes of token, 1 byte of terminals
 MAX_ENTRIES = 4094  # header and body within 64 KiB
-WINDOW = 4  # entries read at a time after the first: an open costs the heap more than 48 bytes
+WINDOW = 5  # entries read at a time after the first: an open costs the heap more than 64 bytes
 
 
-def _u32(data, at):
+def u32(data, at):
+    """The big-endian 32-bit number at `at`: no slice, so no heap."""
     return data[at] << 24 | data[at + 1] << 16 | data[at + 2] << 8 | data[at + 3]
 
 
 def header(storage, name, magic):
-    """(version, body length) of the object in file `name` whose header starts with `magic`
-    (protocol.OBJECT_MAGIC and the kind); (0, 0) if there is no such file. Reads the 16 bytes
-    before the MAC, and slices none: a lookup's heap goes to its reads."""
+    """The first 16 bytes of the object in file `name` (magic, kind, version at 8, body length
+    at 12: u32() reads them) if they start with `magic` (protocol.OBJECT_MAGIC and the kind);
+    None if there is no such file."""
     try:
         head = storage.read_at(name, 0, 16)
     except OSError as exc:
         if exc.args[0] != 2:  # ENOENT: none installed
             raise
-        return 0, 0
-    if len(head) < 16 or not head.startswith(magic):
-        return 0, 0
-    return _u32(head, 8), _u32(head, 12)
+        return None
+    return head if len(head) == 16 and head.startswith(magic) else None
 
 
 def _compare(window, at, token):
@@ -52,9 +51,11 @@ def lookup(storage, token):
     window that holds a token in ~3 reads where bisection takes 12 (each read costs the heap an
     open file). A read that does not halve the range is followed by a bisection, so a list of any
     shape takes at most about twice bisection's reads."""
-    version, length = header(storage, NAME, b"LCU1\x02")
+    head = header(storage, NAME, b"LCU1\x02")
+    if head is None:
+        return None
     target = token[0] << 8 | token[1]
-    low, high = 0, min(length // ENTRY, MAX_ENTRIES)  # entries [low, high) may hold it
+    low, high = 0, min(u32(head, 12) // ENTRY, MAX_ENTRIES)  # entries [low, high) may hold it
     below, above = 0, 1 << 16  # bounds of the first two bytes of the entries in there
     bisect = False
     count = 1  # the first guess is off by ~sqrt(entries): a window would rarely catch the token
@@ -77,7 +78,7 @@ def lookup(storage, token):
         else:  # here, if anywhere
             for entry in range(0, count * ENTRY, ENTRY):
                 if not _compare(window, entry, token):
-                    return version, window[entry + ENTRY - 1]
+                    return u32(head, 8), window[entry + ENTRY - 1]
             return None
         bisect = not bisect and 2 * (high - low) > span
         count = WINDOW  # the next guesses, between near bounds, are off by a few entries
