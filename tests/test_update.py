@@ -6,8 +6,14 @@ tests/mpy/test_update.py, tests/mpy/littlefs_update_powercuts.py (tests/test_que
 
 import hashlib
 import json
+import shutil
+import struct
+import tempfile
 
+import cbor2
 import pytest
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.hmac import HMAC
 
 from lostcard import protocol, update, watchlist
 from lostcard.protocol import CHUNK_LEN, HEADER_LEN, POLICY, WATCHLIST
@@ -17,8 +23,9 @@ from lostcard_cpython import crypto
 from lostcard_cpython.storage import DirStorage
 from lostcard_tools.cut_storage import CutStorage
 from lostcard_tools.fake_flash import PowerCut
+from micropython_process import micropython
 from queue_fakes import MemoryStorage, PlainSealer
-from update_objects import DEVICE, KEY, made, token, watchlist_body
+from update_objects import DEVICE, KEY, in_memory, made, token, until_installed, watchlist_body
 
 POLICY_JSON = {"name": "acquirer-x",
                "response_codes": {"42": ["acquirer_42", "card_compromised", 60, "skimmed", "p",
@@ -165,6 +172,10 @@ def test_a_truncated_or_overlong_object_is_refused(storage):
     with pytest.raises(UpdateRefused, match="longer than its header says"):
         update.install(storage, WATCHLIST, crypto, KEY, DEVICE)
     storage.replace("watch.new", obj[:20])
+    assert update.partial(storage, WATCHLIST) == (3, 20)  # a header's worth, to go on from
+    with pytest.raises(UpdateRefused, match="truncated: 0 of 1600 bytes"):
+        update.install(storage, WATCHLIST, crypto, KEY, DEVICE)
+    storage.replace("watch.new", policy_object(3))
     with pytest.raises(UpdateRefused, match="not a watch object"):
         update.install(storage, WATCHLIST, crypto, KEY, DEVICE)
     assert update.partial(storage, WATCHLIST) == (0, 0) and update.installed(storage, WATCHLIST) == 2
@@ -290,14 +301,7 @@ NEW_POLICY = policy_object(2, {"name": "acquirer-y", "response_codes": {"05": No
 
 
 def _until_installed(storage, kind, obj, version):
-    """What a terminal does, sync step after sync step: fetch from where the partial is, then
-    install once whole. A refusal here would be a failure of the test."""
-    while update.installed(storage, kind) != version:
-        held_version, held = update.partial(storage, kind)
-        offset = held if held_version == version else 0
-        if update.add_chunk(storage, kind, version, len(obj), offset,
-                            obj[offset:offset + CHUNK_LEN]):
-            update.install(storage, kind, crypto, KEY, DEVICE)
+    until_installed(storage, crypto, kind, version, *in_memory(obj))
 
 
 @pytest.mark.parametrize("kind, old, new", [(WATCHLIST, OLD, NEW),
@@ -327,6 +331,18 @@ def test_a_power_cut_at_every_storage_call_leaves_the_old_object_or_the_new(kind
     assert cut_at - 1 == storage.calls == -(-len(new) // CHUNK_LEN) + 1
 
 
+@pytest.mark.parametrize("mode, least", [("calls", 5), ("stop", 20), ("half", 20),
+                                         ("garble", 20)])
+def test_every_cut_on_littlefs_leaves_the_old_object_or_the_new(bundle, mode, least):
+    # 96 KiB: the harness keeps the flash in the heap beside update, the protocol and, for the
+    # policy's check, the policy and override modules (~49 KiB of .mpy code and names)
+    proc = micropython(bundle, ["-m", "littlefs_update_powercuts", mode], heap="96K")
+    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert proc.returncode == 0 and last.startswith("OK"), proc.stderr[-2000:] + last
+    cuts, writes = [int(w) for w in last.split() if w.isdigit()]
+    assert cuts == writes >= least  # exhaustive: a cut at every write of the workload
+
+
 def test_a_refusal_cut_short_leaves_the_partial_or_nothing():
     files = {}
     _until_installed(MemoryStorage(files), POLICY, OLD_POLICY, 1)
@@ -345,3 +361,87 @@ def test_the_digest_is_of_the_body_alone():
     obj = policy_object(9)
     assert obj[16:32] == protocol.object_mac(crypto, KEY, DEVICE, POLICY, 9,
                                              hashlib.sha256(obj[32:]).digest())
+
+
+# -- across the line: objects made by `cryptography` on MicroPython, and back -----------------
+
+def _independently_made(kind, version, body, key=KEY, device=DEVICE):
+    """An object made with `cryptography`'s HMAC and cbor2: no lostcard code in its MAC."""
+    mac = HMAC(key, SHA256())
+    mac.update(cbor2.dumps([device, "object", kind, version, hashlib.sha256(body).digest()]))
+    return (b"LCU1" + bytes((kind, 0, 0, 0)) + struct.pack(">II", version, len(body))
+            + mac.finalize()[:16] + body)
+
+
+def _hmac_tokens(count):
+    """Keyed tokens as record.py makes them, of made-up card numbers."""
+    return [crypto.hmac_sha256(b"\x5a" * 32, b"4000%012d" % n)[:16] for n in range(count)]
+
+
+def test_a_watchlist_made_with_cryptography_is_installed_and_searched_on_micropython(
+        bundle, tmp_path):
+    tokens = _hmac_tokens(4200)
+    listed = tokens[:4094]
+    body = b"".join(sorted(t[:15] + bytes((1 + t[15] % 255,)) for t in listed))
+    obj = _independently_made(WATCHLIST, 7, body)
+    assert obj == made(crypto, WATCHLIST, 7, body)  # the test's maker agrees with cryptography
+    (tmp_path / "watch.obj").write_bytes(obj)
+    # a path as short as a terminal's queue directory: the unix port's open() copies it
+    flash = bundle / "update-interop"
+    shutil.rmtree(flash, ignore_errors=True)
+    proc = micropython(bundle, ["-m", "update_interop", "install", flash.name, "2", "7",
+                                str(tmp_path / "watch.obj")])
+    assert proc.returncode == 0 and proc.stdout.split() == ["7"], proc.stdout + proc.stderr
+    assert (flash / "watch.lcu").read_bytes() == obj and sorted(p.name for p in flash.iterdir()) \
+        == ["watch.lcu"]
+    asked = tokens[::9]  # on the list and not
+    (tmp_path / "tokens.txt").write_text("".join(t.hex() + "\n" for t in asked))
+    proc = micropython(bundle, ["-m", "update_interop", "lookup", flash.name,
+                                str(tmp_path / "tokens.txt")])
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(asked)
+    storage = DirStorage(str(flash))
+    allocated = []
+    for token, line in zip(asked, lines):
+        found = watchlist.lookup(storage, token)
+        assert line.rsplit(" ", 1)[0] == ("%d %d" % found if found else "none")
+        assert (found is not None) == (token in listed)
+        allocated.append(int(line.rsplit(" ", 1)[1]))
+    allocated.sort()
+    # the budget: under 1 KiB of heap per lookup (all of it garbage when it returns)
+    assert allocated[len(allocated) // 2] < 1024, str(allocated)
+
+
+def test_an_object_made_on_micropython_verifies_with_cryptography(bundle, tmp_path):
+    body = json.dumps(POLICY_JSON).encode()
+    (tmp_path / "body").write_bytes(body)
+    proc = micropython(bundle, ["-m", "update_interop", "make", "1", "4", str(tmp_path / "body")])
+    assert proc.returncode == 0, proc.stderr
+    obj = bytes.fromhex(proc.stdout.strip())
+    assert obj == _independently_made(POLICY, 4, body)
+    storage = DirStorage(str(tmp_path / "q"))
+    installed_now(storage, POLICY, obj, 4)
+    # and one made for another device is refused there
+    (tmp_path / "other.obj").write_bytes(_independently_made(POLICY, 5, body, device="T-OTHER"))
+    proc = micropython(bundle, ["-m", "update_interop", "install", str(tmp_path / "q"), "1", "5",
+                                str(tmp_path / "other.obj")])
+    assert proc.stdout.strip() == "refused: object MAC does not verify", proc.stdout + proc.stderr
+    assert update.installed(storage, POLICY) == 4
+
+
+def test_the_device_bench_looks_up_a_full_watchlist_on_both_interpreters(bundle):
+    from io import StringIO
+
+    from lostcard_cpython.bench import device, watchlist as bench_watchlist
+
+    # the bench's own temporary directory: pytest's paths are longer than a terminal's queue
+    # directory, and the unix port's open() copies the path into the heap at every read
+    with tempfile.TemporaryDirectory() as tmp:
+        mpy, cpy = bench_watchlist.measure(str(bundle), tmp)
+    for result in (mpy, cpy):
+        assert result["lookups"] == 1000 and result["found"] == 500
+    assert 0 < mpy["median_bytes"] < 1024 <= mpy["worst_bytes"] and cpy["median_bytes"] == 0
+    out = StringIO()
+    device._report_watchlist(out, mpy, cpy)
+    assert "heap allocated per lookup, median (bytes)" in out.getvalue()

@@ -15,7 +15,7 @@ import hashlib
 from .errors import LostcardError
 from .kdf import constant_time_equal
 from .protocol import HEADER_LEN, OBJECT_MAGIC, POLICY, WATCHLIST, object_mac
-from .watchlist import ENTRY, MAX_ENTRIES, header
+from .watchlist import ENTRY, MAX_ENTRIES, header, u32
 
 NAMES = {POLICY: "policy", WATCHLIST: "watch"}
 MAX_TOTAL = {POLICY: HEADER_LEN + 4096, WATCHLIST: HEADER_LEN + MAX_ENTRIES * ENTRY}
@@ -30,19 +30,24 @@ def _magic(kind):
     return OBJECT_MAGIC + bytes((kind,))
 
 
+def _version(storage, name, kind):
+    head = header(storage, name, _magic(kind))
+    return u32(head, 8) if head else 0
+
+
 def installed(storage, kind):
     """The version of `kind` installed, 0 if none."""
-    return header(storage, NAMES[kind] + ".lcu", _magic(kind))[0]
+    return _version(storage, NAMES[kind] + ".lcu", kind)
 
 
 def partial(storage, kind):
     """(version, bytes held) of the partial object of `kind`; (0, 0) if none, or too short yet to
     say its version (the fetch starts again)."""
     name = NAMES[kind] + ".new"
-    version = header(storage, name, _magic(kind))[0]
+    version = _version(storage, name, kind)
     if not version:
         return 0, 0
-    low, high = HEADER_LEN, MAX_TOTAL[kind]  # its size, by bisection: a few one-byte reads
+    low, high = 16, MAX_TOTAL[kind]  # held: what header() read; its size by bisection
     while low < high:
         middle = (low + high + 1) // 2
         if storage.read_at(name, middle - 1, 1):
@@ -124,7 +129,8 @@ def install(storage, kind, crypto, key, device_id):
     partial removed, the installed object untouched) unless it is what the collector made for
     this device, newer than the installed one, and its content passes the terminal's check."""
     name = NAMES[kind] + ".new"
-    version, length = header(storage, name, _magic(kind))
+    head = header(storage, name, _magic(kind))
+    version, length = (u32(head, 8), u32(head, 12)) if head else (0, 0)
     if not version:
         _refuse(storage, kind, "not a %s object" % NAMES[kind])
     if HEADER_LEN + length > MAX_TOTAL[kind]:

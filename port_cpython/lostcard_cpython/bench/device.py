@@ -22,6 +22,7 @@ from .. import scenarios as scenario_file
 from ..local_collector import LocalCollector
 from ..paths import PORT_MPY
 from .harness import built_bundle, heading, last_line, micropython, row
+from .watchlist import measure as measure_watchlist
 
 SECRET = bytes(range(7, 39))
 BUDGET = 64 << 10
@@ -94,8 +95,10 @@ def run(out, count=500):
         finally:
             collector.stop()
         update = _smallest(lambda heap: _update(bundle, tmp, heap))
+        watch = measure_watchlist(bundle, tmp)
     _report(out, count, at_budget, found, smallest, cpython, cpython_peak)
     _report_update(out, *update)
+    _report_watchlist(out, *watch)
 
 
 def _smallest(run):
@@ -124,7 +127,6 @@ def _update(bundle, tmp, heap):
                                          str(UPDATE_ENTRIES)], heap=str(heap))
     result = last_line(text) if code == 0 else None
     return result if result and result["policy"] == result["watchlist"] == 1 else None
-    _report(out, count, at_budget, found, smallest, cpython, cpython_peak)
 
 
 def _report_update(out, at_budget, smallest, result):
@@ -162,3 +164,19 @@ def _report(out, count, at_budget, mpy, smallest, cpy, cpy_peak):
     out.write("%-44s %12d %14d\n" % ("peak heap (bytes; MPy: smallest heap)", smallest, cpy_peak))
     out.write("%-44s %12s\n" % ("runs at -X heapsize=64K (budget)",
                                 "yes" if at_budget is not None else "NO (MemoryError)"))
+
+
+def _report_watchlist(out, mpy, cpy):
+    out.write("\nwatchlist lookup: %d tokens asked of a full list (4,094), %d on it\n"
+              % (mpy["lookups"], mpy["found"]))
+    heading(out, "MicroPython", "CPython")
+    for label, key in (("lookup median (ms; budget < 2)", "median_us"),
+                       ("lookup worst (ms)", "worst_us")):
+        m, c = mpy[key] / 1000, cpy[key] / 1000
+        row(out, label, m, c, m / c if c else 0, digits=3)
+    for label, key in (("heap allocated per lookup, median (bytes)", "median_bytes"),
+                       ("heap allocated per lookup, worst (bytes)", "worst_bytes")):
+        out.write("%-44s %12d %14s\n" % (label, mpy[key], "n/a"))
+    met = mpy["median_us"] < 2000 and mpy["median_bytes"] < 1024
+    out.write("%-44s %12s\n" % ("budget (< 2 ms, < 1 KiB) at the median",
+                                 "met" if met else "NOT met"))
