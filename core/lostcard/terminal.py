@@ -24,6 +24,7 @@ DEFAULT_BUDGET = 65536
 DEFAULT_ROTATE = 1024
 DEFAULT_CHECKIN = 3600  # seconds an idle terminal goes without word of updates before it asks
 MAX_SYNC_DELAY = 300.0
+INSTALLED = ((1, "policy.lcu"), (2, "watch.lcu"))  # lostcard.update's kinds and files
 
 
 def config_number(config, key, default):
@@ -91,9 +92,12 @@ class Terminal:
         self.update_refused = None  # [kind, version, reason] until a reply to it comes back
         self.updating = False  # the last sync step fetched part of an update: more to fetch
         self._provision(config.get("provisioning"))
-        from .update import installed
+        # the versions installed, read as lostcard.update.installed reads them, without loading
+        # it (and the protocol and CBOR with it) at boot: their names would stay in the heap
+        from .watchlist import header, u32
 
-        self._versions = [installed(self.storage, 1), installed(self.storage, 2)]
+        heads = [header(self.storage, name, b"LCU1" + bytes((kind,))) for kind, name in INSTALLED]
+        self._versions = [u32(head, 8) if head else 0 for head in heads]
         self._the_policy()  # a bad policy file fails now, not at the first decline
         self._end_phase()
 

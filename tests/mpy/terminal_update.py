@@ -35,6 +35,9 @@ def test_an_offer_ahead_is_fetched_a_chunk_a_step_and_installed():
     assert status["watchlist_version"] == 1 and status["policy_version"] == 0
     assert status["update_refused"] is None
     assert t.sync_step() == 0 and len(collector.seen) == 3  # nothing more to ask
+    rebooted = terminal(Platform(collector, platform.files))  # the boot reads what is installed
+    assert rebooted.status()["watchlist_version"] == 1 and rebooted._updates() == [0, 1, None]
+    rebooted = None
     terminal(platform, 1)
     assert t.sync_step() == 1  # the next batch tells what the terminal runs
     assert collector.seen[-1][4] == [0, 1, None]
