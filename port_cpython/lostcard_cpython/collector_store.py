@@ -219,7 +219,9 @@ def terminal_row(held, device, incarnation, updates, now):
         incarnation = max(incarnation, held[1])
     refusal = tuple(held[4:8]) if held is not None else (None, None, None, None)
     if refused is not None:
-        said = (refused[0], refused[1], refused[2][:REFUSAL_LEN])
+        # a terminal's text, shown in tables and terminals: printable characters only
+        said = (refused[0], refused[1], "".join(c if c.isprintable() else "?"
+                                                for c in refused[2][:REFUSAL_LEN]))
         refusal = refusal if refusal[:3] == said else said + (now,)
     return (device, incarnation, policy, watchlist) + refusal + (now,)
 
