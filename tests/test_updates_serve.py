@@ -23,11 +23,11 @@ POLICY, WATCHLIST = protocol.POLICY, protocol.WATCHLIST
 
 @pytest.fixture
 def env(tmp_path, new_db):
-    secret = tmp_path / "fleet.secret"
-    secret.write_text(SECRET.hex())
-    db = new_db()
-    collector = LocalCollector(db, secret).start()
-    yield {"url": collector.url, "db": db, "tmp": tmp_path}
+    (tmp_path / "fleet.secret").write_text(SECRET.hex())
+    env = {"db": new_db(), "tmp": tmp_path}
+    collector = LocalCollector(env["db"], tmp_path / "fleet.secret").start()
+    env["url"] = collector.url
+    yield env
     collector.stop()
 
 

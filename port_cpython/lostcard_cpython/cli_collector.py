@@ -205,10 +205,14 @@ def _publishing(args):
     return open_store(args.db)
 
 
-def _published(store, kind, body, what):
+def _publish(args, kind, body, what):
     from .publish import KIND_NAMES, publish
 
-    version, new = publish(store, kind, body)
+    store = _publishing(args)
+    try:
+        version, new = publish(store, kind, body)
+    finally:
+        store.close()
     if new:
         print("published %s version %d (%d bytes): terminals fetch it on their next sync"
               % (KIND_NAMES[kind], version, len(body)))
@@ -230,16 +234,12 @@ def _watchlist(args):
     print(WATCHLIST_TABLE % ("token", "last4", "brand", "terminals", "last seen (UTC)"))
     for token, last4, brand, n, seen in cards:
         print(WATCHLIST_TABLE % (shown(token) + "…", last4 or "-", brand or "-", n, utc(seen)))
+    full = len(cards) == publish.updates.MAX_ENTRIES
     print("%d card%s declined as compromised at %d or more terminals%s" % (
-        len(cards), "" if len(cards) == 1 else "s", args.min_terminals, " (the watchlist holds at most %d)"
-        % publish.updates.MAX_ENTRIES if len(cards) == publish.updates.MAX_ENTRIES else ""))
+        len(cards), "" if len(cards) == 1 else "s", args.min_terminals,
+        " (as many as the watchlist holds)" if full else ""))
     if args.publish:
-        body = publish.watchlist_body(cards)
-        store = _publishing(args)
-        try:
-            _published(store, protocol.WATCHLIST, body, "these cards are")
-        finally:
-            store.close()
+        _publish(args, protocol.WATCHLIST, publish.watchlist_body(cards), "these cards are")
     return 0
 
 
@@ -252,11 +252,7 @@ def _policy_publish(args):
         body = policy_body(args.file)  # checked before the database is opened
     except Refused as exc:
         raise LostcardError("policy refused, nothing published: %s" % exc) from None
-    store = _publishing(args)
-    try:
-        _published(store, protocol.POLICY, body, "this policy is")
-    finally:
-        store.close()
+    _publish(args, protocol.POLICY, body, "this policy is")
     return 0
 
 

@@ -83,14 +83,21 @@ class Collector:
         At most two HKDFs for a device not yet seen; only keys that authenticated are cached, so
         made-up device ids fill nothing."""
         named = fleet.incarnation(items[0][0])
-        refusal = intake.NotAuthenticated("batch not authenticated: its sequence numbers name "
-                                          "no incarnation")
-        for incarnation in [i for i in (named, named - 1) if 0 <= i <= fleet.MAX_INCARNATION]:
+        return self._key_of(device, [i for i in (named, named - 1)
+                                     if 0 <= i <= fleet.MAX_INCARNATION], lambda key:
+                            intake.check_request(crypto, key, device, nonce, lane, items_digest,
+                                                 gaps, mac, said), "batch")
+
+    def _key_of(self, device, incarnations, check, what):
+        """(ack key, incarnation): the first of `incarnations` under whose ack key check(key)
+        raises no NotAuthenticated; that refusal (logged) if none."""
+        refusal = intake.NotAuthenticated("%s not authenticated: its sequence numbers name no "
+                                          "incarnation" % what)
+        for incarnation in incarnations:
             key = self.ack_keys.get((device, incarnation)) or fleet.ack_key(
                 crypto, self.fleet_secret, device, incarnation)
             try:
-                intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac,
-                                     said)
+                check(key)
             except intake.NotAuthenticated as exc:
                 refusal = exc
                 continue
@@ -99,7 +106,7 @@ class Collector:
                     self.ack_keys.clear()
                 self.ack_keys[(device, incarnation)] = key
             return key, incarnation
-        self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
+        self._warn("refused %ses" % what, "%s from %s refused: %s" % (what, device, refusal))
         raise refusal
 
     def check(self, device, incarnation, lane, items, gaps, said=None, offer=False):
@@ -232,22 +239,10 @@ class Collector:
         that has sent no batch yet); NotAuthenticated if neither. Only keys that authenticated
         are cached."""
         known = self.store.incarnation_of(device)
-        refusal = None
-        for incarnation in (known, known + 1):
-            key = self.ack_keys.get((device, incarnation)) or fleet.ack_key(
-                crypto, self.fleet_secret, device, incarnation)
-            try:
-                intake.check_fetch(crypto, key, device, nonce, kind, version, offset, said, mac)
-            except intake.NotAuthenticated as exc:
-                refusal = exc
-                continue
-            if (device, incarnation) not in self.ack_keys:
-                if len(self.ack_keys) >= MAX_ACK_KEYS:
-                    self.ack_keys.clear()
-                self.ack_keys[(device, incarnation)] = key
-            return key, incarnation
-        self._warn("refused fetches", "update fetch from %s refused: %s" % (device, refusal))
-        raise refusal
+        return self._key_of(device, [i for i in (known, known + 1)
+                                     if i <= fleet.MAX_INCARNATION], lambda key:
+                            intake.check_fetch(crypto, key, device, nonce, kind, version, offset,
+                                               said, mac), "fetch")
 
     def fetch(self, key, device, incarnation, kind, version, offset, said):
         """The reply to an authenticated fetch, once what the terminal `said` it runs is stored:
@@ -438,6 +433,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
         finally:
             fetching.discard((device, incarnation))
             backpressure.leave()
+        storage.stored()  # what it said is stored: the database takes writes
         return Response(reply, media_type="application/cbor")
 
     async def health(request):
