@@ -231,6 +231,20 @@ def _cases(w):
           str(f / "r.html")), USAGE),
         (("collector", "report", "--db", db, "--fleet-secret-file", str(f / "other.secret"),
           "--out", str(f / "r.html")), USAGE),
+        # collector watchlist and policy: nothing published from bad input, no database made
+        (("collector", "watchlist", "--db", missing, "--fleet-secret-file", s), USAGE),
+        (("collector", "watchlist", "--db", db, "--fleet-secret-file", str(f / "other.secret"),
+          "--publish"), USAGE),
+        (("collector", "watchlist", "--db", db, "--fleet-secret-file", s, "--min-terminals",
+          "0"), USAGE),
+        (("collector", "policy", "publish", "--db", db, "--file", missing), USAGE),
+        (("collector", "policy", "publish", "--db", db, "--file", text), USAGE),
+        (("collector", "policy", "publish", "--db", db, "--file", str(f / "broken-policy.json")),
+         USAGE),
+        (("collector", "policy", "publish", "--db", missing, "--file",
+          str(f / "broken-policy.json")), USAGE),
+        (("collector", "policy", "status", "--db", missing), USAGE),
+        (("collector", "policy", "status", "--db", text), USAGE),
     ]
 
 

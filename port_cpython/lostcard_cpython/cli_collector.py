@@ -1,10 +1,13 @@
-"""`lostcard collector serve|incidents|stats|report`: the acquirer's collector and what it holds.
+"""`lostcard collector serve|incidents|stats|report|watchlist|policy`: the acquirer's collector,
+what it holds, and the updates it serves its terminals.
 
-Only `serve` creates or writes a database; the others open it read-only and never create one."""
+Only `serve` creates a database; `watchlist --publish` and `policy publish` write into one that
+a collector served (and bring it up to this release); the others open it read-only."""
 
 import logging
 import os
 import sys
+import time
 
 from lostcard import vocab
 from lostcard.errors import LostcardError
@@ -14,6 +17,8 @@ from .cli_args import add_secret, port, positive, read_secret
 log = logging.getLogger("lostcard.collector")
 INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
 INCIDENT_COLUMNS = ("device", "seq", "time", "cause", "subcause", "action", "prio", "last4")
+WATCHLIST_TABLE = "%-10s %-5s %-12s %9s  %-16s"
+STATUS_TABLE = "%-12s %7s %9s  %-17s %-20s  %s"
 
 
 def _check_fleet(secret, args, damage=False):
@@ -106,7 +111,12 @@ def _incidents(args):
 def _stats(args):
     from .jsonl import dumps
 
-    stats = _open(args).stats()
+    store = _open(args)
+    stats = store.stats()
+    found = _status(store)
+    stats["updates"] = {"newest": found["newest"], "behind": found["behind"],
+                        "refusals": [dict(terminal=t["terminal"], **t["refused"])
+                                     for t in found["terminals"] if t["refused"]]}
     if args.format == "json":
         print(dumps(stats, pretty=True))
         return 0
@@ -125,7 +135,30 @@ def _stats(args):
           "retention window %d" % (", ".join("priority %d: %d" % kv for kv in
                                              gaps["evicted"].items()), gaps["corrupt"],
                                    gaps["lost_to_restore"]))
+    up = stats["updates"]
+    print("updates: policy version %d, watchlist version %d; terminals behind: policy %d, "
+          "watchlist %d" % (up["newest"]["policy"], up["newest"]["watchlist"],
+                            up["behind"]["policy"], up["behind"]["watchlist"]))
+    for r in up["refusals"]:
+        print("  refused by %s: %s" % (r["terminal"], _refusal(r)))
     return 0
+
+
+def _status(store):
+    """publish.status, its times in ISO 8601 (UTC)."""
+    from .publish import status
+    from .report_tables import iso
+
+    found = status(store)
+    for t in found["terminals"]:
+        t["seen"] = iso(t["seen"])
+        if t["refused"]:
+            t["refused"]["at"] = iso(t["refused"]["at"])
+    return found
+
+
+def _refusal(r):
+    return "%s version %d at %s: %s" % (r["kind"], r["version"], r["at"], r["reason"])
 
 
 def _backup(args):
@@ -153,6 +186,93 @@ def _restore(args):
           "send again what their retention windows hold above it (docs/SYNC.md, \"Restore\")" % (
               args.db, args.backup, incidents, terminals,
               "; the database it replaced is %s" % aside if aside else ""))
+    return 0
+
+
+def _publishing(args):
+    """The store to publish into: a database a collector has served (a typo in --db creates
+    nothing), brought up to this release."""
+    from .collector_store import open_store
+
+    store = open_store(args.db, readonly=True, any_release=True)
+    try:
+        held = store.fleet_fingerprint()
+    finally:
+        store.close()
+    if held is None:
+        raise LostcardError("%s holds no collector database: run `lostcard collector serve` on "
+                            "it first" % store.path)
+    return open_store(args.db)
+
+
+def _publish(args, kind, body, what):
+    from .publish import KIND_NAMES, publish
+
+    store = _publishing(args)
+    try:
+        version, new = publish(store, kind, body)
+    finally:
+        store.close()
+    if new:
+        print("published %s version %d (%d bytes): terminals fetch it on their next sync"
+              % (KIND_NAMES[kind], version, len(body)))
+    else:
+        print("%s unchanged from %s version %d: nothing published" % (what, KIND_NAMES[kind],
+                                                                       version))
+
+
+def _watchlist(args):
+    from lostcard import protocol
+
+    from . import publish, report_data
+    from .report_analysis import shown, utc
+
+    secret = read_secret(args)
+    _check_fleet(secret, args)
+    incidents = report_data.load(args.db, secret, int(time.time()))[0]
+    cards = publish.watchlist(incidents, args.min_terminals)
+    print(WATCHLIST_TABLE % ("token", "last4", "brand", "terminals", "last seen (UTC)"))
+    for token, last4, brand, n, seen in cards:
+        print(WATCHLIST_TABLE % (shown(token) + "…", last4 or "-", brand or "-", n, utc(seen)))
+    full = len(cards) == publish.updates.MAX_ENTRIES
+    print("%d card%s declined as compromised at %d or more terminals%s" % (
+        len(cards), "" if len(cards) == 1 else "s", args.min_terminals,
+        " (as many as the watchlist holds)" if full else ""))
+    if args.publish:
+        _publish(args, protocol.WATCHLIST, publish.watchlist_body(cards), "these cards are")
+    return 0
+
+
+def _policy_publish(args):
+    from lostcard import protocol
+
+    from .publish import Refused, policy_body
+
+    try:
+        body = policy_body(args.file)  # checked before the database is opened
+    except Refused as exc:
+        raise LostcardError("policy refused, nothing published: %s" % exc) from None
+    _publish(args, protocol.POLICY, body, "this policy is")
+    return 0
+
+
+def _policy_status(args):
+    from .jsonl import dumps
+
+    found = _status(_open(args))
+    if args.format == "json":
+        print(dumps(found, pretty=True))
+        return 0
+    newest, behind = found["newest"], found["behind"]
+    print("newest: policy version %d, watchlist version %d; terminals behind: policy %d, "
+          "watchlist %d" % (newest["policy"], newest["watchlist"], behind["policy"],
+                            behind["watchlist"]))
+    print(STATUS_TABLE % ("terminal", "policy", "watchlist", "behind", "last seen (UTC)",
+                          "last refusal"))
+    for t in found["terminals"]:
+        print(STATUS_TABLE % (t["terminal"], t["policy"], t["watchlist"],
+                              ", ".join(t["behind"]) or "-", t["seen"],
+                              _refusal(t["refused"]) if t["refused"] else "-"))
     return 0
 
 
@@ -228,3 +348,33 @@ def add_parsers(sub):
 
     add_options(rep)
     rep.set_defaults(run=_report)
+
+    wl = cs.add_parser("watchlist", help="the cards declined as compromised at several terminals "
+                                         "(the report's skimming ring); --publish sends them to "
+                                         "every terminal as the next watchlist version")
+    wl.add_argument("--db", required=True, help="the collector's database: a SQLite file or a "
+                                                "postgresql:// URL")
+    add_secret(wl, "opens the records' facts")
+    wl.add_argument("--min-terminals", type=positive, default=2,
+                    help="a card declined as compromised at this many terminals or more")
+    wl.add_argument("--publish", action="store_true",
+                    help="publish them as the next watchlist version (nothing when unchanged)")
+    wl.set_defaults(run=_watchlist, kept="a version is published whole or not at all")
+
+    po = cs.add_parser("policy", help="the acquirer policy the terminals receive")
+    ps = po.add_subparsers(dest="policy_command", required=True, metavar="COMMAND")
+    pp = ps.add_parser("publish", help="check an acquirer policy file (the overrides format) "
+                                       "and publish it as the next policy version")
+    pp.add_argument("--db", required=True, help="the collector's database: a SQLite file or a "
+                                                "postgresql:// URL")
+    pp.add_argument("--file", required=True, metavar="P",
+                    help="the overrides file (JSON: name, response_codes; fixtures/policies/)")
+    pp.set_defaults(run=_policy_publish, kept="a version is published whole or not at all")
+    pst = ps.add_parser("status", help="which policy and watchlist versions each terminal runs, "
+                                       "who is behind, the last refusals")
+    pst.add_argument("--db", default="collector.db", help="the collector's database (read "
+                                                          "only): a SQLite file or a "
+                                                          "postgresql:// URL")
+    pst.add_argument("--format", choices=["json", "table"], default="table",
+                     help="a table for a person, or JSON")
+    pst.set_defaults(run=_policy_status)

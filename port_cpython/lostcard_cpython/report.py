@@ -69,6 +69,10 @@ TODO = {
                 "issuer and the police at once (及时报警), monitor and stop its transactions "
                 "(监控可疑交易), and inspect the terminals listed, where a skimmer may be fitted. "
                 "Keep chip first: no needless magstripe fallback.",
+    "updates": "A terminal behind on its policy or watchlist decides without what the fleet "
+               "has learnt: check its link and that it syncs (it fetches an update after an "
+               "acknowledged upload, or at its hourly check-in). A refused update is kept out "
+               "by the terminal, which runs its last good one: publish a corrected version.",
     "terminals": "Open a terminal from any table to see its incidents; compare each with the "
                  "previous period: a terminal whose incidents rise is where to look first.",
 }
@@ -243,7 +247,7 @@ SECTIONS = (("summary", "Summary"), ("chart", "Incidents by cause over time"),
             ("device-faults", "Device faults: terminals to repair"),
             ("operator-errors", "Operator errors: operators to train"),
             ("network", "Network hot spots"), ("skimming", "Possible skimming ring"),
-            ("terminals", "Terminals"))
+            ("updates", "Terminals behind on policy or watchlist"), ("terminals", "Terminals"))
 
 
 def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=None):
@@ -252,10 +256,10 @@ def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=Non
     now = int(time.time() if now is None else now)
     if since is not None and until is not None and since >= until:
         raise LostcardError("--since must be before --until")
-    incidents, quarantine, gaps = report_data.load(db_path, fleet_secret, now)
+    incidents, quarantine, gaps, updates = report_data.load(db_path, fleet_secret, now)
     if terminals:
         known = {i["device"] for i in incidents} | {q[0] for q in quarantine} | {
-            g[0] for g in gaps}
+            g[0] for g in gaps} | {t["terminal"] for t in updates["terminals"]}
         for device in terminals:
             if device not in known:
                 raise LostcardError("no terminal %r in %s" % (device, without_password(db_path)))
@@ -263,13 +267,14 @@ def build(db_path, fleet_secret, now=None, since=None, until=None, terminals=Non
         incidents = [i for i in incidents if i["device"] in chosen]
         quarantine = [q for q in quarantine if q[0] in chosen]
         gaps = [g for g in gaps if g[0] in chosen]
+        updates["terminals"] = [t for t in updates["terminals"] if t["terminal"] in chosen]
     current, previous, left_out = analysis.periods(incidents, since, until, now)
     chart = tables.over_time(current.incidents)
     found, anonymous = tables.findings(current.incidents)
     every = (tables.summary(current, previous, quarantine, gaps)
              + ([chart[0]] if chart else [])
              + found + tables.terminals(current, previous, quarantine, gaps)
-             + [tables.alerts(current.incidents, quarantine)])
+             + tables.updates(updates) + [tables.alerts(current.incidents, quarantine)])
     return {"meta": {"generated": now, "period": current.window,
                      "previous_period": previous.window,
                      "terminals": sorted(set(terminals)) if terminals else None,
@@ -292,6 +297,7 @@ def _page(report):
               "device-faults": _or_none(t["device_faults"]),
               "operator-errors": _operator_errors(t["operator_errors"], report["anonymous"]),
               "network": _or_none(t["network_hot_spots"]), "skimming": _or_none(t["skimming"]),
+              "updates": _html_table(t["published"]) + _or_none(t["updates"]),
               "terminals": _terminals(t["terminals"], t["incidents"])}
     sections = "".join(_section(sid, title, bodies[sid]) for sid, title in SECTIONS)
     return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'

@@ -191,18 +191,27 @@ def network_hot_spots(incidents):
     return rows[:HOT_SPOTS]
 
 
-def cards_at_several_terminals(incidents):
-    """(token shown, last 4, brand, terminals, incidents) for each card declined as compromised
-    at more than one terminal: a possible skimming ring."""
+def compromised_cards(incidents, min_terminals=2):
+    """(card token, last 4, brand, terminals, incidents by time) for each card declined as
+    compromised at `min_terminals` or more: the skimming ring's table, and the watchlist's
+    tokens (`lostcard collector watchlist`)."""
     by_card = defaultdict(list)
     for i in incidents:
         if i["cause"] == "card_compromised" and i["token"]:
             by_card[bytes(i["token"])].append(i)
-    rows = [(shown(token), found[0]["last4"] or "", found[0]["brand"] or "",
+    return [(token, found[0]["last4"] or "", found[0]["brand"] or "",
              len({i["device"] for i in found}),
-             [(i["device"], i["time"], i["subcause"])
-              for i in sorted(found, key=lambda i: (i["time"] or 0, i["device"]))])
-            for token, found in by_card.items() if len({i["device"] for i in found}) > 1]
+             sorted(found, key=lambda i: (i["time"] or 0, i["device"])))
+            for token, found in by_card.items()
+            if len({i["device"] for i in found}) >= min_terminals]
+
+
+def cards_at_several_terminals(incidents):
+    """(token shown, last 4, brand, terminals, incidents) for each card declined as compromised
+    at more than one terminal: a possible skimming ring."""
+    rows = [(shown(token), last4, brand, n,
+             [(i["device"], i["time"], i["subcause"]) for i in found])
+            for token, last4, brand, n, found in compromised_cards(incidents)]
     rows.sort(key=lambda r: (-r[3], r[0]))
     return rows
 

@@ -11,6 +11,7 @@ from lostcard.errors import LostcardError
 from . import crypto, fastcbor
 from .collector_store import open_store
 from .incidents import describe
+from .publish import status
 from .report_analysis import DAY
 
 
@@ -28,10 +29,12 @@ def _opener(fleet_secret):
 
 def load(db_path, fleet_secret, now):
     """The database's incidents (dicts, facts opened; `time` None where the clock is not
-    trusted), quarantine counts and gaps (SqliteStore.report_snapshot)."""
+    trusted), quarantine counts and gaps (SqliteStore.report_snapshot), and the updates the
+    terminals run (publish.status)."""
     store = open_store(db_path, readonly=True)
     try:
         rows, quarantine, gaps = store.report_snapshot()
+        updates = status(store)
     finally:
         store.close()
     limits = policy.DEFAULT["limits"]
@@ -48,4 +51,4 @@ def load(db_path, fleet_secret, now):
                           "token": token, "last4": last4, "facts": facts,
                           "brand": (described or {}).get("card", {}).get("brand"),
                           "opened": described is not None})
-    return incidents, quarantine, gaps
+    return incidents, quarantine, gaps, updates

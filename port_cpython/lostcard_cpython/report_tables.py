@@ -174,6 +174,30 @@ def terminals(current, previous, quarantine, gaps):
     ]
 
 
+def updates(status):
+    """The updates' tables (publish.status): what is published, with how many terminals run it
+    and how many are behind; the terminals behind the newest policy or watchlist, or whose last
+    update they refused: the version each runs (and the newest, for people)."""
+    newest = status["newest"]
+    published = [(kind, version, sum(1 for t in status["terminals"] if t[kind] >= version),
+                  status["behind"][kind]) for kind, version in newest.items()]
+    rows = [(t["terminal"], Cell(t["policy"], "%d of %d" % (t["policy"], newest["policy"])),
+             Cell(t["watchlist"], "%d of %d" % (t["watchlist"], newest["watchlist"])),
+             ", ".join(t["behind"]),
+             None if not t["refused"] else "%s version %d: %s" % (
+                 t["refused"]["kind"], t["refused"]["version"], t["refused"]["reason"]),
+             _time(t["refused"]["at"]) if t["refused"] else None, _time(t["seen"]))
+            for t in status["terminals"] if t["behind"] or t["refused"]]
+    return [_table("published", "Published updates", (
+        ("update", "Update"), ("version!", "Newest version (0: none)"),
+        ("terminals_on_it!", "Terminals running it"), ("terminals_behind!", "Terminals behind")),
+        published), _table("updates", "Terminals behind on policy or watchlist", (
+        ("terminal", "Terminal"), ("policy!", "Policy version"),
+        ("watchlist!", "Watchlist version"), ("behind", "Behind on"),
+        ("last_refusal", "Last refusal"), ("refused_at", "Refused at (UTC)"),
+        ("last_seen", "Last seen (UTC)")), rows)]
+
+
 def alerts(incidents, quarantine):
     """What must not wait: terminals that detected tampering, incidents the secret did not
     open, quarantined records that did not authenticate (a collector given another fleet's
