@@ -31,7 +31,14 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
                   "operator_error"):
         assert cause + " " in out
     assert "check 1, decisions agree with their labels: yes" in out
-    assert out.count("collector holds 33, each once: yes") == 3
+    assert out.count("collector holds 34, each once: yes") == 2  # the ring's clone at each
+    assert "T-DEMO-03: queued 33, collector holds 33, each once: yes" in out
+    # the loop: the ring becomes the watchlist, every terminal fetches it, and the third
+    # terminal decides the ringed card on it, offline
+    assert "1 card declined as compromised at 2 or more terminals: watchlist version 1" in out
+    assert "check 3, every terminal runs watchlist version 1: yes" in out
+    assert re.search(r"T-DEMO-03 ring 2 +card_compromised call_acquirer", out)
+    assert "decided card_compromised offline on the watchlist's evidence: yes" in out
     assert "synced 63 of 63 incidents" in out and "\r" not in out  # no bar off a terminal
     assert "T-DEMO-03 declines 3 more" in out  # after the check: a backlog for `queue`, `sync`
     assert out.rstrip().endswith("demo passed its final check")
@@ -45,12 +52,14 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr
     assert "resuming round 2" in again.stdout
     # the first day's backlog of 3 at T-DEMO-03 synced with the second day's
-    assert again.stdout.count("collector holds 66, each once: yes") == 2
-    assert "T-DEMO-03: queued 69, collector holds 69, each once: yes" in again.stdout
+    assert again.stdout.count("collector holds 68, each once: yes") == 2
+    assert "T-DEMO-03: queued 70, collector holds 70, each once: yes" in again.stdout
+    # the ringed card's third terminal (the first day's decline, synced now) is a new version
+    assert "check 3, every terminal runs watchlist version 2: yes" in again.stdout
 
     clean = demo("--state", state, "--port", port, "--fresh")
     assert clean.returncode == 0 and "(fresh)" in clean.stdout
-    assert clean.stdout.count("collector holds 33, each once: yes") == 3
+    assert clean.stdout.count("collector holds 34, each once: yes") == 2
 
 
 def test_the_check_fails_when_the_collector_lacks_an_incident(tmp_path):
@@ -61,5 +70,27 @@ def test_the_check_fails_when_the_collector_lacks_an_incident(tmp_path):
                    "incidents WHERE device = 'T-DEMO-03' ORDER BY seq LIMIT 1 OFFSET 4)")
     proc = demo("--state", str(state))
     assert proc.returncode == 1
-    assert "check 2, T-DEMO-03: queued 69, collector holds 68, each once: NO" in proc.stdout
+    assert "check 2, T-DEMO-03: queued 70, collector holds 69, each once: NO" in proc.stdout
     assert proc.stdout.rstrip().endswith("demo FAILED its final check")
+
+
+def test_check_3_fails_for_a_terminal_behind_or_a_decision_without_the_watchlist(tmp_path):
+    from io import StringIO
+
+    from lostcard_cpython.demo import Day
+
+    day = Day(StringIO(), str(tmp_path), "cpython")
+    day.version = 1
+    lines = [(t, {"n": n, "cause": e["cause"], "action": e["action"], "subcause": e["subcause"],
+                  "rules": ["watchlist_hit"]})
+             for n, (t, e) in enumerate(zip(("T-DEMO-01", "T-DEMO-02", "T-DEMO-03"),
+                                            (item["expect"] for item in day.ring)))]
+    current = {t: {"watchlist_version": 1} for t in ("T-DEMO-01", "T-DEMO-02", "T-DEMO-03")}
+    day.ring_decided = lines
+    assert day.ring_check(current)
+    assert not day.ring_check(dict(current, **{"T-DEMO-02": {"watchlist_version": 0}}))
+    lines[-1][1]["rules"] = ["rc_do_not_honour"]
+    assert not day.ring_check(current)
+    lines[-1][1].update(rules=["watchlist_hit"], cause="undetermined")
+    assert not day.ring_check(current)
+    assert "NO, ring declines [2]" in day.out.getvalue()

@@ -303,7 +303,7 @@ class Terminal:
         uploader = queue = None
         if not done:
             self._end_phase()  # the queue's and the batch's modules: a fetch needs neither
-            from .fetch import due, step, wanted
+            from .fetch import due, step
 
             fetch = due(self)
             if fetch:
@@ -314,7 +314,7 @@ class Terminal:
                 if problem:  # the collector answered, but not with an update: the link is up
                     self._back_off(SyncError(problem))
                     return 0
-                self.updating = wanted(self) is not None
+                self.updating = due(self) is not None  # more to fetch: a chunk, or the other kind's check-in
         self._failures = 0
         self._next_try = 0.0
         self.last_error = None

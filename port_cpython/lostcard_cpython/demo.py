@@ -4,7 +4,10 @@ Morning with the link up; an outage (the collector goes away) through which decl
 causes are decided offline and queued; a power cut halfway through an append, and the reboot that
 recovers from it; the link back and the backlog synced with a progress bar; then the summary and
 the final check: every decision agrees with its scenario's label, and the collector holds exactly
-the incidents the terminals queued, each once. Terminals run as processes of the chosen port
+the incidents the terminals queued, each once. Then the loop back to the counter: one card cloned
+at two terminals (fixtures/ring.jsonl) is the report's ring, published as the watchlist; the
+terminals fetch it at their next sync, and the third terminal, which never saw the card, decides
+its next decline card_compromised offline on the watchlist's evidence (check 3). Terminals run as processes of the chosen port
 (`--port mpy`: the real MicroPython interpreter, from the .mpy bundle), each stretch of the day
 one boot, with port_mpy/tools/lostcard_tools/demo_day.py. The state directory keeps queues, the collector's SQLite
 and a ledger of what was queued: a second run resumes the day (another round of declines on the
@@ -21,6 +24,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from lostcard.cardfacts import luhn_ok
 from lostcard.errors import LostcardError
 from tqdm import tqdm
 
@@ -30,7 +34,7 @@ from .collector_store import DatabaseError, open_store
 from .errors import Failed
 from .local_collector import LocalCollector
 from . import scenarios as scenario_file
-from .paths import PORT_MPY, micropython_env, tool
+from .paths import PORT_MPY, RING, micropython_env, tool
 
 TERMINALS = ("T-DEMO-01", "T-DEMO-02", "T-DEMO-03")
 MORNING, OUTAGE = 12, 21  # declines per terminal before and during the outage
@@ -38,6 +42,19 @@ CUT_TERMINAL, CUT_AT = 1, 9  # the power cut: second terminal, its ninth append 
 BACKLOG = 3  # declines the last terminal queues after the check: something for `queue` and `sync`
 MARKER = ".lostcard-demo"  # in a state directory the demo made: the only kind --fresh deletes
 HEAP = "160K"  # docs/DEVICE.md: the phased Terminal from .mpy needs ~84 KiB on this port
+
+
+def own_card(pan, n):
+    """The PAN of scenario `n` as the demo's day uses it: the scenarios share a few test numbers,
+    which at two terminals would be a skimming ring the watchlist takes in; each scenario gets its
+    own card instead, keeping the issuer's first six digits, the length and whether the check
+    digit holds (what the decision reads of a PAN)."""
+    if not isinstance(pan, str) or not pan.isdigit() or not 13 <= len(pan) <= 19:
+        return pan
+    body = pan[:6] + str(n).zfill(len(pan) - 7)[-(len(pan) - 7):]
+    digits = [body + d for d in "0123456789"]
+    valid = [p for p in digits if luhn_ok(p)]
+    return valid[0] if luhn_ok(pan) else [p for p in digits if not luhn_ok(p)][0]
 
 
 class DemoError(Failed):
@@ -109,6 +126,9 @@ class Day:
         self.out, self.state, self.port = out, state, port
         self.ledger_path = os.path.join(state, "ledger.json")
         self.items = scenario_file.load()
+        self.ring = scenario_file.load(RING)
+        self.ring_decided = []  # (terminal, line) of the ring's declines
+        self.bar = None  # the sync's progress bar, while the backlog syncs
         self.bundle = None
 
     # -- setup ---------------------------------------------------------------------------------
@@ -144,9 +164,16 @@ class Day:
                                         self.secret_path)
         declines = os.path.join(self.state, "declines.jsonl")
         with open(declines, "w", encoding="utf-8") as f:
-            for item in self.items:
-                f.write(json.dumps(item["event"], ensure_ascii=False) + "\n")
+            for n, item in enumerate(self.items):
+                event = json.loads(json.dumps(item["event"]))
+                if isinstance(event.get("card"), dict):
+                    event["card"]["pan"] = own_card(event["card"].get("pan"), n)
+                f.write(json.dumps(event, ensure_ascii=False) + "\n")
         self.declines = declines
+        self.ring_declines = os.path.join(self.state, "ring.jsonl")
+        with open(self.ring_declines, "w", encoding="utf-8") as f:
+            for item in self.ring:
+                f.write(json.dumps(item["event"], ensure_ascii=False) + "\n")
         for n, device in enumerate(TERMINALS):
             home = os.path.join(self.state, device)
             # the terminal's own: its config holds the card-token key, its queue the chain key
@@ -167,11 +194,12 @@ class Day:
 
     # -- running a terminal ---------------------------------------------------------------------
 
-    def boot(self, device, first, last, mode, cut=0):
-        """One boot of a terminal doing one stretch of the day; (exit code, JSON lines)."""
+    def boot(self, device, first, last, mode, cut=0, declines=None):
+        """One boot of a terminal doing one stretch of the day (declines FIRST..LAST-1 of the
+        day's file, or of `declines`); (exit code, JSON lines)."""
         config = os.path.join(self.state, device, "lostcard.json")
-        args = ["-m", "lostcard_tools.demo_day", config, self.declines, str(first), str(last), mode,
-                str(cut)]
+        args = ["-m", "lostcard_tools.demo_day", config, declines or self.declines, str(first),
+                str(last), mode, str(cut)]
         if self.port == "mpy":
             exe = tool("micropython")
             if exe is None:
@@ -188,7 +216,7 @@ class Day:
             lines = []
             for line in _json_lines(proc.stdout):
                 lines.append(line)
-                if mode == "sync" and "synced" in line:
+                if mode == "sync" and "synced" in line and self.bar is not None:
                     self.progress(line)
             self.ledger["queued"][device] += [line["seq"] for line in lines
                                               if "n" in line and line["stored"]]
@@ -210,6 +238,10 @@ class Day:
         try:
             for t, device in enumerate(TERMINALS):
                 decided += self.stretch(device, t * per, t * per + MORNING, "online")
+            self.say("10:30  one card, two terminals: a cloned stripe at %s, then at %s"
+                     % TERMINALS[:2])
+            for t in (0, 1):
+                self.ring_stretch(TERMINALS[t], t, "online")
             self.say("11:30  OUTAGE: the collector is unreachable; terminals decide offline")
             self.collector.stop()
             for t, device in enumerate(TERMINALS):
@@ -230,6 +262,7 @@ class Day:
                       disable=not self.out.isatty()) as self.bar:
                 for device in TERMINALS:
                     statuses[device] = self.boot(device, 0, 0, "sync")[1][-1]["status"]
+            self.bar = None
             sync_s = time.perf_counter() - started
             self.say("       synced %d of %d incidents" % (self.done, self.total))
         finally:
@@ -244,25 +277,78 @@ class Day:
         self.say("18:00  after closing, the link down again: %s declines %d more" % (device,
                                                                                    BACKLOG))
         self.stretch(device, first, first + BACKLOG, "offline")
+        self.say("18:30  the ringed card at %s, which never saw it; the link still down:" % device)
+        self.ring_stretch(device, 2, "offline")
         self.say("       they wait for the next sync: lostcard queue status --dir %s"
                  % os.path.join(self.state, device, "queue"))
 
-    def stretch(self, device, first, last, mode, cut=0):
-        code, lines = self.boot(device, first, last, mode, cut)
-        decided = self.record(device, lines)
+    def ring_stretch(self, device, n, mode):
+        """Decline `n` of the ring at `device`."""
+        for line in self.stretch(device, n, n + 1, mode, declines=self.ring_declines):
+            self.ring_decided.append((device, line))
+
+    def watchlist(self):
+        """The collector's lesson back to the counter: the report's ring (cards declined as
+        compromised at two terminals or more) published as the watchlist, as `lostcard collector
+        watchlist --publish` does, then each terminal's next sync; {terminal: status}."""
+        from lostcard import protocol
+
+        from . import publish, report_data
+
+        db = os.path.join(self.state, "collector.db")
+        incidents = report_data.load(db, fleet_secret.read(self.secret_path), int(time.time()))[0]
+        cards = publish.watchlist(incidents, 2)
+        store = open_store(db)
+        try:
+            self.version, new = publish.publish(store, protocol.WATCHLIST,
+                                                publish.watchlist_body(cards))
+        finally:
+            store.close()
+        self.say("16:00  the report's ring: %d card%s declined as compromised at 2 or more "
+                 "terminals: watchlist version %d%s" % (len(cards), "" if len(cards) == 1 else "s",
+                                                       self.version, "" if new else " (unchanged)"))
+        self.say("16:05  the link up: each terminal's next sync brings it")
+        self.collector.start()
+        try:
+            statuses = {d: self.boot(d, 0, 0, "sync")[1][-1]["status"] for d in TERMINALS}
+        finally:
+            self.collector.stop()
+        self.say("       terminals run watchlist version %s" % ", ".join(
+            "%s %s" % (d, s["watchlist_version"]) for d, s in statuses.items()))
+        return statuses
+
+    def ring_check(self, statuses):
+        """Check 3: every terminal runs the newest watchlist, the ring's declines are decided as
+        labelled, and the last one on the watchlist's evidence."""
+        ok = all(s["watchlist_version"] == self.version for s in statuses.values())
+        self.say("  check 3, every terminal runs watchlist version %d: %s" % (
+            self.version, "yes" if ok else "NO"))
+        wrong = [line["n"] for _, line in self.ring_decided
+                 if (line["cause"], line["action"], line["subcause"]) != tuple(
+                     self.ring[line["n"]]["expect"][k] for k in ("cause", "action", "subcause"))]
+        last_device, last = self.ring_decided[-1]
+        on_list = last["n"] == 2 and "watchlist_hit" in last["rules"]
+        self.say("  check 3, the ringed card at %s decided %s offline on the watchlist's "
+                 "evidence: %s" % (last_device, last["cause"], "yes" if on_list and not wrong
+                                   else "NO, ring declines %s" % (wrong or [2])))
+        return ok and on_list and not wrong
+
+    def stretch(self, device, first, last, mode, cut=0, declines=None):
+        code, lines = self.boot(device, first, last, mode, cut, declines)
+        decided = self.record(device, lines, "ring " if declines else "#")
         if code == 3:  # the power cut: reboot, recover, and handle the interrupted decline again
             torn = [line for line in lines if "power_cut" in line][0]["power_cut"]
             redo = first + len(decided)
             self.say("13:05  POWER CUT at %s in the middle of an append to %s; rebooting"
                      % (device, torn))
             code, lines = self.boot(device, redo, last, mode)
-            decided += self.record(device, lines)
+            decided += self.record(device, lines, "ring " if declines else "#")
             status = lines[-1]["status"]
             self.say("       recovered: %d queued, %d torn append set aside, nothing lost"
                      % (status["queued"], status["torn_tails"]))
         return decided
 
-    def record(self, device, lines):
+    def record(self, device, lines, tag="#"):
         """Print the decisions of a boot (its ledger is kept by boot)."""
         decided = []
         for line in lines:
@@ -270,8 +356,8 @@ class Day:
                 if not line["stored"]:
                     raise DemoError("%s could not store decline %d" % (device, line["n"]))
                 decided.append(line)
-                self.out.write("  %-9s #%-3d %-16s %-13s | %s | %s\n" % (
-                    device, line["n"], line["cause"], line["action"], line["zh"], line["en"]))
+                self.out.write("  %-9s %-4s %-16s %-13s | %s | %s\n" % (
+                    device, tag + str(line["n"]), line["cause"], line["action"], line["zh"], line["en"]))
         return decided
 
     def save_ledger(self):
@@ -319,7 +405,9 @@ class Day:
             ok = ok and same and statuses[device]["queued"] == 0
             self.say("  check 2, %s: queued %d, collector holds %d, each once: %s" % (
                 device, len(queued), len(held), "yes" if same else "NO"))
+        watching = self.watchlist()
         self.evening()
+        ok = self.ring_check(watching) and ok
         from . import report
 
         page = os.path.join(self.state, "report.html")

@@ -11,6 +11,7 @@ PORT_MPY = ROOT / "port_mpy"
 FIXTURES = ROOT / "fixtures"
 SCENARIOS = FIXTURES / "scenarios.jsonl"
 SAFETY_SCENARIOS = FIXTURES / "safety-scenarios.jsonl"
+RING = FIXTURES / "ring.jsonl"  # the demo's ring: one card cloned at two terminals, then seen at a third
 
 
 def tool(name):

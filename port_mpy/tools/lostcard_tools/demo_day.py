@@ -58,6 +58,7 @@ def _run(terminal, declines, first, last, mode):
             print(json.dumps({"n": n, "cause": d["cause"], "action": d["action"],
                               "subcause": d["subcause"], "seq": d.get("seq"),
                               "stored": d["stored"], "zh": d["messages"]["operator"]["zh"],
+                              "rules": [e["rule"] for e in d["evidence"]],
                               "en": d["messages"]["operator"]["en"]}))
             terminal.sync_step()
     print(json.dumps({"status": terminal.status()}))
