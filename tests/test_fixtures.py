@@ -70,3 +70,21 @@ def test_safety_scenarios_cover_the_classes_of_issue_12():
                           ("tamper-", 8), ("approval-", 8), ("operator-", 8)):
         assert sum(s["name"].startswith(prefix) for s in SAFETY) >= least, prefix
     assert all(s["why"] and s["forbid"] is not None for s in SAFETY)
+
+
+def test_the_demo_ring_decides_as_labelled_and_its_last_card_only_on_the_watchlist():
+    """fixtures/ring.jsonl: a card cloned at two terminals, then a bare 05 at a third, which only
+    the acquirer's watchlist (the card at 2 terminals) makes card_compromised."""
+    from lostcard_cpython.paths import RING
+
+    first, second, third = scenarios.load(RING)
+    for item in (first, second):
+        for watch in (None, (1, 2)):  # the clones are clones with or without the list
+            d = classify(item["event"], None, watch)
+            assert [d[k] for k in ("cause", "action", "subcause")] == [
+                item["expect"][k] for k in ("cause", "action", "subcause")]
+    assert classify(third["event"])["cause"] == "undetermined"
+    d = classify(third["event"], None, (1, 2))
+    assert [d[k] for k in ("cause", "action", "subcause")] == [
+        third["expect"][k] for k in ("cause", "action", "subcause")]
+    assert [e["rule"] for e in d["evidence"]][0] == "watchlist_hit"
