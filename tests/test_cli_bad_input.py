@@ -102,6 +102,11 @@ def _cases(w):
         (("explain", text), FAILED),
         (("explain", "--format", "json", str(f / "latin1.jsonl")), FAILED),
         (("explain", "--format", "table"), USAGE),
+        # a watchlist hit: version 1..2**32-1, 1..255 terminals
+        (("classify", "--watch", "0:2"), USAGE),
+        (("classify", "--watch", "1:256"), USAGE),
+        (("explain", "--watch", "3"), USAGE),
+        (("explain", "--watch", "4294967296:1"), USAGE),
         (("rules-doc", "extra"), USAGE),
         # demo: a state that is a file, a foreign directory, a bad port
         (("demo", "--state", text), USAGE),

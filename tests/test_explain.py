@@ -155,3 +155,55 @@ def test_cli_policy_like_classify_and_a_bad_policy_file_is_a_clear_error(tmp_pat
     proc = lostcard("explain", "--policy", str(bad), stdin=event)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "unknown cause" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# a card on the acquirer's watchlist, link down, no answer: docs/DECISION.md's case
+WATCHED = {"id": "w", "response": {"code": None}, "terminal": {"network": "down"},
+           "card": {"pan": "4111111111111111", "entry_mode": "chip"}}
+
+
+def test_a_watchlist_hit_is_explained_with_its_version_terminals_and_points():
+    from lostcard_cpython.rulesdoc import watch_points
+
+    acc = account(WATCHED, DEFAULT, (7, 2))
+    assert acc["watchlist"] == {"version": 7, "terminals": 2}
+    hit = [e for e in acc["evidence"] if e["rule"] == "watchlist_hit"]
+    assert hit == [{"rule": "watchlist_hit", "cause": "card_compromised", "points": 46,
+                    "points_before_discounts": 46, "subcause": "watchlist", "discounts": [],
+                    "why": "card on the acquirer's watchlist (version 7), seen compromised at 2 "
+                           "terminals"}]
+    # network_fault (link down, 55) wins, but the listed card is not retried: the guard says so
+    assert acc["decision"]["cause"] == "network_fault"
+    assert acc["guards"] == [{"rule": "no_new_attempt_on_a_watchlisted_card",
+                              "action_before": "retry_online", "action": "call_acquirer",
+                              "operator": {"zh": "名单可疑卡：勿再试，请致电收单行",
+                                           "en": "On watchlist: call acquirer"}}]
+    # the points before discounts the doc and explain state are the core's, at every count
+    for terminals in range(1, 256):
+        for pan, kept in (("4111111111111111", 100), ("4111111111111112", 20)):
+            event = dict(WATCHED, card={"pan": pan})
+            got = [e for e in account(event, DEFAULT, (1, terminals))["evidence"]
+                   if e["rule"] == "watchlist_hit"]
+            assert got[0]["points_before_discounts"] == watch_points(DEFAULT, terminals)
+            assert got[0]["points"] == watch_points(DEFAULT, terminals) * kept // 100
+    assert account(WATCHED, DEFAULT)["watchlist"] is None
+
+
+def test_classify_and_explain_take_a_watchlist_hit():
+    classified = lostcard("classify", "--watch", "3:4", stdin=line(WATCHED))
+    assert classified.returncode == 0, classified.stderr
+    decision = json.loads(classified.stdout)
+    assert decision == classify(WATCHED, None, (3, 4))
+    assert (decision["cause"], decision["subcause"], decision["action"]) \
+        == ("card_compromised", "watchlist", "call_acquirer")
+    assert decision["evidence"][0]["why"] == \
+        "card on the acquirer's watchlist (version 3), seen compromised at 4 terminals"
+    text = lostcard("explain", "--watch", "3:4", stdin=line(WATCHED)).stdout
+    assert "on the acquirer's watchlist: version 3, seen compromised at 4 terminals" in text
+    assert "+70 card_compromised  watchlist_hit" in text
+    shown = json.loads(lostcard("explain", "--format", "json", "--watch", "3:4",
+                                stdin=line(WATCHED)).stdout)
+    assert shown["watchlist"] == {"version": 3, "terminals": 4}
+    # without --watch, the same event is a network fault to retry
+    assert json.loads(lostcard("classify", stdin=line(WATCHED)).stdout)["action"] \
+        == "retry_online"

@@ -17,7 +17,38 @@ from lostcard.decision import classify
 from lostcard.table import CHUNK, here
 from micropython_process import micropython
 from safety_cases import DEFAULT, apply, check, decide, oracle
+from safety_cases import LIMITS, row
 from test_safety_monotone import check_monotone
+
+
+def check_watch(event, d):
+    """Invariant 9 for an event with a watchlist hit (its "watch" section) and its decision `d`:
+    rule watchlist_hit carries its points in proportion to the terminals seen (full from limits
+    watchlist_terminals_full), keyed_data_wrong's share of them on card data failing their
+    checks (a PAN not 12 to 19 digits or failing Luhn, an expiry that is no YYMM:
+    safety_cases.oracle), read off the policy, not the core; and a listed card whose data pass
+    their checks is not tried again (decision._decision: no_new_attempt_on_a_watchlisted_card).
+    Returns (data wrong, the points due), None for a malformed event."""
+    if d["errors"]:
+        return None
+    wrong = oracle(event)[5]
+    full = LIMITS["watchlist_terminals_full"]
+    due = int(row(DEFAULT["rules"], "watchlist_hit")[1]) \
+        * (min(event["watch"]["terminals"], full) * 100 // full) // 100
+    if wrong:
+        due = due * int(row(DEFAULT["discounts"], "keyed_data_wrong")[0]) // 100
+    assert [e["points"] for e in d["evidence"] if e["rule"] == "watchlist_hit"] \
+        == ([due] if due else []), ("9 watchlist points", due, event, d)
+    assert wrong or d["action"] not in ("retry_online", "reenter_card"), \
+        ("9 tried again", event, d)
+    return wrong, due
+
+
+def watch_of(event):
+    """The watchlist hit (version, terminals seen) the event's "watch" section stands for, as a
+    terminal passes it to classify (safety_events.decide)."""
+    w = event.get("watch")
+    return None if w is None else (w["version"], w["terminals"])
 
 
 def draw_event(data, spec="none"):
@@ -35,6 +66,8 @@ def case(data, spec, expect):
     if field:
         assert (d[field] == (None if value == "~" else value)) == ("=" in expect), (event, d)
     check(event, d)
+    if "watch" in event:
+        check_watch(event, d)
     return event, d
 
 
@@ -119,6 +152,29 @@ def test_more_evidence_never_lowers_its_cause_without_an_answer(data):
     check_monotone(draw_event(data, "unanswered"))
 
 
+@pytest.mark.parametrize("spec,expect", [
+    ("watch_any", ""),                           # all invariants, with or without a pick-up
+    ("watch_alone", "action!retain_card"),       # the hit alone: no basis for retain_card
+    ("watch_training", "cause=operator_error"),  # training_is_operator
+    ("watch_tamper", "alert!~"),                 # tamper_alert
+    ("watch_unanswered", "action!retry_online"), # no_new_attempt_on_a_watchlisted_card
+])
+@given(data=st.data())
+def test_invariant_9_beside_a_watchlist_hit(spec, expect, data):
+    """A watchlist hit (rule watchlist_hit): never the basis of retain_card, training and tamper
+    as without it, no new try of a listed card with sound data, and its points exact
+    (check_watch, which case() applies to every event with a hit)."""
+    case(data, spec, expect)
+
+
+@given(st.data())
+def test_a_watchlist_hit_on_wrong_card_data_is_discounted(data):
+    """The hit keeps keyed_data_wrong's share on card data failing their checks (check_watch
+    asserts its exact points)."""
+    event, d = case(data, "watch_wrong_data", "")
+    assert "watch" in event and (d["errors"] or check_watch(event, d)[0])  # as the spec forced
+
+
 def test_the_oracle_and_the_specs():
     # the test's own Luhn, YYMM and version checks against values whose answer is known
     assert [safety.luhn(p) for p in ("4111111111111111", "4222222222222", "5500000000000004",
@@ -141,18 +197,38 @@ def test_the_oracle_and_the_specs():
 def test_seeded_decisions_match_cpython(bundle):
     """The seeded safety events decide identically on MicroPython and CPython."""
     script = ("import json, sys, safety_cases as s\n"
-              "for _, e in s.events(s.SEED, 300):\n"
-              "    json.dump(s.decide(e, s.DEFAULT), sys.stdout)\n"
-              "    print()\n")
+              "for spec, n in (('none', 300), ('watch_any', 150)):\n"
+              "    for _, e in s.events(s.SEED, n, spec):\n"
+              "        json.dump(s.decide(e, s.DEFAULT), sys.stdout)\n"
+              "        print()\n")
     proc = micropython(bundle, ["-c", script])
     assert proc.returncode == 0, proc.stderr + proc.stdout[-500:]
     mpy = [json.loads(line) for line in proc.stdout.splitlines()]
-    cpy = [classify(event) for _, event in safety.events(safety.SEED, 300)]
-    assert len(mpy) == 300
+    # the watchlist hit goes beside the event, as a terminal passes it
+    cpy = [classify(event, None, watch_of(event))
+           for spec, n in (("none", 300), ("watch_any", 150))
+           for _, event in safety.events(safety.SEED, n, spec)]
+    assert len(mpy) == 450
+    assert sum(any(e["rule"] == "watchlist_hit" for e in d["evidence"]) for d in cpy) >= 100
     assert {d["action"] for d in cpy} >= {"retain_card", "call_acquirer", "retry_online",
                                           "service_terminal"}
     for i, (got, want) in enumerate(zip(mpy, cpy)):
         assert got == want, i
+
+
+@pytest.mark.parametrize("seed,spec", [
+    (safety.SEED, "watch_any"), (safety.SEED + 11, "watch_alone"),
+    (safety.SEED + 12, "watch_wrong_data"), (safety.SEED + 13, "watch_training"),
+    (safety.SEED + 14, "watch_tamper"), (safety.SEED + 15, "watch_unanswered")])
+def test_the_seeded_watchlist_events_carry_their_points(seed, spec):
+    """Invariant 9's points on the seeded events of tests/mpy/test_safety_watchlist.py (and of
+    the comparison above), which MicroPython decides as CPython does: check_watch here keeps
+    that check out of MicroPython's 64 KiB heap."""
+    wrong = 0
+    for _, event in safety.events(seed, 150, spec):
+        found = check_watch(event, decide(event, DEFAULT))
+        wrong += found is not None and found[0]
+    assert wrong >= 100 if spec == "watch_wrong_data" else wrong < 150
 
 
 GOOD = {"response": {"code": "41", "source": "host", "stan_match": True},
@@ -184,6 +260,28 @@ def test_the_check_catches_each_broken_invariant(facts, changes):
         event.setdefault(section, {}).update(fields)
     with pytest.raises(AssertionError):
         check(event, dict(d, **changes))
+
+
+WATCHED = {"response": {"code": None}, "terminal": {"network": "down"},
+           "card": {"pan": "4111111111111111"}, "watch": {"version": 3, "terminals": 3}}
+
+
+@pytest.mark.parametrize("changes", [
+    {"evidence": []},                                                # the hit weighed nothing
+    {"action": "retry_online",                                       # the listed card retried
+     "messages": {"operator": {"zh": "", "en": "retry"}, "cardholder": {"zh": "", "en": ""}}},
+])
+def test_the_check_catches_a_broken_watchlist_invariant(changes):
+    d = decide(WATCHED, DEFAULT)
+    assert d["subcause"] == "watchlist" and d["action"] == "call_acquirer"
+    check(WATCHED, d)
+    assert check_watch(WATCHED, d) == (False, 70)  # sound data, three terminals: the full points
+    with pytest.raises(AssertionError, match="'9 "):
+        check_watch(WATCHED, dict(d, **changes))
+    # a PAN failing Luhn: a fifth of them, and re-entering it is allowed
+    wrong = dict(WATCHED, card={"pan": "4111111111111112"})
+    assert check_watch(wrong, decide(wrong, DEFAULT)) == (True, 14)
+    assert decide(wrong, DEFAULT)["action"] == "reenter_card"
 
 
 def test_monotonicity_check_can_fail(monkeypatch):

@@ -72,6 +72,7 @@ def test_each_bad_policy_is_refused_with_its_reason_and_nothing_is_published(wor
                                                                   + STOLEN[5:]}}),
          "leads to retain_card but is not flagged p"),
         (_policy(tmp, "i.json", big), "at most 4096 reach a terminal"),
+        (_policy(tmp, "j.json", " " * 70000), "a file of more than 65536 bytes"),
         (str(tmp / "absent.json"), "No such file"),
     ]
     for path, reason in cases:

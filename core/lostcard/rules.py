@@ -219,13 +219,6 @@ def _terminal(ev, facts, limits, clock_trusted, context):
             ev.add("repeated_attempts", attempts)
 
 
-def watch_share(limits, terminals):
-    """The percentage of watchlist_hit's points a card seen compromised at `terminals` terminals
-    carries: in proportion, full from limits watchlist_terminals_full on."""
-    full = limits["watchlist_terminals_full"]
-    return min(terminals, full) * 100 // full
-
-
 def context_of(facts, policy, watch=None):
     """The facts that decide how far other evidence can be believed: who answered, whether an
     issuer can have heard the request, whether the keyed data can be the card's, and what makes
@@ -269,7 +262,8 @@ def context_of(facts, policy, watch=None):
                                  or pickup_code and source == "terminal")
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
             "outdated": outdated, "valid_expiry": valid_expiry, "expiry": (when, now),
-            "keyed_wrong": keyed_wrong, "watch": watch, "unheard": ("training_no_issuer",) if training else (),
+            "keyed_wrong": keyed_wrong, "watch": watch,
+            "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
             "pickup": list_hit or pickup_code,
             "list_hit": list_hit,
@@ -312,8 +306,12 @@ def collect(facts, policy, context):
         ev.add("hotlist_not_updated" if facts["network"] == "up" else "stale_hotlist",
                facts["hotlist_age_s"] // 3600)
     watch = context["watch"]
-    if watch is not None:  # added last: of equal points, the terminal's and issuer's words lead
-        # other terminals saw this card compromised: evidence about the card whose data found
-        # it here, so only as good as that data; not the hot list, and no issuer's word
-        ev.add("watchlist_hit", watch, context["keyed_wrong"], watch_share(limits, watch[1]))
+    if watch is not None:
+        # other terminals saw this card compromised: evidence about the card whose data found it
+        # here, so only as good as that data (not the hot list, no issuer's word); its share of
+        # the points in proportion to those terminals, full from watchlist_terminals_full on
+        # (as lostcard_cpython.rulesdoc.watch_points says). Added last: of equal points, the
+        # issuer's and the terminal's own words name the subcause
+        full = limits["watchlist_terminals_full"]
+        ev.add("watchlist_hit", watch, context["keyed_wrong"], min(watch[1], full) * 100 // full)
     return ev.items

@@ -9,11 +9,10 @@ json` for a program: the same account either way. The safety rules are named as 
 
 from lostcard.decision import TIE_ORDER, classify, decide, lookup
 from lostcard.event import FIELDS, NAMES, read_event
-from lostcard.rules import watch_share
 from lostcard.table import row
 
 from .jsonl import Tally, _events, dumps
-from .rulesdoc import SAFETY_RULES
+from .rulesdoc import SAFETY_RULES, watch_points
 
 # a fact's flat name (lostcard.event.NAMES) -> its place in the event, as docs/EVENT.md writes it
 DOTTED = {NAMES[i // 4]: (FIELDS[i] + "." if FIELDS[i] else "") + FIELDS[i + 1]
@@ -48,8 +47,8 @@ def _base_points(policy, facts, rule, watch):
     found = row(policy["rules"], rule)
     if found is None:
         return None
-    if rule == "watchlist_hit":  # its share for the terminals seen (rules.collect)
-        return int(found[1]) * watch_share(policy["limits"], watch[1]) // 100
+    if rule == "watchlist_hit":  # its share for the terminals seen
+        return watch_points(policy, watch[1])
     return int(found[1])
 
 

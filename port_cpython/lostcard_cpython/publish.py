@@ -44,6 +44,9 @@ def policy_body(path):
             raw = f.read(updates.MAX_POLICY * 16 + 1)
     except OSError as exc:
         raise LostcardError("policy file %s: %s" % (path, exc.strerror or exc)) from None
+    if len(raw) > updates.MAX_POLICY * 16:  # read no further: no such file is a policy
+        raise Refused("%s: a file of more than %d bytes, at most %d reach a terminal" % (
+            path, updates.MAX_POLICY * 16, updates.MAX_POLICY))
     try:
         overrides = json.loads(raw.decode("utf-8-sig"))
     except ValueError as exc:  # UnicodeDecodeError too

@@ -8,7 +8,6 @@ policy has, and that docs/RULES.md is this module's output.
 """
 
 from lostcard.policy import DEFAULT
-from lostcard.rules import watch_share
 from lostcard.table import row
 
 # The safety rules of the weighing and of the action: name, where it lives, what it does.
@@ -178,6 +177,15 @@ Each holds for every event; tests/test_safety_properties.py checks them as prope
 """
 
 
+def watch_points(policy, terminals):
+    """Rule watchlist_hit's points before discounts for a card seen compromised at `terminals`
+    terminals, as lostcard.rules.collect weighs them: their share of the rule's points, full
+    from limits watchlist_terminals_full on (tests/test_explain.py holds the two together)."""
+    full = policy["limits"]["watchlist_terminals_full"]
+    return int(row(policy["rules"], "watchlist_hit")[1]) * (min(terminals, full) * 100 // full) \
+        // 100
+
+
 def _cell(text):
     return str(text).replace("|", "\\|")
 
@@ -263,9 +271,7 @@ def render(policy=DEFAULT):
     out.append("\nwatchlist_hit carries its points when the watchlist saw the card compromised at "
                "watchlist_terminals_full (%d) terminals or more, and that share at fewer (%s), "
                "before discounts.\n" % (full, ", ".join(
-                   "%d at %d" % (int(row(policy["rules"], "watchlist_hit")[1])
-                                 * watch_share(policy["limits"], n) // 100, n)
-                   for n in range(1, full))))
+                   "%d at %d" % (watch_points(policy, n), n) for n in range(1, full))))
 
     out.append("\n## Response codes\n\nISO 8583 field 39 or the terminal's own ARC (the "
                "terminal's own: %s). An answer's evidence reads \"<source> answered <code>: "

@@ -14,11 +14,11 @@ The pools of every field and the facts each test forces are specs in safety_spec
 head says how to read one), read a row at a time.
 """
 
-from lostcard.decision import decide
 from lostcard.policy import DEFAULT
 from lostcard.table import row
 
-from safety_events import LIMITS, SEED, SPECS, XorShift, apply, events, get, put, scores  # noqa: F401
+from safety_events import (LIMITS, SEED, SPECS, XorShift, apply, decide, events, get,  # noqa: F401
+                           put, scores)
 
 def luhn(digits):
     total = 0
@@ -42,8 +42,9 @@ def older(have, need):
 
 def oracle(event):
     """What the event says, read independently of the core: (training, pickup, unfit,
-    clock_bad, basis); basis is what may justify retaining the card, "issuer" (its pick-up code
-    to this request) or "list" (a fit terminal's own), else None."""
+    clock_bad, basis, data_wrong); basis is what may justify retaining the card, "issuer" (its
+    pick-up code to this request) or "list" (a fit terminal's own), else None; data_wrong: the
+    card's data, keyed or read, fail their own checks."""
     t = get(event, "", "time")
     clock_bad = get(event, "terminal", "clock_ok") is False or t is not None and not (
         LIMITS["plausible_time_min"] <= t < LIMITS["plausible_time_max"])
@@ -55,9 +56,9 @@ def oracle(event):
     pan, expiry = get(event, "card", "pan"), get(event, "card", "expiry")
     if pan is not None:
         pan = pan.replace(" ", "")
-    keyed_wrong = get(event, "card", "entry_mode") == "manual" and (
-        pan is not None and not (12 <= len(pan) <= 19 and luhn(pan))
-        or expiry is not None and not expiry_valid(expiry))
+    data_wrong = pan is not None and not (12 <= len(pan) <= 19 and luhn(pan)) \
+        or expiry is not None and not expiry_valid(expiry)
+    keyed_wrong = get(event, "card", "entry_mode") == "manual" and data_wrong
     training = get(event, "operator", "training_mode") is True
     code = get(event, "response", "code")
     entry = row(DEFAULT["response_codes"], code) if code is not None else None
@@ -73,7 +74,7 @@ def oracle(event):
         elif not unfit and (pickup and source == "terminal"
                             or tvr is not None and int(tvr[:2], 16) & 0x10):
             basis = "list"
-    return training, pickup, unfit, clock_bad, basis
+    return training, pickup, unfit, clock_bad, basis, data_wrong
 
 
 # the words of the operator's English text for each action (texts.txt, operator:...)
@@ -84,7 +85,7 @@ ACTION_WORDS = ("retain_card:if safe|return_card:return|reenter_card:re-enter,in
 def check(event, d):
     """Every safety invariant for `event` and its decision `d`, each with the rules that keep
     it (docs/RULES.md)."""
-    training, pickup, unfit, clock_bad, basis = oracle(event)
+    training, pickup, unfit, clock_bad, basis, _ = oracle(event)
     action, cause, ok = d["action"], d["cause"], not d["errors"]
     # 1. retain only on the issuer's word or a fit terminal's list: never in training, on keyed
     # data failing its own checks, from an unfit terminal's pick-up (rules.context_of:
@@ -101,6 +102,8 @@ def check(event, d):
     # no_retry_after_an_approval; flag "a")
     assert not (ok and not training and get(event, "response", "code") == "00") \
         or action != "retry_online", ("5 retry", event, d)
+    # 9. a watchlist hit (the event's "watch" section) is never a basis to retain: 1 holds,
+    # `basis` ignores it; the rest of 9 is test_safety_properties.check_watch (CPython)
     # 6. no message asserts a contradicted fact (rule expiry_invalid, discount
     # bad_clock_expiry), and the messages say the final action (decision._decision: the text
     # of the guard that changed the action)

@@ -3,6 +3,7 @@ safety_specs.txt: the generator alone, without the invariants' check (safety_cas
 test needing only events keeps the 64 KiB heap for the decisions.
 """
 
+from lostcard.decision import decide as core_decide
 from lostcard.policy import DEFAULT
 from lostcard.table import here, load, row
 
@@ -49,6 +50,14 @@ def apply(event, name, pick):
                         else v
                 put(event, section, key, v)
     return event
+
+
+def decide(event, policy):
+    """The core's decision on `event`, with the watchlist hit (version, terminals seen) its
+    "watch" section stands for: a terminal's own fact, passed beside the event (the core ignores
+    the section)."""
+    w = event.get("watch")
+    return core_decide(event, policy, None, w and (w["version"], w["terminals"]))
 
 
 def scores(d):

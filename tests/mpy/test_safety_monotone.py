@@ -6,9 +6,8 @@ asserts: runs on MicroPython under 64 KiB and on CPython; tests/test_safety_prop
 check_monotone under hypothesis.
 """
 
-from lostcard.decision import decide
 from lostcard.policy import DEFAULT
-from safety_events import SEED, events, get, put, scores
+from safety_events import SEED, decide, events, get, put, scores
 
 import heap
 
@@ -60,6 +59,12 @@ def _mutants(event):
         # a link known down: link_down (55) and floor_limit_offline (25), under the discounts
         # the "no answer" evidence of a null code had
         yield _more(event, "network_fault", "terminal", "network", "down")
+    # the card on the watchlist, or seen at one more terminal, or at the most: watchlist_hit
+    # (card_compromised) appears or grows, and undermines nothing
+    terminals = get(event, "watch", "terminals") or 0
+    for more in (min(terminals + 1, 255), 255):
+        yield _more(event, "card_compromised", "", "watch",
+                    {"version": get(event, "watch", "version") or 1, "terminals": more})
     tvr = get(event, "card", "tvr") or "0000000000"
     # DDA failed (byte 1 bit 4): oda_failed (75) in place of oda_not_performed (10) at most
     yield _more(event, "card_compromised", "card", "tvr",

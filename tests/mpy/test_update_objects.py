@@ -54,7 +54,8 @@ def test_a_fetch_reads_back_and_a_malformed_one_is_refused():
         raise AssertionError("another key's MAC")
     except intake.NotAuthenticated:
         pass
-    for bad in ([1, 2], [1, -1, None], [1, 2, [3, 1, "x"]], [1, 2, [1, 1, 5]], [True, 0, None]):
+    for bad in ([1, 2], [1, -1, None], [1, 2, [3, 1, "x"]], [1, 2, [1, 1, 5]], [True, 0, None],
+                [0, 0, [True, 1, "x"]]):
         try:
             intake.decode_fetch(protocol.encode_fetch(kdf, KEY, "T-1", b"n" * 16, 1, 0, 0, bad))
             raise AssertionError("accepted %r" % (bad,))

@@ -22,13 +22,17 @@ def _version(v):
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_VERSION
 
 
+def _kind(k):
+    return k in (POLICY, WATCHLIST) and not isinstance(k, bool)
+
+
 def check_updates(updates, what):
     """Raise ProtocolError unless `updates` is [policy version, watchlist version, refused or
     null], refused = [kind, version, reason text] (the store keeps 48 characters of it)."""
     refused = updates[2] if isinstance(updates, list) and len(updates) == 3 else False
     if refused is False or not _version(updates[0]) or not _version(updates[1]) or (
             refused is not None and (not isinstance(refused, list) or len(refused) != 3
-                                     or refused[0] not in (POLICY, WATCHLIST)
+                                     or not _kind(refused[0])
                                      or not _version(refused[1])
                                      or not isinstance(refused[2], str))):
         raise ProtocolError("%s updates must be [policy version, watchlist version, "
@@ -112,7 +116,7 @@ def decode_fetch(body):
         raise ProtocolError("fetch is not a map")
     device_id, nonce, kind, version, offset = (fetch.get(k) for k in (1, 2, 3, 4, 5))
     _device(device_id, nonce, "fetch")
-    if kind not in (POLICY, WATCHLIST):
+    if not _kind(kind):
         raise ProtocolError("fetch kind must be 1 (policy) or 2 (watchlist)")
     if not _version(version) or not _version(offset):
         raise ProtocolError("fetch version and offset must be whole numbers")
