@@ -4,6 +4,7 @@ a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
     POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large,
                      429 busy (Retry-After), 503 not stored (collector_health)
     GET  /v1/health  {"status": "ok"}, or 503 {"status": "degraded", "reason": ...}
+    GET  /metrics    Prometheus figures, with --metrics-token-file only (lostcard_cpython.metrics)
 
 Slow, idle and greedy clients are collector_server's.
 """
@@ -27,7 +28,7 @@ from lostcard.collector import fleet, intake, record_check
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import collector_server, crypto, fastcbor, group_commit
+from . import alerts, collector_server, crypto, fastcbor, group_commit
 from .collector_health import StoreHealth
 from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
@@ -105,7 +106,7 @@ class Collector:
         with self.count_lock:
             self.batches += 1
             number = self.batches
-        rows, quarantined = [], []
+        rows, quarantined, tampers = [], [], []
         now = int(time.time())
         acked = 0
         opened = False
@@ -117,6 +118,8 @@ class Collector:
                 if r[record.K_SEQ] != seq:
                     raise RecordError("sequence number differs from the batch's")
                 rows.append(_row(device, seq, r, now, sealed))
+                if alerts.tamper_fact(r):
+                    tampers.append(seq)
                 opened = True
             except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                 quarantined.append(_quarantine(device, sealed, exc))
@@ -124,7 +127,7 @@ class Collector:
         if not opened or gaps is None or not self.gaps_grew(device, incarnation, gaps):
             gaps = None
         return Checked(number, device, incarnation, lane, rows, quarantined, gaps, acked,
-                       self.store.high_water(device, incarnation))
+                       self.store.high_water(device, incarnation), tampers)
 
     def gaps_grew(self, device, incarnation, gaps):
         """Whether a count in `gaps` is above what this process last committed for (device,
@@ -138,7 +141,8 @@ class Collector:
         quarantined count, once durable. The fault hook names the N-th batch checked."""
         self._die_if("die_before_commit", batches)
         counts = self.store.store_batches([(b.device, b.incarnation, b.rows, b.quarantined,
-                                            b.gaps, b.lane, b.acked) for b in batches])
+                                            b.gaps, b.lane, b.acked, b.tampered)
+                                           for b in batches])
         self._die_if("die_after_commit", batches)
         for b, count in zip(batches, counts):
             if b.gaps is not None:
@@ -209,12 +213,13 @@ class Checked:
     """One batch opened and checked, ready for the writer."""
 
     __slots__ = ("number", "device", "incarnation", "lane", "rows", "quarantined", "gaps",
-                 "acked", "high")
+                 "acked", "high", "tampered")
 
-    def __init__(self, number, device, incarnation, lane, rows, quarantined, gaps, acked, high):
+    def __init__(self, number, device, incarnation, lane, rows, quarantined, gaps, acked, high,
+                 tampered):
         self.number, self.device, self.incarnation, self.lane = number, device, incarnation, lane
         self.rows, self.quarantined, self.gaps, self.acked = rows, quarantined, gaps, acked
-        self.high = high
+        self.high, self.tampered = high, tampered  # seqs whose facts say tampering (alerts)
 
 
 def _row(device, seq, r, now, sealed):
@@ -234,7 +239,8 @@ def _error(status, why):
     return JSONResponse({"error": why}, status_code=status)
 
 
-def make_app(store, fleet_secret, max_body=MAX_BODY):
+def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
+    """The app; GET /metrics too if `metrics_token` (lostcard_cpython.metrics)."""
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
     storage = StoreHealth(store, collector._warn)
@@ -281,6 +287,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             return JSONResponse({"error": "collector busy: retry later"}, status_code=429,
                                 headers={"retry-after": backpressure.retry_after()})
         ingesting.add((device, incarnation))
+        started = time.perf_counter()
         try:
             # the high-water the reply carries is read before the batch is stored (Collector.check)
             checked = await to_thread.run_sync(collector.check, device, incarnation, lane, items,
@@ -296,14 +303,33 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             ingesting.discard((device, incarnation))
             backpressure.leave()
         storage.stored()
+        if metrics is not None:
+            metrics.ingest.observe(time.perf_counter() - started)
         return Response(collector.reply(key, device, nonce, checked, digest, quarantined,
                                         accepts), media_type="application/cbor")
 
     async def health(request):
         return await run_in_threadpool(storage.status)
 
-    app = Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
-                            Route("/v1/health", health, methods=["GET"])])
+    async def metrics_page(request):
+        if not metrics.allowed(request.headers.get("authorization")):
+            return JSONResponse({"error": "a bearer token is required"}, status_code=401,
+                                headers={"www-authenticate": 'Bearer realm="lostcard"'})
+        try:
+            body, kind = await run_in_threadpool(metrics.exposition)
+        except DatabaseError as exc:
+            return _error(503, "database: %s" % type(exc).__name__)
+        return Response(body, headers={"content-type": kind})
+
+    routes = [Route("/v1/batch", batch, methods=["POST"]),
+              Route("/v1/health", health, methods=["GET"])]
+    metrics = None
+    if metrics_token is not None:
+        from .metrics import Metrics
+
+        metrics = Metrics(store, metrics_token)
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    app = Starlette(routes=routes)
     app.state.writer = writer
     return app
 
@@ -348,13 +374,16 @@ def server_config(app, access_log=False, tls=None):
                           timeout_keep_alive=collector_server.KEEP_ALIVE)
 
 
-def serve(sock, store, fleet_secret, access_log=False, tls=None):
-    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+def serve(sock, store, fleet_secret, access_log=False, tls=None, metrics_token=None,
+          alert_url=None):
+    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext); GET
+    /metrics if `metrics_token`; the outbox's alerts posted to `alert_url` if given."""
     import uvicorn
 
     from .fleet_secret import fingerprint
 
-    config = server_config(make_app(store, fleet_secret), access_log, tls)
+    config = server_config(make_app(store, fleet_secret, metrics_token=metrics_token),
+                           access_log, tls)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
@@ -367,7 +396,12 @@ def serve(sock, store, fleet_secret, access_log=False, tls=None):
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
     # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI
     signal.signal(signal.SIGTERM, _interrupt)
-    server.run(sockets=[sock])
+    sender = alerts.Sender(store, alert_url).start() if alert_url else None
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if sender is not None:
+            sender.stop()
     if not server.started:
         raise LostcardError("the collector did not start (see the lines above)")
 

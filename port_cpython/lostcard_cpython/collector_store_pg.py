@@ -26,8 +26,10 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from . import collector_store
-from .collector_store import (INCIDENT_FIELDS, SCHEMA, NotACollectorDatabase, incidents_query,
-                               keep_within_bounds, without_password)
+from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCHEMA, CLAIM_ALERT,
+                               DUE_ALERTS, INCIDENT_COUNTS, INCIDENT_FIELDS, SCHEMA,
+                               NotACollectorDatabase, fresh_candidates, incidents_query,
+                               keep_within_bounds, raise_alerts, without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -35,10 +37,13 @@ RETRIES = 5  # runs of a transaction that deadlocked or failed to serialize
 # advisory lock keys (any 64-bit number no other user of the database takes)
 SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
 QUARANTINE_LOCK = SCHEMA_LOCK + 1
-SCHEMA_VERSION = 1
+ALERTS_LOCK = SCHEMA_LOCK + 2
+SCHEMA_VERSION = 2
 # MIGRATIONS[n] brings a database of version n to n + 1. Version 1 is SQLite's schema in
-# PostgreSQL's types (every integer 64-bit); a later change of the tables is a new entry here.
-MIGRATIONS = [SCHEMA.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")]
+# PostgreSQL's types (every integer 64-bit); a later change of the tables is a new entry here:
+# version 2 adds the alerts' outbox.
+MIGRATIONS = [schema.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")
+              for schema in (SCHEMA, ALERTS_SCHEMA)]
 # a device's gap counts, each only growing whichever process writes last
 GAP_COUNTS = ("evicted_1", "evicted_2", "evicted_3", "corrupt", "lost")
 GROW_GAPS = "INSERT INTO gaps (device, incarnation, reported, %s) VALUES (%s) ON CONFLICT " \
@@ -181,7 +186,20 @@ class PgStore:
 
     def store_batches(self, batches):
         now = int(time.time())
-        return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
+        return self._write(lambda db: self._store_all(db, now, batches))
+
+    def _store_all(self, db, now, batches):
+        read = lambda sql, args: db.execute(sql, args).fetchall()
+        fresh = fresh_candidates(read, "%s", batches)
+        counts = [self._store(db, now, *batch[:7]) for batch in batches]
+        if fresh:
+            # one alerting transaction at a time in the fleet, taken after the incidents are
+            # in: whichever of two collectors storing a ring's two halves at once comes second
+            # sees the first's incidents, so the ring is raised (READ COMMITTED reads per
+            # statement). Taken after any quarantine lock, always in that order.
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (ALERTS_LOCK,))
+            raise_alerts(read, "%s", now, fresh)
+        return counts
 
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
                acked=0):
@@ -299,6 +317,27 @@ class PgStore:
                 one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,
                 one("SELECT COALESCE(SUM(rows + dropped), 0) FROM quarantine_held"), reasons,
                 one("SELECT COALESCE(SUM(rows - kept + dropped), 0) FROM quarantine_held"), gaps)
+
+    def incident_counts(self):
+        return [(d, c, int(n)) for d, c, n in self._read(INCIDENT_COUNTS)]
+
+    def alert_counts(self):
+        pending, sent = self._read(ALERT_COUNTS)[0]
+        return {"pending": int(pending), "sent": int(sent)}
+
+    def due_alerts(self, now_ms, limit):
+        return self._read(DUE_ALERTS.format("%s"), (now_ms, limit))
+
+    def claim_alert(self, key, now_ms, until_ms):
+        row = self._write(lambda db: db.execute(CLAIM_ALERT.format("%s"),
+                                                (until_ms, key, now_ms)).fetchone())
+        return None if row is None else row[0]
+
+    def alert_sent(self, key, now):
+        self._write(lambda db: db.execute(ALERT_SENT.format("%s"), (now, key)))
+
+    def alert_failed(self, key, due_ms):
+        self._write(lambda db: db.execute(ALERT_FAILED.format("%s"), (due_ms, key)))
 
     def close(self):
         with self.lock:
