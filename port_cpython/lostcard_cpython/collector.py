@@ -316,7 +316,8 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
             return JSONResponse({"error": "a bearer token is required"}, status_code=401,
                                 headers={"www-authenticate": 'Bearer realm="lostcard"'})
         try:
-            body, kind = await run_in_threadpool(metrics.exposition)
+            body, kind = await run_in_threadpool(metrics.exposition,
+                                                 request.headers.get("accept"))
         except DatabaseError as exc:
             return _error(503, "database: %s" % type(exc).__name__)
         return Response(body, headers={"content-type": kind})

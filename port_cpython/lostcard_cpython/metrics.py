@@ -8,7 +8,7 @@ own (a Histogram observed by the batch handler).
 
 import hmac
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from lostcard.errors import LostcardError
@@ -104,6 +104,10 @@ class Metrics:
         return scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), self.token.encode())
 
-    def exposition(self):
-        """(body, content type): every figure now (reads the database)."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    def exposition(self, accept):
+        """(body, content type): every figure now (reads the database), in the format the
+        scraper's Accept header asks for (Prometheus text, or OpenMetrics)."""
+        from prometheus_client.exposition import choose_encoder
+
+        encode, kind = choose_encoder(accept)
+        return encode(self.registry), kind
