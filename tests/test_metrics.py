@@ -3,11 +3,13 @@ token, and with it the store's figures in the Prometheus exposition format, the 
 collectors on one database; a bad token file is one line, exit 2."""
 
 import asyncio
+import re
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lostcard_cpython import alerts, paths
 from lostcard_cpython.collector import make_app
 from lostcard_cpython.collector_store import open_store
 from test_cli_bad_input import USAGE, assert_one_line, lostcard
@@ -107,23 +109,41 @@ def test_two_collectors_on_one_postgresql_report_the_same_fleet_figures(tmp_path
         == {"T-PG-M-1", "T-PG-M-2"}
 
 
-def test_the_updates_figures_come_from_the_store(tmp_path):
-    class Store:  # what the updates' store adds (behind_counts), on a store of this release
-        def __init__(self, path):
-            self.inner = open_store(path)
+class UpdatesStore:
+    """A store of this release with what the updates' store adds (behind_counts)."""
 
-        def behind_counts(self):
-            return {"policy": 3, "watchlist": 1}
+    def __init__(self, path):
+        self.inner = open_store(path)
 
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
+    def behind_counts(self):
+        return {"policy": 3, "watchlist": 1}
 
-    store = Store(str(tmp_path / "c.db"))
-    samples = _samples(_get(make_app(store, SECRET, metrics_token=TOKEN), "/metrics",
-                            {"authorization": "Bearer " + TOKEN}).text)
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _scrape(store):
+    answer = _get(make_app(store, SECRET, metrics_token=TOKEN), "/metrics",
+                  {"authorization": "Bearer " + TOKEN})
     store.inner.close()
+    return answer.text
+
+
+def test_the_updates_figures_come_from_the_store(tmp_path):
+    samples = _samples(_scrape(UpdatesStore(str(tmp_path / "c.db"))))
     assert samples[("lostcard_terminals_behind", (("update", "policy"),))] == 3
     assert samples[("lostcard_terminals_behind", (("update", "watchlist"),))] == 1
+
+
+def test_the_monitoring_doc_names_every_metric_and_the_rate_rule(tmp_path):
+    doc = (paths.ROOT / "docs" / "MONITORING.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"^\| `(lostcard_\w+)` \|", doc, re.M))
+    served = {f.name + ("_total" if f.type == "counter" else "")
+              for f in text_string_to_metric_families(_scrape(UpdatesStore(
+                  str(tmp_path / "c.db"))))}
+    assert named == served and len(named) == 6
+    assert "at least %d and at least %d times its daily average over the %d days before" % (
+        alerts.RATE_MIN, alerts.RATE_FACTOR, alerts.BASELINE_DAYS) in " ".join(doc.split())
 
 
 @pytest.mark.parametrize("content", [None, b"", b"short", b"\xff" * 20, b"two words here ok!"])

@@ -8,7 +8,7 @@ own (a Histogram observed by the batch handler).
 
 import hmac
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from lostcard.errors import LostcardError
@@ -91,6 +91,9 @@ class Metrics:
 
     def __init__(self, store, token):
         self.token = token
+        # no `_created` series: in the text format one more gauge per histogram, which nothing
+        # reads (the process's start is no news to a scraper)
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(StoreFigures(store))
         self.ingest = Histogram("lostcard_ingest_seconds", "Seconds from a batch's body "
