@@ -4,6 +4,7 @@ collectors on one database; a bad token file is one line, exit 2."""
 
 import asyncio
 import re
+import threading
 
 import httpx
 import pytest
@@ -91,6 +92,19 @@ def test_metrics_show_the_stores_figures_and_the_ingest_latency(tmp_path, new_db
     store.close()
 
 
+def test_a_scrape_does_not_wait_for_the_writers_lock(tmp_path):
+    store = open_store(str(tmp_path / "c.db"))
+    app = make_app(store, SECRET, metrics_token=TOKEN)
+    answers = []
+    with store.lock:  # as while the writer commits a group
+        scrape = threading.Thread(target=lambda: answers.append(_get(
+            app, "/metrics", {"authorization": "Bearer " + TOKEN})), daemon=True)
+        scrape.start()
+        scrape.join(60)
+    store.close()
+    assert [a.status_code for a in answers] == [200]
+
+
 def test_two_collectors_on_one_postgresql_report_the_same_fleet_figures(tmp_path, pg_url):
     stores = [open_store(pg_url), open_store(pg_url)]
     apps = [make_app(store, SECRET, metrics_token=TOKEN) for store in stores]
@@ -117,6 +131,9 @@ class UpdatesStore:
 
     def behind_counts(self):
         return {"policy": 3, "watchlist": 1}
+
+    def reader(self):
+        return self
 
     def __getattr__(self, name):
         return getattr(self.inner, name)

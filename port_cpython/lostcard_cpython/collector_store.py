@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # the alerts' outbox (lostcard_cpython.alerts): one row per event, its key unique, written with
 # the incidents that raised it; `due` (unix ms) is when a sender may post it next (a lease or a
-# backoff), `sent` when one did. The ring index finds a compromised token's terminals at once.
+# backoff), `sent` when one did. The ring index finds a compromised token's terminals at once;
+# the rate index counts a terminal's incidents of a cause in a time range, and /metrics' incidents
+# per terminal and cause without reading the records.
 ALERTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY, body TEXT NOT NULL, created INTEGER NOT NULL, sent INTEGER,
@@ -53,6 +55,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts (due) WHERE sent IS NULL;
 CREATE INDEX IF NOT EXISTS incidents_ring ON incidents (token, device)
     WHERE cause = 'card_compromised';
+CREATE INDEX IF NOT EXISTS incidents_rate ON incidents (device, cause, time);
 """
 # a database of the release before the high-water: what its incidents say each lane holds (a
 # batch whose last records were quarantined then reads lower, and its terminal sends them again,
@@ -205,8 +208,14 @@ def fresh_candidates(read, mark, batches):
     `read(sql, args)` returns rows, `mark` is the backend's placeholder."""
     from . import alerts
 
-    return [c for c in alerts.candidates(batches) if not read(
-        "SELECT 1 FROM incidents WHERE device = %s AND seq = %s" % (mark, mark), c[:2])]
+    found = alerts.candidates(batches)
+    held = set()
+    for device in {c[0] for c in found}:  # a batch is one device's: one range read each
+        seqs = [c[1] for c in found if c[0] == device]
+        held.update((device, r[0]) for r in read(
+            "SELECT seq FROM incidents WHERE device = {0} AND seq >= {0} AND seq <= {0}".format(
+                mark), (device, min(seqs), max(seqs))))
+    return [c for c in found if (c[0], c[1]) not in held]
 
 
 def raise_alerts(read, mark, now, fresh):
@@ -584,6 +593,11 @@ class SqliteStore:
 
     def describe(self):
         return "SQLite, WAL"
+
+    def reader(self):
+        """A read-only store on the same database, with a connection of its own: /metrics reads
+        through it, so that a scrape never holds this store's lock (the writer's)."""
+        return SqliteStore(self.path, readonly=True)
 
     def incident_counts(self):
         """[(device, cause, incidents)]: /metrics' figures (lostcard_cpython.metrics)."""

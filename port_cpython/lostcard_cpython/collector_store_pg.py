@@ -318,6 +318,9 @@ class PgStore:
                 one("SELECT COALESCE(SUM(rows + dropped), 0) FROM quarantine_held"), reasons,
                 one("SELECT COALESCE(SUM(rows - kept + dropped), 0) FROM quarantine_held"), gaps)
 
+    def reader(self):
+        return self  # a connection per call already: a scrape holds up no writer
+
     def incident_counts(self):
         return [(d, c, int(n)) for d, c, n in self._read(INCIDENT_COUNTS)]
 

@@ -87,7 +87,8 @@ class StoreFigures:
 
 
 class Metrics:
-    """The registry of one collector process, and its token (None: /metrics is off)."""
+    """The registry of one collector process and its token; the store's figures read through
+    the store's reader (a connection of its own)."""
 
     def __init__(self, store, token):
         self.token = token
@@ -95,7 +96,7 @@ class Metrics:
         # reads (the process's start is no news to a scraper)
         disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(StoreFigures(store))
+        self.registry.register(StoreFigures(store.reader()))
         self.ingest = Histogram("lostcard_ingest_seconds", "Seconds from a batch's body "
                                 "received to its commit, in this collector process",
                                 buckets=INGEST_BUCKETS, registry=self.registry)
