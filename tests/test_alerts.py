@@ -28,7 +28,7 @@ def _row(device, seq, cause="card_compromised", t=None, token=TOKEN, subcause="r
 
 
 def _store(store, device, rows, tampered=()):
-    store.store_batches([(device, 0, rows, [], None, None, 0, list(tampered))])
+    store.store_batches([(device, 0, rows, [], None, None, 0, None, list(tampered))])
 
 
 def _outbox(store):

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from lostcard.protocol import POLICY, WATCHLIST
 from lostcard_cpython import alerts, paths
 from lostcard_cpython.collector import make_app
 from lostcard_cpython.collector_store import open_store
@@ -123,40 +124,31 @@ def test_two_collectors_on_one_postgresql_report_the_same_fleet_figures(tmp_path
         == {"T-PG-M-1", "T-PG-M-2"}
 
 
-class UpdatesStore:
-    """A store of this release with what the updates' store adds (behind_counts)."""
-
-    def __init__(self, path):
-        self.inner = open_store(path)
-
-    def behind_counts(self):
-        return {"policy": 3, "watchlist": 1}
-
-    def reader(self):
-        return self
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
 def _scrape(store):
     answer = _get(make_app(store, SECRET, metrics_token=TOKEN), "/metrics",
                   {"authorization": "Bearer " + TOKEN})
-    store.inner.close()
+    store.close()
     return answer.text
 
 
-def test_the_updates_figures_come_from_the_store(tmp_path):
-    samples = _samples(_scrape(UpdatesStore(str(tmp_path / "c.db"))))
-    assert samples[("lostcard_terminals_behind", (("update", "policy"),))] == 3
-    assert samples[("lostcard_terminals_behind", (("update", "watchlist"),))] == 1
+def test_the_terminals_behind_on_an_update_are_counted(tmp_path, new_db):
+    store = open_store(new_db())
+    store.publish(POLICY, b"{}")
+    store.publish(WATCHLIST, b"")
+    store.publish(WATCHLIST, b"")
+    for device, versions in (("T-1", [1, 2, None]), ("T-2", [1, 1, None]),
+                             ("T-3", [0, 0, [POLICY, 1, "policy check failed"]])):
+        store.record_updates(device, 0, versions)
+    samples = _samples(_scrape(store))
+    assert samples[("lostcard_terminals_behind", (("update", "policy"),))] == 1
+    assert samples[("lostcard_terminals_behind", (("update", "watchlist"),))] == 2
 
 
 def test_the_monitoring_doc_names_every_metric_and_the_rate_rule(tmp_path):
     doc = (paths.ROOT / "docs" / "MONITORING.md").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| `(lostcard_\w+)` \|", doc, re.M))
     served = {f.name + ("_total" if f.type == "counter" else "")
-              for f in text_string_to_metric_families(_scrape(UpdatesStore(
+              for f in text_string_to_metric_families(_scrape(open_store(
                   str(tmp_path / "c.db"))))}
     assert named == served and len(named) == 6
     assert "at least %d and at least %d times its daily average over the %d days before" % (

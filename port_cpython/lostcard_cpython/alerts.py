@@ -50,11 +50,11 @@ def tamper_fact(r):
 
 def candidates(batches):
     """(device, seq, time, cause, token, last4, tamper) of the batches' incidents that may raise
-    an alert. `batches` as store_batches takes them, an 8th item the seqs of their records whose
+    an alert. `batches` as store_batches takes them, a 9th item the seqs of their records whose
     facts say tampering (Collector.check, tamper_fact)."""
     found = []
     for batch in batches:
-        tampers = set(batch[7]) if len(batch) > 7 else set()
+        tampers = set(batch[8]) if len(batch) > 8 else set()
         for row in batch[2]:
             device, seq, t, cause, token, last4 = row[0], row[1], row[2], row[3], row[7], row[8]
             tamper = seq in tampers or row[4] == "tamper_detected"

@@ -3,6 +3,8 @@ a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
 
     POST /v1/batch   CBOR batch in, CBOR reply out; 400 malformed, 408 too slow, 413 too large,
                      429 busy (Retry-After), 503 not stored (collector_health)
+    POST /v1/update  CBOR fetch in, a chunk of a policy or watchlist update out (updates.py);
+                     400, 403, 408, 413, 429, 503 as /v1/batch
     GET  /v1/health  {"status": "ok"}, or 503 {"status": "degraded", "reason": ...}
     GET  /metrics    Prometheus figures, with --metrics-token-file only (lostcard_cpython.metrics)
 
@@ -24,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lostcard import protocol, record, vocab
-from lostcard.collector import fleet, intake, record_check
+from lostcard.collector import fleet, intake, record_check, updates
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
@@ -40,6 +42,8 @@ BATCH_OVERHEAD = 4096
 MAX_ACK_KEYS = 100000  # cached ack keys of authentic devices (32 bytes each)
 MAX_AEADS = 10000  # cached AEAD objects of record keys (each (device, epoch) one)
 MAX_STORED_GAPS = 100000  # gap counts remembered per (device, incarnation)
+MAX_OBJECT_MACS = 100000  # object MACs of (device, incarnation, kind, version) made (16 bytes each)
+NEWEST_EVERY = 1.0  # seconds between reads of the newest versions: another process may publish
 READ_DEADLINE = 10.0  # seconds to receive a body
 WARN_EVERY = 60.0  # seconds between warnings of quarantined batches: a flood logs one a minute
 # Test hook (fault tests only): "die_before_commit:N" or "die_after_commit:N" ends the process
@@ -64,12 +68,16 @@ class Collector:
         fault = os.environ.get(FAULT_ENV, "")
         self.fault, _, at = fault.partition(":")
         self.fault_at = int(at) if at else 0
+        self.newest_lock = threading.Lock()
+        self.newest_read = None  # monotonic time of the last read of the newest versions
+        self.newest = {}  # kind -> (newest version, its body), as last read
+        self.object_macs = {}  # (device, incarnation, kind, version) -> object header
 
     def _die_if(self, moment, batches):
         if self.fault == moment and any(b.number == self.fault_at for b in batches):
             os._exit(70)
 
-    def authenticate(self, device, nonce, lane, items, items_digest, gaps, mac):
+    def authenticate(self, device, nonce, lane, items, items_digest, gaps, mac, said=None):
         """(ack key, incarnation) of the batch if its request MAC checks under the ack key of the
         incarnation its first record names, or of the one before (a terminal past its 2**24
         numbers: its records are then quarantined with the reason); NotAuthenticated if not.
@@ -82,7 +90,8 @@ class Collector:
             key = self.ack_keys.get((device, incarnation)) or fleet.ack_key(
                 crypto, self.fleet_secret, device, incarnation)
             try:
-                intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac)
+                intake.check_request(crypto, key, device, nonce, lane, items_digest, gaps, mac,
+                                     said)
             except intake.NotAuthenticated as exc:
                 refusal = exc
                 continue
@@ -94,7 +103,7 @@ class Collector:
         self._warn("refused batches", "batch from %s refused: %s" % (device, refusal))
         raise refusal
 
-    def check(self, device, incarnation, lane, items, gaps):
+    def check(self, device, incarnation, lane, items, gaps, said=None, offer=False):
         """Open and check one batch of `lane` that authenticated as (device, incarnation), in an
         ingest thread: the Checked batch for the writer, with the store's high-water of (device,
         incarnation) before the batch (for the reply: below the terminal's cursor, a restore
@@ -102,7 +111,9 @@ class Collector:
         hole; a terminal has one batch in flight at a time). Every record is acknowledged: stored, found
         already stored, or quarantined; no key is out of reach (fleet.FleetKeys), and a record
         naming another incarnation is quarantined before any key is derived. Gaps count only
-        from a batch in which a record of the device opened, and only when they grew."""
+        from a batch in which a record of the device opened, and only when they grew. `said`:
+        the batch's updates (key 7), stored with it; `offer`: read the updates the reply
+        offers too (Collector.offer)."""
         with self.count_lock:
             self.batches += 1
             number = self.batches
@@ -127,7 +138,8 @@ class Collector:
         if not opened or gaps is None or not self.gaps_grew(device, incarnation, gaps):
             gaps = None
         return Checked(number, device, incarnation, lane, rows, quarantined, gaps, acked,
-                       self.store.high_water(device, incarnation), tampers)
+                       self.store.high_water(device, incarnation), said,
+                       self.offer() if offer else None, tampers)
 
     def gaps_grew(self, device, incarnation, gaps):
         """Whether a count in `gaps` is above what this process last committed for (device,
@@ -141,7 +153,7 @@ class Collector:
         quarantined count, once durable. The fault hook names the N-th batch checked."""
         self._die_if("die_before_commit", batches)
         counts = self.store.store_batches([(b.device, b.incarnation, b.rows, b.quarantined,
-                                            b.gaps, b.lane, b.acked, b.tampered)
+                                            b.gaps, b.lane, b.acked, b.said, b.tampered)
                                            for b in batches])
         self._die_if("die_after_commit", batches)
         for b, count in zip(batches, counts):
@@ -182,9 +194,90 @@ class Collector:
 
     def reply(self, key, device, nonce, checked, items_digest, quarantined, accepts):
         """The reply to a Checked batch once committed: its ack, the store's high-water from
-        before it, and the largest batch the collector `accepts`."""
+        before it, the largest batch the collector `accepts` and the updates it offers."""
         return intake.encode_reply(crypto, key, device, nonce, checked.acked, items_digest,
-                                   quarantined, checked.high, accepts)
+                                   quarantined, checked.high, accepts, checked.offer)
+
+    def offer(self):
+        """[newest policy version, newest watchlist version], or None when the store cannot say
+        (the batch is stored and acknowledged all the same; its terminal keeps the last offer
+        it verified)."""
+        try:
+            newest = self.newest_objects()
+        except DatabaseError as exc:
+            self._warn("replies without an offer", "no update offered: storage: %s" % exc)
+            return None
+        return [newest[kind][0] for kind in updates.KINDS]
+
+    def newest_objects(self):
+        """{kind: (newest version, its body)} (0, b"" where none is published), read from the
+        store at most every NEWEST_EVERY seconds: what another process publishes is served
+        within a second, and a fleet of replies costs no query each. A body is read once per
+        version (a published version never changes)."""
+        with self.newest_lock:
+            now = time.monotonic()
+            if self.newest_read is not None and now - self.newest_read < NEWEST_EVERY:
+                return self.newest
+            newest = {}
+            for kind, version in self.store.newest_versions().items():
+                held = self.newest.get(kind)
+                if held is not None and held[0] == version:
+                    newest[kind] = held
+                else:
+                    newest[kind] = (version, self.store.published(kind, version) or b"")
+            self.newest, self.newest_read = newest, now
+            return newest
+
+    def fetch_key(self, device, nonce, kind, version, offset, said, mac):
+        """(ack key, incarnation) a fetch's MAC checks under: the device's newest incarnation
+        the store knows (a fetch names none), or the one after it (a terminal provisioned again
+        that has sent no batch yet); NotAuthenticated if neither. Only keys that authenticated
+        are cached."""
+        known = self.store.incarnation_of(device)
+        refusal = None
+        for incarnation in (known, known + 1):
+            key = self.ack_keys.get((device, incarnation)) or fleet.ack_key(
+                crypto, self.fleet_secret, device, incarnation)
+            try:
+                intake.check_fetch(crypto, key, device, nonce, kind, version, offset, said, mac)
+            except intake.NotAuthenticated as exc:
+                refusal = exc
+                continue
+            if (device, incarnation) not in self.ack_keys:
+                if len(self.ack_keys) >= MAX_ACK_KEYS:
+                    self.ack_keys.clear()
+                self.ack_keys[(device, incarnation)] = key
+            return key, incarnation
+        self._warn("refused fetches", "update fetch from %s refused: %s" % (device, refusal))
+        raise refusal
+
+    def fetch(self, key, device, incarnation, kind, version, offset, said):
+        """The reply to an authenticated fetch, once what the terminal `said` it runs is stored:
+        the newest `kind`'s chunk at `offset`, from 0 if it asked for an older version;
+        ProtocolError for an offset past the object's end."""
+        self.store.record_updates(device, incarnation, said)
+        newest, body = self.newest_objects()[kind]
+        if not newest:
+            return intake.encode_fetch_reply(0, 0, 0, b"")
+        if version not in (0, newest):
+            offset = 0  # not the newest any more: the terminal starts the newest over
+        length = protocol.HEADER_LEN + len(body)
+        if offset > length:
+            raise ProtocolError("fetch offset %d is past the object's %d bytes" % (offset,
+                                                                                  length))
+        return intake.encode_fetch_reply(newest, length, offset, updates.chunk(
+            self.object_header(key, device, incarnation, kind, newest, body), body, offset))
+
+    def object_header(self, key, device, incarnation, kind, version, body):
+        """The object's header for this device (its object MAC hashes the whole body), made once
+        per (device, incarnation, kind, version): a download of 64 chunks hashes it once."""
+        made = self.object_macs.get((device, incarnation, kind, version))
+        if made is None:
+            if len(self.object_macs) >= MAX_OBJECT_MACS:
+                self.object_macs.clear()
+            made = self.object_macs[(device, incarnation, kind, version)] = updates.header(
+                crypto, key, device, kind, version, body)
+        return made
 
 
 class AeadCache:
@@ -213,13 +306,14 @@ class Checked:
     """One batch opened and checked, ready for the writer."""
 
     __slots__ = ("number", "device", "incarnation", "lane", "rows", "quarantined", "gaps",
-                 "acked", "high", "tampered")
+                 "acked", "high", "said", "offer", "tampered")
 
     def __init__(self, number, device, incarnation, lane, rows, quarantined, gaps, acked, high,
-                 tampered):
+                 said=None, offer=None, tampered=()):
         self.number, self.device, self.incarnation, self.lane = number, device, incarnation, lane
         self.rows, self.quarantined, self.gaps, self.acked = rows, quarantined, gaps, acked
-        self.high, self.tampered = high, tampered  # seqs whose facts say tampering (alerts)
+        self.high, self.said, self.offer = high, said, offer
+        self.tampered = tampered  # seqs whose facts say tampering (alerts)
 
 
 def _row(device, seq, r, now, sealed):
@@ -249,28 +343,42 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
     ingesting = set()  # (device, incarnation) of the batches in flight
     writer = group_commit.Writer(collector.commit)
 
-    async def read_body(request):
+    fetching = set()  # (device, incarnation) of the fetches in flight
+
+    async def read_body(request, limit):
         body = b""
         async for chunk in request.stream():
             body += chunk
-            if len(body) > max_body:
+            if len(body) > limit:
                 return None
         return body
 
-    async def batch(request):
+    async def receive(request, limit):
+        """(body, None), or (None, the error response) for a body that is not `limit` bytes or
+        less, in READ_DEADLINE."""
         length = request.headers.get("content-length")
         if length is not None and not length.isdigit():
-            return _error(400, "content-length is not a number")
-        if length is not None and int(length) > max_body:
-            return _error(413, "body larger than %d bytes" % max_body)
+            return None, _error(400, "content-length is not a number")
+        if length is not None and int(length) > limit:
+            return None, _error(413, "body larger than %d bytes" % limit)
         try:
-            body = await asyncio.wait_for(read_body(request), READ_DEADLINE)
+            body = await asyncio.wait_for(read_body(request, limit), READ_DEADLINE)
         except asyncio.TimeoutError:
-            return _error(408, "body not received in %d s" % READ_DEADLINE)
+            return None, _error(408, "body not received in %d s" % READ_DEADLINE)
         if body is None:
-            return _error(413, "body larger than %d bytes" % max_body)
+            return None, _error(413, "body larger than %d bytes" % limit)
+        return body, None
+
+    def busy():
+        return JSONResponse({"error": "collector busy: retry later"}, status_code=429,
+                            headers={"retry-after": backpressure.retry_after()})
+
+    async def batch(request):
+        body, refused = await receive(request, max_body)
+        if refused is not None:
+            return refused
         try:
-            device, nonce, lane, items, gaps, mac = intake.decode_batch(body, max_body)
+            device, nonce, lane, items, gaps, mac, said = intake.decode_batch(body, max_body)
         except intake.NotAuthenticated as exc:
             return _error(403, str(exc))
         except ProtocolError as exc:
@@ -278,20 +386,19 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
         digest = protocol.digest(items)
         try:  # before anything is stored or any record key derived
             key, incarnation = collector.authenticate(device, nonce, lane, items, digest, gaps,
-                                                      mac)
+                                                      mac, said)
         except intake.NotAuthenticated as exc:
             return _error(403, str(exc))
         # one batch per terminal at a time: a terminal sends one, so a second is a replay (from
         # anyone who saw one on the link) and must not take the fleet's places in flight
         if (device, incarnation) in ingesting or not backpressure.enter():
-            return JSONResponse({"error": "collector busy: retry later"}, status_code=429,
-                                headers={"retry-after": backpressure.retry_after()})
+            return busy()
         ingesting.add((device, incarnation))
         started = time.perf_counter()
         try:
             # the high-water the reply carries is read before the batch is stored (Collector.check)
             checked = await to_thread.run_sync(collector.check, device, incarnation, lane, items,
-                                               gaps, limiter=ingest_threads)
+                                               gaps, said, True, limiter=ingest_threads)
             quarantined = await writer.commit(checked)  # the ack waits for the commit that holds it
         except DatabaseError as exc:  # the storage failed: 503 and health degraded (no ack)
             return storage.failed(exc)
@@ -308,6 +415,38 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
         return Response(collector.reply(key, device, nonce, checked, digest, quarantined,
                                         accepts), media_type="application/cbor")
 
+    async def update(request):
+        body, refused = await receive(request, intake.MAX_FETCH)
+        if refused is not None:
+            return refused
+        try:
+            device, nonce, kind, version, offset, mac, said = intake.decode_fetch(body)
+        except intake.NotAuthenticated as exc:
+            return _error(403, str(exc))
+        except ProtocolError as exc:
+            return _error(400, str(exc))
+        try:
+            key, incarnation = await run_in_threadpool(collector.fetch_key, device, nonce, kind,
+                                                       version, offset, said, mac)
+        except intake.NotAuthenticated as exc:
+            return _error(403, str(exc))
+        except DatabaseError as exc:
+            return storage.failed(exc)
+        if (device, incarnation) in fetching or not backpressure.enter():
+            return busy()
+        fetching.add((device, incarnation))
+        try:
+            reply = await to_thread.run_sync(collector.fetch, key, device, incarnation, kind,
+                                             version, offset, said, limiter=ingest_threads)
+        except ProtocolError as exc:
+            return _error(400, str(exc))
+        except DatabaseError as exc:
+            return storage.failed(exc)
+        finally:
+            fetching.discard((device, incarnation))
+            backpressure.leave()
+        return Response(reply, media_type="application/cbor")
+
     async def health(request):
         return await run_in_threadpool(storage.status)
 
@@ -323,6 +462,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
         return Response(body, headers={"content-type": kind})
 
     routes = [Route("/v1/batch", batch, methods=["POST"]),
+              Route("/v1/update", update, methods=["POST"]),
               Route("/v1/health", health, methods=["GET"])]
     metrics = None
     if metrics_token is not None:

@@ -57,6 +57,27 @@ CREATE INDEX IF NOT EXISTS incidents_ring ON incidents (token, device)
     WHERE cause = 'card_compromised';
 CREATE INDEX IF NOT EXISTS incidents_rate ON incidents (device, cause, time);
 """
+# the updates a collector serves (docs/SYNC.md "Updates"): each published object, versions per
+# kind 1, 2, ...; and what each terminal last said it runs (batch or fetch key 7)
+UPDATES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS published (
+    kind INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL, created INTEGER NOT NULL,
+    PRIMARY KEY (kind, version));
+CREATE TABLE IF NOT EXISTS terminals (
+    device TEXT PRIMARY KEY, incarnation INTEGER NOT NULL, policy INTEGER NOT NULL,
+    watchlist INTEGER NOT NULL, refused_kind INTEGER, refused_version INTEGER,
+    refused_reason TEXT, refused_at INTEGER, seen INTEGER NOT NULL);
+"""
+TERMINAL_FIELDS = ("device", "incarnation", "policy", "watchlist", "refused_kind",
+                   "refused_version", "refused_reason", "refused_at", "seen")
+NEWEST = "SELECT kind, MAX(version) FROM published GROUP BY kind"
+# terminals that said they run less than the newest published of a kind
+BEHIND = ("SELECT COUNT(*) FILTER (WHERE policy < (SELECT COALESCE(MAX(version), 0) FROM published "
+          "WHERE kind = 1)), COUNT(*) FILTER (WHERE watchlist < (SELECT COALESCE(MAX(version), 0) "
+          "FROM published WHERE kind = 2)) FROM terminals")
+INCARNATION = ("SELECT MAX(i) FROM (SELECT incarnation AS i FROM terminals WHERE device = ? "
+               "UNION ALL SELECT incarnation FROM lanes WHERE device = ?) AS known")
+REFUSAL_LEN = 48  # characters of a refusal's reason kept (docs/SYNC.md: a terminal sends <= 48)
 # a database of the release before the high-water: what its incidents say each lane holds (a
 # batch whose last records were quarantined then reads lower, and its terminal sends them again,
 # once), so that its terminals do not send their retention windows again
@@ -266,6 +287,26 @@ ALERT_FAILED = "UPDATE alerts SET attempts = attempts + 1, due = {0} WHERE key =
 ALERT_COUNTS = "SELECT COUNT(*) - COUNT(sent), COUNT(sent) FROM alerts"
 INCIDENT_COUNTS = "SELECT device, cause, COUNT(*) FROM incidents GROUP BY device, cause " \
                   "ORDER BY device, cause"
+def terminal_row(held, device, incarnation, updates, now):
+    """The terminals row of `device` after it said `updates` ([policy version, watchlist version,
+    refused or None]) as (device, incarnation) at `now`, from the row `held` (TERMINAL_FIELDS, or
+    None): the versions are what it says; its last refusal is kept until it reports another,
+    and keeps the time it was first reported (a terminal repeats it until acknowledged)."""
+    policy, watchlist, refused = updates
+    if held is not None:
+        incarnation = max(incarnation, held[1])
+    refusal = tuple(held[4:8]) if held is not None else (None, None, None, None)
+    if refused is not None:
+        said = (refused[0], refused[1], refused[2][:REFUSAL_LEN])
+        refusal = refusal if refusal[:3] == said else said + (now,)
+    return (device, incarnation, policy, watchlist) + refusal + (now,)
+
+
+def newest_of(rows):
+    """{kind: newest version} of NEWEST's rows, 0 for a kind never published."""
+    newest = {1: 0, 2: 0}
+    newest.update((kind, int(version)) for kind, version in rows)
+    return newest
 
 
 def stats_of(incidents, devices, causes, quarantined, reasons, bytes_dropped, gaps):
@@ -304,8 +345,9 @@ class SqliteStore:
                     "?mode=ro" if live else "?mode=ro&immutable=1"), uri=True,
                     check_same_thread=False, isolation_level=None)
                 self.db.execute("SELECT 1 FROM incidents LIMIT 0").fetchall()
-                if not any_release and self.db.execute(
-                        "SELECT name FROM sqlite_master WHERE name = 'lanes'").fetchone() is None:
+                if not any_release and self.db.execute(  # the tables the latest releases add
+                        "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('lanes', 'terminals')"
+                        ).fetchone()[0] < 2:
                     raise NotACollectorDatabase(
                         "%s was made by an older release: run `lostcard collector serve` on it "
                         "once to upgrade it" % path)
@@ -344,8 +386,7 @@ class SqliteStore:
             counted, laned = [self.db.execute("SELECT name FROM sqlite_master WHERE name = ?",
                                               (name,)).fetchone()
                               for name in ("quarantine_held", "lanes")]
-            _run(self.db, SCHEMA)
-            _run(self.db, ALERTS_SCHEMA)
+            _run(self.db, SCHEMA + UPDATES_SCHEMA + ALERTS_SCHEMA)
             if counted is None:  # a database from before the counts: count what it holds
                 self.db.execute(COUNT_QUARANTINE)
             if laned is None:
@@ -421,24 +462,27 @@ class SqliteStore:
                                     acked)])[0]
 
     def store_batches(self, batches):
-        """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked]) in one
-        transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
+        """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked[, updates[,
+        tampered]]]) in one transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
         NOTHING; only when a row conflicted are the batch's rows looked up: the same record again
         is ignored, another record under a stored (device, seq) is quarantined), quarantined
         (device, digest, reason, sealed; within the bounds), the gap counts of the device's
         `incarnation` ([evicted 1, 2, 3, corrupt, ? lost to a restore]; each only ever grows; a
         replay writes nothing), and the lane's high-water: the highest sequence number acked
-        in it (stored or quarantined), only ever growing (high_water). Returns how many each
-        batch quarantined."""
+        in it (stored or quarantined), only ever growing (high_water), and what the terminal
+        said it runs (`updates`, batch key 7, or None: record_updates); and the alerts its new
+        incidents raise (raise_alerts; `tampered`: the seqs whose facts say tampering). Returns
+        how many each batch quarantined."""
         now = int(time.time())
         read = lambda sql, args: self.db.execute(sql, args).fetchall()
         with self._transaction(counted=True):
             fresh = fresh_candidates(read, "?", batches)
-            counts = [self._store(now, *batch[:7]) for batch in batches]
+            counts = [self._store(now, *batch[:8]) for batch in batches]
             raise_alerts(read, "?", now, fresh)
             return counts
 
-    def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0):
+    def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0,
+               updates=None):
         quarantined = list(quarantined)
         before = self.db.total_changes
         self.db.executemany("INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -470,6 +514,8 @@ class SqliteStore:
                 "INSERT INTO lanes VALUES (?,?,?,?) ON CONFLICT(device, incarnation, lane) "
                 "DO UPDATE SET high = excluded.high WHERE excluded.high > high",
                 (device, incarnation, lane, acked))
+        if updates is not None:
+            self._record_updates(device, incarnation, updates, now)
         return len(quarantined)
 
     def high_water(self, device, incarnation):
@@ -482,6 +528,60 @@ class SqliteStore:
                                              "incarnation = ?", (device, incarnation)):
                 high[lane - 1] = seq
         return high
+
+    def record_updates(self, device, incarnation, updates):
+        """What (device, incarnation) said it runs (`updates`, a fetch's key 7), durable on
+        return: an idle terminal's check-in (terminal_row says what is kept)."""
+        now = int(time.time())
+        with self._transaction():
+            self._record_updates(device, incarnation, updates, now)
+
+    def _record_updates(self, device, incarnation, updates, now):
+        held = self.db.execute("SELECT * FROM terminals WHERE device = ?", (device,)).fetchone()
+        self.db.execute("INSERT OR REPLACE INTO terminals VALUES (?,?,?,?,?,?,?,?,?)",
+                        terminal_row(held, device, incarnation, updates, now))
+
+    def publish(self, kind, body):
+        """Publish `body` as the next version of `kind` (1, 2, ...), in one transaction: the
+        version it took."""
+        with self._transaction():
+            version = self.db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM published "
+                                      "WHERE kind = ?", (kind,)).fetchone()[0]
+            self.db.execute("INSERT INTO published VALUES (?,?,?,?)",
+                            (kind, version, body, int(time.time())))
+        return version
+
+    def newest_versions(self):
+        """{kind: the newest version published} (0: none), for kinds 1 (policy), 2 (watchlist)."""
+        with self.lock:
+            return newest_of(self.db.execute(NEWEST).fetchall())
+
+    def published(self, kind, version):
+        """The body of `kind`'s `version`, or None if it was never published."""
+        with self.lock:
+            row = self.db.execute("SELECT body FROM published WHERE kind = ? AND version = ?",
+                                  (kind, version)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def terminal_states(self):
+        """Every terminal that said what it runs, as dicts of TERMINAL_FIELDS, by device."""
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM terminals ORDER BY device").fetchall()
+        return [dict(zip(TERMINAL_FIELDS, row)) for row in rows]
+
+    def behind_counts(self):
+        """{"policy": n, "watchlist": n}: the terminals that said they run less than the newest
+        published (a terminal of the previous release says nothing and is not counted)."""
+        with self.lock:
+            policy, watchlist = self.db.execute(BEHIND).fetchone()
+        return {"policy": policy, "watchlist": watchlist}
+
+    def incarnation_of(self, device):
+        """The newest incarnation of `device` the database knows (0 if none): whose ack key a
+        fetch, which carries no sequence number, is checked under."""
+        with self.lock:
+            row = self.db.execute(INCARNATION, (device, device)).fetchone()
+        return row[0] or 0
 
     def _quarantine(self, device, quarantined, now):
         """Keep the device's quarantined records: with their bytes up to QUARANTINE_PER_DEVICE

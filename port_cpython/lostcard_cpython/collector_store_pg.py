@@ -26,10 +26,12 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from . import collector_store
-from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCHEMA, CLAIM_ALERT,
-                               DUE_ALERTS, INCIDENT_COUNTS, INCIDENT_FIELDS, SCHEMA,
+from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCHEMA, BEHIND,
+                               CLAIM_ALERT, DUE_ALERTS, INCARNATION, INCIDENT_COUNTS,
+                               INCIDENT_FIELDS, NEWEST, SCHEMA, TERMINAL_FIELDS, UPDATES_SCHEMA,
                                NotACollectorDatabase, fresh_candidates, incidents_query,
-                               keep_within_bounds, raise_alerts, without_password)
+                               keep_within_bounds, newest_of, raise_alerts, terminal_row,
+                               without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -37,13 +39,19 @@ RETRIES = 5  # runs of a transaction that deadlocked or failed to serialize
 # advisory lock keys (any 64-bit number no other user of the database takes)
 SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
 QUARANTINE_LOCK = SCHEMA_LOCK + 1
-ALERTS_LOCK = SCHEMA_LOCK + 2
-SCHEMA_VERSION = 2
+PUBLISH_LOCK = SCHEMA_LOCK + 2
+ALERTS_LOCK = SCHEMA_LOCK + 3
+SCHEMA_VERSION = 3
 # MIGRATIONS[n] brings a database of version n to n + 1. Version 1 is SQLite's schema in
-# PostgreSQL's types (every integer 64-bit); a later change of the tables is a new entry here:
-# version 2 adds the alerts' outbox.
+# PostgreSQL's types (every integer 64-bit); version 2 adds the updates (published objects, the
+# terminals' versions), version 3 the alerts' outbox; a later change of the tables is a new
+# entry here.
 MIGRATIONS = [schema.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")
-              for schema in (SCHEMA, ALERTS_SCHEMA)]
+              for schema in (SCHEMA, UPDATES_SCHEMA, ALERTS_SCHEMA)]
+# what a terminal said it runs, the whole row replaced (collector_store.terminal_row)
+PUT_TERMINAL = "INSERT INTO terminals VALUES (%s) ON CONFLICT (device) DO UPDATE SET %s" % (
+    ",".join(["%s"] * len(TERMINAL_FIELDS)),
+    ", ".join("%s = excluded.%s" % (f, f) for f in TERMINAL_FIELDS[1:]))
 # a device's gap counts, each only growing whichever process writes last
 GAP_COUNTS = ("evicted_1", "evicted_2", "evicted_3", "corrupt", "lost")
 GROW_GAPS = "INSERT INTO gaps (device, incarnation, reported, %s) VALUES (%s) ON CONFLICT " \
@@ -191,7 +199,7 @@ class PgStore:
     def _store_all(self, db, now, batches):
         read = lambda sql, args: db.execute(sql, args).fetchall()
         fresh = fresh_candidates(read, "%s", batches)
-        counts = [self._store(db, now, *batch[:7]) for batch in batches]
+        counts = [self._store(db, now, *batch[:8]) for batch in batches]
         if fresh:
             # one alerting transaction at a time in the fleet, taken after the incidents are
             # in: whichever of two collectors storing a ring's two halves at once comes second
@@ -202,7 +210,7 @@ class PgStore:
         return counts
 
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
-               acked=0):
+               acked=0, updates=None):
         quarantined = list(quarantined)
         rows = list(incidents)
         if rows:
@@ -232,6 +240,8 @@ class PgStore:
                               "AND lane = %s", (device, incarnation, lane)).fetchone()
             if _grows([acked], held):
                 db.execute(GROW_LANE, (device, incarnation, lane, acked))
+        if updates is not None:
+            self._record_updates(db, device, incarnation, updates, now)
         return len(quarantined)
 
     def high_water(self, device, incarnation):
@@ -240,6 +250,46 @@ class PgStore:
                                     "incarnation = %s", (device, incarnation)):
             high[lane - 1] = seq
         return high
+
+    def record_updates(self, device, incarnation, updates):
+        now = int(time.time())
+        self._write(lambda db: self._record_updates(db, device, incarnation, updates, now))
+
+    @staticmethod
+    def _record_updates(db, device, incarnation, updates, now):
+        held = db.execute("SELECT * FROM terminals WHERE device = %s FOR UPDATE",
+                          (device,)).fetchone()
+        db.execute(PUT_TERMINAL, terminal_row(held, device, incarnation, updates, now))
+
+    def publish(self, kind, body):
+        def work(db):
+            # two publishers at once: one waits for the other's commit, then takes the next
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (PUBLISH_LOCK,))
+            version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM published "
+                                 "WHERE kind = %s", (kind,)).fetchone()[0]
+            db.execute("INSERT INTO published VALUES (%s,%s,%s,%s)",
+                       (kind, version, body, int(time.time())))
+            return int(version)
+        return self._write(work)
+
+    def newest_versions(self):
+        return newest_of(self._read(NEWEST))
+
+    def published(self, kind, version):
+        rows = self._read("SELECT body FROM published WHERE kind = %s AND version = %s",
+                          (kind, version))
+        return bytes(rows[0][0]) if rows else None
+
+    def terminal_states(self):
+        return [dict(zip(TERMINAL_FIELDS, row)) for row in self._read(
+            "SELECT * FROM terminals ORDER BY device")]
+
+    def behind_counts(self):
+        policy, watchlist = self._read(BEHIND)[0]
+        return {"policy": policy, "watchlist": watchlist}
+
+    def incarnation_of(self, device):
+        return self._read(INCARNATION.replace("?", "%s"), (device, device))[0][0] or 0
 
     def _quarantine(self, db, device, quarantined, now):
         # one quarantining transaction at a time in the whole fleet: the total bound is over all

@@ -71,14 +71,12 @@ class StoreFigures:
         gaps.add_metric(["corrupt"], known["corrupt"])
         gaps.add_metric(["lost_to_restore"], known["lost_to_restore"])
         yield gaps
-        behind_counts = getattr(self.store, "behind_counts", None)  # the updates' store (C)
-        if behind_counts is not None:
-            behind = GaugeMetricFamily(
-                "lostcard_terminals_behind", "Terminals running an older policy or watchlist "
-                "than the newest published", labels=["update"])
-            for update, count in sorted(behind_counts().items()):
-                behind.add_metric([update], count)
-            yield behind
+        behind = GaugeMetricFamily(
+            "lostcard_terminals_behind", "Terminals running an older policy or watchlist than "
+            "the newest published", labels=["update"])
+        for update, count in sorted(self.store.behind_counts().items()):
+            behind.add_metric([update], count)
+        yield behind
         alerts = GaugeMetricFamily("lostcard_alerts", "Alerts in the outbox, pending or sent",
                                    labels=["state"])
         for state, count in sorted(self.store.alert_counts().items()):
