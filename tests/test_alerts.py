@@ -8,6 +8,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from lostcard import record
@@ -127,6 +128,51 @@ def test_the_outbox_leases_backs_off_and_keeps_what_was_sent(new_db):
     assert store.due_alerts(1 << 62, 10) == [] and store.claim_alert(key, 1 << 62, 1) is None
     assert store.alert_counts() == {"pending": 0, "sent": 1}
     store.close()
+
+
+class OutboxStub:
+    """An outbox of alerts "a", "b", "c": "a" held by another sender, the others with their
+    failed attempts so far."""
+
+    def __init__(self, attempts):
+        self.attempts, self.sent, self.failed = attempts, [], []
+
+    def due_alerts(self, now, limit):
+        return [(key, '{"id": "%s"}' % key) for key in ("a", "b", "c")]
+
+    def claim_alert(self, key, now, until):
+        return self.attempts.get(key)
+
+    def alert_sent(self, key, now):
+        self.sent.append(key)
+
+    def alert_failed(self, key, due):
+        self.failed.append(key)
+
+
+class ClientStub:
+    def __init__(self, answers):
+        self.answers, self.posted = list(answers), []
+
+    def post(self, url, content, headers):
+        self.posted.append(json.loads(content)["id"])
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return type("Answer", (), {"status_code": answer})
+
+
+@pytest.mark.parametrize("answer", [500, 404, 302, httpx.ConnectError("refused")])
+def test_the_sender_skips_what_another_holds_marks_what_was_taken_and_backs_off(answer):
+    store = OutboxStub({"b": 0, "c": 5})
+    client = ClientStub([204, answer])
+    sender = alerts.Sender(store, "http://127.0.0.1:9/hook", poll=0.5, backoff=(1.0, 8.0))
+    assert sender.round(client) == 8.0  # 1 s doubled 5 times, capped at 8
+    assert client.posted == ["b", "c"] and store.sent == ["b"] and store.failed == ["c"]
+    sender.store = store = OutboxStub({"b": 1, "c": 0})
+    assert sender.round(ClientStub([answer])) == 2.0 and store.failed == ["b"]  # the rest wait
+    assert sender.round(ClientStub([200, 201])) == 0.5  # all delivered: look again after poll
+    assert store.sent == ["b", "c"]
 
 
 def test_two_collectors_storing_a_rings_halves_at_once_raise_it_once(pg_url):

@@ -18,7 +18,6 @@ is its last 4 digits and the first 8 hex digits of its token, as the report show
 
 import hashlib
 import json
-import logging
 import threading
 import time
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from .report_analysis import DAY, shown
 RATE_CAUSES = ("card_compromised", "device_fault")
 RATE_MIN = 5  # incidents in the last 24 h before a rate can be said to jump
 RATE_FACTOR = 3  # times the daily average of the 7 days before
+RATE_WINDOW = DAY  # seconds of "recent" incidents; the baseline is the BASELINE_DAYS before
 BASELINE_DAYS = 7
 TERMINALS_LISTED = 50  # of a ring's, in its alert
 POLL = 1.0  # seconds between looks at the outbox: another collector's alerts are due too
@@ -38,7 +38,6 @@ LEASE = 60.0  # seconds an alert being posted is held from other senders
 POST_TIMEOUT = 10.0
 DUE_AT_ONCE = 20  # alerts read from the outbox per look
 TAMPER = record.FACTS.index("tamper")
-log = logging.getLogger("lostcard.collector")
 
 
 def tamper_fact(r):
@@ -132,15 +131,14 @@ class Sender:
     def _run(self):
         import httpx
 
-        from .collector_store import DatabaseError
-
         with httpx.Client(timeout=POST_TIMEOUT) as client:
             wait = 0.0
             while not self.stopped.wait(wait):
                 try:
                     wait = self.round(client)
-                except DatabaseError as exc:  # the collector's 503s say it too; try again
-                    self.warnings.note("alerts not read from the outbox: %s" % exc)
+                except Exception as exc:  # a database gone (503s say it too): try again later
+                    self.warnings.note("alerts not read from the outbox: %s: %s"
+                                       % (type(exc).__name__, exc))
                     wait = self.poll
 
     def round(self, client):

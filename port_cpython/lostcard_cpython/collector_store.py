@@ -267,8 +267,8 @@ def raise_alerts(read, mark, now, fresh):
         last_day, within = read(
             "SELECT COALESCE(SUM(CASE WHEN time > {0} THEN 1 ELSE 0 END), 0), COUNT(*) FROM "
             "incidents WHERE device = {0} AND cause = {0} AND time > {0} AND time <= {0}".format(
-                mark), (now - alerts.DAY, device, cause,
-                        now - (alerts.BASELINE_DAYS + 1) * alerts.DAY, now))[0]
+                mark), (now - alerts.RATE_WINDOW, device, cause,
+                        now - (alerts.BASELINE_DAYS + 1) * alerts.RATE_WINDOW, now))[0]
         last_day, before = int(last_day), int(within) - int(last_day)
         if alerts.jumped(last_day, before):
             raised.append(alerts.rate_jump(device, cause, last_day, before, now))
