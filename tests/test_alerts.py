@@ -163,11 +163,15 @@ class ClientStub:
 
 
 @pytest.mark.parametrize("answer", [500, 404, 302, httpx.ConnectError("refused")])
-def test_the_sender_skips_what_another_holds_marks_what_was_taken_and_backs_off(answer):
+def test_the_sender_skips_what_another_holds_marks_what_was_taken_and_backs_off(answer, caplog):
     store = OutboxStub({"b": 0, "c": 5})
     client = ClientStub([204, answer])
-    sender = alerts.Sender(store, "http://127.0.0.1:9/hook", poll=0.5, backoff=(1.0, 8.0))
+    sender = alerts.Sender(store, "http://user:pw@127.0.0.1:9/hook/T0KEN", poll=0.5,
+                           backoff=(1.0, 8.0))
     assert sender.round(client) == 8.0  # 1 s doubled 5 times, capped at 8
+    # the log names the receiver's host, never a webhook's secret path or password
+    assert "alerts not delivered to 127.0.0.1:9 (" in caplog.text
+    assert "T0KEN" not in caplog.text and "pw" not in caplog.text
     assert client.posted == ["b", "c"] and store.sent == ["b"] and store.failed == ["c"]
     sender.store = store = OutboxStub({"b": 1, "c": 0})
     assert sender.round(ClientStub([answer])) == 2.0 and store.failed == ["b"]  # the rest wait

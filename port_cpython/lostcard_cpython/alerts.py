@@ -114,7 +114,11 @@ class Sender:
     def __init__(self, store, url, poll=POLL, backoff=BACKOFF):
         from .collector_server import Warnings
 
+        from urllib.parse import urlsplit
+
         self.store, self.url, self.poll = store, url, poll
+        # as logs show it: a webhook's path or user part is often its secret
+        self.host = urlsplit(url).netloc.rpartition("@")[2]
         self.first, self.most = backoff
         self.stopped = threading.Event()
         self.warnings = Warnings()
@@ -156,7 +160,7 @@ class Sender:
             delay = min(self.first * 2 ** attempts, self.most)
             self.store.alert_failed(key, _ms() + int(delay * 1000))
             self.warnings.note("alerts not delivered to %s (%s): each retried, backing off "
-                               "up to %d s" % (self.url, why, self.most))
+                               "up to %d s" % (self.host, why, self.most))
             return delay
         return self.poll
 

@@ -528,16 +528,20 @@ def serve(sock, store, fleet_secret, access_log=False, tls=None, metrics_token=N
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
+    sender = alerts.Sender(store, alert_url) if alert_url else None
     log.info("collector listening on %s://%s:%d, database %s (%s, %d incidents), "
-             "fleet secret %s", "https" if tls else "http",
+             "fleet secret %s; /metrics %s; alerts %s", "https" if tls else "http",
              host if ":" not in host else "[%s]" % host, port, store.path, store.describe(),
-             store.stats()["incidents"], fingerprint(fleet_secret))
+             store.stats()["incidents"], fingerprint(fleet_secret),
+             "off" if metrics_token is None else "behind a bearer token",
+             "to " + sender.host if sender else "kept in the database")
     collector_server.raise_fd_limit()
     server = uvicorn.Server(config)
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
     # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI
     signal.signal(signal.SIGTERM, _interrupt)
-    sender = alerts.Sender(store, alert_url).start() if alert_url else None
+    if sender is not None:
+        sender.start()
     try:
         server.run(sockets=[sock])
     finally:
