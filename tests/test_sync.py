@@ -32,8 +32,9 @@ SECRET = bytes(range(100, 132))
 ITEMS = scenarios.load()
 
 
-def _device(tmp_path, device_id, count=12):
-    """A provisioned terminal queue holding `count` sealed incidents; (queue, appended seqs)."""
+def _device(tmp_path, device_id, count=12, items=None):
+    """A provisioned terminal queue holding `count` sealed incidents (or those of `items`);
+    (queue, appended seqs)."""
     path = str(tmp_path / device_id)
     chain = first_chain(crypto, device_root(crypto, SECRET, device_id))
     Queue.provision(DirStorage(path), chain, device_id=device_id,
@@ -41,7 +42,7 @@ def _device(tmp_path, device_id, count=12):
     q = Queue(DirStorage(path), lambda e, c: sealing.Sealer(crypto, device_id, e, c),
               rotate_bytes=800)
     seqs = []
-    for item in ITEMS[:count]:
+    for item in ITEMS[:count] if items is None else items:
         d = classify(item["event"])
         seqs.append(q.append(record.build(item["event"], d, device_id, 0, crypto, b"t" * 32),
                              d["priority"]))

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from lostcard_cpython.collector_store import NotACollectorDatabase, is_url, open_store
+from lostcard_cpython.collector_store_pg import SCHEMA_VERSION
 from pg import query
 
 POLICY, WATCHLIST = 1, 2
@@ -111,4 +112,4 @@ def test_a_database_from_before_updates_is_migrated_by_the_collector_only(new_db
     assert reader.behind_counts() == {"policy": 0, "watchlist": 0}
     reader.close()
     if is_url(db):
-        assert query(db, "SELECT version FROM schema_version") == [(2,)]
+        assert query(db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]

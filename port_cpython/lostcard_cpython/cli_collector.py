@@ -12,7 +12,7 @@ import time
 from lostcard import vocab
 from lostcard.errors import LostcardError
 
-from .cli_args import add_secret, port, positive, read_secret
+from .cli_args import add_secret, collector_url, port, positive, read_secret
 
 log = logging.getLogger("lostcard.collector")
 INCIDENT_TABLE = "%-12s %8s %10s  %-17s %-24s %-18s %4s %-5s"
@@ -63,9 +63,11 @@ def _serve(args):
     from .collector_server import tls_context
     from .collector_store import is_url, open_store
     from .fleet_secret import fingerprint
+    from .metrics import read_token
 
     tls = tls_context(args.tls_cert, args.tls_key)
     secret = read_secret(args)
+    token = None if args.metrics_token_file is None else read_token(args.metrics_token_file)
     sock = bind(args.host, args.port)  # before the database: a busy port creates nothing
     try:
         if is_url(args.db) or os.path.exists(args.db):
@@ -73,7 +75,7 @@ def _serve(args):
         store = open_store(args.db)
         try:
             store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
-            serve(sock, store, secret, args.access_log, tls)
+            serve(sock, store, secret, args.access_log, tls, token, args.alert_url)
         finally:
             store.close()  # the last connection: SQLite folds and removes its -wal and -shm
     finally:
@@ -304,6 +306,14 @@ def add_parsers(sub):
                        help="serve on a database that lost commits it acknowledged (a damaged "
                             "write-ahead log, a backup restored): terminals re-send what they "
                             "still hold (docs/SYNC.md, \"Storage faults\")")
+    serve.add_argument("--metrics-token-file", metavar="FILE",
+                       help="serve GET /metrics (Prometheus) to requests with `Authorization: "
+                            "Bearer <the token in FILE>` (default: no /metrics; "
+                            "docs/MONITORING.md)")
+    serve.add_argument("--alert-url", type=collector_url, metavar="URL",
+                       help="POST one JSON alert to this http(s) URL per new ring of "
+                            "compromised cards, tamper, or jump of a terminal's rate "
+                            "(default: alerts kept in the database only; docs/MONITORING.md)")
     serve.set_defaults(run=_serve, kept="every acknowledged incident is in the database")
 
     inc = cs.add_parser("incidents", help="stored incidents, oldest first per terminal")

@@ -6,6 +6,7 @@ a MAC only after its transaction committed (docs/SYNC.md). Served by uvicorn.
     POST /v1/update  CBOR fetch in, a chunk of a policy or watchlist update out (updates.py);
                      400, 403, 408, 413, 429, 503 as /v1/batch
     GET  /v1/health  {"status": "ok"}, or 503 {"status": "degraded", "reason": ...}
+    GET  /metrics    Prometheus figures, with --metrics-token-file only (lostcard_cpython.metrics)
 
 Slow, idle and greedy clients are collector_server's.
 """
@@ -29,7 +30,7 @@ from lostcard.collector import fleet, intake, record_check, updates
 from lostcard.errors import LostcardError, RecordError
 from lostcard.protocol import ProtocolError
 
-from . import collector_server, crypto, fastcbor, group_commit
+from . import alerts, collector_server, crypto, fastcbor, group_commit
 from .collector_health import StoreHealth
 from .collector_store import DatabaseError
 from .report_analysis import NOT_AUTHENTIC
@@ -123,7 +124,7 @@ class Collector:
         with self.count_lock:
             self.batches += 1
             number = self.batches
-        rows, quarantined = [], []
+        rows, quarantined, tampers = [], [], []
         now = int(time.time())
         acked = 0
         opened = False
@@ -135,6 +136,8 @@ class Collector:
                 if r[record.K_SEQ] != seq:
                     raise RecordError("sequence number differs from the batch's")
                 rows.append(_row(device, seq, r, now, sealed))
+                if alerts.tamper_fact(r):
+                    tampers.append(seq)
                 opened = True
             except Exception as exc:  # whatever a sealed record holds, it blocks nothing
                 quarantined.append(_quarantine(device, sealed, exc))
@@ -143,7 +146,7 @@ class Collector:
             gaps = None
         return Checked(number, device, incarnation, lane, rows, quarantined, gaps, acked,
                        self.store.high_water(device, incarnation), said,
-                       self.offer() if offer else None)
+                       self.offer() if offer else None, tampers)
 
     def gaps_grew(self, device, incarnation, gaps):
         """Whether a count in `gaps` is above what this process last committed for (device,
@@ -157,8 +160,7 @@ class Collector:
         quarantined count, once durable. The fault hook names the N-th batch checked."""
         self._die_if("die_before_commit", batches)
         counts = self.store.store_batches([(b.device, b.incarnation, b.rows, b.quarantined,
-                                            b.gaps, b.lane, b.acked)
-                                           + (() if b.said is None else (b.said,))
+                                            b.gaps, b.lane, b.acked, b.said, b.tampered)
                                            for b in batches])
         self._die_if("die_after_commit", batches)
         for b, count in zip(batches, counts):
@@ -299,13 +301,14 @@ class Checked:
     """One batch opened and checked, ready for the writer."""
 
     __slots__ = ("number", "device", "incarnation", "lane", "rows", "quarantined", "gaps",
-                 "acked", "high", "said", "offer")
+                 "acked", "high", "said", "offer", "tampered")
 
     def __init__(self, number, device, incarnation, lane, rows, quarantined, gaps, acked, high,
-                 said=None, offer=None):
+                 said=None, offer=None, tampered=()):
         self.number, self.device, self.incarnation, self.lane = number, device, incarnation, lane
         self.rows, self.quarantined, self.gaps, self.acked = rows, quarantined, gaps, acked
         self.high, self.said, self.offer = high, said, offer
+        self.tampered = tampered  # seqs whose facts say tampering (alerts)
 
 
 def _row(device, seq, r, now, sealed):
@@ -325,7 +328,8 @@ def _error(status, why):
     return JSONResponse({"error": why}, status_code=status)
 
 
-def make_app(store, fleet_secret, max_body=MAX_BODY):
+def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
+    """The app; GET /metrics too if `metrics_token` (lostcard_cpython.metrics)."""
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
     storage = StoreHealth(store, collector._warn)
@@ -385,6 +389,7 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
         if (device, incarnation) in ingesting or not backpressure.enter():
             return busy()
         ingesting.add((device, incarnation))
+        started = time.perf_counter()
         try:
             # the high-water the reply carries is read before the batch is stored (Collector.check)
             checked = await to_thread.run_sync(collector.check, device, incarnation, lane, items,
@@ -400,6 +405,8 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             ingesting.discard((device, incarnation))
             backpressure.leave()
         storage.stored()
+        if metrics is not None:
+            metrics.ingest.observe(time.perf_counter() - started)
         return Response(collector.reply(key, device, nonce, checked, digest, quarantined,
                                         accepts), media_type="application/cbor")
 
@@ -439,9 +446,27 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
     async def health(request):
         return await run_in_threadpool(storage.status)
 
-    app = Starlette(routes=[Route("/v1/batch", batch, methods=["POST"]),
-                            Route("/v1/update", update, methods=["POST"]),
-                            Route("/v1/health", health, methods=["GET"])])
+    async def metrics_page(request):
+        if not metrics.allowed(request.headers.get("authorization")):
+            return JSONResponse({"error": "a bearer token is required"}, status_code=401,
+                                headers={"www-authenticate": 'Bearer realm="lostcard"'})
+        try:
+            body, kind = await run_in_threadpool(metrics.exposition,
+                                                 request.headers.get("accept"))
+        except DatabaseError as exc:
+            return _error(503, "database: %s" % type(exc).__name__)
+        return Response(body, headers={"content-type": kind})
+
+    routes = [Route("/v1/batch", batch, methods=["POST"]),
+              Route("/v1/update", update, methods=["POST"]),
+              Route("/v1/health", health, methods=["GET"])]
+    metrics = None
+    if metrics_token is not None:
+        from .metrics import Metrics
+
+        metrics = Metrics(store, metrics_token)
+        routes.append(Route("/metrics", metrics_page, methods=["GET"]))
+    app = Starlette(routes=routes)
     app.state.writer = writer
     return app
 
@@ -486,26 +511,38 @@ def server_config(app, access_log=False, tls=None):
                           timeout_keep_alive=collector_server.KEEP_ALIVE)
 
 
-def serve(sock, store, fleet_secret, access_log=False, tls=None):
-    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext)."""
+def serve(sock, store, fleet_secret, access_log=False, tls=None, metrics_token=None,
+          alert_url=None):
+    """Serve on the bound `sock` until interrupted; https if `tls` (an ssl.SSLContext); GET
+    /metrics if `metrics_token`; the outbox's alerts posted to `alert_url` if given."""
     import uvicorn
 
     from .fleet_secret import fingerprint
 
-    config = server_config(make_app(store, fleet_secret), access_log, tls)
+    config = server_config(make_app(store, fleet_secret, metrics_token=metrics_token),
+                           access_log, tls)
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
     host, port = sock.getsockname()[:2]
+    sender = alerts.Sender(store, alert_url) if alert_url else None
     log.info("collector listening on %s://%s:%d, database %s (%s, %d incidents), "
-             "fleet secret %s", "https" if tls else "http",
+             "fleet secret %s; /metrics %s; alerts %s", "https" if tls else "http",
              host if ":" not in host else "[%s]" % host, port, store.path, store.describe(),
-             store.stats()["incidents"], fingerprint(fleet_secret))
+             store.stats()["incidents"], fingerprint(fleet_secret),
+             "off" if metrics_token is None else "behind a bearer token",
+             "to " + sender.host if sender else "kept in the database")
     collector_server.raise_fd_limit()
     server = uvicorn.Server(config)
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again: SIGTERM too
     # then ends as Ctrl-C does, through the caller's cleanup (the database closed) and the CLI
     signal.signal(signal.SIGTERM, _interrupt)
-    server.run(sockets=[sock])
+    if sender is not None:
+        sender.start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if sender is not None:
+            sender.stop()
     if not server.started:
         raise LostcardError("the collector did not start (see the lines above)")
 

@@ -43,6 +43,20 @@ CREATE TABLE IF NOT EXISTS lanes (
     high INTEGER NOT NULL, PRIMARY KEY (device, incarnation, lane));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# the alerts' outbox (lostcard_cpython.alerts): one row per event, its key unique, written with
+# the incidents that raised it; `due` (unix ms) is when a sender may post it next (a lease or a
+# backoff), `sent` when one did. The ring index finds a compromised token's terminals at once;
+# the rate index counts a terminal's incidents of a cause in a time range, and /metrics' incidents
+# per terminal and cause without reading the records.
+ALERTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY, body TEXT NOT NULL, created INTEGER NOT NULL, sent INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0, due INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS alerts_due ON alerts (due) WHERE sent IS NULL;
+CREATE INDEX IF NOT EXISTS incidents_ring ON incidents (token, device)
+    WHERE cause = 'card_compromised';
+CREATE INDEX IF NOT EXISTS incidents_rate ON incidents (device, cause, time);
+"""
 # the updates a collector serves (docs/SYNC.md "Updates"): each published object, versions per
 # kind 1, 2, ...; and what each terminal last said it runs (batch or fetch key 7)
 UPDATES_SCHEMA = """
@@ -209,6 +223,70 @@ def incidents_query(cause, device, since, limit, mark):
     return sql + " ORDER BY device, seq LIMIT " + mark, args + [limit]
 
 
+def fresh_candidates(read, mark, batches):
+    """The batches' incidents that may raise an alert (alerts.candidates) and are not stored yet:
+    read in the storing transaction, before the batches are stored (a replay raises nothing).
+    `read(sql, args)` returns rows, `mark` is the backend's placeholder."""
+    from . import alerts
+
+    found = alerts.candidates(batches)
+    held = set()
+    for device in {c[0] for c in found}:  # a batch is one device's: one range read each
+        seqs = [c[1] for c in found if c[0] == device]
+        held.update((device, r[0]) for r in read(
+            "SELECT seq FROM incidents WHERE device = {0} AND seq >= {0} AND seq <= {0}".format(
+                mark), (device, min(seqs), max(seqs))))
+    return [c for c in found if (c[0], c[1]) not in held]
+
+
+def raise_alerts(read, mark, now, fresh):
+    """Write the alerts that the `fresh` incidents raise into the outbox, each key once, in the
+    transaction that stored them (alerts.py: the rules). Returns how many were new."""
+    from . import alerts
+
+    raised, tokens, tampers, rates = [], {}, {}, set()
+    for device, seq, t, cause, token, last4, tamper in fresh:
+        if cause == "card_compromised" and token:
+            tokens.setdefault(bytes(token), last4)
+        if tamper:
+            tampers.setdefault(device, (seq, t))
+        if cause in alerts.RATE_CAUSES:
+            rates.add((device, cause))
+    for token, last4 in sorted(tokens.items()):
+        terminals = [r[0] for r in read(
+            "SELECT DISTINCT device FROM incidents WHERE cause = 'card_compromised' AND "
+            "token = %s ORDER BY device" % mark, (token,))]
+        if len(terminals) > 1:
+            raised.append(alerts.ring(token, last4, terminals, now))
+    for device, (seq, t) in sorted(tampers.items()):
+        raised.append(alerts.tamper(device, seq, t, now))
+    for device, cause in sorted(rates):
+        if read("SELECT 1 FROM alerts WHERE key = %s" % mark,
+                (alerts.rate_key(device, cause, now),)):
+            continue  # raised today already: no need to count
+        last_day, within = read(
+            "SELECT COALESCE(SUM(CASE WHEN time > {0} THEN 1 ELSE 0 END), 0), COUNT(*) FROM "
+            "incidents WHERE device = {0} AND cause = {0} AND time > {0} AND time <= {0}".format(
+                mark), (now - alerts.RATE_WINDOW, device, cause,
+                        now - (alerts.BASELINE_DAYS + 1) * alerts.RATE_WINDOW, now))[0]
+        last_day, before = int(last_day), int(within) - int(last_day)
+        if alerts.jumped(last_day, before):
+            raised.append(alerts.rate_jump(device, cause, last_day, before, now))
+    return sum(len(read("INSERT INTO alerts (key, body, created) VALUES ({0}, {0}, {0}) ON "
+                        "CONFLICT (key) DO NOTHING RETURNING key".format(mark),
+                        (key, body, now))) for key, body in raised)
+
+
+DUE_ALERTS = "SELECT key, body FROM alerts WHERE sent IS NULL AND due <= {0} " \
+             "ORDER BY created, key LIMIT {0}"
+# a sender takes an alert for the lease's time, if no other holds it and none sent it
+CLAIM_ALERT = "UPDATE alerts SET due = {0} WHERE key = {0} AND sent IS NULL AND due <= {0} " \
+              "RETURNING attempts"
+ALERT_SENT = "UPDATE alerts SET sent = {0} WHERE key = {0}"
+ALERT_FAILED = "UPDATE alerts SET attempts = attempts + 1, due = {0} WHERE key = {0}"
+ALERT_COUNTS = "SELECT COUNT(*) - COUNT(sent), COUNT(sent) FROM alerts"
+INCIDENT_COUNTS = "SELECT device, cause, COUNT(*) FROM incidents GROUP BY device, cause " \
+                  "ORDER BY device, cause"
 def terminal_row(held, device, incarnation, updates, now):
     """The terminals row of `device` after it said `updates` ([policy version, watchlist version,
     refused or None]) as (device, incarnation) at `now`, from the row `held` (TERMINAL_FIELDS, or
@@ -310,7 +388,7 @@ class SqliteStore:
             counted, laned = [self.db.execute("SELECT name FROM sqlite_master WHERE name = ?",
                                               (name,)).fetchone()
                               for name in ("quarantine_held", "lanes")]
-            _run(self.db, SCHEMA + UPDATES_SCHEMA)
+            _run(self.db, SCHEMA + UPDATES_SCHEMA + ALERTS_SCHEMA)
             if counted is None:  # a database from before the counts: count what it holds
                 self.db.execute(COUNT_QUARANTINE)
             if laned is None:
@@ -386,20 +464,24 @@ class SqliteStore:
                                     acked)])[0]
 
     def store_batches(self, batches):
-        """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked[, updates]])
-        in one
-        transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
+        """Batches of (device, incarnation, incidents, quarantined, gaps[, lane, acked[, updates[,
+        tampered]]]) in one transaction, durable on return: incidents (rows of COLUMNS, inserted ON CONFLICT DO
         NOTHING; only when a row conflicted are the batch's rows looked up: the same record again
         is ignored, another record under a stored (device, seq) is quarantined), quarantined
         (device, digest, reason, sealed; within the bounds), the gap counts of the device's
         `incarnation` ([evicted 1, 2, 3, corrupt, ? lost to a restore]; each only ever grows; a
         replay writes nothing), and the lane's high-water: the highest sequence number acked
         in it (stored or quarantined), only ever growing (high_water), and what the terminal
-        said it runs (`updates`, batch key 7: record_updates). Returns how many each batch
-        quarantined."""
+        said it runs (`updates`, batch key 7, or None: record_updates); and the alerts its new
+        incidents raise (raise_alerts; `tampered`: the seqs whose facts say tampering). Returns
+        how many each batch quarantined."""
         now = int(time.time())
+        read = lambda sql, args: self.db.execute(sql, args).fetchall()
         with self._transaction(counted=True):
-            return [self._store(now, *batch) for batch in batches]
+            fresh = fresh_candidates(read, "?", batches)
+            counts = [self._store(now, *batch[:8]) for batch in batches]
+            raise_alerts(read, "?", now, fresh)
+            return counts
 
     def _store(self, now, device, incarnation, incidents, quarantined, gaps, lane=None, acked=0,
                updates=None):
@@ -613,6 +695,43 @@ class SqliteStore:
 
     def describe(self):
         return "SQLite, WAL"
+
+    def reader(self):
+        """A read-only store on the same database, with a connection of its own: /metrics reads
+        through it, so that a scrape never holds this store's lock (the writer's)."""
+        return SqliteStore(self.path, readonly=True)
+
+    def incident_counts(self):
+        """[(device, cause, incidents)]: /metrics' figures (lostcard_cpython.metrics)."""
+        with self.lock:
+            return self.db.execute(INCIDENT_COUNTS).fetchall()
+
+    def alert_counts(self):
+        """{"pending": n, "sent": n}: the outbox's alerts."""
+        with self.lock:
+            pending, sent = self.db.execute(ALERT_COUNTS).fetchone()
+        return {"pending": pending, "sent": sent}
+
+    def due_alerts(self, now_ms, limit):
+        """[(key, JSON body)] of unsent alerts due by `now_ms`, oldest first (alerts.Sender)."""
+        with self.lock:
+            return self.db.execute(DUE_ALERTS.format("?"), (now_ms, limit)).fetchall()
+
+    def claim_alert(self, key, now_ms, until_ms):
+        """Hold the alert `key` from other senders until `until_ms`: its failed attempts so far,
+        or None if it is not due (sent, or held by another sender)."""
+        with self._transaction():
+            row = self.db.execute(CLAIM_ALERT.format("?"), (until_ms, key, now_ms)).fetchone()
+        return None if row is None else row[0]
+
+    def alert_sent(self, key, now):
+        with self._transaction():
+            self.db.execute(ALERT_SENT.format("?"), (now, key))
+
+    def alert_failed(self, key, due_ms):
+        """One more failed attempt; due again at `due_ms` (the sender's backoff)."""
+        with self._transaction():
+            self.db.execute(ALERT_FAILED.format("?"), (due_ms, key))
 
     def write_probe(self):
         """A write transaction that changes nothing the collector reads: whether the database

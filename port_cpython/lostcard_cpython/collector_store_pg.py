@@ -26,9 +26,11 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from . import collector_store
-from .collector_store import (BEHIND, INCARNATION, INCIDENT_FIELDS, NEWEST, SCHEMA,
-                               TERMINAL_FIELDS, UPDATES_SCHEMA, NotACollectorDatabase,
-                               incidents_query, keep_within_bounds, newest_of, terminal_row,
+from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCHEMA, BEHIND,
+                               CLAIM_ALERT, DUE_ALERTS, INCARNATION, INCIDENT_COUNTS,
+                               INCIDENT_FIELDS, NEWEST, SCHEMA, TERMINAL_FIELDS, UPDATES_SCHEMA,
+                               NotACollectorDatabase, fresh_candidates, incidents_query,
+                               keep_within_bounds, newest_of, raise_alerts, terminal_row,
                                without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
@@ -38,12 +40,14 @@ RETRIES = 5  # runs of a transaction that deadlocked or failed to serialize
 SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
 QUARANTINE_LOCK = SCHEMA_LOCK + 1
 PUBLISH_LOCK = SCHEMA_LOCK + 2
-SCHEMA_VERSION = 2
+ALERTS_LOCK = SCHEMA_LOCK + 3
+SCHEMA_VERSION = 3
 # MIGRATIONS[n] brings a database of version n to n + 1. Version 1 is SQLite's schema in
 # PostgreSQL's types (every integer 64-bit); version 2 adds the updates (published objects, the
-# terminals' versions); a later change of the tables is a new entry here.
+# terminals' versions), version 3 the alerts' outbox; a later change of the tables is a new
+# entry here.
 MIGRATIONS = [schema.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")
-              for schema in (SCHEMA, UPDATES_SCHEMA)]
+              for schema in (SCHEMA, UPDATES_SCHEMA, ALERTS_SCHEMA)]
 # what a terminal said it runs, the whole row replaced (collector_store.terminal_row)
 PUT_TERMINAL = "INSERT INTO terminals VALUES (%s) ON CONFLICT (device) DO UPDATE SET %s" % (
     ",".join(["%s"] * len(TERMINAL_FIELDS)),
@@ -190,7 +194,20 @@ class PgStore:
 
     def store_batches(self, batches):
         now = int(time.time())
-        return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
+        return self._write(lambda db: self._store_all(db, now, batches))
+
+    def _store_all(self, db, now, batches):
+        read = lambda sql, args: db.execute(sql, args).fetchall()
+        fresh = fresh_candidates(read, "%s", batches)
+        counts = [self._store(db, now, *batch[:8]) for batch in batches]
+        if fresh:
+            # one alerting transaction at a time in the fleet, taken after the incidents are
+            # in: whichever of two collectors storing a ring's two halves at once comes second
+            # sees the first's incidents, so the ring is raised (READ COMMITTED reads per
+            # statement). Taken after any quarantine lock, always in that order.
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (ALERTS_LOCK,))
+            raise_alerts(read, "%s", now, fresh)
+        return counts
 
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
                acked=0, updates=None):
@@ -350,6 +367,30 @@ class PgStore:
                 one("SELECT COUNT(DISTINCT device) FROM incidents"), causes,
                 one("SELECT COALESCE(SUM(rows + dropped), 0) FROM quarantine_held"), reasons,
                 one("SELECT COALESCE(SUM(rows - kept + dropped), 0) FROM quarantine_held"), gaps)
+
+    def reader(self):
+        return self  # a connection per call already: a scrape holds up no writer
+
+    def incident_counts(self):
+        return [(d, c, int(n)) for d, c, n in self._read(INCIDENT_COUNTS)]
+
+    def alert_counts(self):
+        pending, sent = self._read(ALERT_COUNTS)[0]
+        return {"pending": int(pending), "sent": int(sent)}
+
+    def due_alerts(self, now_ms, limit):
+        return self._read(DUE_ALERTS.format("%s"), (now_ms, limit))
+
+    def claim_alert(self, key, now_ms, until_ms):
+        row = self._write(lambda db: db.execute(CLAIM_ALERT.format("%s"),
+                                                (until_ms, key, now_ms)).fetchone())
+        return None if row is None else row[0]
+
+    def alert_sent(self, key, now):
+        self._write(lambda db: db.execute(ALERT_SENT.format("%s"), (now, key)))
+
+    def alert_failed(self, key, due_ms):
+        self._write(lambda db: db.execute(ALERT_FAILED.format("%s"), (due_ms, key)))
 
     def close(self):
         with self.lock:
