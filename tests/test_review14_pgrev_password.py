@@ -1,0 +1,32 @@
+"""Review 14 (pgrev): a --db URL's password must never reach stderr, whatever libpq thinks of the
+URL; a malformed URL is one line and exit 2, never an internal error."""
+
+import subprocess
+import sys
+
+import pytest
+
+SECRET = "s3cretPW"
+
+
+def _stats(url):
+    return subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector", "stats",
+                           "--db", url], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("url", [
+    # libpq quotes the whole URI in this error
+    "postgresql://fleet:%s@[::1]x/lostcard" % SECRET,
+    # a password with a '%' not written as %25: libpq quotes the token
+    "postgresql://fleet:%s%%zz@127.0.0.1:9/lostcard" % SECRET,
+])
+def test_review14_pgrev_libpq_url_errors_do_not_leak_the_password(url):
+    done = _stats(url)
+    assert done.returncode == 2, done.stderr
+    assert SECRET not in done.stderr, done.stderr
+
+
+def test_review14_pgrev_an_unclosed_ipv6_bracket_is_one_line_exit_2_not_an_internal_error():
+    done = _stats("postgresql://fleet:%s@[::1/lostcard" % SECRET)
+    assert done.returncode == 2, done.stderr
+    assert "internal error" not in done.stderr and SECRET not in done.stderr, done.stderr
