@@ -30,3 +30,23 @@ def test_review14_pgrev_an_unclosed_ipv6_bracket_is_one_line_exit_2_not_an_inter
     done = _stats("postgresql://fleet:%s@[::1/lostcard" % SECRET)
     assert done.returncode == 2, done.stderr
     assert "internal error" not in done.stderr and SECRET not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://fleet:%s?x@127.0.0.1:9/lostcard" % SECRET,  # '?' in the password
+    "postgresql://fleet:%s#x@127.0.0.1:9/lostcard" % SECRET,  # '#' in the password
+    "postgresql://fleet@127.0.0.1:9/lostcard?%%70assword=%s" % SECRET,  # %70 is 'p'
+])
+def test_review14_pgrev_without_password_hides_the_password_libpq_reads(url):
+    from psycopg.conninfo import conninfo_to_dict
+
+    from lostcard_cpython.collector_store import without_password
+
+    assert SECRET in conninfo_to_dict(url)["password"]  # libpq takes this URL, and this password
+    assert SECRET not in without_password(url)
+
+
+def test_review14_pgrev_a_password_with_a_question_mark_is_not_printed():
+    done = _stats("postgresql://fleet:%s?x@127.0.0.1:9/lostcard" % SECRET)
+    assert done.returncode == 2, done.stderr
+    assert SECRET not in done.stderr, done.stderr
