@@ -1,0 +1,42 @@
+"""Review 14 (new14): `collector restore` moves the database it replaces aside, "never deleted"
+(README, docs/SYNC.md "Restore"). Two restores within one second (a script, or an operator who
+restored the wrong backup and at once restores the right one) name the same aside file, and the
+second rename silently replaces the first: the original database is gone."""
+
+import random
+import time
+
+from lostcard_cpython import collector_restore
+from lostcard_cpython.collector_store import SqliteStore
+
+from test_storage_faults import _closed, _write, _fingerprint
+
+
+def _db(path, seed, batches):
+    store = SqliteStore(str(path))
+    store.fleet_fingerprint(claim=_fingerprint())
+    _write(store, random.Random(seed), batches=batches)
+    store.close()
+    return str(path)
+
+
+def _incidents(db):
+    store = SqliteStore(db, readonly=True)
+    try:
+        return store.stats()["incidents"]
+    finally:
+        store.close()
+
+
+def test_two_restores_in_one_second_keep_the_original_database(tmp_path, monkeypatch):
+    db = _closed(tmp_path, 7)  # the live database: 300 incidents
+    original = _incidents(db)
+    wrong = _db(tmp_path / "wrong.db", 8, 3)   # 30 incidents
+    right = _db(tmp_path / "right.db", 9, 10)  # 100 incidents
+    frozen = time.gmtime()
+    monkeypatch.setattr(collector_restore.time, "gmtime", lambda *a: frozen)  # one second
+    _, _, first_aside = collector_restore.restore(db, wrong)
+    _, _, second_aside = collector_restore.restore(db, right)
+    assert first_aside != second_aside, "both restores moved their database to %s" % first_aside
+    # nothing is deleted: the database as it was before the first restore is still somewhere
+    assert _incidents(first_aside) == original
