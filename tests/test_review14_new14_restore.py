@@ -40,3 +40,18 @@ def test_two_restores_in_one_second_keep_the_original_database(tmp_path, monkeyp
     assert first_aside != second_aside, "both restores moved their database to %s" % first_aside
     # nothing is deleted: the database as it was before the first restore is still somewhere
     assert _incidents(first_aside) == original
+
+
+def test_a_restore_installs_the_database_it_checked_and_reported(tmp_path):
+    """`--from` a database whose write-ahead log still holds its commits (the database a restore
+    moved aside after a crash, "a damaged log there can still be salvaged", restored back; a
+    copy of a crashed collector's files): restore checks and counts it through its log (300
+    incidents, printed), then copies the main file alone. The collector's database is then not
+    what was checked: here not a collector database at all."""
+    from test_storage_faults import _crashed
+
+    source = _crashed(tmp_path, random.Random(5))  # its 300 incidents are in its -wal
+    db = str(tmp_path / "collector.db")
+    incidents, terminals, _ = collector_restore.restore(db, source)
+    assert (incidents, terminals) == (300, 3)  # what the command prints
+    assert _incidents(db) == incidents
