@@ -3,6 +3,7 @@
 restored the wrong backup and at once restores the right one) name the same aside file, and the
 second rename silently replaces the first: the original database is gone."""
 
+import os
 import random
 import time
 
@@ -55,3 +56,28 @@ def test_a_restore_installs_the_database_it_checked_and_reported(tmp_path):
     incidents, terminals, _ = collector_restore.restore(db, source)
     assert (incidents, terminals) == (300, 3)  # what the command prints
     assert _incidents(db) == incidents
+
+
+def _rows(db):
+    store = SqliteStore(db, readonly=True)
+    try:
+        return store.db.execute("SELECT device, seq, sealed FROM incidents ORDER BY device, seq"
+                                ).fetchall()
+    finally:
+        store.close()
+
+
+def test_a_restore_where_only_the_log_of_the_old_database_is_left_installs_the_backup(tmp_path):
+    """The operator removed the damaged collector.db (or lost it) but its -wal (and -commits)
+    are still there, as a crash leaves them. restore only moves side files aside when the
+    database itself exists: the backup is copied in beside the old database's write-ahead log,
+    which SQLite then replays onto it. What the collector serves is not the backup (every
+    incident differs), and nothing says so."""
+    from test_storage_faults import _crashed
+
+    (tmp_path / "b").mkdir()
+    backup = _closed(tmp_path / "b", 4)
+    db = _crashed(tmp_path, random.Random(5))  # its commits in its -wal
+    os.remove(db)
+    collector_restore.restore(db, backup)
+    assert _rows(db) == _rows(backup)
