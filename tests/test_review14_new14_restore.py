@@ -81,3 +81,28 @@ def test_a_restore_where_only_the_log_of_the_old_database_is_left_installs_the_b
     os.remove(db)
     collector_restore.restore(db, backup)
     assert _rows(db) == _rows(backup)
+
+
+def test_restore_refuses_a_db_that_is_a_directory_or_not_a_database(tmp_path):
+    """`--db lostcard-demo` (the state directory, collector.db forgotten) or `--db fleet.secret`
+    (the neighbouring file): every other collector command says "... is a directory, not a
+    collector database" / "is not a collector database", exit 2. restore instead moves the
+    directory (fleet secret, terminal queues and all) or the file aside and puts a database in
+    its place, exit 0: its fleet check is skipped for a database "too damaged to tell"."""
+    import subprocess
+    import sys
+
+    backup = _closed(tmp_path, 6)
+    state = tmp_path / "lostcard-demo"
+    state.mkdir()
+    (state / "fleet.secret").write_text("11" * 32)
+    secret = tmp_path / "fleet.secret"
+    secret.write_text("22" * 32)
+    for target in (state, secret):
+        done = subprocess.run([sys.executable, "-m", "lostcard_cpython.cli", "collector",
+                               "restore", "--db", str(target), "--from", backup],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, (target, done.stdout)
+        assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert (state / "fleet.secret").read_text() == "11" * 32
+    assert secret.read_text() == "22" * 32
