@@ -27,7 +27,7 @@ from psycopg.pq import TransactionStatus
 
 from . import collector_store
 from .collector_store import (INCIDENT_FIELDS, SCHEMA, NotACollectorDatabase, incidents_query,
-                               keep_within_bounds, without_password)
+                               keep_within_bounds, url_params, without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -71,6 +71,7 @@ class PgStore:
         `any_release` for a reader of the fleet fingerprint alone."""
         self.url, self.readonly, self.any_release = url, readonly, any_release
         self.path = without_password(url)
+        url_params(url)  # one libpq cannot parse is refused before libpq quotes it in an error
         self.lock = threading.Lock()
         self.idle = []  # connections between calls, one per thread that used one at once
         self.version = None
