@@ -129,9 +129,11 @@ def _stats(args):
 
 
 def _backup(args):
-    if args.db.startswith(("postgresql://", "postgres://")):
+    from .collector_store import is_url
+
+    if is_url(args.db):
         raise LostcardError("--db names a PostgreSQL database: back it up with pg_dump or a base "
-                            "backup (README, \"Running the collector\")")
+                            "backup (README, \"A collector fleet on PostgreSQL\")")
     if os.path.exists(args.out) and os.path.exists(args.db) and os.path.samefile(args.out,
                                                                                     args.db):
         raise LostcardError("--out %s is the database itself: name a new file" % args.out)

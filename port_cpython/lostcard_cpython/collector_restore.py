@@ -14,7 +14,7 @@ import time
 
 from lostcard.errors import LostcardError
 
-from .collector_store import COMMITS_SUFFIX, DatabaseError, open_store
+from .collector_store import COMMITS_SUFFIX, DatabaseError, is_url, open_store
 
 SIDE_FILES = ("-wal", "-shm", COMMITS_SUFFIX)
 # SQLite's WAL index: every connection holds a shared lock on this byte of the -shm file
@@ -51,7 +51,7 @@ def _checked(backup):
 def restore(db, backup):
     """Replace `db` by a copy of `backup`; return (incidents, terminals, where the replaced
     database went or None)."""
-    if db.startswith(("postgresql://", "postgres://")):
+    if is_url(db):
         raise LostcardError("--db names a PostgreSQL database: restore it with pg_restore or "
                             "from a base backup (README, \"A collector fleet on PostgreSQL\")")
     if os.path.exists(db) and os.path.samefile(db, backup):

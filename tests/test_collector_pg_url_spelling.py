@@ -1,4 +1,4 @@
-"""Review 14 (new14): a newcomer following the README's PostgreSQL and backup commands."""
+"""The README's PostgreSQL and backup commands as a newcomer types them: a misspelt URL, the backup."""
 
 import os
 import re
@@ -52,3 +52,11 @@ def test_a_postgresql_url_missing_its_slashes_is_not_served_as_a_new_sqlite_file
     created = [n for n in os.listdir(tmp_path) if n.startswith("postgresql:")]
     assert not created, "created %s; stderr: %s" % (created, err)
     assert proc.returncode == 2, err
+
+
+def test_a_misspelt_postgresql_url_is_refused_in_one_line_whatever_its_case(tmp_path):
+    for db in ("postgresql:lostcard", "POSTGRESQL://db/lostcard", "Postgres:lostcard"):
+        done = _cli("collector", "stats", "--db", db, cwd=str(tmp_path))
+        assert done.returncode == 2, done.stderr
+        assert len(done.stderr.splitlines()) == 1 and "postgresql://" in done.stderr, done.stderr
+    assert os.listdir(tmp_path) == []
