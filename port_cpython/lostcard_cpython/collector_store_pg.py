@@ -89,7 +89,10 @@ class PgStore:
         return "PostgreSQL %d.%d" % (self.version // 10000, self.version % 10000)
 
     def _connect(self):
-        options = "-c statement_timeout=%d" % STATEMENT_TIMEOUT
+        # the URL's own options (a search_path) kept, ours after them: a commit is durable
+        # (acknowledged) whatever the database's or role's synchronous_commit default
+        options = "%s -c statement_timeout=%d -c synchronous_commit=on" % (
+            url_params(self.url).get("options", ""), STATEMENT_TIMEOUT)
         if self.readonly:
             options += " -c default_transaction_read_only=on"
         # statement_timeout is the server's; a server or network gone silent mid-call is the

@@ -1,4 +1,4 @@
-"""Review 14 (pgrev): PgStore._connect passes options= (statement_timeout, read-only) as a
+"""PgStore._connect passes options= (statement_timeout, read-only) as a
 keyword, which replaces the `options` the operator's --db URL carries: e.g. a search_path that
 puts this fleet's tables in its own schema is dropped, and the collector writes into `public`
 (where another fleet's collector, or anything else, may keep its tables)."""
@@ -8,7 +8,7 @@ import psycopg
 from lostcard_cpython.collector_store import open_store
 
 
-def test_review14_pgrev_the_urls_own_options_are_kept(pg_url):
+def test_the_urls_own_options_are_kept(pg_url):
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("CREATE SCHEMA fleet_a")
     url = pg_url + "?options=-c%20search_path%3Dfleet_a"
