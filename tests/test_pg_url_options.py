@@ -1,7 +1,6 @@
-"""PgStore._connect passes options= (statement_timeout, read-only) as a
-keyword, which replaces the `options` the operator's --db URL carries: e.g. a search_path that
-puts this fleet's tables in its own schema is dropped, and the collector writes into `public`
-(where another fleet's collector, or anything else, may keep its tables)."""
+"""The `options` the operator's --db URL carries are kept beside the store's own (statement_timeout,
+read-only, synchronous_commit): e.g. a search_path that puts this fleet's tables in its own schema,
+not in `public` (where another fleet's collector, or anything else, may keep its tables)."""
 
 import psycopg
 
