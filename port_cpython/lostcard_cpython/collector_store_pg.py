@@ -190,12 +190,12 @@ class PgStore:
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
                acked=0):
         quarantined = list(quarantined)
-        rows = list(incidents)
+        rows, again = _first_of_each_key(incidents)
         if rows:
             new = set(db.execute("INSERT INTO incidents SELECT * FROM " + UNNEST +
                                  " ON CONFLICT DO NOTHING RETURNING device, seq",
                                  _columns(rows)).fetchall())
-            held = [row for row in rows if (row[0], row[1]) not in new]
+            held = [row for row in rows if (row[0], row[1]) not in new] + again
             if held:  # only on conflict: a replay, or another record under a used number
                 stored = dict(((d, s), sealed) for d, s, sealed in db.execute(
                     "SELECT device, seq, sealed FROM incidents WHERE (device, seq) IN "
@@ -309,6 +309,18 @@ class PgStore:
             idle, self.idle = self.idle, []
         for db in idle:
             db.close()
+
+
+def _first_of_each_key(rows):
+    """(rows each (device, seq) first, the later ones): one INSERT lists a key once, so a second
+    record under a number in the same batch is held as SQLite's row-by-row insert holds it
+    (the same record again ignored, another one quarantined)."""
+    first, again, seen = [], [], set()
+    for row in rows:
+        key = (row[0], row[1])
+        (again if key in seen else first).append(row)
+        seen.add(key)
+    return first, again
 
 
 def _grows(new, held):

@@ -1,14 +1,12 @@
-"""Review 14 (pgrev): PostgreSQL store integrity.
+"""Both stores' integrity under a batch that repeats a number, and durability on PostgreSQL.
 
 1. A batch may carry the same sequence number twice (intake.decode_batch checks neither order
-   nor uniqueness; Collector.check only that each record's number matches its IV): SQLite
-   quarantines the second, different record ("sequence number reused"); PostgreSQL's one
-   INSERT .. SELECT unnest .. RETURNING lists the key once, so the second record is neither
-   stored nor quarantined, yet acknowledged: lost.
-2. "Nothing is acknowledged before its commit returned ... durably": PgStore never asks for
-   synchronous_commit, so a database (or role, or server) set to synchronous_commit=off makes
-   every commit the collector acknowledges asynchronous (lost on a server crash, after the
-   terminals dropped the records). SQLite's store sets synchronous=FULL itself.
+   nor uniqueness; Collector.check only that each record's number matches its IV): both stores
+   quarantine the second, different record ("sequence number reused"), never acknowledge it
+   lost (one INSERT .. SELECT unnest .. RETURNING lists a key once).
+2. "Nothing is acknowledged before its commit returned ... durably": the PostgreSQL store's
+   connections commit with synchronous_commit=on whatever the database's (or role's, or
+   server's) default, as SQLite's store sets synchronous=FULL itself.
 """
 
 import psycopg
@@ -32,16 +30,16 @@ def _same_number_twice(db):
         store.close()
 
 
-def test_review14_pgrev_sqlite_quarantines_a_second_record_under_one_number_in_a_batch(tmp_path):
+def test_sqlite_quarantines_a_second_record_under_one_number_in_a_batch(tmp_path):
     assert _same_number_twice(str(tmp_path / "c.db")) == (1, 1)
 
 
-def test_review14_pgrev_postgresql_quarantines_a_second_record_under_one_number_in_a_batch(
+def test_postgresql_quarantines_a_second_record_under_one_number_in_a_batch(
         pg_url):
-    assert _same_number_twice(pg_url) == (1, 1)  # PostgreSQL: (0, 0), the record is gone
+    assert _same_number_twice(pg_url) == (1, 1)  # was (0, 0): the record gone
 
 
-def test_review14_pgrev_postgresql_commits_are_durable_whatever_the_database_default(pg_url):
+def test_postgresql_commits_are_durable_whatever_the_database_default(pg_url):
     with psycopg.connect(pg_url, autocommit=True) as admin:
         dbname = admin.info.dbname
         admin.execute('ALTER DATABASE "%s" SET synchronous_commit = off' % dbname)
