@@ -141,6 +141,8 @@ class Collector:
                                             b.gaps, b.lane, b.acked) for b in batches])
         self._die_if("die_after_commit", batches)
         for b, count in zip(batches, counts):
+            if isinstance(count, Exception):  # this batch failed alone (PgStore.store_batches)
+                continue
             if b.gaps is not None:
                 if len(self.stored_gaps) >= MAX_STORED_GAPS:
                     self.stored_gaps.clear()

@@ -184,8 +184,23 @@ class PgStore:
     store_batch = collector_store.SqliteStore.store_batch  # store_batches of one batch
 
     def store_batches(self, batches):
+        """As SqliteStore's; but a batch PostgreSQL refuses (DataError: a text it cannot hold)
+        fails alone: the group is run again, each batch in a savepoint, and that batch's result
+        is the error, the others committed."""
         now = int(time.time())
-        return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
+        try:
+            return self._write(lambda db: [self._store(db, now, *batch) for batch in batches])
+        except pg_errors.DataError:
+            if len(batches) == 1:
+                raise
+        return self._write(lambda db: [self._alone(db, now, batch) for batch in batches])
+
+    def _alone(self, db, now, batch):
+        try:
+            with db.transaction():
+                return self._store(db, now, *batch)
+        except pg_errors.DataError as exc:
+            return exc
 
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
                acked=0):

@@ -16,7 +16,8 @@ MAX_GROUP = 256  # batches in one transaction (the in-flight bound keeps it far 
 
 class Writer:
     def __init__(self, commit):
-        """`commit(batches)`: stores them in one transaction, returns each one's result."""
+        """`commit(batches)`: stores them in one transaction, returns each one's result (or the
+        exception that failed that batch alone)."""
         self.commit_group = commit
         self.lock = threading.Condition()
         self.waiting = []  # (batch, future, its loop): batches ready, in arrival order
@@ -43,7 +44,8 @@ class Writer:
                     self.lock.wait()
                 group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
             try:
-                results = [(None, r) for r in self.commit_group([g[0] for g in group])]
+                results = [(r, None) if isinstance(r, Exception) else (None, r)  # failed alone
+                           for r in self.commit_group([g[0] for g in group])]
             except Exception as exc:  # the whole group failed: none of it is acknowledged
                 results = [(exc, None)] * len(group)
             for (_, future, loop), (exc, result) in zip(group, results):
