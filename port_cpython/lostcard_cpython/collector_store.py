@@ -510,24 +510,30 @@ class SqliteStore:
         (incidents as (device, time, cause, subcause, action, token, last4, sealed) in (device,
         seq) order, quarantined records as (device, reason, count), gaps as (device, evicted_1,
         evicted_2, evicted_3, corrupt, lost to a restore) per device)."""
-        with self.lock:
-            self.db.execute("BEGIN")
-            try:
-                incidents = self.db.execute(
-                    "SELECT device, time, cause, subcause, action, token, last4, sealed "
-                    "FROM incidents ORDER BY device, seq").fetchall()
-                quarantine = self.db.execute(
-                    "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
-                    "ORDER BY device, reason").fetchall()
-                gaps = self.db.execute(  # a device id's incarnations, together
-                    "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
-                    "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
-            finally:
-                self.db.execute("COMMIT")
+        with self.lock, self._snapshot():
+            incidents = self.db.execute(
+                "SELECT device, time, cause, subcause, action, token, last4, sealed "
+                "FROM incidents ORDER BY device, seq").fetchall()
+            quarantine = self.db.execute(
+                "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
+                "ORDER BY device, reason").fetchall()
+            gaps = self.db.execute(  # a device id's incarnations, together
+                "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
+                "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
         return incidents, quarantine, gaps
 
+    @contextmanager
+    def _snapshot(self):
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     def stats(self):
-        with self.lock:
+        """`collector stats`' counts, from one snapshot (one read transaction) while the
+        collector goes on writing."""
+        with self.lock, self._snapshot():
             one = lambda sql: self.db.execute(sql).fetchone()[0]
             causes = dict(self.db.execute(
                 "SELECT cause, COUNT(*) FROM incidents GROUP BY cause ORDER BY cause").fetchall())

@@ -1,8 +1,6 @@
-"""Review 14 (pgrev): `collector stats` beside a serving collector. PgStore.stats reads in one
-REPEATABLE READ snapshot; SqliteStore.stats runs its SELECTs in autocommit, each its own read
-transaction, so a commit landing between them tears the numbers: by_cause no longer sums to
-incidents (nor quarantine_reasons to quarantined). report_snapshot takes a BEGIN; stats does not.
-The commit is made to land between two of the reader's statements."""
+"""`collector stats` beside a serving collector reads one snapshot on SQLite as on PostgreSQL
+(REPEATABLE READ): a commit landing between two of its statements (made to here) does not tear
+the numbers: by_cause sums to incidents (and quarantine_reasons to quarantined)."""
 
 from lostcard_cpython.collector_store import open_store
 
@@ -24,7 +22,7 @@ class _CommitBetween:
         return self.real.execute(*args)
 
 
-def test_review14_pgrev_sqlite_stats_is_one_snapshot(tmp_path):
+def test_sqlite_stats_is_one_snapshot(tmp_path):
     db = str(tmp_path / "c.db")
     writer = open_store(db)  # the serving collector: its -wal makes the reader a live one
     writer.store_batch("T-STATS", [_row(1, "fraud"), _row(2, "fraud")], [], None)
