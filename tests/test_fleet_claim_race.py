@@ -1,10 +1,9 @@
-"""Review 14 (pgrev): two `collector serve` processes with different fleet secrets starting at
-once on a new PostgreSQL database (the fleet's design: many processes, one database; one of
-them given another fleet's or a mistyped secret). Both pass _check_fleet (no fingerprint yet),
-then each claims: INSERT .. ON CONFLICT DO NOTHING keeps the first, and _serve ignores what
-fleet_fingerprint(claim=) returns, so the second serves on under a secret that is not the
-database's (SqliteStore has the same window between check and claim). Here the other process's
-claim is made to land between this one's check and its claim."""
+"""Two `collector serve` processes with different fleet secrets starting at once on a new
+PostgreSQL database (the fleet's design: many processes, one database; one of them given another
+fleet's or a mistyped secret). Both pass _check_fleet (no fingerprint yet), then each claims:
+INSERT .. ON CONFLICT DO NOTHING keeps the first, and the second, reading back a fingerprint not
+its own, refuses to serve (SqliteStore has the same window between check and claim). Here the
+other process's claim is made to land between this one's check and its claim."""
 
 import types
 
@@ -19,7 +18,7 @@ from lostcard_cpython.local_collector import free_port
 OTHER = bytes(range(32))
 
 
-def test_review14_pgrev_a_claim_lost_to_another_fleet_at_start_refuses_to_serve(
+def test_a_claim_lost_to_another_fleet_at_start_refuses_to_serve(
         pg_url, tmp_path, monkeypatch):
     secret = tmp_path / "fleet.secret"
     secret.write_text("ab" * 32)
@@ -37,4 +36,4 @@ def test_review14_pgrev_a_claim_lost_to_another_fleet_at_start_refuses_to_serve(
                                  access_log=False, accept_loss=False)
     with pytest.raises(LostcardError, match="fleet secret"):
         cli_collector._serve(args)
-    assert served == []  # found: it served under a secret that is not the database's
+    assert served == []  # never serves under a secret that is not the database's
