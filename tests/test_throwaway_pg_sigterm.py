@@ -1,7 +1,7 @@
-"""Review 14 (pgrev): the throwaway PostgreSQL is "stopped and removed at exit" by atexit alone.
-pg_ctl daemonizes the server, so a test run ended by SIGTERM (`timeout 600 pytest ...`, a CI
-job cancelled) leaves it running for good, port and /tmp/lostcard-pg-* directory and all:
-Python's default SIGTERM ends the process without atexit."""
+"""The throwaway PostgreSQL is stopped and removed at exit, also one by SIGTERM (`timeout 600
+pytest ...`, a CI job cancelled): pg_ctl daemonizes the server, and Python's default SIGTERM ends
+the process without atexit, which would leave it running for good, port and
+/tmp/lostcard-pg-* directory and all."""
 
 import os
 import signal
@@ -31,7 +31,7 @@ def _answers(port):
         return False
 
 
-def test_review14_pgrev_a_test_run_ended_by_sigterm_leaves_no_server_behind():
+def test_a_test_run_ended_by_sigterm_leaves_no_server_behind():
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
     directory, port = child.stdout.readline().split()
     port = int(port)
