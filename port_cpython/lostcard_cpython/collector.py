@@ -239,11 +239,11 @@ def _error(status, why):
 def make_app(store, fleet_secret, max_body=MAX_BODY):
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
-    storage = StoreHealth(store, collector._warn)
+    writer = group_commit.Writer(collector.commit)
+    storage = StoreHealth(store, collector._warn, writer.stuck)
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
-    writer = group_commit.Writer(collector.commit)
 
     async def read_body(request):
         body = b""
@@ -290,6 +290,9 @@ def make_app(store, fleet_secret, max_body=MAX_BODY):
             quarantined = await writer.commit(checked)  # the ack waits for the commit that holds it
         except DatabaseError as exc:  # the storage failed: 503 and health degraded (no ack)
             return storage.failed(exc)
+        except asyncio.TimeoutError:  # its commit has not finished: no ack; health degraded
+            return storage.failed(TimeoutError("the commit did not finish within %d s"
+                                               % group_commit.COMMIT_DEADLINE))
         except Exception as exc:  # a commit that failed otherwise: its group gets 503, no ack
             collector._warn("failed commits", "batches not stored, answered 503: %s: %s"
                             % (type(exc).__name__, exc))

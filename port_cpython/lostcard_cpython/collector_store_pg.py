@@ -110,8 +110,15 @@ class PgStore:
         again on a deadlock or a serialization failure."""
         for attempt in range(RETRIES):
             try:
-                with self._connection() as db, db.transaction():
-                    return work(db)
+                with self._connection() as db:
+                    deadline = _CommitDeadline(db)
+                    try:
+                        with db.transaction():
+                            done = work(db)
+                            deadline.start()
+                    finally:
+                        deadline.stop()
+                    return done
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise
@@ -347,6 +354,39 @@ def _grows(new, held):
 def _int(value):
     """SUM over BIGINT is NUMERIC (a Decimal) in PostgreSQL; SQLite's is an int."""
     return None if value is None else int(value)
+
+
+class _CommitDeadline:
+    """statement_timeout does not bound a COMMIT that waits (for a synchronous standby that is
+    not there, a stalled WAL flush): past STATEMENT_TIMEOUT it is cancelled, and the transaction
+    counts as failed (psycopg.OperationalError) even if the server then says it committed
+    locally: nothing is acknowledged that did not commit as configured (a terminal sends it
+    again, a replay stores nothing twice)."""
+
+    def __init__(self, db):
+        self.db, self.timer, self.fired = db, None, False
+
+    def start(self):
+        self.timer = threading.Timer(STATEMENT_TIMEOUT / 1000, self._cancel)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _cancel(self):
+        self.fired = True
+        try:
+            self.db.cancel_safe(timeout=CONNECT_TIMEOUT)
+        except psycopg.Error:
+            pass  # the connection is dropped on return all the same
+
+    def stop(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        if self.fired:
+            self.db.close()  # whatever state the cancel left it in
+            raise psycopg.OperationalError("the commit did not finish within %d ms (a "
+                                           "synchronous standby missing? the disk stalled?)"
+                                           % STATEMENT_TIMEOUT)
 
 
 class _Borrowed:

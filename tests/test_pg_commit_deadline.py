@@ -1,4 +1,4 @@
-"""Review 14 (pgrev): "A database that goes away raises psycopg.Error within CONNECT_TIMEOUT or
+""""A database that goes away raises psycopg.Error within CONNECT_TIMEOUT or
 STATEMENT_TIMEOUT, never hangs" (collector_store_pg). statement_timeout does not bound a COMMIT
 that waits (here for a synchronous standby that is not there; a stalled WAL fsync alike), and the
 TCP timeouts do not fire on a healthy connection: store_batches never returns. In the collector
@@ -31,7 +31,7 @@ def _standbys(server, names):
     raise AssertionError("configuration not reloaded")
 
 
-def test_review14_pgrev_a_commit_that_cannot_finish_fails_within_the_timeouts(monkeypatch):
+def test_a_commit_that_cannot_finish_fails_within_the_timeouts(monkeypatch):
     monkeypatch.setattr(collector_store_pg, "STATEMENT_TIMEOUT", 2000)  # 2 s instead of 30
     server = ThrowawayPostgres()
     try:
