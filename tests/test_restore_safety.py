@@ -1,7 +1,9 @@
-"""Review 14 (new14): `collector restore` moves the database it replaces aside, "never deleted"
-(README, docs/SYNC.md "Restore"). Two restores within one second (a script, or an operator who
-restored the wrong backup and at once restores the right one) name the same aside file, and the
-second rename silently replaces the first: the original database is gone."""
+"""`collector restore` is safe (README, docs/SYNC.md "Restore"): the database it replaces is moved
+aside under a name no file has, never deleted, even by two restores within one second (a script,
+or an operator who restored the wrong backup and at once restores the right one); what it installs
+is the backup it checked and counted (through the backup's log); every side file of the old
+database goes aside, even with the database itself gone; and a --db that is a directory or not
+a database is refused, never moved."""
 
 import os
 import random
