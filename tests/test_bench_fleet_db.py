@@ -1,8 +1,7 @@
-"""Review 14 (new14): `lostcard bench fleet --db PATH` run a second time on the same database (the
-README: "--db: a path or a postgresql:// URL") ends with "the collector exited: lostcard: the
-fleet secret in /tmp/tmpXXXX/fleet.secret is not the one PATH was created with (...)": a secret
-file the operator never made (the bench draws a new one per run), and no word of what to do
-(name a new file or an empty database)."""
+"""`lostcard bench fleet --db PATH` on a database an earlier run wrote (the README: "--db: a path
+or a postgresql:// URL") is refused up front, one line saying what to do (name a new file or an
+empty database), never "the collector exited: ... the fleet secret in /tmp/tmpXXXX/fleet.secret
+is not the one": a secret file the operator never made (the bench draws one per run)."""
 
 import subprocess
 import sys
