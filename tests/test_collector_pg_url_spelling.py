@@ -1,4 +1,5 @@
-"""The README's PostgreSQL and backup commands as a newcomer types them: a misspelt URL, the backup."""
+"""The README's PostgreSQL and backup commands as a newcomer types them: a misspelt URL, the
+backup of a PostgreSQL database."""
 
 import os
 import re
