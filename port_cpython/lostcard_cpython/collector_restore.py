@@ -3,8 +3,8 @@ SQLite database, with the collector stopped (docs/SYNC.md, "Restore").
 
 Nothing is deleted: the database it replaces, with its -wal, -shm, -commits and -journal files,
 is moved aside. The backup's own commit count becomes the acknowledged one, so the collector
-starts on it without --accept-loss; the terminals then see its high-water behind what they were acknowledged
-and send again what their retention windows hold.
+starts on it without --accept-loss; the terminals then see its high-water behind what they were
+acknowledged and send again what their retention windows hold.
 """
 
 import fcntl
