@@ -1,4 +1,4 @@
-"""A text with NUL (or another control character) in a record: the checker refuses it (the record
+"""A text with NUL in a record: the checker refuses it (the record
 is quarantined, on both backends); and should one reach PostgreSQL, whose text refuses NUL, that
 batch fails alone, never the whole group commit beside it (every other terminal's batch answered
 503) nor the sending terminal's lane for good."""
@@ -15,9 +15,9 @@ def _row(device, seq, policy="p1"):
             b"sealed %s %d" % (device.encode(), seq))
 
 
-@pytest.mark.parametrize("text", ["v1\x00", "v1\n", "\x7f"])
-def test_the_checker_refuses_a_text_with_a_control_character(text):
-    with pytest.raises(RecordError, match="control character"):
+@pytest.mark.parametrize("text", ["v1\x00", "\x00"])
+def test_the_checker_refuses_a_text_with_nul(text):
+    with pytest.raises(RecordError, match="not text"):
         record_check._text(text, "policy version")
 
 
