@@ -53,9 +53,12 @@ def _check_fleet(secret, args, damage=False):
     finally:
         store.close()
     if held is not None and held != fingerprint(secret):
-        raise LostcardError("the fleet secret in %s is not the one %s was created with "
-                            "(fingerprint %s, database %s)" % (args.fleet_secret_file, store.path,
-                                                                fingerprint(secret), held))
+        _not_the_fleet(args, store.path, fingerprint(secret), held)
+
+
+def _not_the_fleet(args, db, ours, held):
+    raise LostcardError("the fleet secret in %s is not the one %s was created with "
+                        "(fingerprint %s, database %s)" % (args.fleet_secret_file, db, ours, held))
 
 
 def _serve(args):
@@ -74,7 +77,10 @@ def _serve(args):
             _check_fleet(secret, args, damage=True)
         store = open_store(args.db)
         try:
-            store.fleet_fingerprint(claim=fingerprint(secret))  # a new database: this fleet's
+            # a new database: this fleet's, unless another process claimed it since the check
+            held = store.fleet_fingerprint(claim=fingerprint(secret))
+            if held != fingerprint(secret):
+                _not_the_fleet(args, store.path, fingerprint(secret), held)
             serve(sock, store, secret, args.access_log, tls, token, args.alert_url)
         finally:
             store.close()  # the last connection: SQLite folds and removes its -wal and -shm
@@ -164,9 +170,11 @@ def _refusal(r):
 
 
 def _backup(args):
-    if args.db.startswith(("postgresql://", "postgres://")):
+    from .collector_store import is_url
+
+    if is_url(args.db):
         raise LostcardError("--db names a PostgreSQL database: back it up with pg_dump or a base "
-                            "backup (README, \"Running the collector\")")
+                            "backup (README, \"A collector fleet on PostgreSQL\")")
     if os.path.exists(args.out) and os.path.exists(args.db) and os.path.samefile(args.out,
                                                                                     args.db):
         raise LostcardError("--out %s is the database itself: name a new file" % args.out)

@@ -77,7 +77,6 @@ def _sync(args):
     import time
 
     from lostcard.queue import Queue
-    from lostcard.sync import Uploader
     from tqdm import tqdm
 
     from . import crypto, upload
@@ -101,12 +100,12 @@ def _sync(args):
         time.sleep(delay)
     with tqdm(total=queue.stats()["records"], unit="incident", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:  # a bar on a terminal, not in a log
-        uploader = Uploader(queue, transport, crypto, os.urandom, device_id, ack_key,
-                            progress=lambda acked, remaining: bar.update(acked),
-                            max_batch=HOST_BATCH_BYTES)
-        sent = upload.run(uploader, transport, time.sleep, random.uniform, time.monotonic,
-                          args.max_failures, args.give_up_after)
-    done("synced %d incidents; %d left" % (sent, queue.stats()["records"]))
+        uploader = upload.CountingUploader(queue, transport, crypto, os.urandom, device_id,
+                                           ack_key, progress=lambda acked, remaining:
+                                           bar.update(acked), max_batch=HOST_BATCH_BYTES)
+        upload.run(uploader, transport, time.sleep, random.uniform, time.monotonic,
+                   args.max_failures, args.give_up_after)
+    done("synced %d incidents; %d left" % (len(uploader.acked), queue.stats()["records"]))
     return 0
 
 

@@ -164,6 +164,8 @@ class Collector:
                                            for b in batches])
         self._die_if("die_after_commit", batches)
         for b, count in zip(batches, counts):
+            if isinstance(count, Exception):  # this batch failed alone (PgStore.store_batches)
+                continue
             if b.gaps is not None:
                 if len(self.stored_gaps) >= MAX_STORED_GAPS:
                     self.stored_gaps.clear()
@@ -332,11 +334,11 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
     """The app; GET /metrics too if `metrics_token` (lostcard_cpython.metrics)."""
     collector = Collector(store, fleet_secret)
     accepts = max_body - BATCH_OVERHEAD
-    storage = StoreHealth(store, collector._warn)
+    writer = group_commit.Writer(collector.commit)
+    storage = StoreHealth(store, collector._warn, writer.stuck)
     backpressure = collector_server.Backpressure()
     ingest_threads = CapacityLimiter(collector_server.INGEST_THREADS)
     ingesting = set()  # (device, incarnation) of the batches in flight
-    writer = group_commit.Writer(collector.commit)
 
     fetching = set()  # (device, incarnation) of the fetches in flight
 
@@ -397,6 +399,9 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
             quarantined = await writer.commit(checked)  # the ack waits for the commit that holds it
         except DatabaseError as exc:  # the storage failed: 503 and health degraded (no ack)
             return storage.failed(exc)
+        except asyncio.TimeoutError:  # its commit has not finished: no ack; health degraded
+            return storage.failed(TimeoutError("the commit did not finish within %d s"
+                                               % group_commit.COMMIT_DEADLINE))
         except Exception as exc:  # a commit that failed otherwise: its group gets 503, no ack
             collector._warn("failed commits", "batches not stored, answered 503: %s: %s"
                             % (type(exc).__name__, exc))

@@ -10,8 +10,9 @@ from .collector_store import DatabaseError
 
 
 class StoreHealth:
-    def __init__(self, store, warn):
-        self.store, self.warn = store, warn
+    def __init__(self, store, warn, stuck=lambda: None):
+        """`stuck()`: how long the writer's commit has run past its deadline, else None."""
+        self.store, self.warn, self.stuck = store, warn, stuck
         self.reason = None  # why the last write failed; None once one succeeded
 
     def failed(self, exc):
@@ -29,6 +30,10 @@ class StoreHealth:
 
     def status(self):
         """The health response (in a thread: it may write)."""
+        stuck = self.stuck()
+        if stuck is not None:  # a probe would only wait behind it
+            return JSONResponse({"status": "degraded", "reason": "writer: a commit running for "
+                                 "%d s" % stuck}, status_code=503)
         try:
             if self.reason is not None:
                 self.store.write_probe()

@@ -174,18 +174,54 @@ def open_store(db, readonly=False, any_release=False):
 
 
 def is_url(db):
-    return str(db).startswith(URL_SCHEMES)
+    """Whether `--db` is a PostgreSQL URL; one that is misspelt (postgresql:NAME, the // left
+    out; POSTGRESQL://, which libpq does not read) is refused, never taken for a SQLite file."""
+    db = str(db)
+    if db.startswith(URL_SCHEMES):
+        return True
+    if db.lower().startswith(("postgresql:", "postgres:")):
+        raise LostcardError("--db %s is not a PostgreSQL URL: write postgresql://USER@HOST/DBNAME"
+                            % UNREADABLE_URL)
+    return False
+
+
+# what messages say of a URL libpq cannot parse: its parser's error quotes the URL, password too
+UNREADABLE_URL = "(a postgresql:// URL libpq cannot parse)"
+
+
+def url_params(db):
+    """The connection parameters libpq reads from the URL `db` (its own parser: a password is
+    wherever libpq finds it); NotACollectorDatabase, naming no part of it, if it cannot."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(db)
+    except psycopg.Error:
+        raise NotACollectorDatabase("--db %s: check its brackets, and write a '%%' in the "
+                                    "password as %%25" % UNREADABLE_URL) from None
 
 
 def without_password(db):
-    """`--db` as messages and logs show it: a URL without any password."""
+    """`--db` as messages and logs show it: the URL rebuilt from what libpq reads in it, without
+    the password; a placeholder for a URL libpq cannot parse."""
     if not is_url(db):
         return str(db)
-    parts = urllib.parse.urlsplit(db)
-    user, at, host = parts.netloc.rpartition("@")
-    netloc = user.split(":")[0] + at + host
-    query = "&".join(p for p in parts.query.split("&") if p and not p.startswith("password="))
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    try:
+        params = url_params(db)
+    except NotACollectorDatabase:
+        return UNREADABLE_URL
+    params.pop("password", None)
+    quote = lambda v: urllib.parse.quote(v, safe="")
+    hosts = params.pop("host", "").split(",")
+    ports = params.pop("port", "").split(",")
+    ports += ports[-1:] * (len(hosts) - len(ports))  # one port for every host, as libpq
+    netloc = ",".join(("[%s]" % h if ":" in h else quote(h)) + (":" + quote(p) if p else "")
+                      for h, p in zip(hosts, ports))
+    if "user" in params:
+        netloc = quote(params.pop("user")) + "@" + netloc
+    path = "/" + quote(params.pop("dbname")) if "dbname" in params else ""
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    return db.split("//")[0] + "//" + netloc + path + ("?" + query if query else "")
 
 
 def keep_within_bounds(held, total, quarantined, insert):
@@ -661,24 +697,30 @@ class SqliteStore:
         (incidents as (device, time, cause, subcause, action, token, last4, sealed) in (device,
         seq) order, quarantined records as (device, reason, count), gaps as (device, evicted_1,
         evicted_2, evicted_3, corrupt, lost to a restore) per device)."""
-        with self.lock:
-            self.db.execute("BEGIN")
-            try:
-                incidents = self.db.execute(
-                    "SELECT device, time, cause, subcause, action, token, last4, sealed "
-                    "FROM incidents ORDER BY device, seq").fetchall()
-                quarantine = self.db.execute(
-                    "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
-                    "ORDER BY device, reason").fetchall()
-                gaps = self.db.execute(  # a device id's incarnations, together
-                    "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
-                    "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
-            finally:
-                self.db.execute("COMMIT")
+        with self.lock, self._snapshot():
+            incidents = self.db.execute(
+                "SELECT device, time, cause, subcause, action, token, last4, sealed "
+                "FROM incidents ORDER BY device, seq").fetchall()
+            quarantine = self.db.execute(
+                "SELECT device, reason, COUNT(*) FROM quarantine GROUP BY device, reason "
+                "ORDER BY device, reason").fetchall()
+            gaps = self.db.execute(  # a device id's incarnations, together
+                "SELECT device, SUM(evicted_1), SUM(evicted_2), SUM(evicted_3), SUM(corrupt), "
+                "SUM(lost) FROM gaps GROUP BY device ORDER BY device").fetchall()
         return incidents, quarantine, gaps
 
+    @contextmanager
+    def _snapshot(self):
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")
+
     def stats(self):
-        with self.lock:
+        """`collector stats`' counts, from one snapshot (one read transaction) while the
+        collector goes on writing."""
+        with self.lock, self._snapshot():
             one = lambda sql: self.db.execute(sql).fetchone()[0]
             causes = dict(self.db.execute(
                 "SELECT cause, COUNT(*) FROM incidents GROUP BY cause ORDER BY cause").fetchall())

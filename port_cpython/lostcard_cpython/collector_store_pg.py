@@ -31,7 +31,7 @@ from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCH
                                INCIDENT_FIELDS, NEWEST, SCHEMA, TERMINAL_FIELDS, UPDATES_SCHEMA,
                                NotACollectorDatabase, fresh_candidates, incidents_query,
                                keep_within_bounds, newest_of, raise_alerts, terminal_row,
-                               without_password)
+                               url_params, without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -84,6 +84,7 @@ class PgStore:
         `any_release` for a reader of the fleet fingerprint alone."""
         self.url, self.readonly, self.any_release = url, readonly, any_release
         self.path = without_password(url)
+        url_params(url)  # one libpq cannot parse is refused before libpq quotes it in an error
         self.lock = threading.Lock()
         self.idle = []  # connections between calls, one per thread that used one at once
         self.version = None
@@ -101,7 +102,10 @@ class PgStore:
         return "PostgreSQL %d.%d" % (self.version // 10000, self.version % 10000)
 
     def _connect(self):
-        options = "-c statement_timeout=%d" % STATEMENT_TIMEOUT
+        # the URL's own options (a search_path) kept, ours after them: a commit is durable
+        # (acknowledged) whatever the database's or role's synchronous_commit default
+        options = "%s -c statement_timeout=%d -c synchronous_commit=on" % (
+            url_params(self.url).get("options", ""), STATEMENT_TIMEOUT)
         if self.readonly:
             options += " -c default_transaction_read_only=on"
         # statement_timeout is the server's; a server or network gone silent mid-call is the
@@ -119,8 +123,15 @@ class PgStore:
         again on a deadlock or a serialization failure."""
         for attempt in range(RETRIES):
             try:
-                with self._connection() as db, db.transaction():
-                    return work(db)
+                with self._connection() as db:
+                    deadline = _CommitDeadline(db)
+                    try:
+                        with db.transaction():
+                            done = work(db)
+                            deadline.start()
+                    finally:
+                        deadline.stop()
+                    return done
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise
@@ -193,13 +204,21 @@ class PgStore:
     store_batch = collector_store.SqliteStore.store_batch  # store_batches of one batch
 
     def store_batches(self, batches):
+        """As SqliteStore's; but a batch PostgreSQL refuses (DataError: a text it cannot hold)
+        fails alone: the group is run again, each batch in a savepoint, and that batch's result
+        is the error, the others committed."""
         now = int(time.time())
-        return self._write(lambda db: self._store_all(db, now, batches))
+        try:
+            return self._write(lambda db: self._store_all(db, now, batches, self._store_one))
+        except pg_errors.DataError:
+            if len(batches) == 1:
+                raise
+        return self._write(lambda db: self._store_all(db, now, batches, self._alone))
 
-    def _store_all(self, db, now, batches):
+    def _store_all(self, db, now, batches, store):
         read = lambda sql, args: db.execute(sql, args).fetchall()
         fresh = fresh_candidates(read, "%s", batches)
-        counts = [self._store(db, now, *batch[:8]) for batch in batches]
+        counts = [store(db, now, batch) for batch in batches]
         if fresh:
             # one alerting transaction at a time in the fleet, taken after the incidents are
             # in: whichever of two collectors storing a ring's two halves at once comes second
@@ -209,15 +228,25 @@ class PgStore:
             raise_alerts(read, "%s", now, fresh)
         return counts
 
+    def _store_one(self, db, now, batch):
+        return self._store(db, now, *batch[:8])
+
+    def _alone(self, db, now, batch):
+        try:
+            with db.transaction():
+                return self._store_one(db, now, batch)
+        except pg_errors.DataError as exc:
+            return exc
+
     def _store(self, db, now, device, incarnation, incidents, quarantined, gaps, lane=None,
                acked=0, updates=None):
         quarantined = list(quarantined)
-        rows = list(incidents)
+        rows, again = _first_of_each_key(incidents)
         if rows:
             new = set(db.execute("INSERT INTO incidents SELECT * FROM " + UNNEST +
                                  " ON CONFLICT DO NOTHING RETURNING device, seq",
                                  _columns(rows)).fetchall())
-            held = [row for row in rows if (row[0], row[1]) not in new]
+            held = [row for row in rows if (row[0], row[1]) not in new] + again
             if held:  # only on conflict: a replay, or another record under a used number
                 stored = dict(((d, s), sealed) for d, s, sealed in db.execute(
                     "SELECT device, seq, sealed FROM incidents WHERE (device, seq) IN "
@@ -399,6 +428,18 @@ class PgStore:
             db.close()
 
 
+def _first_of_each_key(rows):
+    """(rows each (device, seq) first, the later ones): one INSERT lists a key once, so a second
+    record under a number in the same batch is held as SQLite's row-by-row insert holds it
+    (the same record again ignored, another one quarantined)."""
+    first, again, seen = [], [], set()
+    for row in rows:
+        key = (row[0], row[1])
+        (again if key in seen else first).append(row)
+        seen.add(key)
+    return first, again
+
+
 def _grows(new, held):
     """Whether counts that only grow must be written: a replay then writes nothing (no row lock,
     no commit record to flush). A count seen high enough stays so, whoever writes meanwhile."""
@@ -408,6 +449,39 @@ def _grows(new, held):
 def _int(value):
     """SUM over BIGINT is NUMERIC (a Decimal) in PostgreSQL; SQLite's is an int."""
     return None if value is None else int(value)
+
+
+class _CommitDeadline:
+    """statement_timeout does not bound a COMMIT that waits (for a synchronous standby that is
+    not there, a stalled WAL flush): past STATEMENT_TIMEOUT it is cancelled, and the transaction
+    counts as failed (psycopg.OperationalError) even if the server then says it committed
+    locally: nothing is acknowledged that did not commit as configured (a terminal sends it
+    again, a replay stores nothing twice)."""
+
+    def __init__(self, db):
+        self.db, self.timer, self.fired = db, None, False
+
+    def start(self):
+        self.timer = threading.Timer(STATEMENT_TIMEOUT / 1000, self._cancel)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _cancel(self):
+        self.fired = True
+        try:
+            self.db.cancel_safe(timeout=CONNECT_TIMEOUT)
+        except psycopg.Error:
+            pass  # the connection is dropped on return all the same
+
+    def stop(self):
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer.join()
+        if self.fired:
+            self.db.close()  # whatever state the cancel left it in
+            raise psycopg.OperationalError("the commit did not finish within %d ms (a "
+                                           "synchronous standby missing? the disk stalled?)"
+                                           % STATEMENT_TIMEOUT)
 
 
 class _Borrowed:

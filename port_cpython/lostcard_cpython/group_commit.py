@@ -10,21 +10,38 @@ and a second would only wait on its lock.
 
 import asyncio
 import threading
+import time
 
 MAX_GROUP = 256  # batches in one transaction (the in-flight bound keeps it far lower today)
+# seconds a request waits for the commit holding its batch: past it, 503 (nothing acknowledged)
+# and the writer reported stuck (a COMMIT that cannot finish: a stalled disk, a missing standby)
+COMMIT_DEADLINE = 60
 
 
 class Writer:
     def __init__(self, commit):
-        """`commit(batches)`: stores them in one transaction, returns each one's result."""
+        """`commit(batches)`: stores them in one transaction, returns each one's result (or the
+        exception that failed that batch alone)."""
         self.commit_group = commit
         self.lock = threading.Condition()
         self.waiting = []  # (batch, future, its loop): batches ready, in arrival order
         self.thread = None
+        self.since = None  # when the commit running now began (time.monotonic)
+
+    def stuck(self):
+        """How long the commit running now has run, if past COMMIT_DEADLINE; else None."""
+        since = self.since
+        if since is not None and time.monotonic() - since > COMMIT_DEADLINE:
+            return time.monotonic() - since
+        return None
 
     async def commit(self, batch):
         """`batch`'s result, once the transaction that holds it committed; the exception that
-        failed that transaction otherwise."""
+        failed that transaction otherwise; asyncio.TimeoutError past COMMIT_DEADLINE (the batch
+        may still commit: it is not acknowledged, and its terminal sends it again)."""
+        return await asyncio.wait_for(self._commit(batch), COMMIT_DEADLINE)
+
+    async def _commit(self, batch):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self.lock:
@@ -42,10 +59,13 @@ class Writer:
                 while not self.waiting:
                     self.lock.wait()
                 group, self.waiting = self.waiting[:MAX_GROUP], self.waiting[MAX_GROUP:]
+            self.since = time.monotonic()
             try:
-                results = [(None, r) for r in self.commit_group([g[0] for g in group])]
+                results = [(r, None) if isinstance(r, Exception) else (None, r)  # failed alone
+                           for r in self.commit_group([g[0] for g in group])]
             except Exception as exc:  # the whole group failed: none of it is acknowledged
                 results = [(exc, None)] * len(group)
+            self.since = None
             for (_, future, loop), (exc, result) in zip(group, results):
                 try:
                     loop.call_soon_threadsafe(_settle, future, exc, result)

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for the tests and the benchmarks: initdb and pg_ctl in a temporary
 directory, on a free port of 127.0.0.1 with its unix socket in that directory, never a system
 one. fsync stays on: the same durability as the collector's SQLite (synchronous=FULL), so that
-benchmarks compare like with like. Stopped and removed at exit.
+benchmarks compare like with like. Stopped and removed at exit, also one by SIGTERM (`timeout`,
+a cancelled CI job), which ends Python without atexit: pg_ctl daemonizes the server.
 
 initdb refuses to run as root (CI runs as root): then the server runs as the `postgres` user
 Debian's package creates, which owns the directory.
@@ -11,8 +12,10 @@ import atexit
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 
 from lostcard.errors import LostcardError
 
@@ -54,6 +57,7 @@ class ThrowawayPostgres:
                                     "its Debian package creates" % SUPERUSER) from None
             os.chown(self.dir, user.pw_uid, user.pw_gid)
         atexit.register(self.close)
+        _close_on_sigterm(self)
         self._run("initdb", "-D", self.data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8",
                   "--no-locale")
         self.start()
@@ -97,3 +101,28 @@ class ThrowawayPostgres:
                 except LostcardError:
                     pass  # it went away by itself: remove what is left
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_LIVE = []  # servers to close on SIGTERM
+
+
+def _close_on_sigterm(server):
+    """Close `server` on SIGTERM too, then end as SIGTERM would have (or as the handler the
+    program had set). Signal handlers are the main thread's to set: from another thread, or
+    where SIGTERM is ignored, atexit alone."""
+    _LIVE.append(server)
+    previous = signal.getsignal(signal.SIGTERM)
+    if (getattr(previous, "__name__", "") == "_close_all" or previous == signal.SIG_IGN
+            or threading.current_thread() is not threading.main_thread()):
+        return
+
+    def _close_all(signum, frame):
+        for each in _LIVE:
+            each.close()
+        if callable(previous):
+            return previous(signum, frame)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return None
+
+    signal.signal(signal.SIGTERM, _close_all)

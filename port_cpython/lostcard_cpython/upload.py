@@ -10,7 +10,7 @@ import logging
 import ssl
 
 from lostcard.errors import SyncError
-from lostcard.sync import backoff_delay
+from lostcard.sync import Uploader, backoff_delay
 
 from .errors import Failed
 
@@ -19,6 +19,26 @@ RETRY_STATUSES = (408, 429)  # below 500, the only answers that may change on th
 NOT_VERIFIED = "acknowledgement did not verify"  # lostcard.sync.Uploader.step's words
 # a collector serving https hangs up on plain http without a word, as a crashed one does
 NO_REPLY_HINT = ": no HTTP reply; an https collector at an http:// --url?"
+
+
+class CountingUploader(Uploader):
+    """The core's Uploader, remembering the records acknowledged (`acked`: (lane, seq)): after a
+    rewind (a collector restored) the batch just acknowledged and what the window holds are sent,
+    and acknowledged, again; `lostcard sync` counts each record once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.acked, self.sending = set(), (None, [])
+
+    def _batch(self):
+        self.sending = super()._batch()
+        return self.sending
+
+    def step(self):
+        done = super().step()
+        lane, batch = self.sending
+        self.acked.update((lane, seq) for seq, _ in batch[:done])  # the first `done`: seq order
+        return done
 
 
 class StatusTransport:

@@ -28,7 +28,9 @@ def run(out, terminals=10000, window=60, per_terminal=5, db=None, processes=1, s
     from ..collector_store import open_store
     from ..local_collector import LocalCollector
 
-    secret, run_id = os.urandom(32), os.urandom(3).hex()  # a reused database keeps its runs apart
+    if db:
+        _refuse_used(db)
+    secret, run_id = os.urandom(32), os.urandom(3).hex()
     with tempfile.TemporaryDirectory() as tmp:
         db = db or os.path.join(tmp, "fleet.db")
         secret_file = os.path.join(tmp, "fleet.secret")
@@ -48,6 +50,25 @@ def run(out, terminals=10000, window=60, per_terminal=5, db=None, processes=1, s
             store.close()
     _verdict(out, terminals, window, per_terminal, processes, run_id, tallies, held, elapsed,
              "PostgreSQL" if db.startswith("postgresql://") else "SQLite")
+
+
+def _refuse_used(db):
+    """A --db an earlier run (or a collector) wrote belongs to another fleet secret (the bench
+    draws a new one per run): its collector would refuse to start."""
+    from ..collector_store import is_url, open_store, without_password
+
+    if not is_url(db):
+        used = os.path.exists(db)
+    else:
+        store = open_store(db, readonly=True, any_release=True)
+        try:
+            used = store.fleet_fingerprint() is not None
+        finally:
+            store.close()
+    if used:
+        raise LostcardError("--db %s holds an earlier run's database (each run draws its own "
+                            "fleet secret): name a new file or an empty PostgreSQL database"
+                            % without_password(db))
 
 
 def _storm(secret, run_id, terminals, window, per_terminal, target, processes, seed):
