@@ -73,7 +73,7 @@ def test_build_and_demo_errors_are_one_line_and_their_exit_codes(tmp_path, monke
 
 class _Store:
     def store_batches(self, batches):
-        [(device, incarnation, rows, quarantined, gaps, lane, acked)] = batches
+        [(device, incarnation, rows, quarantined, gaps, lane, acked, *_)] = batches
         self.rows, self.quarantined = rows, quarantined
         return [len(quarantined)]
 
