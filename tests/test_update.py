@@ -410,7 +410,9 @@ def test_a_watchlist_made_with_cryptography_is_installed_and_searched_on_micropy
         allocated.append(int(line.rsplit(" ", 1)[1]))
     allocated.sort()
     # the budget: under 1 KiB of heap per lookup (all of it garbage when it returns)
-    assert allocated[len(allocated) // 2] < 1024, str(allocated)
+    # the budget: under 1 KiB of heap per lookup at the median (all of it garbage when it
+    # returns), a few reads at worst, never the list (64 KiB)
+    assert allocated[len(allocated) // 2] < 1024 and allocated[-1] < 4096, str(allocated)
 
 
 def test_an_object_made_on_micropython_verifies_with_cryptography(bundle, tmp_path):
@@ -441,7 +443,8 @@ def test_the_device_bench_looks_up_a_full_watchlist_on_both_interpreters(bundle)
         mpy, cpy = bench_watchlist.measure(str(bundle), tmp)
     for result in (mpy, cpy):
         assert result["lookups"] == 1000 and result["found"] == 500
-    assert 0 < mpy["median_bytes"] < 1024 <= mpy["worst_bytes"] and cpy["median_bytes"] == 0
+    assert 0 < mpy["median_bytes"] < 1024 and mpy["worst_bytes"] < 4096
+    assert cpy["median_bytes"] == 0
     out = StringIO()
     device._report_watchlist(out, mpy, cpy)
     assert "heap allocated per lookup, median (bytes)" in out.getvalue()

@@ -37,20 +37,14 @@ class Tag:
 def _head(out, major, n):
     if n < 24:
         out.append(major << 5 | n)
-    elif n < 0x100:
-        out.append(major << 5 | 24)
-        out.append(n)
-    elif n < 0x10000:
-        out.append(major << 5 | 25)
-        out.extend(n.to_bytes(2, "big"))
-    elif n < 0x100000000:
-        out.append(major << 5 | 26)
-        out.extend(n.to_bytes(4, "big"))
-    elif n < 0x10000000000000000:
-        out.append(major << 5 | 27)
-        out.extend(n.to_bytes(8, "big"))
-    else:
-        raise CBORError("integer out of CBOR range")
+        return
+    for info in range(4):  # 1, 2, 4 or 8 bytes follow (additional information 24 to 27)
+        size = 1 << info
+        if n >> 8 * size == 0:
+            out.append(major << 5 | 24 + info)
+            out.extend(n.to_bytes(size, "big"))
+            return
+    raise CBORError("integer out of CBOR range")
 
 
 def _encode(out, value, depth):

@@ -75,8 +75,8 @@ def _build_mpy(args):
     for name in sorted(sizes):
         print("%7d  %s" % (sizes[name], name))
     code = sum(v for k, v in sizes.items() if k.endswith(".mpy"))
-    print("%7d  total .mpy (%.1f KiB; goal <= 48 KiB: %s)" % (
-        code, code / 1024, "met" if code <= 48 * 1024 else "NOT met"))
+    print("%7d  total .mpy (%.1f KiB; goal <= 48 KiB: %s; ceiling %d)" % (
+        code, code / 1024, mpybuild.verdict(code, mpybuild.GOAL_BYTES), mpybuild.CEILING_BYTES))
     print("%7d  total on the device, with texts.txt and main.py" % sum(sizes.values()))
     print("freeze: include(\"%s\") from your board manifest"
           % os.path.join(os.path.abspath(args.out), "manifest.py"))
@@ -85,13 +85,14 @@ def _build_mpy(args):
 
 def _build_firmware(args):
     from . import firmware
+    from .mpybuild import verdict
 
     info = firmware.build_firmware(args.micropython, args.board, args.out, args.heap)
     heap = " (heap %d KiB)" % (info["heap"] // 1024) if info["heap"] else ""
     print("%s  %s firmware%s" % (info["path"], info["board"], heap))
     print("%7d  bytes of firmware in flash (text + data)" % info["size"])
     print("%7d  bytes lostcard adds, frozen (goal <= 64 KiB: %s)" % (
-        info["lostcard_adds"], "met" if info["lostcard_adds"] <= 64 * 1024 else "NOT met"))
+        info["lostcard_adds"], verdict(info["lostcard_adds"], firmware.GOAL_ADDS)))
     return 0
 
 

@@ -41,6 +41,17 @@ class BuildError(LostcardError):
 # file and function; line numbers are for the host, where the same code runs from source
 DEVICE_OPT = "-O3"
 
+# The bundle's .mpy (`lostcard build-mpy`): the goal of issue 6, and the ceiling that holds it since
+# issue 15 (updates on flash, the watchlist, their fetch and rule) put it over the goal: what it
+# measured then (docs/DEVICE.md, "Bundle"). tests/test_device.py fails above the ceiling.
+GOAL_BYTES = 48 * 1024
+CEILING_BYTES = 54909
+
+
+def verdict(size, goal):
+    """What a size says of its goal, as the build commands print it."""
+    return "met" if size <= goal else "NOT met, %d bytes" % size
+
 
 def compile_file(source, target, device=False):
     exe = tool("mpy-cross")

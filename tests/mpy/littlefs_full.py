@@ -16,7 +16,7 @@ from array import array
 from lostcard.queue import Queue
 from lostcard_mpy.storage import FlashStorage
 from lostcard_tools.fake_flash import RamBlockDevice
-from queue_fakes import PlainSealer
+from plain_sealer import PlainSealer
 
 import heap  # noqa: F401  (on MicroPython: the tests' gc threshold)
 

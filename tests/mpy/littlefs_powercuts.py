@@ -17,7 +17,7 @@ import sys
 from lostcard.queue import Queue
 from lostcard_mpy.storage import FlashStorage
 from lostcard_tools.fake_flash import PowerCut, RamBlockDevice
-from queue_fakes import PlainSealer, cursors_after, opened
+from plain_sealer import PlainSealer, cursors_after, opened
 
 import heap  # noqa: F401  (on MicroPython: the tests' gc threshold)
 

@@ -1,11 +1,8 @@
-"""Fakes for queue tests on both interpreters: storage in memory, and a sealer without crypto.
-
-The sealer's output carries the sequence number and epoch so tests can check what they got
-back; the real sealer (sealing.Sealer) is exercised by the CPython queue tests and the device
-port's tests.
+"""Fakes for queue tests on both interpreters: storage in memory, and (plain_sealer.py) a sealer
+without crypto.
 """
 
-from lostcard import cbor
+from plain_sealer import PlainSealer, cursors_after, opened  # noqa: F401  (the tests' one import)
 
 
 class MemoryStorage:
@@ -41,46 +38,3 @@ class MemoryStorage:
 
     def free(self):
         return 1 << 30  # RAM: never the limit (the budget is)
-
-
-class PlainSealer:
-    def __init__(self, epoch, chain):
-        self.epoch = epoch
-        self._chain = bytes(chain)
-
-    def seal(self, record, seq):
-        return cbor.encode([seq, self.epoch, record])
-
-    def advance(self):
-        self.epoch += 1
-        self._chain = bytes((self.epoch & 0xFF,)) * 32
-
-    def chain(self):
-        return self._chain
-
-
-def opened(payload):
-    """(seq, epoch, record) of a PlainSealer payload."""
-    return cbor.decode(payload)
-
-
-def cursors_after(q, done):
-    """Each lane's cursor as a power-cut workload left it (tests/test_queue_powercut.py,
-    littlefs_powercuts.py): `done` holds ("ack", lane, through) and ("rewound", lane, high) of
-    the calls that returned, and last ("acking" | "rewinding", lane, seq) of one the cut may have
-    stopped: it moved the cursor wholly or not at all, as the queue tells."""
-    acked = {1: 0, 2: 0, 3: 0}
-    for kind, lane, value in done:
-        if kind == "ack":
-            acked[lane] = max(acked[lane], value)
-        elif kind == "rewound":
-            acked[lane] = min(acked[lane], value)
-    if done and done[-1][0] == "acking":
-        _, lane, through = done[-1]
-        if not [s for s, _ in q.pending(lane) if s <= through]:
-            acked[lane] = through
-    if done and done[-1][0] == "rewinding":
-        _, lane, high = done[-1]
-        if [s for s, _ in q.pending(lane) if s <= acked[lane]]:
-            acked[lane] = high
-    return acked

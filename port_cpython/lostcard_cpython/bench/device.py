@@ -177,6 +177,6 @@ def _report_watchlist(out, mpy, cpy):
     for label, key in (("heap allocated per lookup, median (bytes)", "median_bytes"),
                        ("heap allocated per lookup, worst (bytes)", "worst_bytes")):
         out.write("%-44s %12d %14s\n" % (label, mpy[key], "n/a"))
-    met = mpy["median_us"] < 2000 and mpy["median_bytes"] < 1024
-    out.write("%-44s %12s\n" % ("budget (< 2 ms, < 1 KiB) at the median",
-                                 "met" if met else "NOT met"))
+    for label, met in (("budget < 2 ms a lookup (median)", mpy["median_us"] < 2000),
+                       ("budget < 1 KiB of heap a lookup (median)", mpy["median_bytes"] < 1024)):
+        out.write("%-44s %12s\n" % (label, "met" if met else "NOT met"))

@@ -1,43 +1,39 @@
-"""A watchlist lookup's budget (< 2 ms, < 1 KiB of heap), for `lostcard bench device`:
+"""A watchlist lookup's budget on MicroPython (< 2 ms, < 1 KiB of heap), for `lostcard bench
+device` (port_cpython/lostcard_cpython/bench/watchlist.py, which times CPython itself):
 
-    -m lostcard_tools.bench_watchlist QUEUE_DIR TOKENS.txt
+    micropython -m lostcard_tools.bench_watchlist QUEUE_DIR TOKENS.txt
 
 QUEUE_DIR holds an installed `watch.lcu`; TOKENS.txt one hex token a line, some on the list and
-some not. Each is looked up once, timed, and (MicroPython) the bytes it allocated counted with the
-collector off, garbage included. Prints one JSON line: lookups, found, median and worst time (us)
-and allocation (bytes; 0 on CPython, which has no gc.mem_alloc).
+some not. Each is looked up once, timed, and the bytes it allocated counted with the collector
+off, garbage included. Prints one JSON line: lookups, found, median and worst time (us) and
+allocation (bytes).
 """
 
 import gc
 import json
 import sys
 from array import array
+from time import ticks_diff, ticks_us
 
 from lostcard import watchlist
-from lostcard_tools.bench_device import ticks_diff, ticks_us
+from lostcard_mpy.storage import FlashStorage
 from lostcard_tools.median import median
-
-try:
-    from lostcard_mpy.storage import FlashStorage as Storage
-except ImportError:  # CPython
-    from lostcard_cpython.storage import DirStorage as Storage
 
 
 def main(queue_dir, tokens_path):
-    storage = Storage(queue_dir)
+    storage = FlashStorage(queue_dir)
     times, allocated = array("I"), array("I")
     found = 0
-    counting = hasattr(gc, "mem_alloc")
     with open(tokens_path) as f:
         for line in f:
             token = bytes.fromhex(line.strip())
             gc.collect()
             gc.disable()
-            before = gc.mem_alloc() if counting else 0
+            before = gc.mem_alloc()
             t0 = ticks_us()
             hit = watchlist.lookup(storage, token)
             times.append(ticks_diff(ticks_us(), t0))
-            allocated.append(gc.mem_alloc() - before if counting else 0)
+            allocated.append(gc.mem_alloc() - before)
             gc.enable()
             found += hit is not None
     print(json.dumps({"lookups": len(times), "found": found, "median_us": median(times),
