@@ -1,0 +1,55 @@
+"""Review of issue 15 (dom15, payments domain): the acquirer's watchlist in decisions.
+
+Each test calls lostcard.decision.classify(event, None, (watchlist version, terminals seen)) as
+the terminal does (terminal.Terminal: the token is HMAC(token_key, PAN) only, so a hit is a hit on
+the card number itself, whatever the expiry says).
+"""
+
+from lostcard.decision import classify
+
+PAN = "4111111111111111"  # passes Luhn, 16 digits: the number is sound
+
+
+def _event(**sections):
+    event = {"id": "r15-dom", "response": {"code": None}, "terminal": {"network": "down"},
+             "card": {"pan": PAN}}
+    for name, fields in sections.items():
+        event.setdefault(name, {}).update(fields)
+    return event
+
+
+def test_review15_dom15_mistyped_expiry_does_not_unlock_a_new_try_of_a_listed_pan():
+    """The watchlist token is computed from the PAN alone. A keyed expiry typo (month 13) beside a
+    sound, Luhn-valid PAN that is on the list at 3 terminals makes context keyed_wrong, which
+    (a) discounts watchlist_hit to 14 points and (b) skips no_new_attempt_on_a_watchlisted_card:
+    the decision is reenter_card, i.e. the cashier retypes the expiry and sends the listed card
+    to the issuer again -- exactly the clone-approval try RULES.md invariant 9 forbids. The data
+    that found the hit (the PAN) passed its checks; only the expiry did not."""
+    event = _event(card={"entry_mode": "manual", "expiry": "2813"})
+    d = classify(event, None, (3, 3))
+    assert d["action"] not in ("retry_online", "reenter_card"), d
+    hit = [e["points"] for e in d["evidence"] if e["rule"] == "watchlist_hit"]
+    assert hit == [70], ("a sound PAN on the list keeps its full points", d["evidence"])
+
+
+def test_review15_dom15_same_for_a_chip_read_card_with_an_unreadable_expiry():
+    """Same defect with the host's 14 on a swiped card whose expiry reads 00: reenter_card."""
+    event = _event(card={"entry_mode": "swipe", "expiry": "2800"},
+                   response={"code": "14", "source": "host"}, terminal={"network": "up"})
+    d = classify(event, None, (3, 5))
+    assert d["action"] not in ("retry_online", "reenter_card"), d
+
+
+def test_review15_dom15_watchlist_guard_does_not_hide_the_tamper_guard():
+    """On a tampered terminal, a decision whose action would be a new try becomes service_terminal
+    ("Tamper: card back, stop, report") -- which is also no new try of the card. With a watchlist
+    hit the watchlist guard runs first (if/elif in decision._decision) and the tamper guard is
+    skipped: the action becomes call_acquirer and the operator line no longer says to stop using
+    the terminal (a possible skimmer), only the separate alert does. Both guards are satisfied
+    by service_terminal; only one by call_acquirer."""
+    event = _event(operator={"training_mode": True}, terminal={"tamper": True})
+    without = classify(event, None, None)
+    assert without["action"] == "service_terminal"  # as today, with no watchlist
+    d = classify(event, None, (3, 3))
+    assert d["alert"] is not None
+    assert d["action"] == "service_terminal", (d["action"], d["messages"]["operator"])
