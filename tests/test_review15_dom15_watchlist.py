@@ -53,3 +53,30 @@ def test_review15_dom15_watchlist_guard_does_not_hide_the_tamper_guard():
     d = classify(event, None, (3, 3))
     assert d["alert"] is not None
     assert d["action"] == "service_terminal", (d["action"], d["messages"]["operator"])
+
+
+def test_review15_dom15_the_watchlist_does_not_feed_itself():
+    """A card listed at 2 terminals (46 points) declined "05 do not honour" by its issuer at a
+    third terminal is decided card_compromised / watchlist on the watchlist's word alone (25 + 46
+    points). The collector's watchlist (publish.watchlist -> report_analysis.compromised_cards)
+    counts every card_compromised incident, so that echo becomes a third "sighting": the next
+    version lists the card at 3 terminals, full points, and every later decline anywhere adds
+    another. A false positive (or a card the issuer has since re-cleared) only ever grows, and
+    nothing ages it out (no time window). Independent sightings only must count."""
+    from lostcard_cpython import publish
+
+    token = bytes(range(16))
+    d = classify(_event(response={"code": "05", "source": "host", "stan_match": True},
+                        terminal={"network": "up"}), None, (1, 2))
+    assert (d["cause"], d["subcause"]) == ("card_compromised", "watchlist")  # the echo
+
+    def incident(device, time, cause, subcause):
+        return {"device": device, "time": time, "cause": cause, "subcause": subcause,
+                "token": token, "last4": "1111", "brand": "visa", "opened": True}
+
+    incidents = [incident("t-a", 1790000000, "card_compromised", "cloned_stripe"),
+                 incident("t-b", 1790003600, "card_compromised", "cloned_stripe"),
+                 incident("t-c", 1790007200, d["cause"], d["subcause"])]
+    cards = publish.watchlist(incidents, 2)
+    assert [c[3] for c in cards] == [2], ("terminals seen counted the watchlist's own echo",
+                                          cards)
