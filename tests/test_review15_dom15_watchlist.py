@@ -80,3 +80,16 @@ def test_review15_dom15_the_watchlist_does_not_feed_itself():
     cards = publish.watchlist(incidents, 2)
     assert [c[3] for c in cards] == [2], ("terminals seen counted the watchlist's own echo",
                                           cards)
+
+
+def test_review15_dom15_a_listed_card_tried_five_times_is_not_handed_back():
+    """Five tries of a card listed at 2 terminals, declined offline by the terminal (Z1): the
+    decision is operator_error / repeated_attempts, return_card ("Too many tries: stop,
+    return"). Repeated tries of a card other terminals saw compromised is the card-testing
+    pattern, and docs/DECISION.md says of a listed card "It is not return_card: handing the card
+    back invites the same try at the next counter". The same event with the link down gives
+    call_acquirer (the guard), so the action flips on an unrelated fact."""
+    event = _event(response={"code": "Z1", "source": "terminal"}, terminal={"network": "up"},
+                   operator={"attempts": 5})
+    d = classify(event, None, (1, 2))
+    assert d["action"] == "call_acquirer", (d["cause"], d["subcause"], d["action"])
