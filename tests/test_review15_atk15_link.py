@@ -1,0 +1,98 @@
+"""Review of issue 15 (atk15): an attacker on the link between a terminal and its collector.
+
+Fetch replies (docs/SYNC.md "Updates") carry no MAC of their own: only the whole object's MAC
+authenticates what a terminal installs. These tests show what a forged or altered fetch reply
+can still do to a terminal's state beyond the one download it spoiled.
+"""
+
+from lostcard import cbor
+from lostcard.protocol import WATCHLIST
+from update_collector import Collector, Platform, terminal
+from update_objects import KEY, watchlist_body
+
+WATCH = watchlist_body(70)  # 1,120 bytes: an object of two chunks
+
+
+class OnTheLink(Collector):
+    """The collector behind an attacker who rewrites the replies to fetches while `attack` is
+    set: `attack(request, status, reply) -> (status, reply)`; None passes them on."""
+
+    attack = None
+    forge_only = False  # the attacker answers alone: the collector never sees the request
+
+    def post(self, path, body, limit=256):
+        if path == "/v1/update" and self.attack is not None and self.forge_only:
+            return self.attack(cbor.decode(body), None, None)
+        status, reply = Collector.post(self, path, body, limit)
+        if path == "/v1/update" and self.attack is not None:
+            return self.attack(cbor.decode(body), status, reply)
+        return status, reply
+
+
+def _flip_one_body_byte(request, status, reply):
+    reply = cbor.decode(reply)
+    if reply[3] == 1024:  # the second chunk: the body only
+        chunk = bytearray(reply[4])
+        chunk[0] ^= 1
+        reply[4] = bytes(chunk)
+    return status, cbor.encode(reply)
+
+
+def test_one_altered_chunk_keeps_the_terminal_off_the_genuine_watchlist_for_good():
+    """Severity: medium. One bit flipped by the link in one fetch reply makes the terminal
+    refuse the collector's genuine, correctly MACed watchlist version 1 and remember it as `the
+    version refused last` (_skip): it never asks for version 1 again, neither after the attacker
+    has gone nor on later check-ins or batches (the offer says 1, 1 is skipped), until the
+    acquirer publishes version 2 or the terminal reboots. An object whose MAC fails in transit
+    is not a refusal of that version by its content; it should be fetched again (with backoff)."""
+    collector = OnTheLink()
+    platform = Platform(collector)
+    t = terminal(platform, 1, checkin_s=600)
+    collector.publish(WATCHLIST, WATCH)
+    assert t.sync_step() == 1  # the batch; its verified offer says watchlist 1
+    collector.attack = _flip_one_body_byte
+    t.sync_step()  # chunk one
+    t.sync_step()  # chunk two, altered: the MAC fails, the object is refused
+    assert t.status()["update_refused"] == [WATCHLIST, 1, "object MAC does not verify"]
+    collector.attack = None  # the attacker has gone; the link is clean from now on
+    for _ in range(6):
+        platform.now += 700  # past check-ins and any backoff
+        terminal(platform, 1)  # a new incident: a batch, with the offer again
+        for _ in range(4):
+            t.sync_step()
+    assert t.status()["watchlist_version"] == 1, (
+        "the genuine watchlist v1 was never installed after one altered chunk; fetches: %r"
+        % collector.fetches())
+
+
+def test_a_forged_fetch_reply_erases_the_refusal_before_the_collector_hears_of_it():
+    """Severity: low/medium. The issue asks that a refusal be reported in the next batch and
+    shown in `collector stats`. fetch.step clears `update_refused` on any fetch reply that
+    decodes ("the collector took it (its MAC checked)"), but the reply is not authenticated: an
+    attacker who answers the terminal's next fetch itself (a check-in here) with a well-formed
+    CBOR map makes the terminal forget the refusal; the collector never learns of it. Fix: keep
+    update_refused until a reply that proves the collector received the request (an ack or
+    offer MAC; or add a MAC over the fetch reply binding the request nonce)."""
+    collector = OnTheLink()
+    platform = Platform(collector)
+    t = terminal(platform, 1, checkin_s=600)
+    version = collector.publish(WATCHLIST, WATCH, key=b"\x42" * 32)  # refused by the terminal
+    t.sync_step()
+    t.sync_step()
+    t.sync_step()
+    refused = [WATCHLIST, version, "object MAC does not verify"]
+    assert t.status()["update_refused"] == refused
+    collector.forge_only = True
+    collector.attack = lambda request, status, reply: (200, cbor.encode(
+        {1: 0, 2: 0, 3: 0, 4: b""}))
+    platform.now += 700  # a check-in is due: the attacker answers it
+    t.sync_step()
+    collector.attack = None
+    collector.forge_only = False
+    platform.now += 700
+    terminal(platform, 1)
+    for _ in range(3):
+        t.sync_step()
+    told = [s[4] for s in collector.seen if s[4] is not None and s[4][2] is not None]
+    assert refused in [u[2] for u in told], (
+        "the refusal never reached the collector: %r" % [s[4] for s in collector.seen])
