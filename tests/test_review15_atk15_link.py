@@ -8,6 +8,7 @@ can still do to a terminal's state beyond the one download it spoiled.
 from lostcard import cbor
 from lostcard.protocol import WATCHLIST
 from update_collector import Collector, Platform, terminal
+from queue_fakes import MemoryStorage
 from update_objects import KEY, watchlist_body
 
 WATCH = watchlist_body(70)  # 1,120 bytes: an object of two chunks
@@ -96,3 +97,67 @@ def test_a_forged_fetch_reply_erases_the_refusal_before_the_collector_hears_of_i
     told = [s[4] for s in collector.seen if s[4] is not None and s[4][2] is not None]
     assert refused in [u[2] for u in told], (
         "the refusal never reached the collector: %r" % [s[4] for s in collector.seen])
+
+
+class Checking(OnTheLink):
+    """The collector checks the `updates` of each batch and fetch as the real one does
+    (lostcard.collector.intake.check_updates: decode_batch and decode_fetch answer 400)."""
+
+    def post(self, path, body, limit=256):
+        from lostcard.collector import intake
+        from lostcard.protocol import ProtocolError
+
+        updates = cbor.decode(body).get(7)
+        if updates is not None and not (path == "/v1/update" and self.forge_only
+                                        and self.attack is not None):
+            try:
+                intake.check_updates(updates, "request")
+            except ProtocolError:
+                self.seen.append((path, None, None, None, updates))
+                return 400, b""
+        return OnTheLink.post(self, path, body, limit)
+
+
+class _Storage(MemoryStorage):
+    def remove(self, name):  # as the ports' storages do (the fake raises KeyError)
+        if name not in self.files:
+            raise OSError(2, name)
+        MemoryStorage.remove(self, name)
+
+
+class _Platform(Platform):
+    def storage(self, path):
+        return _Storage(self.files)
+
+
+def test_one_forged_fetch_reply_cuts_the_terminal_off_its_collector_until_it_reboots():
+    """Severity: HIGH. The fetch reply's version (key 1) is not authenticated and not bounded:
+    a forged reply with version 2**32 (above the uint32 a header holds) and any chunk is
+    refused, and fetch.step records update_refused = [kind, 4294967296, ...]. That refusal rides
+    in key 7 of every later batch and fetch, whose check on the collector (intake.check_updates:
+    version <= MAX_VERSION) answers 400; update_refused is cleared only by an acknowledged batch
+    or a decoded fetch reply, so no batch is ever acknowledged again: incidents pile up in the
+    queue until eviction, the link looks down, no update is installed, until a reboot. Fix:
+    in fetch.step refuse a reply whose version is not an int in 1..2**32-1 (and total/offset not
+    ints within MAX_TOTAL) *before* touching _offer/_skip/update_refused; never put an
+    unauthenticated number into update_refused (report the offered version, which is MACed);
+    and on the collector, clamp/ignore a malformed `refused` rather than refusing the batch."""
+    collector = Checking()
+    platform = _Platform(collector)
+    t = terminal(platform, 1, checkin_s=600)
+    assert t.sync_step() == 1  # acknowledged; the offer [0, 0]
+    collector.forge_only = True
+    collector.attack = lambda request, status, reply: (200, cbor.encode(
+        {1: 1 << 32, 2: 100, 3: 0, 4: b"x" * 100}))
+    platform.now += 700  # a check-in is due: the attacker answers it
+    t.sync_step()
+    collector.attack = None  # gone: the link is clean from now on
+    collector.forge_only = False
+    acked = 0
+    for _ in range(5):
+        platform.now += 1000  # past any backoff
+        terminal(platform, 1)
+        for _ in range(3):
+            acked += t.sync_step()
+    assert acked > 0, ("no batch acknowledged after one forged fetch reply: status %r, requests "
+                       "%r" % (t.status().get("update_refused"), collector.seen[-3:]))
