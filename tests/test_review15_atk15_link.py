@@ -161,3 +161,46 @@ def test_one_forged_fetch_reply_cuts_the_terminal_off_its_collector_until_it_reb
             acked += t.sync_step()
     assert acked > 0, ("no batch acknowledged after one forged fetch reply: status %r, requests "
                        "%r" % (t.status().get("update_refused"), collector.seen[-3:]))
+
+
+def test_forged_fetch_replies_keep_the_terminal_fetching_and_rewriting_flash_without_end():
+    """Severity: medium. A forged fetch reply naming a version one above the last one (key 1, not
+    authenticated, not bounded by the MACed offer) with the first 1,024 bytes of a plausible
+    object makes fetch.step start a new partial (a 1 KiB flash write), never a refusal, and leave
+    `updating` True: `a caller may step again at once`. An attacker who keeps doing this keeps the
+    terminal fetching back to back for as long as it likes (radio, the collector's /v1/update
+    budget, and a flash write per step: wear), with no refusal ever shown or reported. Fix: do
+    not chase a version above the verified offer within a download (restart only on a
+    check-in), and bound the restarts of a download per check-in interval."""
+    collector = OnTheLink()
+    platform = _Platform(collector)
+    t = terminal(platform, 1, checkin_s=600)
+    assert t.sync_step() == 1
+    writes = []
+    storage_replace = _Storage.replace
+
+    def counting(self, name, data):
+        writes.append(name)
+        storage_replace(self, name, data)
+
+    _Storage.replace = counting
+    try:
+        versions = iter(range(1, 10 ** 6))
+
+        def forge(request, status, reply):
+            v = next(versions)
+            head = b"LCU1\x02\x00\x00\x00" + v.to_bytes(4, "big") + (4000).to_bytes(4, "big")
+            return 200, cbor.encode({1: v, 2: 4032, 3: 0, 4: head + bytes(16) + bytes(992)})
+
+        collector.forge_only = True
+        collector.attack = forge
+        platform.now += 700  # a check-in is due: the attacker answers it, and every fetch after
+        steps = 0
+        t.sync_step()
+        while t.updating and steps < 100:
+            t.sync_step()
+            steps += 1
+    finally:
+        _Storage.replace = storage_replace
+    assert steps < 100, ("100 back-to-back fetch steps and still updating; %d partial rewrites; "
+                         "refused: %r" % (writes.count("watch.new"), t.status()["update_refused"]))
