@@ -55,3 +55,39 @@ def test_a_replayed_old_fetch_rolls_back_what_the_collector_says_a_terminal_runs
     assert replayed.status_code != 200 or (state["policy"], state["watchlist"]) == (3, 2), (
         "a replayed fetch rolled the terminal's record back to %r"
         % ((state["policy"], state["watchlist"]),))
+
+
+def _publish(db, kind, body):
+    store = open_store(db)
+    try:
+        return store.publish(kind, body)
+    finally:
+        store.close()
+
+
+def test_a_fetch_captured_once_keeps_serving_later_watchlists_to_whoever_replays_it(env):
+    """Severity: low. One check-in captured off the link (watchlist, version 0, offset 0) is a
+    key to every later watchlist's first chunk: replayed after a publish it is answered with the
+    new version's first 1,024 bytes (62 entries), in the clear, to a client without the device's
+    ack key. Same root cause as the rollback above: the collector never checks a fetch nonce's
+    freshness. Fix: a fetch nonce seen before from that device is refused (keep the last few per
+    device, or bind fetches to a collector-issued challenge from the MACed offer); the watchlist
+    in fetch replies could also be encrypted under a device key if TLS is not assumed."""
+    import time
+
+    from lostcard import cbor
+
+    device = "T-ATK15-2"
+    key = fleet.ack_key(crypto, SECRET, device)
+    captured = protocol.encode_fetch(crypto, key, device, os.urandom(16), WATCHLIST, 0, 0,
+                                     [0, 0, None])
+    assert httpx.post(env["url"] + "/v1/update", content=captured, timeout=10).status_code == 200
+    entries = b"".join(i.to_bytes(15, "big") + b"\x03" for i in range(1, 201))
+    assert _publish(env["db"], WATCHLIST, entries) == 1
+    for _ in range(100):
+        replayed = httpx.post(env["url"] + "/v1/update", content=captured, timeout=10)
+        if replayed.status_code != 200 or cbor.decode(replayed.content)[1] == 1:
+            break
+        time.sleep(0.05)
+    leaked = replayed.status_code == 200 and entries[:64] in cbor.decode(replayed.content)[4]
+    assert not leaked, "a replayed fetch was served the new watchlist's entries"
