@@ -173,17 +173,17 @@ def test_queue_status_shows_the_budget_of_the_terminals_config(demo, tmp_path):
     config = json.loads((demo / "lostcard-demo" / "T-DEMO-03" / "lostcard.json").read_text())
     assert status["budget_bytes"] == config["budget_bytes"] != 65536
     assert status["free_budget"] == config["budget_bytes"] - status["bytes"]
-    assert status["budget_from"].endswith("lostcard.json") and status["records"] == 3
+    assert status["budget_from"].endswith("lostcard.json") and status["records"] == 4
 
 
 def test_queue_list_and_collector_incidents_in_both_formats(demo):
     as_json = lostcard("queue", "list", "--dir", "lostcard-demo/T-DEMO-03/queue", "--format",
                        "json", cwd=demo)
     rows = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert len(rows) == 3 and {"lane", "seq", "time", "bytes"} == set(rows[0])
+    assert len(rows) == 4 and {"lane", "seq", "time", "bytes"} == set(rows[0])
     table = lostcard("collector", "incidents", "--db", "lostcard-demo/collector.db", "--format",
                      "table", "--device", "T-DEMO-01", cwd=demo).stdout.decode().splitlines()
-    assert table[0].split()[:3] == ["device", "seq", "time"] and len(table) == 34
+    assert table[0].split()[:3] == ["device", "seq", "time"] and len(table) == 35
 
 
 def test_the_collector_logs_one_line_at_start_and_an_access_log_on_request(tmp_path, demo):

@@ -54,8 +54,9 @@ def test_a_day_passes_its_own_check_and_a_second_run_resumes(tmp_path, port):
     # the first day's backlog of 3 at T-DEMO-03 synced with the second day's
     assert again.stdout.count("collector holds 68, each once: yes") == 2
     assert "T-DEMO-03: queued 70, collector holds 70, each once: yes" in again.stdout
-    # the ringed card's third terminal (the first day's decline, synced now) is a new version
-    assert "check 3, every terminal runs watchlist version 2: yes" in again.stdout
+    # the third terminal's decline of the ringed card was the watchlist's own echo: no sighting
+    assert "watchlist version 1 (unchanged)" in again.stdout
+    assert "check 3, every terminal runs watchlist version 1: yes" in again.stdout
 
     clean = demo("--state", state, "--port", port, "--fresh")
     assert clean.returncode == 0 and "(fresh)" in clean.stdout

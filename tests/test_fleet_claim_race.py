@@ -33,7 +33,8 @@ def test_a_claim_lost_to_another_fleet_at_start_refuses_to_serve(
     monkeypatch.setattr(collector, "serve", lambda *a, **k: served.append(1))
     args = types.SimpleNamespace(db=pg_url, fleet_secret_file=str(secret), raw_secret=False,
                                  tls_cert=None, tls_key=None, host="127.0.0.1", port=free_port(),
-                                 access_log=False, accept_loss=False)
+                                 access_log=False, accept_loss=False,
+                                 metrics_token_file=None, alert_url=None)
     with pytest.raises(LostcardError, match="fleet secret"):
         cli_collector._serve(args)
     assert served == []  # never serves under a secret that is not the database's

@@ -31,7 +31,10 @@ def check_watch(event, d):
     Returns (data wrong, the points due), None for a malformed event."""
     if d["errors"]:
         return None
-    wrong = oracle(event)[5]
+    # the list matched the card number: only the number failing its checks discounts the hit
+    pan = (event.get("card") or {}).get("pan")
+    pan = pan.replace(" ", "") if isinstance(pan, str) else pan
+    wrong = pan is not None and not (12 <= len(pan) <= 19 and safety.luhn(pan))
     full = LIMITS["watchlist_terminals_full"]
     due = int(row(DEFAULT["rules"], "watchlist_hit")[1]) \
         * (min(event["watch"]["terminals"], full) * 100 // full) // 100
@@ -39,7 +42,7 @@ def check_watch(event, d):
         due = due * int(row(DEFAULT["discounts"], "keyed_data_wrong")[0]) // 100
     assert [e["points"] for e in d["evidence"] if e["rule"] == "watchlist_hit"] \
         == ([due] if due else []), ("9 watchlist points", due, event, d)
-    assert wrong or d["action"] not in ("retry_online", "reenter_card"), \
+    assert wrong or d["action"] not in ("retry_online", "reenter_card", "return_card"), \
         ("9 tried again", event, d)
     return wrong, due
 

@@ -44,15 +44,15 @@ def _decision(event_id, cause, subcause, confidence, offline, evidence, policy, 
         if action == "retry_online" and context["never_retry"]:
             applied.append("no_retry_after_never_approve")
             action = "return_card"
-        if action in ("retry_online", "reenter_card"):
-            if context["watch"] is not None and not context["keyed_wrong"]:
-                # another go at the issuer with a card other terminals saw compromised could
-                # get a clone approved: the acquirer, whose watchlist it is, decides first
-                applied.append("no_new_attempt_on_a_watchlisted_card")
-                action = "call_acquirer"
-            elif tampered:
-                applied.append("stop_using_a_tampered_terminal")
-                action = "service_terminal"
+        if tampered and action in ("retry_online", "reenter_card"):
+            applied.append("stop_using_a_tampered_terminal")  # first: it ends any new attempt
+            action = "service_terminal"
+        if action in ("retry_online", "reenter_card", "return_card") \
+                and context["watch"] is not None and not context["pan_wrong"]:
+            # another go with a card other terminals saw compromised, here or at the next
+            # counter, could get a clone approved: the acquirer, whose watchlist it is, decides
+            applied.append("no_new_attempt_on_a_watchlisted_card")
+            action = "call_acquirer"
     alert = None
     if tampered:  # a possible skimmer: whatever happens to the card, staff stop using it
         alert = row(policy["texts"], "alert:tamper")

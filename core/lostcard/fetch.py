@@ -58,12 +58,13 @@ def step(t, transport, device_id, ack_key, kind, version):
     try:
         reply = cbor.decode(body, max_size=REPLY_LIMIT)
         newest, total, offset, chunk = reply[1], reply[2], reply[3], reply[4]
-        if not isinstance(chunk, bytes) or min(newest, total, offset) < 0:
+        # numbers no MAC covers: bounded before any of the Terminal's state takes them
+        if not isinstance(chunk, bytes) or min(newest, total, offset) < 0 \
+                or newest >> 32 or (total | offset) >> 20:
             raise ValueError
     except (LostcardError, KeyError, TypeError, IndexError, ValueError):
         return "update fetch: not a fetch reply"
     body = reply = None
-    t.update_refused = None  # the fetch carried it, and the collector took it (its MAC checked)
     t._heard[i] = t.platform.clock()
     t._offer[i] = newest
     if newest <= t._versions[i] or newest == t._skip[i] or not chunk:
@@ -76,5 +77,7 @@ def step(t, transport, device_id, ack_key, kind, version):
                 t._policy = None  # the next decision takes the new one
     except UpdateRefused as exc:  # the partial is gone, the installed object as it was
         t.update_refused = [kind, newest, exc.args[0]]
-        t._skip[i] = newest
+        if not exc.args[1]:  # forged or cut on the way: fetched again, after a backoff
+            return "update fetch: " + exc.args[0]
+        t._skip[i] = newest  # the collector's own object, refused for its content
     return None

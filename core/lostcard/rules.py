@@ -237,9 +237,10 @@ def context_of(facts, policy, watch=None):
     pan, expiry = facts["pan"], facts["expiry"]
     when = parse_expiry(expiry) if expiry is not None else None
     # card data that fails its own checks, keyed or read, is not the card in the cashier's hand
-    keyed_wrong = ("keyed_data_wrong",) if (
-        pan is not None and not (12 <= len(pan) <= 19 and luhn_ok(pan))
-        or expiry is not None and when is None) else ()
+    pan_wrong = ("keyed_data_wrong",) if pan is not None and not (
+        12 <= len(pan) <= 19 and luhn_ok(pan)) else ()
+    keyed_wrong = pan_wrong or (("keyed_data_wrong",) if expiry is not None and when is None
+                                else ())
     now = civil_year_month(facts["time"]) if when is not None and facts["time"] is not None \
         else None
     # the card's own expiry, read under a trusted clock, says it has not expired
@@ -263,6 +264,9 @@ def context_of(facts, policy, watch=None):
     return {"source": source, "entry": entry, "clock_trusted": clock_trusted, "unfit": unfit,
             "outdated": outdated, "valid_expiry": valid_expiry, "expiry": (when, now),
             "keyed_wrong": keyed_wrong, "watch": watch,
+            # the watchlist matched the card number: only the number failing its checks says
+            # the card in hand may not be the listed one (a mistyped expiry does not)
+            "pan_wrong": pan_wrong,
             "unheard": ("training_no_issuer",) if training else (),
             # a pick-up code or the terminal's own list: what the operator did never outweighs it
             "pickup": list_hit or pickup_code,
@@ -313,5 +317,5 @@ def collect(facts, policy, context):
         # (as lostcard_cpython.rulesdoc.watch_points says). Added last: of equal points, the
         # issuer's and the terminal's own words name the subcause
         full = limits["watchlist_terminals_full"]
-        ev.add("watchlist_hit", watch, context["keyed_wrong"], min(watch[1], full) * 100 // full)
+        ev.add("watchlist_hit", watch, context["pan_wrong"], min(watch[1], full) * 100 // full)
     return ev.items

@@ -23,7 +23,9 @@ PIECE = 512  # bytes read at a time: a whole number of watchlist entries
 
 
 class UpdateRefused(LostcardError):
-    """An update the terminal will not install; args[0] the reason, one line of <= 48 chars."""
+    """An update the terminal will not install; args[0] the reason, one line of <= 48 chars;
+    args[1] True when the object was the collector's own (its MAC verified) and its content is
+    what the terminal refuses, False when it was forged or damaged on the way."""
 
 
 def _magic(kind):
@@ -65,9 +67,9 @@ def _remove(storage, name):
             raise
 
 
-def _refuse(storage, kind, reason):
+def _refuse(storage, kind, reason, verified=False):
     _remove(storage, NAMES[kind] + ".new")
-    raise UpdateRefused(reason[:48])
+    raise UpdateRefused(reason[:48], verified)
 
 
 def add_chunk(storage, kind, version, total, offset, chunk):
@@ -168,7 +170,7 @@ def install(storage, kind, crypto, key, device_id):
     elif previous is None:
         problem = "watchlist unsorted or an entry without terminals"
     if problem:
-        _refuse(storage, kind, problem)
+        _refuse(storage, kind, problem, True)
     storage.rename(name, NAMES[kind] + ".lcu")
     return version
 

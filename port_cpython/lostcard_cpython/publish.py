@@ -20,12 +20,15 @@ class Refused(LostcardError):
 def watchlist(incidents, min_terminals):
     """The cards the watchlist holds: (card token, last 4, brand, terminals, last seen) of each
     card declined as compromised at `min_terminals` or more, most terminals first, then most
-    recently seen, at most updates.MAX_ENTRIES (those that fit)."""
+    recently seen, at most updates.MAX_ENTRIES (those that fit). A decline the watchlist alone
+    made compromised (subcause watchlist) is not a sighting: counted, the list would feed on
+    itself, one more terminal at each decline of a listed card."""
     from .report_analysis import compromised_cards
 
     cards = [(token, last4, brand, n, max(i["time"] or 0 for i in found) or None)
              for token, last4, brand, n, found in compromised_cards(
-                 [i for i in incidents if i["opened"]], min_terminals)]
+                 [i for i in incidents if i["opened"] and i["subcause"] != "watchlist"],
+                 min_terminals)]
     cards.sort(key=lambda c: (-c[3], -(c[4] or 0), c[0]))
     return cards[:updates.MAX_ENTRIES]
 

@@ -32,9 +32,10 @@ SAFETY_RULES = (
      "retry_online becomes return_card after the issuer's 'never approve' (flags p, n from the "
      "host, STAN not mismatched): a retry of the same card costs a reattempt fee"),
     ("no_new_attempt_on_a_watchlisted_card", "lostcard.decision._decision",
-     "retry_online or reenter_card becomes call_acquirer when the card is on the acquirer's "
-     "watchlist and its data pass their checks: another try could get a clone approved; the "
-     "acquirer, whose list it is, decides"),
+     "retry_online, reenter_card or return_card becomes call_acquirer when the card is on the "
+     "acquirer's watchlist and its number passes its checks: another try, here or at the next "
+     "counter, could get a clone approved; the acquirer, whose list it is, decides (after "
+     "stop_using_a_tampered_terminal, whose service_terminal stands)"),
     ("stop_using_a_tampered_terminal", "lostcard.decision._decision",
      "retry_online or reenter_card becomes service_terminal when the terminal reports tamper: "
      "nothing more is done on a possible skimmer"),
@@ -162,11 +163,11 @@ Each holds for every event; tests/test_safety_properties.py checks them as prope
    watchlist (seen compromised at other terminals; the terminal passes the version and the
    terminals seen) adds rule watchlist_hit for card_compromised, so the others hold with it: it
    is neither the issuer's word nor the terminal's hot list, so never the basis of retain_card
-   (1); it is evidence of the card whose data found it, so card data failing their checks keep
-   only keyed_data_wrong's share of it; training mode stays operator_error (3); a tampered
+   (1); it is evidence of the card number that found it, so a number failing its checks (length,
+   Luhn; not the expiry, which the list did not match) keeps only keyed_data_wrong's share of it; training mode stays operator_error (3); a tampered
    terminal still gets the alert (2); the hit, and more terminals seen, never lower
-   card_compromised's points (8). A listed card whose data pass their checks is not tried again
-   (no retry_online, no reenter_card): the acquirer decides. Kept by: rule watchlist_hit
+   card_compromised's points (8). A listed card whose number passes its checks is not tried again
+   (no retry_online, no reenter_card, no return_card): the acquirer decides. Kept by: rule watchlist_hit
    (subcause watchlist, no action of its own: its cause's); discount keyed_data_wrong; safety
    rules retain_only_on_the_issuers_word, no_new_attempt_on_a_watchlisted_card.
 

@@ -34,6 +34,8 @@ class MemoryStorage:
         del self.files[old]
 
     def remove(self, name):
+        if name not in self.files:
+            raise OSError(2, name)  # ENOENT, as both ports say it
         del self.files[name]
 
     def free(self):

@@ -63,7 +63,7 @@ def test_an_offer_whose_mac_fails_is_not_believed():
     assert t.status()["watchlist_version"] == 0
 
 
-def test_a_refused_object_is_shown_reported_in_the_next_batch_and_not_fetched_again():
+def test_a_refused_object_is_shown_reported_in_the_next_batch_and_fetched_after_a_backoff():
     collector, platform, t = _online()
     version = collector.publish(WATCHLIST, WATCH, key=b"\x42" * 32)  # another device's key
     t.sync_step()
@@ -72,8 +72,10 @@ def test_a_refused_object_is_shown_reported_in_the_next_batch_and_not_fetched_ag
     status = t.status()
     refused = [WATCHLIST, version, "object MAC does not verify"]
     assert status["watchlist_version"] == 0 and status["update_refused"] == refused
+    # a MAC that fails is the link's fault, not the version's: the terminal backs off
     assert not t.updating and t.sync_step() == 0 and len(collector.fetches()) == 2
     terminal(platform, 1)
+    t.link_returned(0)  # the backoff over
     assert t.sync_step() == 1 and collector.seen[-1][4] == [0, 0, refused]
     assert t.status()["update_refused"] is None  # acknowledged: reported once
     collector.publish(WATCHLIST, WATCH)  # a good one, newer: fetched
