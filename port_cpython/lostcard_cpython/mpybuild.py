@@ -45,7 +45,7 @@ DEVICE_OPT = "-O3"
 # issue 15 (updates on flash, the watchlist, their fetch and rule) put it over the goal: what it
 # measured then (docs/DEVICE.md, "Bundle"). tests/test_device.py fails above the ceiling.
 GOAL_BYTES = 48 * 1024
-CEILING_BYTES = 54909
+CEILING_BYTES = 55030
 
 
 def verdict(size, goal):
