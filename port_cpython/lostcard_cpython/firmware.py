@@ -36,7 +36,7 @@ DEFAULT_HEAP = 64 * 1024
 # what frozen lostcard adds to the Cortex-M3 image: the goal, and the ceiling since issue 15 put it
 # over (mpybuild.CEILING_BYTES says why); tests/test_firmware_build.py fails above the ceiling
 GOAL_ADDS = 64 * 1024
-CEILING_ADDS = 71948
+CEILING_ADDS = 72084
 MARKERS = ("py/mpconfig.h", "mpy-cross/Makefile", "ports/unix/Makefile", "ports/qemu/Makefile")
 
 
