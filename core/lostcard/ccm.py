@@ -4,6 +4,7 @@ Built on two AES-128 primitives a port supplies, so that it runs where only ECB 
 (MicroPython's `cryptolib`: CTR mode is not compiled into stock firmware):
   ecb(data) -> AES encryption of each 16-byte block of `data`
   cbc_mac(data) -> the last block of AES-CBC encryption of `data` under a zero IV
+`data` is always a bytearray of this module's own, which a port may encrypt in place.
 The CPython port uses `cryptography`'s AESCCM instead; the same vectors check both.
 """
 

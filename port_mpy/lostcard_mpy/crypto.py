@@ -19,12 +19,16 @@ class Aead:
             raise ValueError("AES-CCM-16-64-128 needs a 16-byte key")
         self._key = bytes(key)
 
+    # both encrypt ccm's scratch buffer in place: a second copy of a record is what tipped
+    # the collector-side tests past a 64 KiB heap
     def _ecb(self, data):
-        return cryptolib.aes(self._key, ECB).encrypt(data)
+        cryptolib.aes(self._key, ECB).encrypt(data, data)
+        return data
 
     def _cbc_mac(self, data):
         # cryptolib objects carry CBC state, so each MAC gets a fresh one
-        return cryptolib.aes(self._key, CBC, bytes(16)).encrypt(data)[-16:]
+        cryptolib.aes(self._key, CBC, bytes(16)).encrypt(data, data)
+        return data[-16:]
 
     def seal(self, nonce, plaintext, aad):
         return ccm.seal(self._ecb, self._cbc_mac, nonce, plaintext, aad)
