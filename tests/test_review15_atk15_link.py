@@ -53,8 +53,8 @@ def test_one_altered_chunk_keeps_the_terminal_off_the_genuine_watchlist_for_good
     assert t.sync_step() == 1  # the batch; its verified offer says watchlist 1
     collector.attack = _flip_one_body_byte
     t.sync_step()  # chunk one
-    t.sync_step()  # chunk two, altered: the MAC fails, the object is refused
-    assert t.status()["update_refused"] == [WATCHLIST, 1, "object MAC does not verify"]
+    t.sync_step()  # chunk two, altered: its reply MAC fails, nothing of it is taken
+    assert t.status()["update_refused"] is None and t.status()["watchlist_version"] == 0
     collector.attack = None  # the attacker has gone; the link is clean from now on
     for _ in range(6):
         platform.now += 700  # past check-ins and any backoff
@@ -204,3 +204,37 @@ def test_forged_fetch_replies_keep_the_terminal_fetching_and_rewriting_flash_wit
         _Storage.replace = storage_replace
     assert steps < 100, ("100 back-to-back fetch steps and still updating; %d partial rewrites; "
                          "refused: %r" % (writes.count("watch.new"), t.status()["update_refused"]))
+
+
+def test_a_replayed_or_altered_fetch_reply_is_refused_before_anything_is_written():
+    """The reply MAC binds a fetch reply to its fetch's fresh nonce (docs/SYNC.md "Updates"): a
+    genuine reply captured earlier and played back to a later fetch, or one whose version was
+    changed, is refused ("reply not authenticated") before the terminal writes its partial copy
+    or takes a number from it; once the link is clean the download goes on."""
+    collector = OnTheLink()
+    platform = _Platform(collector)
+    t = terminal(platform, 1, checkin_s=600)
+    collector.publish(WATCHLIST, WATCH)
+    assert t.sync_step() == 1  # the batch; its verified offer says watchlist 1
+    captured = []
+    collector.attack = lambda request, status, reply: (captured.append(reply), (status, reply))[1]
+    t.sync_step()  # chunk one, genuine
+    files = dict(platform.files)
+    offer = list(t._offer)
+
+    def bumped(request, status, reply):
+        r = cbor.decode(reply)
+        r[1] += 1
+        return status, cbor.encode(r)
+
+    for attack in (lambda request, status, reply: (status, captured[0]), bumped):
+        collector.attack = attack
+        platform.now += 700  # past any backoff
+        t.sync_step()
+        assert platform.files == files and t._offer == offer
+        assert t.status()["update_refused"] is None and t.status()["watchlist_version"] == 0
+    collector.attack = None
+    for _ in range(4):
+        platform.now += 700
+        t.sync_step()
+    assert t.status()["watchlist_version"] == 1

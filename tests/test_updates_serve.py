@@ -68,7 +68,14 @@ def _fetch(env, device, key, kind, version, offset, said, mac=None):
         fetch = cbor.decode(body)
         fetch[6] = mac
         body = cbor.encode(fetch)
-    return httpx.post(env["url"] + "/v1/update", content=body, timeout=10)
+    reply = httpx.post(env["url"] + "/v1/update", content=body, timeout=10)
+    reply.nonce = nonce  # what its reply MAC is bound to
+    return reply
+
+
+def _reply_mac_checks(reply, key, device, nonce):
+    r = cbor.decode(reply.content)
+    return r[5] == protocol.fetch_reply_mac(crypto, key, device, nonce, r[1], r[2], r[3], r[4])
 
 
 def _download(env, device, key, kind, said=(0, 0, None)):
@@ -77,6 +84,9 @@ def _download(env, device, key, kind, said=(0, 0, None)):
     while length is None or len(got) < length:
         reply = _fetch(env, device, key, kind, version, len(got), list(said))
         assert reply.status_code == 200, reply.text
+        # the reply is this fetch's: its MAC checks under the device's key and this nonce alone
+        assert _reply_mac_checks(reply, key, device, reply.nonce)
+        assert not _reply_mac_checks(reply, key, device, os.urandom(16))
         r = cbor.decode(reply.content)
         if r[1] != version:  # a newer one than we were fetching: start over
             got, version = b"", r[1]

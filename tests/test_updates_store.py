@@ -113,3 +113,26 @@ def test_a_database_from_before_updates_is_migrated_by_the_collector_only(new_db
     reader.close()
     if is_url(db):
         assert query(db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+
+
+def test_a_request_replayed_from_the_link_rolls_nothing_back(new_db):
+    """Within an incarnation the versions only grow (terminal_row): an older fetch or batch
+    sent again names older versions and a refusal that is past, and changes neither; an older
+    incarnation's request changes nothing; a newer incarnation starts over."""
+    store = open_store(new_db())
+    try:
+        store.record_updates("T-R", 1, [0, 0, [WATCHLIST, 2, "unsorted"]])
+        store.record_updates("T-R", 1, [3, 4, None])
+        for old in ([0, 0, [WATCHLIST, 2, "unsorted"]], [3, 1, [WATCHLIST, 4, "cut"]]):
+            store.record_updates("T-R", 1, old)
+        store.record_updates("T-R", 0, [9, 9, [POLICY, 10, "from before"]])
+        [r] = store.terminal_states()
+        assert (r["incarnation"], r["policy"], r["watchlist"], r["refused_version"],
+                r["refused_reason"]) == (1, 3, 4, 2, "unsorted")
+        store.record_updates("T-R", 1, [3, 4, [WATCHLIST, 5, "unsorted"]])  # a new refusal
+        store.record_updates("T-R", 2, [0, 0, None])  # provisioned again: nothing installed
+        [r] = store.terminal_states()
+        assert (r["incarnation"], r["policy"], r["watchlist"], r["refused_version"]) == (
+            2, 0, 0, 5)
+    finally:
+        store.close()

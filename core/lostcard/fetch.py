@@ -9,9 +9,10 @@ between calls, this one does not.
 
 from . import cbor, protocol
 from .errors import LostcardError
+from .kdf import constant_time_equal
 
 UPDATE_PATH = "/v1/update"
-REPLY_LIMIT = protocol.CHUNK_LEN + 76  # a whole chunk and the reply's CBOR around it (~1,060)
+REPLY_LIMIT = protocol.CHUNK_LEN + 76  # a whole chunk, its reply MAC and the CBOR (<= 1,061)
 
 
 def wanted(t):
@@ -57,14 +58,18 @@ def step(t, transport, device_id, ack_key, kind, version):
         return "update fetch: collector answered %d" % status
     try:
         reply = cbor.decode(body, max_size=REPLY_LIMIT)
-        newest, total, offset, chunk = reply[1], reply[2], reply[3], reply[4]
-        # numbers no MAC covers: bounded before any of the Terminal's state takes them
-        if not isinstance(chunk, bytes) or min(newest, total, offset) < 0 \
-                or newest >> 32 or (total | offset) >> 20:
+        newest, total, offset, chunk, mac = reply[1], reply[2], reply[3], reply[4], reply[5]
+        # bounded before they are hashed for the reply MAC or the Terminal's state takes them
+        if not isinstance(chunk, bytes) or not isinstance(mac, bytes) \
+                or min(newest, total, offset) < 0 or newest >> 32 or (total | offset) >> 20:
             raise ValueError
     except (LostcardError, KeyError, TypeError, IndexError, ValueError):
         return "update fetch: not a fetch reply"
     body = reply = None
+    # made by the collector for this fetch: a forged or replayed reply changes nothing here
+    if not constant_time_equal(protocol.fetch_reply_mac(crypto, ack_key, device_id, nonce, newest,
+                                                        total, offset, chunk), mac):
+        return "update fetch: reply not authenticated"
     t._heard[i] = t.platform.clock()
     t._offer[i] = newest
     if newest <= t._versions[i] or newest == t._skip[i] or not chunk:

@@ -24,15 +24,19 @@ An update (a policy or a watchlist, docs/SYNC.md "Updates") is fetched a chunk a
              newest), 5: offset, 6: fetch MAC, 7: updates (as in a batch)}
     fetch MAC = HMAC-SHA256(ack key, CBOR [device id, nonce, "fetch", kind, version, offset,
                                            updates])[:16]
-    fetch reply = {1: version (0: none published), 2: object length, 3: offset, 4: chunk (bstr)}
+    fetch reply = {1: version (0: none published), 2: object length, 3: offset, 4: chunk (bstr),
+                   5: reply MAC}
+    reply MAC = HMAC-SHA256(ack key, CBOR [device id, fetch nonce, "fetch reply", version,
+                                           object length, offset, SHA-256 of the chunk])[:16]
     object = header (32 bytes) || body; header = "LCU1" | kind (1) | 0 0 0 | version (4, big
              endian) | body length (4, big endian) | object MAC (16)
     object MAC = HMAC-SHA256(ack key, CBOR [device id, "object", kind, version,
                                             SHA-256 of the body])[:16]
 
-The object MAC, made for each device, authenticates the whole object; chunks need no MAC of
-their own (a forged or truncated one fails it at the end). The literal texts keep each MAC's
-input from being taken for another's.
+The object MAC, made for each device, authenticates the whole object, so a forged or truncated
+chunk fails it at the end; the reply MAC, bound to the fetch's fresh nonce, lets the terminal
+refuse a forged or replayed reply before it writes a byte or takes a number from it. The
+literal texts keep each MAC's input from being taken for another's.
 
 The request MAC lets the collector refuse, before it stores or derives anything, a batch that
 its device did not make, and covers the gap counts; the ack MAC ties the acknowledgement to this
@@ -65,20 +69,25 @@ class ProtocolError(LostcardError):
     """A batch or reply that is not what docs/SYNC.md describes."""
 
 
+def _mac(crypto, key, signed):
+    """The 16-byte MAC of the CBOR list `signed` (each MAC's own items, below)."""
+    return crypto.hmac_sha256(key, cbor.encode(signed))[:MAC_LEN]
+
+
 def digest(items):
     """SHA-256 of a batch's records list, as both sides encode it."""
     return hashlib.sha256(cbor.encode(items)).digest()
 
 
 def ack_mac(crypto, key, device_id, nonce, acked, items_digest):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked, items_digest]))[:MAC_LEN]
+    return _mac(crypto, key, [device_id, nonce, acked, items_digest])
 
 
 def request_mac(crypto, key, device_id, nonce, lane, items_digest, gaps, updates=None):
     signed = [device_id, nonce, lane, items_digest, gaps]
     if updates is not None:
         signed.append(updates)
-    return crypto.hmac_sha256(key, cbor.encode(signed))[:MAC_LEN]
+    return _mac(crypto, key, signed)
 
 
 def encode_batch(crypto, key, device_id, nonce, lane, sealed, gaps, items_digest, updates=None):
@@ -90,12 +99,11 @@ def encode_batch(crypto, key, device_id, nonce, lane, sealed, gaps, items_digest
 
 
 def offer_mac(crypto, key, device_id, nonce, offer):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, "offer", offer]))[:MAC_LEN]
+    return _mac(crypto, key, [device_id, nonce, "offer", offer])
 
 
 def fetch_mac(crypto, key, device_id, nonce, kind, version, offset, updates):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, "fetch", kind, version,
-                                                offset, updates]))[:MAC_LEN]
+    return _mac(crypto, key, [device_id, nonce, "fetch", kind, version, offset, updates])
 
 
 def encode_fetch(crypto, key, device_id, nonce, kind, version, offset, updates):
@@ -103,14 +111,17 @@ def encode_fetch(crypto, key, device_id, nonce, kind, version, offset, updates):
         crypto, key, device_id, nonce, kind, version, offset, updates), 7: updates})
 
 
+def fetch_reply_mac(crypto, key, device_id, nonce, version, length, offset, chunk):
+    return _mac(crypto, key, [device_id, nonce, "fetch reply", version, length, offset,
+                              hashlib.sha256(chunk).digest()])
+
+
 def object_mac(crypto, key, device_id, kind, version, body_digest):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, "object", kind, version,
-                                                body_digest]))[:MAC_LEN]
+    return _mac(crypto, key, [device_id, "object", kind, version, body_digest])
 
 
 def state_mac(crypto, key, device_id, nonce, acked, items_digest, high, accepts):
-    return crypto.hmac_sha256(key, cbor.encode([device_id, nonce, acked, items_digest, high,
-                                                accepts]))[:MAC_LEN]
+    return _mac(crypto, key, [device_id, nonce, acked, items_digest, high, accepts])
 
 
 def verified_ack(crypto, key, device_id, nonce, items_digest, body):

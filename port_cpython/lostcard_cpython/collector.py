@@ -248,22 +248,24 @@ class Collector:
                             intake.check_fetch(crypto, key, device, nonce, kind, version, offset,
                                                said, mac), "fetch")
 
-    def fetch(self, key, device, incarnation, kind, version, offset, said):
+    def fetch(self, key, device, incarnation, nonce, kind, version, offset, said):
         """The reply to an authenticated fetch, once what the terminal `said` it runs is stored:
         the newest `kind`'s chunk at `offset`, from 0 if it asked for an older version;
         ProtocolError for an offset past the object's end."""
         self.store.record_updates(device, incarnation, said)
         newest, body = self.newest_objects()[kind]
         if not newest:
-            return intake.encode_fetch_reply(0, 0, 0, b"")
+            return intake.encode_fetch_reply(crypto, key, device, nonce, 0, 0, 0, b"")
         if version not in (0, newest):
             offset = 0  # not the newest any more: the terminal starts the newest over
         length = protocol.HEADER_LEN + len(body)
         if offset > length:
             raise ProtocolError("fetch offset %d is past the object's %d bytes" % (offset,
                                                                                   length))
-        return intake.encode_fetch_reply(newest, length, offset, updates.chunk(
-            self.object_header(key, device, incarnation, kind, newest, body), body, offset))
+        chunk = updates.chunk(self.object_header(key, device, incarnation, kind, newest, body),
+                              body, offset)
+        return intake.encode_fetch_reply(crypto, key, device, nonce, newest, length, offset,
+                                         chunk)
 
     def object_header(self, key, device, incarnation, kind, version, body):
         """The object's header for this device (its object MAC hashes the whole body), made once
@@ -436,8 +438,9 @@ def make_app(store, fleet_secret, max_body=MAX_BODY, metrics_token=None):
             return busy()
         fetching.add((device, incarnation))
         try:
-            reply = await to_thread.run_sync(collector.fetch, key, device, incarnation, kind,
-                                             version, offset, said, limiter=ingest_threads)
+            reply = await to_thread.run_sync(collector.fetch, key, device, incarnation, nonce,
+                                             kind, version, offset, said,
+                                             limiter=ingest_threads)
         except ProtocolError as exc:
             return _error(400, str(exc))
         except DatabaseError as exc:

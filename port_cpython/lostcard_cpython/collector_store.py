@@ -326,13 +326,24 @@ INCIDENT_COUNTS = "SELECT device, cause, COUNT(*) FROM incidents GROUP BY device
 def terminal_row(held, device, incarnation, updates, now):
     """The terminals row of `device` after it said `updates` ([policy version, watchlist version,
     refused or None]) as (device, incarnation) at `now`, from the row `held` (TERMINAL_FIELDS, or
-    None): the versions are what it says; its last refusal is kept until it reports another,
-    and keeps the time it was first reported (a terminal repeats it until acknowledged)."""
+    None).
+
+    Within an incarnation a terminal's versions only grow (it refuses an older or equal one), so
+    the row keeps the greatest it said: a fetch or batch replayed from the link names older ones
+    and rolls nothing back. An older incarnation's request (a replay from before the terminal
+    was provisioned again) changes nothing. Its last refusal is kept until it reports another,
+    with the time it was first reported (a terminal repeats it until acknowledged); a refusal of
+    a version no newer than the one it runs is past (an old request again) and not taken.
+    """
     policy, watchlist, refused = updates
+    refusal = (None, None, None, None)
     if held is not None:
-        incarnation = max(incarnation, held[1])
-    refusal = tuple(held[4:8]) if held is not None else (None, None, None, None)
-    if refused is not None:
+        if incarnation < held[1]:
+            return tuple(held)
+        refusal = tuple(held[4:8])
+        if incarnation == held[1]:
+            policy, watchlist = max(policy, held[2]), max(watchlist, held[3])
+    if refused is not None and refused[1] > (policy, watchlist)[refused[0] - 1]:
         # a terminal's text, shown in tables and terminals: printable characters only
         said = (refused[0], refused[1], "".join(c if c.isprintable() else "?"
                                                 for c in refused[2][:REFUSAL_LEN]))

@@ -43,8 +43,10 @@ class Collector:
             if version != newest:  # the newest instead, from its start
                 offset = 0
             whole = self.objects[kind].get(newest, b"")
-            reply = cbor.encode({1: newest, 2: len(whole), 3: offset,
-                                 4: whole[offset:offset + protocol.CHUNK_LEN]})
+            chunk = whole[offset:offset + protocol.CHUNK_LEN]
+            reply = cbor.encode({1: newest, 2: len(whole), 3: offset, 4: chunk,
+                                 5: protocol.fetch_reply_mac(kdf, KEY, device, nonce, newest,
+                                                             len(whole), offset, chunk)})
         else:
             items = request[4]
             self.seen.append((path, None, None, None, updates))

@@ -7,7 +7,7 @@ from ..errors import LostcardError
 from ..keys import KeyScheduleError, check_device_id
 from ..kdf import constant_time_equal
 from ..protocol import MAC_LEN, MAX_RECORDS, NONCE_LEN, POLICY, WATCHLIST, ProtocolError, \
-    ack_mac, fetch_mac, offer_mac, request_mac, state_mac
+    ack_mac, fetch_mac, fetch_reply_mac, offer_mac, request_mac, state_mac
 
 MAX_VERSION = (1 << 32) - 1  # a version is a uint32 in an object's header
 MAX_FETCH = 512  # bytes of a fetch request: its fields and a refusal's reason (<= 48 characters)
@@ -135,7 +135,8 @@ def check_fetch(crypto, key, device_id, nonce, kind, version, offset, updates, m
                                "device's key (another fleet secret, or not its device)")
 
 
-def encode_fetch_reply(version, length, offset, chunk):
-    """The fetch reply: the newest version of the kind (0: none published), its object's
-    length, and the chunk of it from `offset`."""
-    return cbor.encode({1: version, 2: length, 3: offset, 4: chunk})
+def encode_fetch_reply(crypto, key, device_id, nonce, version, length, offset, chunk):
+    """The reply to the fetch `nonce` of `device_id`: the newest version of the kind (0: none
+    published), its object's length, and the chunk of it from `offset`, under the reply MAC."""
+    return cbor.encode({1: version, 2: length, 3: offset, 4: chunk, 5: fetch_reply_mac(
+        crypto, key, device_id, nonce, version, length, offset, chunk)})
