@@ -151,7 +151,7 @@ def test_the_contract_is_read_from_the_docstring():
     assert set(SHAPES) == {"Platform", "Storage", "Transport", "Aead", "Crypto"}
     assert SHAPES["Platform"]["keep"] is None and SHAPES["Platform"]["clock"] == 0
     assert SHAPES["Storage"] == {"list": 0, "read": 1, "append": 2, "replace": 2, "read_at": 3,
-                                 "rename": 2, "remove": 1, "free": 0}
+                                 "reader": 1, "rename": 2, "remove": 1, "free": 0}
     assert SHAPES["Crypto"]["hkdf_sha256"] == 4
 
 

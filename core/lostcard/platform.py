@@ -58,6 +58,11 @@ the calls that returned left, plus what a failed or cut call may have added.
       At most `n` bytes of the file from `offset` (fewer at its end, none past it); OSError
       (ENOENT, 2) if there is none. Lets a reader search a large file (the watchlist) without
       holding it in the heap.
+  .reader(name)
+      The file open for reading, as a context manager with `seek(offset)` and `readinto(buf)`
+      (bytes read: fewer only at its end); OSError (ENOENT, 2) if there is none. A search that
+      reads one file many times (the watchlist's, at every decline) opens it once and reads
+      into one buffer: each open and each read's bytes cost the heap.
   .rename(old, new)
       The file `old` becomes `new`, replacing any file `new` in one step: atomic and durable when
       it returns (after a cut, `new` is the old file or the renamed one, never a mix, never

@@ -34,10 +34,10 @@ DEFAULT_SOURCE = Path(os.environ.get("LOSTCARD_MICROPYTHON_SRC")
                       or ROOT.parent / "shared" / "micropython" / "micropython-1.28.0.tar.xz")
 DEFAULT_HEAP = 64 * 1024
 # what frozen lostcard adds to the Cortex-M3 image: the goal, and the ceiling since issue 15 put it
-# over (mpybuild.CEILING_BYTES says why), and the fetch reply's MAC after it (+200 bytes);
-# tests/test_firmware_build.py fails above the ceiling
+# over (mpybuild.CEILING_BYTES says why), and since the fetch reply's MAC (+200 bytes) and the
+# lookup's one open file (+108); tests/test_firmware_build.py fails above the ceiling
 GOAL_ADDS = 64 * 1024
-CEILING_ADDS = 72284
+CEILING_ADDS = 72392
 MARKERS = ("py/mpconfig.h", "mpy-cross/Makefile", "ports/unix/Makefile", "ports/qemu/Makefile")
 
 

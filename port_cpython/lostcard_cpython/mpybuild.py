@@ -43,10 +43,11 @@ DEVICE_OPT = "-O3"
 
 # The bundle's .mpy (`lostcard build-mpy`): the goal of issue 6, and the ceiling that holds it since
 # issue 15 (updates on flash, the watchlist, their fetch and rule) put it over the goal: what it
-# measured then (docs/DEVICE.md, "Bundle"), and the fetch reply's MAC after it (+212 bytes).
-# tests/test_device.py fails above the ceiling.
+# measured then (docs/DEVICE.md, "Bundle"); since, the fetch reply's MAC (+212 bytes) and the
+# lookup's one open file (+114, for the 1 KiB heap budget of every lookup). tests/test_device.py
+# fails above the ceiling.
 GOAL_BYTES = 48 * 1024
-CEILING_BYTES = 55242
+CEILING_BYTES = 55356
 
 
 def verdict(size, goal):

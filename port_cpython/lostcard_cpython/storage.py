@@ -57,8 +57,11 @@ class DirStorage:
         os.replace(tmp, self._p(name))
         self._sync_dir()
 
+    def reader(self, name):
+        return open(self._p(name), "rb")
+
     def read_at(self, name, offset, n):
-        with open(self._p(name), "rb") as f:
+        with self.reader(name) as f:
             f.seek(offset)
             return f.read(n)
 

@@ -11,7 +11,7 @@ import os
 class FlashStorage:
     def __init__(self, path):
         self.path = path.rstrip("/")
-        self._name = self._at = ""  # read_at's last file and its path
+        self._name = self._at = ""  # reader's last file and its path
         # each missing directory on the way, as the contract's "created if missing" says
         # (MicroPython has no os.makedirs)
         at = 0
@@ -42,11 +42,14 @@ class FlashStorage:
             f.write(data)
         os.rename(tmp, self.path + "/" + name)
 
-    def read_at(self, name, offset, n):
-        # a watchlist lookup reads one file a few times: its path is made once (64 bytes of heap)
+    def reader(self, name):
+        # a watchlist lookup opens one file at every decline: its path is made once (64 bytes)
         if name != self._name:
             self._name, self._at = name, self.path + "/" + name
-        with open(self._at, "rb") as f:
+        return open(self._at, "rb")
+
+    def read_at(self, name, offset, n):
+        with self.reader(name) as f:
             f.seek(offset)
             return f.read(n)
 

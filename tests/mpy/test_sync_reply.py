@@ -64,7 +64,7 @@ def _terminal(records=20, lane=3, **kw):
 
 def test_a_verified_reply_sets_the_batch_size_within_the_terminal_cap():
     # small sizes: the same logic, in what a 64 KiB heap leaves this test
-    queue, collector, uploader, seqs = _terminal(records=60, batch_bytes=300, max_batch=700)
+    queue, collector, uploader, seqs = _terminal(records=40, batch_bytes=300, max_batch=700)
     uploader.step()
     assert collector.sizes[0] <= 300 and uploader.batch_bytes == 700  # min(cap, 4000 offered)
     uploader.step()
