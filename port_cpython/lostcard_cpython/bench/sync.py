@@ -33,9 +33,10 @@ BATCHES = ((7, 0.8), (100, 0.5))  # (records per request, goal: collector / plai
 CONNECTIONS = 8  # concurrent keep-alive connections, one device each
 REPEATS = 3
 SECRET = bytes(32)
-# per client, end to end: the MicroPython uploader at 64K runs out of heap in queue.ack from a
-# backlog of ~80 sealed incidents on (the same before group commit), which is the device's matter
-E2E_RECORDS = 50
+E2E_RECORDS = 50  # per client, end to end
+# the MicroPython client's timed run: room enough that the heap is not what is measured (as
+# bench device's timed runs); whether it also completes at the device budget is said beside it
+E2E_HEAP, BUDGET_HEAP = "512K", "64K"
 
 
 class PlainReceiver(LocalCollector):
@@ -222,16 +223,24 @@ def _end_to_end(tmp, secret_file, count):
             Uploader(q, HttpTransport(server.url), crypto, os.urandom, "BENCH-C",
                      q.ack_key).run(time.sleep, lambda a, b: 0.0, max_failures=3)
             cpython = count / (time.perf_counter() - t0)
-            path = os.path.join(tmp, "BENCH-M")
-            _fill_queue(path, "BENCH-M", count)
-            try:  # the device budget
-                seconds = micropython_result(bundle, ["-m", "lostcard_tools.sync_once", path,
-                                                      server.url], heap="64K")["s"]
-                micropython = "%12.0f" % (count / seconds)
-            except Failed as exc:  # said, not hidden: the figures above stand
-                micropython = "NOT measured: %s" % exc
+            results = []
+            for heap in (E2E_HEAP, BUDGET_HEAP):
+                path = os.path.join(tmp, "BENCH-M" + heap)
+                _fill_queue(path, "BENCH-M" + heap, count)
+                try:
+                    results.append(micropython_result(bundle, [
+                        "-m", "lostcard_tools.sync_once", path, server.url], heap=heap)["s"])
+                except Failed as exc:  # said, not hidden: the figures above stand
+                    results.append(exc)
+            timed, budget = results
+            micropython = "NOT measured: %s" % timed if isinstance(timed, Failed) else \
+                "%12.0f" % (count / timed)
+            # the tool's last line (a MemoryError): the command and its exit add nothing here
+            at_budget = "NO (%s; docs/DEVICE.md: .mpy files at 64 KiB)" % str(budget).split(
+                "): ", 1)[-1] if isinstance(budget, Failed) else "yes"
             return [("end to end, CPython client (records/s)", "%12.0f" % cpython),
-                    ("end to end, MicroPython client (records/s)", micropython)]
+                    ("end to end, MicroPython client (records/s)", micropython),
+                    ("MicroPython client completes at -X heapsize=%s" % BUDGET_HEAP, at_budget)]
         finally:
             server.stop()
 
