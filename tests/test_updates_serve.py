@@ -129,6 +129,8 @@ def test_every_acknowledged_batch_offers_the_newest_versions_under_its_mac(env):
 def test_the_batch_updates_are_stored_with_it_and_under_its_mac(env):
     q = _queue(env["tmp"], "T-UPD-2")
     _append(q, 1)
+    for _ in range(2):  # a terminal refuses a version that was published
+        _publish(env["db"], WATCHLIST, b"w" * 16)
     assert _batch(env, q, [3, 1, [WATCHLIST, 2, "entries not sorted"]])[0] == 200
     state = _states(env["db"])["T-UPD-2"]
     assert (state["policy"], state["watchlist"], state["refused_kind"], state["refused_version"],
@@ -179,7 +181,8 @@ def test_a_fetch_gets_the_newest_object_in_chunks_made_for_that_device_alone(env
     assert _fetch(env, "T-UPD-3", key, WATCHLIST, 0, 0, [0, 1, None],
                   mac=bytes(16)).status_code == 403
     assert _fetch(env, "T-UPD-3", key, 3, 0, 0, [0, 1, None]).status_code == 400
-    assert _fetch(env, "T-UPD-3", key, POLICY, 0, 0, [0, 2, [POLICY, 4, "bad"]]).status_code \
+    assert _publish(env["db"], POLICY, b"{}") == 1  # a terminal refuses what was published
+    assert _fetch(env, "T-UPD-3", key, POLICY, 0, 0, [0, 2, [POLICY, 1, "bad"]]).status_code \
         == 200
     state = _states(env["db"])["T-UPD-3"]
     assert (state["watchlist"], state["refused_kind"], state["refused_reason"]) == (

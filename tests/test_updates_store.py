@@ -37,6 +37,7 @@ def test_terminal_state_from_batches_and_fetches_and_behind_counts(new_db):
     try:
         assert store.behind_counts() == {"policy": 0, "watchlist": 0}
         store.publish(POLICY, b"{}")
+        store.publish(POLICY, b"{}")
         store.publish(WATCHLIST, b"w" * 16)
         # a batch with key 7, in the batch's own transaction; one without says nothing
         store.store_batches([("T-A", 0, [], [], None, 1, 5, [1, 0, [WATCHLIST, 1, "unsorted"]]),
@@ -48,7 +49,7 @@ def test_terminal_state_from_batches_and_fetches_and_behind_counts(new_db):
         assert (states["T-A"]["refused_kind"], states["T-A"]["refused_version"],
                 states["T-A"]["refused_reason"]) == (WATCHLIST, 1, "unsorted")
         assert states["T-B"]["refused_kind"] is None and states["T-B"]["incarnation"] == 2
-        assert store.behind_counts() == {"policy": 1, "watchlist": 1}
+        assert store.behind_counts() == {"policy": 2, "watchlist": 1}
         assert store.incarnation_of("T-B") == 2 and store.incarnation_of("T-A") == 0
         assert store.incarnation_of("T-NONE") == 0
 
@@ -64,7 +65,7 @@ def test_terminal_state_from_batches_and_fetches_and_behind_counts(new_db):
         [a] = [s for s in store.terminal_states() if s["device"] == "T-A"]
         assert (a["refused_kind"], a["refused_version"], a["refused_reason"]) == (
             POLICY, 2, "x" * 48)
-        assert store.behind_counts() == {"policy": 1, "watchlist": 0}  # T-B still is
+        assert store.behind_counts() == {"policy": 2, "watchlist": 0}  # T-B still is
     finally:
         store.close()
 
@@ -116,19 +117,26 @@ def test_a_database_from_before_updates_is_migrated_by_the_collector_only(new_db
 
 
 def test_a_request_replayed_from_the_link_rolls_nothing_back(new_db):
-    """Within an incarnation the versions only grow (terminal_row): an older fetch or batch
-    sent again names older versions and a refusal that is past, and changes neither; an older
-    incarnation's request changes nothing; a newer incarnation starts over."""
+    """Within an incarnation the versions only grow and a refusal is taken the first time it is
+    reported (terminal_row, table refusals): an older fetch or batch sent again names older
+    versions and a refusal already reported, and changes neither; a refusal of a version never
+    published is not one a terminal made; an older incarnation's request changes nothing; a
+    newer incarnation starts over."""
     store = open_store(new_db())
     try:
-        store.record_updates("T-R", 1, [0, 0, [WATCHLIST, 2, "unsorted"]])
+        for kind, count in ((POLICY, 2), (WATCHLIST, 5)):
+            for _ in range(count):
+                store.publish(kind, b"{}")
+        f1 = [0, 0, [WATCHLIST, 2, "unsorted"]]
+        store.record_updates("T-R", 1, f1)
+        store.record_updates("T-R", 1, [0, 0, [POLICY, 1, "not JSON"]])
         store.record_updates("T-R", 1, [3, 4, None])
-        for old in ([0, 0, [WATCHLIST, 2, "unsorted"]], [3, 1, [WATCHLIST, 4, "cut"]]):
+        for old in (f1, [3, 1, [WATCHLIST, 4, "cut"]], [0, 0, [WATCHLIST, 9, "never"]]):
             store.record_updates("T-R", 1, old)
-        store.record_updates("T-R", 0, [9, 9, [POLICY, 10, "from before"]])
+        store.record_updates("T-R", 0, [9, 9, [POLICY, 2, "from before"]])
         [r] = store.terminal_states()
-        assert (r["incarnation"], r["policy"], r["watchlist"], r["refused_version"],
-                r["refused_reason"]) == (1, 3, 4, 2, "unsorted")
+        assert (r["incarnation"], r["policy"], r["watchlist"], r["refused_kind"],
+                r["refused_version"], r["refused_reason"]) == (1, 3, 4, POLICY, 1, "not JSON")
         store.record_updates("T-R", 1, [3, 4, [WATCHLIST, 5, "unsorted"]])  # a new refusal
         store.record_updates("T-R", 2, [0, 0, None])  # provisioned again: nothing installed
         [r] = store.terminal_states()

@@ -72,8 +72,9 @@ def step(t, transport, device_id, ack_key, kind, version):
         return "update fetch: reply not authenticated"
     t._heard[i] = t.platform.clock()
     t._offer[i] = newest
-    if newest <= t._versions[i] or newest == t._skip[i] or not chunk:
+    if newest <= t._versions[i] or newest == t._skip[i]:
         return None
+    # an empty chunk is the end of an object held whole: a cut before install() left it so
     try:
         if add_chunk(t.storage, kind, newest, total, offset, chunk):
             chunk = None

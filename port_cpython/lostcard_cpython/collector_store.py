@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS terminals (
     watchlist INTEGER NOT NULL, refused_kind INTEGER, refused_version INTEGER,
     refused_reason TEXT, refused_at INTEGER, seen INTEGER NOT NULL);
 """
+# every refusal a terminal reported, by (kind, version) within its incarnation: one reported
+# before (a request replayed from the link) never replaces the last refusal shown. Only versions
+# the collector published are kept (a terminal refuses only what it fetched), so the table grows
+# with what the acquirer publishes, not with what a terminal says.
+REFUSALS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refusals (
+    device TEXT NOT NULL, incarnation INTEGER NOT NULL, kind INTEGER NOT NULL,
+    version INTEGER NOT NULL, PRIMARY KEY (device, incarnation, kind, version));
+"""
+NEWEST_OF_KIND = "SELECT COALESCE(MAX(version), 0) FROM published WHERE kind = {0}"
 TERMINAL_FIELDS = ("device", "incarnation", "policy", "watchlist", "refused_kind",
                    "refused_version", "refused_reason", "refused_at", "seen")
 NEWEST = "SELECT kind, MAX(version) FROM published GROUP BY kind"
@@ -323,17 +333,19 @@ ALERT_FAILED = "UPDATE alerts SET attempts = attempts + 1, due = {0} WHERE key =
 ALERT_COUNTS = "SELECT COUNT(*) - COUNT(sent), COUNT(sent) FROM alerts"
 INCIDENT_COUNTS = "SELECT device, cause, COUNT(*) FROM incidents GROUP BY device, cause " \
                   "ORDER BY device, cause"
-def terminal_row(held, device, incarnation, updates, now):
+def terminal_row(held, device, incarnation, updates, now, first):
     """The terminals row of `device` after it said `updates` ([policy version, watchlist version,
     refused or None]) as (device, incarnation) at `now`, from the row `held` (TERMINAL_FIELDS, or
-    None).
+    None); `first`: whether its refusal is reported for the first time (table refusals).
 
     Within an incarnation a terminal's versions only grow (it refuses an older or equal one), so
-    the row keeps the greatest it said: a fetch or batch replayed from the link names older ones
-    and rolls nothing back. An older incarnation's request (a replay from before the terminal
-    was provisioned again) changes nothing. Its last refusal is kept until it reports another,
-    with the time it was first reported (a terminal repeats it until acknowledged); a refusal of
-    a version no newer than the one it runs is past (an old request again) and not taken.
+    the row keeps the greatest it said, and a refusal is taken only the first time it is
+    reported and if it is of a version above the one the terminal runs: a fetch or batch
+    replayed from the link rolls nothing back and brings no old refusal back. An older
+    incarnation's request (a replay from before the terminal was provisioned again) changes
+    nothing. The last refusal keeps the time it was first reported (a terminal repeats it until
+    acknowledged). `seen` is the last authenticated request, which a replay is too (TLS keeps
+    requests off the wire: docs/SYNC.md).
     """
     policy, watchlist, refused = updates
     refusal = (None, None, None, None)
@@ -343,12 +355,26 @@ def terminal_row(held, device, incarnation, updates, now):
         refusal = tuple(held[4:8])
         if incarnation == held[1]:
             policy, watchlist = max(policy, held[2]), max(watchlist, held[3])
-    if refused is not None and refused[1] > (policy, watchlist)[refused[0] - 1]:
+    if first and refused[1] > (policy, watchlist)[refused[0] - 1]:
         # a terminal's text, shown in tables and terminals: printable characters only
         said = (refused[0], refused[1], "".join(c if c.isprintable() else "?"
                                                 for c in refused[2][:REFUSAL_LEN]))
         refusal = refusal if refusal[:3] == said else said + (now,)
     return (device, incarnation, policy, watchlist) + refusal + (now,)
+
+
+def first_refusal(execute, insert, device, incarnation, refused):
+    """Whether `refused` ([kind, version, reason] or None) is reported for the first time by
+    (device, incarnation), recording it if so; only a version the collector published counts.
+    `execute(sql, params)` runs one statement of the store's transaction and returns its cursor
+    (NEWEST_OF_KIND formatted with the backend's placeholder); `insert` adds a refusals row,
+    nothing if it is there."""
+    if refused is None:
+        return False
+    kind, version = refused[0], refused[1]
+    if version > execute(NEWEST_OF_KIND, (kind,)).fetchone()[0]:
+        return False
+    return execute(insert, (device, incarnation, kind, version)).rowcount == 1
 
 
 def newest_of(rows):
@@ -435,7 +461,7 @@ class SqliteStore:
             counted, laned = [self.db.execute("SELECT name FROM sqlite_master WHERE name = ?",
                                               (name,)).fetchone()
                               for name in ("quarantine_held", "lanes")]
-            _run(self.db, SCHEMA + UPDATES_SCHEMA + ALERTS_SCHEMA)
+            _run(self.db, SCHEMA + UPDATES_SCHEMA + ALERTS_SCHEMA + REFUSALS_SCHEMA)
             if counted is None:  # a database from before the counts: count what it holds
                 self.db.execute(COUNT_QUARANTINE)
             if laned is None:
@@ -586,9 +612,12 @@ class SqliteStore:
             self._record_updates(device, incarnation, updates, now)
 
     def _record_updates(self, device, incarnation, updates, now):
+        first = first_refusal(lambda sql, params: self.db.execute(sql.format("?"), params),
+                              "INSERT OR IGNORE INTO refusals VALUES (?,?,?,?)", device,
+                              incarnation, updates[2])
         held = self.db.execute("SELECT * FROM terminals WHERE device = ?", (device,)).fetchone()
         self.db.execute("INSERT OR REPLACE INTO terminals VALUES (?,?,?,?,?,?,?,?,?)",
-                        terminal_row(held, device, incarnation, updates, now))
+                        terminal_row(held, device, incarnation, updates, now, first))
 
     def publish(self, kind, body):
         """Publish `body` as the next version of `kind` (1, 2, ...), in one transaction: the

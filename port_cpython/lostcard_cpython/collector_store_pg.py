@@ -28,10 +28,10 @@ from psycopg.pq import TransactionStatus
 from . import collector_store
 from .collector_store import (ALERT_COUNTS, ALERT_FAILED, ALERT_SENT, ALERTS_SCHEMA, BEHIND,
                                CLAIM_ALERT, DUE_ALERTS, INCARNATION, INCIDENT_COUNTS,
-                               INCIDENT_FIELDS, NEWEST, SCHEMA, TERMINAL_FIELDS, UPDATES_SCHEMA,
-                               NotACollectorDatabase, fresh_candidates, incidents_query,
-                               keep_within_bounds, newest_of, raise_alerts, terminal_row,
-                               url_params, without_password)
+                               INCIDENT_FIELDS, NEWEST, REFUSALS_SCHEMA, SCHEMA, TERMINAL_FIELDS,
+                               UPDATES_SCHEMA, NotACollectorDatabase, first_refusal,
+                               fresh_candidates, incidents_query, keep_within_bounds, newest_of,
+                               raise_alerts, terminal_row, url_params, without_password)
 
 CONNECT_TIMEOUT = 5  # seconds
 STATEMENT_TIMEOUT = 30000  # milliseconds: a lock wait or a stalled server ends as an error
@@ -41,13 +41,13 @@ SCHEMA_LOCK = 0x6C6F737463617264  # "lostcard"
 QUARANTINE_LOCK = SCHEMA_LOCK + 1
 PUBLISH_LOCK = SCHEMA_LOCK + 2
 ALERTS_LOCK = SCHEMA_LOCK + 3
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # MIGRATIONS[n] brings a database of version n to n + 1. Version 1 is SQLite's schema in
 # PostgreSQL's types (every integer 64-bit); version 2 adds the updates (published objects, the
-# terminals' versions), version 3 the alerts' outbox; a later change of the tables is a new
-# entry here.
+# terminals' versions), version 3 the alerts' outbox, version 4 the refusals reported; a later
+# change of the tables is a new entry here.
 MIGRATIONS = [schema.replace("INTEGER", "BIGINT").replace("BLOB", "BYTEA")
-              for schema in (SCHEMA, UPDATES_SCHEMA, ALERTS_SCHEMA)]
+              for schema in (SCHEMA, UPDATES_SCHEMA, ALERTS_SCHEMA, REFUSALS_SCHEMA)]
 # what a terminal said it runs, the whole row replaced (collector_store.terminal_row)
 PUT_TERMINAL = "INSERT INTO terminals VALUES (%s) ON CONFLICT (device) DO UPDATE SET %s" % (
     ",".join(["%s"] * len(TERMINAL_FIELDS)),
@@ -286,9 +286,12 @@ class PgStore:
 
     @staticmethod
     def _record_updates(db, device, incarnation, updates, now):
+        first = first_refusal(lambda sql, params: db.execute(sql.format("%s"), params),
+                              "INSERT INTO refusals VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+                              device, incarnation, updates[2])
         held = db.execute("SELECT * FROM terminals WHERE device = %s FOR UPDATE",
                           (device,)).fetchone()
-        db.execute(PUT_TERMINAL, terminal_row(held, device, incarnation, updates, now))
+        db.execute(PUT_TERMINAL, terminal_row(held, device, incarnation, updates, now, first))
 
     def publish(self, kind, body):
         def work(db):
