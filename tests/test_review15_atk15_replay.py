@@ -5,33 +5,14 @@ says the terminal runs (key 7) overwrites the collector's record of that termina
 import os
 
 import httpx
-import pytest
 
 from lostcard import protocol
 from lostcard.collector import fleet
 from lostcard_cpython import crypto
-from lostcard_cpython.collector_store import open_store
-from lostcard_cpython.local_collector import LocalCollector
 from test_resync import SECRET
+from test_updates_serve import _states, env  # noqa: F401  (env: a collector on each backend)
 
 POLICY, WATCHLIST = protocol.POLICY, protocol.WATCHLIST
-
-
-@pytest.fixture
-def env(tmp_path):
-    (tmp_path / "fleet.secret").write_text(SECRET.hex())
-    db = str(tmp_path / "collector.db")
-    collector = LocalCollector(db, tmp_path / "fleet.secret").start()
-    yield {"db": db, "url": collector.url}
-    collector.stop()
-
-
-def _state(db, device):
-    store = open_store(db, readonly=True)
-    try:
-        return {s["device"]: s for s in store.terminal_states()}[device]
-    finally:
-        store.close()
 
 
 def test_a_replayed_old_fetch_rolls_back_what_the_collector_says_a_terminal_runs(env):
@@ -48,10 +29,10 @@ def test_a_replayed_old_fetch_rolls_back_what_the_collector_says_a_terminal_runs
     assert httpx.post(env["url"] + "/v1/update", content=old, timeout=10).status_code == 200
     now = protocol.encode_fetch(crypto, key, device, os.urandom(16), POLICY, 0, 0, [3, 2, None])
     assert httpx.post(env["url"] + "/v1/update", content=now, timeout=10).status_code == 200
-    state = _state(env["db"], device)
+    state = _states(env["db"])[device]
     assert (state["policy"], state["watchlist"]) == (3, 2)
     replayed = httpx.post(env["url"] + "/v1/update", content=old, timeout=10)  # the same bytes
-    state = _state(env["db"], device)
+    state = _states(env["db"])[device]
     assert replayed.status_code != 200 or (state["policy"], state["watchlist"]) == (3, 2), (
         "a replayed fetch rolled the terminal's record back to %r"
         % ((state["policy"], state["watchlist"]),))

@@ -10,38 +10,17 @@ terminal's check-in; TLS keeps requests off the wire.)
 import os
 
 import httpx
-import pytest
 
 from lostcard import protocol
 from lostcard.collector import fleet
-from lostcard_cpython import crypto
-from lostcard_cpython.collector_store import open_store
-from lostcard_cpython.local_collector import LocalCollector
-from test_resync import SECRET
-
 from lostcard.protocol import WATCHLIST
-from update_collector import Platform, terminal
+from lostcard_cpython import crypto
+from test_resync import SECRET
 from test_review15_atk15_link import OnTheLink, _Storage, WATCH
+from test_updates_serve import _publish, _states, env  # noqa: F401  (env: on each backend)
+from update_collector import Platform, terminal
 
 POLICY = protocol.POLICY
-
-
-@pytest.fixture
-def env(tmp_path, new_db):
-    (tmp_path / "fleet.secret").write_text(SECRET.hex())
-    env = {"db": new_db()}
-    collector = LocalCollector(env["db"], tmp_path / "fleet.secret").start()
-    env["url"] = collector.url
-    yield env
-    collector.stop()
-
-
-def _state(db, device):
-    store = open_store(db, readonly=True)
-    try:
-        return {s["device"]: s for s in store.terminal_states()}[device]
-    finally:
-        store.close()
 
 
 def _post(env, body):
@@ -58,22 +37,19 @@ def test_a_replayed_fetch_puts_an_old_refusal_over_the_newest_one(env):
     is above the one held for that kind."""
     device = "T-ATK16-1"
     key = fleet.ack_key(crypto, SECRET, device)
-    store = open_store(env["db"])
-    try:  # what the terminal refused was published (the collector takes no other refusal)
-        for kind, count in ((POLICY, 5), (WATCHLIST, 7)):
-            for _ in range(count):
-                store.publish(kind, b"{}")
-    finally:
-        store.close()
+    # what the terminal refused was published (the collector takes no other refusal)
+    for kind, count in ((POLICY, 5), (WATCHLIST, 7)):
+        for _ in range(count):
+            _publish(env["db"], kind, b"{}")
     f1 = protocol.encode_fetch(crypto, key, device, os.urandom(16), POLICY, 0, 0,
                                [0, 0, [POLICY, 5, "policy is not JSON"]])
     assert _post(env, f1) == 200
     f2 = protocol.encode_fetch(crypto, key, device, os.urandom(16), WATCHLIST, 0, 0,
                                [0, 0, [WATCHLIST, 7, "watchlist unsorted"]])
     assert _post(env, f2) == 200
-    assert _state(env["db"], device)["refused_kind"] == WATCHLIST
+    assert _states(env["db"])[device]["refused_kind"] == WATCHLIST
     assert _post(env, f1) == 200  # the same bytes, from the link
-    state = _state(env["db"], device)
+    state = _states(env["db"])[device]
     assert (state["refused_kind"], state["refused_version"]) == (WATCHLIST, 7), (
         "a replayed fetch replaced the watchlist refusal with an old one: %r" % (state,))
 
